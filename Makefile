@@ -1,0 +1,66 @@
+# driftlake — entry points. `make demo` runs the main job on the embedded
+# default; `make test` runs every test (what CI runs).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+CACHE        ?= $(HOME)/.cache/driftlake
+# Builds share one target dir outside the clone so repeated runs (and CI on a
+# fresh clone of this machine) reuse it; without it cargo builds from scratch.
+export CARGO_TARGET_DIR ?= $(CACHE)/target
+VENV         ?= $(CACHE)/venv
+PY           := $(VENV)/bin/python
+PY_STAMP     := $(VENV)/.driftlake-requirements-$(shell sha256sum tools/requirements.txt | cut -c1-12)
+BIN_RELEASE  := $(CARGO_TARGET_DIR)/release/driftlake
+CARGO        ?= cargo
+
+.PHONY: help demo test test-rust test-python venv build release bench fmt clippy check-layers bless clean-lake
+
+help: ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+demo: release ## run the main job on the embedded default (fixtures/ in, ./lake out)
+	$(BIN_RELEASE) run jobs/demo.toml
+
+release: ## release build of the binary
+	$(CARGO) build --release --locked
+
+build: ## debug build
+	$(CARGO) build --locked
+
+venv: $(PY_STAMP) ## the cached Python venv: reference oracle, registry, polars
+
+$(PY_STAMP): tools/requirements.txt
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps -r tools/requirements-nodeps.txt
+	$(PY) -m pip install -q --disable-pip-version-check -r tools/requirements.txt
+	touch $@
+
+test: venv check-layers test-rust test-python ## every test (CI runs this)
+
+test-rust: venv ## cargo tests (unit, integration, differential with the live oracle)
+	DRIFTLAKE_ORACLE=$(PY) $(CARGO) test --locked --all-targets
+
+test-python: venv build ## registry conformance of the demo lake (behave-shell's Observation model)
+	rm -rf $(CACHE)/demo-lake
+	$(CARGO_TARGET_DIR)/debug/driftlake run jobs/demo.toml --lake $(CACHE)/demo-lake -q
+	$(PY) tools/oracle/validate_observations.py $(CACHE)/demo-lake
+
+check-layers: ## the pure middle never does I/O (STYLE.md §1)
+	@bad=$$(grep -rnE 'object_store|tokio::fs|std::fs|std::env|SystemTime|Instant::now|Utc::now|rand::' \
+	   src/decode src/extract src/model src/engine/udf 2>/dev/null | grep -v '^\s*//' || true); \
+	if [ -n "$$bad" ]; then echo "layer violation:"; echo "$$bad"; exit 1; fi; echo "check-layers: ok"
+
+bench: ## release benchmarks (figures go in the README)
+	bash tools/bench/run.sh
+
+fmt: ## format
+	$(CARGO) fmt
+
+clippy: ## lint
+	$(CARGO) clippy --all-targets -- -D warnings
+
+bless: ## rewrite SQL golden files after a reviewed change
+	BLESS=1 $(CARGO) test --locked --test it sql
+
+clean-lake: ## remove the demo lake
+	rm -rf lake

@@ -1,0 +1,1 @@
+//! pychar (issue 3): being written.

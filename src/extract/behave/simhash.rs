@@ -1,0 +1,1 @@
+//! simhash (issue 3): being written.

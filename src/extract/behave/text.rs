@@ -1,0 +1,1 @@
+//! text (issue 3): being written.

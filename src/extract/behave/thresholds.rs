@@ -1,0 +1,1 @@
+//! thresholds (issue 3): being written.

@@ -1,0 +1,7 @@
+//! Row types and schemas the stages share.
+//!
+//! `event` and `observation` are pure data with no dependencies beyond std;
+//! `schema` holds the Arrow schemas of the lake tables (spec/lake.md).
+
+pub mod event;
+pub mod observation;

@@ -1,0 +1,1 @@
+//! The run: wires source → decode → extract → sink (being written, issue 2).
