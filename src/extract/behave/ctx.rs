@@ -4,7 +4,17 @@
 //! Pure: no I/O. The context holds first-token hashes, prompt lines and
 //! lexical counters internally; none of it is ever serialised (spec §3.4).
 
-use crate::model::event::{Char, Event};
+use sha2::{Digest, Sha256};
+
+use super::numeric::py_max;
+use super::text::{find_prompt_lines, first_token, has_error_fingerprint, strip_ansi};
+use super::thresholds::{
+    CLEANUP, DESTRUCTIVE, EXFIL, GRACEFUL_EXIT, HELP_FAMILY, IKI_THINK_MAX_S, LANDING_RITUAL,
+    LATERAL, LAYOUT_BIGRAM_TOP_N, LEXEME_MAX_LEN, NEGATIVE, OBSCENITY, OPSEC_HISTORY,
+    PASTE_MIN_CHARS_PER_EVENT, PERSISTENCE, POSITIVE, RECON, SHORTCUT_CTRL_BYTES,
+};
+use super::ExtractError;
+use crate::model::event::{Channel, Char, Event};
 
 /// Token-set membership of a command's first token (spec §4.3), as bit flags.
 /// Computed from the token text at segmentation time, so the primitives never
@@ -113,8 +123,10 @@ pub struct SessionCtx<'a> {
     pub prompt_lines: Vec<PromptLine>,
     /// Typed (non-paste) ASCII letter counts, `a`..`z` (§2.10).
     pub unigram: [u32; 26],
-    /// Typed bigram counts after the top-64 cap, in first-seen order (§2.10).
-    /// Each key is two lowercase ASCII letters.
+    /// Typed bigram counts after the top-64 cap (§2.10). Each key is two
+    /// lowercase ASCII letters. Order mirrors the reference's dict: first-seen
+    /// order when there are at most 64 distinct bigrams; after a cap, count
+    /// descending with ties in first-seen order (the stable sort's output).
     pub bigrams: Vec<([u8; 2], u32)>,
     /// Typed ASCII letters (§2.10).
     pub typed_letter_count: u32,
@@ -132,10 +144,1021 @@ pub struct SessionCtx<'a> {
 
 /// Build the session context (spec §2.1–2.10, in that order).
 ///
+/// The input-side steps (§2.2–2.7 and §2.10) share one walk over the input
+/// events; the output windows (§2.8) and the per-command series (§2.9) follow
+/// once the commands are known. Scratch buffers are reused across events and
+/// windows, so the hot loops do not allocate per event.
+///
 /// # Errors
 /// [`super::ExtractError::FirstTokenNotUtf8`] when a first token cannot be
 /// encoded (spec §1.9, A7).
 pub fn build<'a>(events: &[Event<'a>]) -> Result<SessionCtx<'a>, super::ExtractError> {
-    let _ = events;
-    todo!("ctx::build (issue 3)")
+    // §2.1 partition and timeline. parity A3: t_start is the first event's t,
+    // t_end the running max from 0.0 (Python `if t > t_end`), outputs included.
+    let mut ctx = SessionCtx {
+        t_start: events.first().map_or(0.0, |e| e.t),
+        t_end: 0.0,
+        ..SessionCtx::default()
+    };
+    for e in events {
+        ctx.t_end = py_max(ctx.t_end, e.t);
+        match e.ch {
+            Channel::Input => ctx.inputs.push(*e),
+            Channel::Output => ctx.outputs.push(*e),
+        }
+    }
+    ctx.duration_s = py_max(0.0, ctx.t_end - ctx.t_start);
+
+    // §2.2 iats over every input event, pastes included.
+    ctx.iats = ctx
+        .inputs
+        .windows(2)
+        .map(|w| py_max(0.0, w[1].t - w[0].t))
+        .collect();
+
+    // §2.4 typing bursts: split at gaps > IKI_THINK_MAX_S (the gap is dropped).
+    ctx.typing_bursts = typing_bursts(&ctx.iats);
+
+    // §2.3, §2.5, §2.7 and §2.10 in one walk over the input events.
+    let mut seg = Segmenter::default();
+    let mut typed = TypedText::default();
+    let mut last_non_bs_t: Option<f64> = None;
+    for e in &ctx.inputs {
+        let paste = e.data.len() >= PASTE_MIN_CHARS_PER_EVENT;
+        if paste {
+            // §2.3 paste-class; §2.10: pastes add nothing and reset the typed state.
+            ctx.paste_event_count += 1;
+            typed.reset();
+        }
+        for &c in e.data {
+            // §2.5 correction signals (every char, pastes included).
+            match c {
+                0x7F | 0x08 => {
+                    ctx.backspace_count += 1;
+                    if let Some(prev) = last_non_bs_t {
+                        ctx.backspace_iats.push(py_max(0.0, e.t - prev));
+                    }
+                }
+                0x15 | 0x17 => {
+                    ctx.kill_line_count += 1;
+                    last_non_bs_t = Some(e.t);
+                }
+                _ => last_non_bs_t = Some(e.t),
+            }
+            // §2.7 segmentation (every char, pastes included).
+            seg.push(c, e.t, &mut ctx.commands)?;
+            // §2.10 typed text (1..=3-char events only).
+            if !paste {
+                typed.push(c);
+            }
+        }
+    }
+    // §2.7: an unterminated buffer is dropped. §2.10: flush once more.
+    typed.finish(&mut ctx);
+
+    // §2.8 output windows [end_i, start_{i+1}), the last one open to +inf.
+    output_windows(&mut ctx);
+
+    // §2.9 per-command series.
+    let cmds = &ctx.commands;
+    ctx.inter_cmd_iats = cmds
+        .windows(2)
+        .map(|w| py_max(0.0, w[1].start_ts - w[0].end_ts))
+        .collect();
+    ctx.output_per_cmd = cmds
+        .iter()
+        .take(cmds.len().saturating_sub(1))
+        .map(|c| c.output_chars)
+        .collect();
+    // parity A14: selected by time range over all inputs, not by command bytes.
+    // A NaN input time is kept in every tuple (see TimeIndex::select_intra).
+    let input_times = TimeIndex::new(ctx.inputs.iter().map(|e| e.t));
+    let mut sel = Vec::new();
+    ctx.intra_command_iats = cmds
+        .iter()
+        .map(|c| {
+            input_times.select_intra(c.start_ts, c.end_ts, &mut sel);
+            sel.windows(2)
+                .map(|w| py_max(0.0, ctx.inputs[w[1]].t - ctx.inputs[w[0]].t))
+                .collect()
+        })
+        .collect();
+
+    Ok(ctx)
+}
+
+/// §2.4: segments of `iats` between values `> IKI_THINK_MAX_S`, kept when
+/// they hold at least 3 values.
+fn typing_bursts(iats: &[f64]) -> Vec<Vec<f64>> {
+    let mut bursts = Vec::new();
+    let mut cur: Vec<f64> = Vec::new();
+    for &x in iats {
+        if x > IKI_THINK_MAX_S {
+            // An empty segment is never pushed, so a burst of gaps is one split.
+            if !cur.is_empty() {
+                let done = std::mem::take(&mut cur);
+                if done.len() >= 3 {
+                    bursts.push(done);
+                }
+            }
+        } else {
+            cur.push(x);
+        }
+    }
+    if cur.len() >= 3 {
+        bursts.push(cur);
+    }
+    bursts
+}
+
+/// §2.7 command segmentation state. No line editing is applied (parity A8).
+#[derive(Default)]
+struct Segmenter {
+    buf: Vec<Char>,
+    start: f64,
+    tabs: u32,
+    shortcuts: u32,
+    pipes: u32,
+    /// Scratch for the token's UTF-8 bytes.
+    utf8: Vec<u8>,
+}
+
+impl Segmenter {
+    fn push(&mut self, c: Char, t: f64, out: &mut Vec<Command>) -> Result<(), ExtractError> {
+        if c == u32::from(b'\r') || c == u32::from(b'\n') {
+            if !self.buf.is_empty() {
+                let token = first_token(&self.buf);
+                let first_token_hash = hash_token(token, out.len(), &mut self.utf8)?;
+                out.push(Command {
+                    start_ts: self.start,
+                    end_ts: t,
+                    first_token_hash,
+                    token_sets: token_sets(token),
+                    tab_count: self.tabs,
+                    shortcut_count: self.shortcuts,
+                    pipe_count: self.pipes,
+                    errored: false,
+                    output_chars: 0,
+                    followed_by_prompt: false,
+                });
+            }
+            self.buf.clear();
+            self.tabs = 0;
+            self.shortcuts = 0;
+            self.pipes = 0;
+        } else {
+            if self.buf.is_empty() {
+                self.start = t;
+            }
+            self.buf.push(c);
+            if c == u32::from(b'\t') {
+                self.tabs += 1;
+            } else if c == u32::from(b'|') {
+                self.pipes += 1;
+            } else if SHORTCUT_CTRL_BYTES.contains(&c) {
+                self.shortcuts += 1;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// SHA-256 of the token's UTF-8, using `utf8` as scratch. parity A7: a lone
+/// surrogate makes Python's encode raise, which ends the whole session.
+fn hash_token(
+    token: &[Char],
+    command: usize,
+    utf8: &mut Vec<u8>,
+) -> Result<[u8; 32], ExtractError> {
+    utf8.clear();
+    for &c in token {
+        let ch = char::from_u32(c).ok_or(ExtractError::FirstTokenNotUtf8 { command })?;
+        let mut b = [0u8; 4];
+        utf8.extend_from_slice(ch.encode_utf8(&mut b).as_bytes());
+    }
+    Ok(Sha256::digest(&*utf8).into())
+}
+
+/// §4.3 membership of a first token, by exact string equality.
+fn token_sets(token: &[Char]) -> TokenSets {
+    let is =
+        |w: &str| w.len() == token.len() && w.bytes().zip(token).all(|(b, &c)| u32::from(b) == c);
+    let any = |set: &[&str]| set.iter().any(|w| is(w));
+    let mut bits = 0u16;
+    for (set, flag) in [
+        (RECON, TokenSets::RECON),
+        (EXFIL, TokenSets::EXFIL),
+        (PERSISTENCE, TokenSets::PERSISTENCE),
+        (LATERAL, TokenSets::LATERAL),
+        (DESTRUCTIVE, TokenSets::DESTRUCTIVE),
+        (OPSEC_HISTORY, TokenSets::OPSEC_HISTORY),
+        (CLEANUP, TokenSets::CLEANUP),
+        (GRACEFUL_EXIT, TokenSets::GRACEFUL_EXIT),
+        (LANDING_RITUAL, TokenSets::LANDING_RITUAL),
+        (HELP_FAMILY, TokenSets::HELP_FAMILY),
+    ] {
+        if any(set) {
+            bits |= flag;
+        }
+    }
+    TokenSets(bits)
+}
+
+/// §2.10 typed-text state: histograms, lexeme buffer, caps and bang runs.
+struct TypedText {
+    unigram: [u32; 26],
+    /// Count per bigram, indexed `first * 26 + second`.
+    bigram: [u32; 26 * 26],
+    /// Distinct bigrams in first-seen order.
+    bigram_order: Vec<u16>,
+    letters: u32,
+    last_letter: Option<u8>,
+    /// The last LEXEME_MAX_LEN lowercase letters typed.
+    word: [u8; LEXEME_MAX_LEN],
+    word_len: usize,
+    obscenity: u32,
+    positive: u32,
+    negative: u32,
+    caps_cur: u32,
+    caps_max: u32,
+    bang_cur: u32,
+    bang_max: u32,
+}
+
+impl Default for TypedText {
+    fn default() -> Self {
+        TypedText {
+            unigram: [0; 26],
+            bigram: [0; 26 * 26],
+            bigram_order: Vec::new(),
+            letters: 0,
+            last_letter: None,
+            word: [0; LEXEME_MAX_LEN],
+            word_len: 0,
+            obscenity: 0,
+            positive: 0,
+            negative: 0,
+            caps_cur: 0,
+            caps_max: 0,
+            bang_cur: 0,
+            bang_max: 0,
+        }
+    }
+}
+
+impl TypedText {
+    /// A paste-class event: close the chain, flush the word, zero the runs.
+    fn reset(&mut self) {
+        self.last_letter = None;
+        self.flush();
+        self.caps_cur = 0;
+        self.bang_cur = 0;
+    }
+
+    fn push(&mut self, c: Char) {
+        if (u32::from(b'A')..=u32::from(b'Z')).contains(&c) {
+            self.caps_cur += 1;
+            self.caps_max = self.caps_max.max(self.caps_cur);
+        } else {
+            self.caps_cur = 0;
+        }
+        if c == u32::from(b'!') {
+            self.bang_cur += 1;
+            self.bang_max = self.bang_max.max(self.bang_cur);
+        } else {
+            self.bang_cur = 0;
+        }
+        let lower = c | 0x20;
+        if (u32::from(b'a')..=u32::from(b'z')).contains(&lower) {
+            let l = (lower - u32::from(b'a')) as u8;
+            self.unigram[usize::from(l)] += 1;
+            self.letters += 1;
+            if let Some(prev) = self.last_letter {
+                let k = usize::from(prev) * 26 + usize::from(l);
+                if self.bigram[k] == 0 {
+                    self.bigram_order.push(k as u16);
+                }
+                self.bigram[k] += 1;
+            }
+            self.last_letter = Some(l);
+            if self.word_len == LEXEME_MAX_LEN {
+                self.word.copy_within(1.., 0);
+                self.word_len -= 1;
+            }
+            self.word[self.word_len] = b'a' + l;
+            self.word_len += 1;
+        } else {
+            self.last_letter = None;
+            self.flush();
+        }
+    }
+
+    /// Score at most one lexeme: longest suffix first, then obscenity,
+    /// positive, negative at each length. Clears the buffer.
+    fn flush(&mut self) {
+        let word = &self.word[..self.word_len];
+        'len: for n in (1..=word.len()).rev() {
+            let suffix = &word[word.len() - n..];
+            for (set, counter) in [
+                (OBSCENITY, &mut self.obscenity),
+                (POSITIVE, &mut self.positive),
+                (NEGATIVE, &mut self.negative),
+            ] {
+                if set.iter().any(|w| w.as_bytes() == suffix) {
+                    *counter += 1;
+                    break 'len;
+                }
+            }
+        }
+        self.word_len = 0;
+    }
+
+    /// Final flush, the top-N bigram cap, and the move into the context.
+    fn finish(&mut self, ctx: &mut SessionCtx<'_>) {
+        self.flush();
+        let key = |k: u16| [b'a' + (k / 26) as u8, b'a' + (k % 26) as u8];
+        let mut bigrams: Vec<([u8; 2], u32)> = self
+            .bigram_order
+            .iter()
+            .map(|&k| (key(k), self.bigram[usize::from(k)]))
+            .collect();
+        if bigrams.len() > LAYOUT_BIGRAM_TOP_N {
+            // Stable: ties keep first-seen order, as Python's sorted() does.
+            bigrams.sort_by_key(|b| std::cmp::Reverse(b.1));
+            bigrams.truncate(LAYOUT_BIGRAM_TOP_N);
+        }
+        ctx.bigrams = bigrams;
+        ctx.unigram = self.unigram;
+        ctx.typed_letter_count = self.letters;
+        ctx.obscenity_hits = self.obscenity;
+        ctx.positive_hits = self.positive;
+        ctx.negative_hits = self.negative;
+        ctx.caps_run_max = self.caps_max;
+        ctx.bang_run_max = self.bang_max;
+    }
+}
+
+/// Finds the events whose `t` lies in a half-open time window, in list order.
+///
+/// Shards are written in time order, so the times are almost always
+/// non-decreasing and a window is a contiguous run found by binary search.
+/// The reference never sorts (§1.8), so out-of-order times fall back to a
+/// stably sorted index: the window's members are a run of it, put back into
+/// list order. NaN times are kept aside (see [`TimeIndex::select_intra`]).
+struct TimeIndex {
+    times: Vec<f64>,
+    /// `None` when `times` is already non-decreasing without NaN.
+    order: Option<Vec<usize>>,
+    /// Indices of NaN times, ascending.
+    nans: Vec<usize>,
+}
+
+impl TimeIndex {
+    fn new(times: impl Iterator<Item = f64>) -> Self {
+        let times: Vec<f64> = times.collect();
+        let nans: Vec<usize> = (0..times.len()).filter(|&i| times[i].is_nan()).collect();
+        let sorted = nans.is_empty() && times.windows(2).all(|w| w[0] <= w[1]);
+        let order = (!sorted).then(|| {
+            let mut idx: Vec<usize> = (0..times.len()).filter(|&i| !times[i].is_nan()).collect();
+            idx.sort_by(|&a, &b| times[a].partial_cmp(&times[b]).expect("NaN filtered out"));
+            idx
+        });
+        TimeIndex { times, order, nans }
+    }
+
+    /// Fills `out` with the indices (ascending) of the non-NaN times in
+    /// `[lo, hi)`; `lo`, `hi` are not NaN.
+    fn range(&self, lo: f64, hi: f64, out: &mut Vec<usize>) {
+        if lo >= hi {
+            return; // bounds are not NaN here
+        }
+        match &self.order {
+            None => {
+                let a = self.times.partition_point(|&t| t < lo);
+                let b = self.times.partition_point(|&t| t < hi);
+                out.extend(a..b);
+            }
+            Some(idx) => {
+                let a = idx.partition_point(|&i| self.times[i] < lo);
+                let b = idx.partition_point(|&i| self.times[i] < hi);
+                out.extend_from_slice(&idx[a..b]);
+            }
+        }
+    }
+
+    /// §2.8 output window: the events with `lo <= t < hi` (a NaN `t` or bound
+    /// makes the comparison false, so it selects nothing).
+    fn select_window(&self, lo: f64, hi: f64, out: &mut Vec<usize>) {
+        out.clear();
+        if lo.is_nan() || hi.is_nan() {
+            return;
+        }
+        self.range(lo, hi, out);
+        if self.order.is_some() {
+            out.sort_unstable();
+        }
+    }
+
+    /// §2.9 intra-command selection. The reference skips an event when
+    /// `t < start or t >= end`, so a NaN `t` is never skipped, and a NaN
+    /// bound disables its side of the test (observed on the oracle).
+    fn select_intra(&self, start: f64, end: f64, out: &mut Vec<usize>) {
+        out.clear();
+        if start.is_nan() || end.is_nan() {
+            out.extend(
+                (0..self.times.len()).filter(|&i| !(self.times[i] < start || self.times[i] >= end)),
+            );
+            return;
+        }
+        self.range(start, end, out);
+        out.extend_from_slice(&self.nans);
+        if self.order.is_some() {
+            out.sort_unstable();
+        }
+    }
+}
+
+/// §2.8: output chars, error fingerprint and prompt lines per command window.
+fn output_windows(ctx: &mut SessionCtx<'_>) {
+    let times = TimeIndex::new(ctx.outputs.iter().map(|e| e.t));
+    let mut sel = Vec::new();
+    let mut joined: Vec<Char> = Vec::new();
+    let mut stripped: Vec<Char> = Vec::new();
+    let k = ctx.commands.len();
+    for i in 0..k {
+        let lo = ctx.commands[i].end_ts;
+        let hi = ctx
+            .commands
+            .get(i + 1)
+            .map_or(f64::INFINITY, |c| c.start_ts);
+        times.select_window(lo, hi, &mut sel);
+        if sel.is_empty() {
+            continue; // not errored, 0 chars, no prompt lines
+        }
+        joined.clear();
+        let mut chars = 0u64;
+        for &j in &sel {
+            let d = ctx.outputs[j].data;
+            chars += d.len() as u64;
+            joined.extend_from_slice(d);
+        }
+        stripped.clear();
+        strip_ansi(&joined, &mut stripped);
+        let before = ctx.prompt_lines.len();
+        find_prompt_lines(&stripped, &mut ctx.prompt_lines);
+        let c = &mut ctx.commands[i];
+        c.output_chars = chars;
+        c.errored = has_error_fingerprint(&stripped);
+        c.followed_by_prompt = ctx.prompt_lines.len() > before;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::event::chars_of;
+    use Channel::{Input as I, Output as O};
+
+    /// Owns the char buffers so tests can build `Event`s from `&str`.
+    fn owned(evs: &[(f64, Channel, &str)]) -> Vec<(f64, Channel, Vec<Char>)> {
+        evs.iter().map(|&(t, ch, d)| (t, ch, chars_of(d))).collect()
+    }
+
+    fn events(o: &[(f64, Channel, Vec<Char>)]) -> Vec<Event<'_>> {
+        o.iter().map(|(t, ch, d)| Event::new(*t, *ch, d)).collect()
+    }
+
+    fn ctx_of(evs: &[(f64, Channel, &str)]) -> SessionCtx<'static> {
+        // Leak the small test buffers so the context can outlive this call.
+        let o: &'static [(f64, Channel, Vec<Char>)] = Box::leak(owned(evs).into_boxed_slice());
+        build(&events(o)).expect("test sessions have UTF-8 tokens")
+    }
+
+    fn hex(h: &[u8; 32]) -> String {
+        h.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// Spec Appendix A.1: the 90 events of the golden session (the header
+    /// and the resize line are not events, §1.8).
+    const APPENDIX_A: &[(f64, Channel, &str)] = &[
+        (0.0, I, "w"),
+        (0.125, I, "h"),
+        (0.25, I, "o"),
+        (0.375, I, "a"),
+        (0.5, I, "m"),
+        (0.625, I, "i"),
+        (0.75, I, "\r"),
+        (1.0, O, "\r\n\x1b[?2004l\rroot\r\n\x1b[?2004hroot@web-01:~# "),
+        (3.25, I, "i"),
+        (3.375, I, "d"),
+        (3.5, I, "\r"),
+        (3.75, O, "\r\n\x1b[?2004l\ruid=0(root) gid=0(root) groups=0(root)\r\n\x1b[?2004hroot@web-01:~# "),
+        (7.0, I, "u"),
+        (7.09375, I, "n"),
+        (7.1875, I, "m"),
+        (7.28125, I, "a"),
+        (7.375, I, "e"),
+        (7.46875, I, "\x7f"),
+        (7.5625, I, "\x7f"),
+        (7.65625, I, "\x7f"),
+        (7.75, I, "a"),
+        (7.84375, I, "m"),
+        (7.9375, I, "e"),
+        (8.03125, I, " "),
+        (8.125, I, "-"),
+        (8.21875, I, "a"),
+        (8.3125, I, "\r"),
+        (8.75, O, "\r\n\x1b[?2004l\rLinux web-01 6.1.0 x86_64 GNU/Linux\r\n\x1b[?2004hroot@web-01:~# "),
+        (12.0, I, "c"),
+        (12.078125, I, "a"),
+        (12.15625, I, "t"),
+        (12.234375, I, " "),
+        (12.3125, I, "/"),
+        (12.390625, I, "e"),
+        (12.46875, I, "t"),
+        (12.546875, I, "c"),
+        (12.625, I, "/"),
+        (12.703125, I, "s"),
+        (12.78125, I, "h"),
+        (12.859375, I, "a"),
+        (12.9375, I, "d"),
+        (13.015625, I, "w"),
+        (13.09375, I, "o"),
+        (13.171875, I, " "),
+        (13.25, I, "|"),
+        (13.328125, I, " "),
+        (13.40625, I, "h"),
+        (13.484375, I, "e"),
+        (13.5625, I, "a"),
+        (13.640625, I, "d"),
+        (13.71875, I, "\r"),
+        (14.0, O, "\r\n\x1b[?2004l\rcat: /etc/shadwo: No such file or directory\r\n\x1b[?2004hroot@web-01:~# "),
+        (19.5, I, "cat /etc/passwd | grep bash | cut -d: -f1\r"),
+        (19.625, O, "\r\n\x1b[?2004l\rroot\r\nubuntu\r\n\x1b[?2004hroot@web-01:~# "),
+        (26.0, I, "e"),
+        (26.125, I, "n"),
+        (26.25, I, "v"),
+        (26.375, I, "\r"),
+        (26.5, O, "\r\n\x1b[?2004l\rSHELL=/bin/bash\r\nLANG=en_US.UTF-8\r\nTERM=xterm\r\n\x1b[?2004hroot@web-01:~# "),
+        (31.0, I, "l"),
+        (31.09375, I, "s"),
+        (31.1875, I, "\t"),
+        (31.28125, I, "-"),
+        (31.375, I, "l"),
+        (31.46875, I, "a"),
+        (31.5625, I, " "),
+        (31.65625, I, "/"),
+        (31.75, I, "t"),
+        (31.84375, I, "m"),
+        (31.9375, I, "p"),
+        (32.03125, I, "\r"),
+        (32.25, O, "\r\n\x1b[?2004l\rtotal 0\r\n\x1b[?2004hroot@web-01:~# "),
+        (40.0, I, "h"),
+        (40.125, I, "i"),
+        (40.25, I, "s"),
+        (40.375, I, "t"),
+        (40.5, I, "o"),
+        (40.625, I, "r"),
+        (40.75, I, "y"),
+        (40.875, I, " "),
+        (41.0, I, "-"),
+        (41.125, I, "c"),
+        (41.25, I, "\r"),
+        (41.5, O, "\r\n\x1b[?2004l\r\x1b[?2004hroot@web-01:~# "),
+        (44.0, I, "e"),
+        (44.125, I, "x"),
+        (44.25, I, "i"),
+        (44.375, I, "t"),
+        (44.5, I, "\r"),
+        (44.75, O, "\r\n\x1b[?2004l\rlogout\r\n"),
+    ];
+
+    #[test]
+    fn appendix_a_context() {
+        let c = ctx_of(APPENDIX_A);
+        let paste = c
+            .inputs
+            .iter()
+            .filter(|e| e.data.len() >= PASTE_MIN_CHARS_PER_EVENT)
+            .count();
+        assert_eq!(
+            (c.inputs.len(), c.outputs.len(), c.paste_event_count),
+            (81, 9, 1)
+        );
+        assert_eq!(paste, 1);
+        assert_eq!((c.t_start, c.t_end, c.duration_s), (0.0, 44.75, 44.75));
+        assert_eq!(c.iats.len(), 80);
+        let lens: Vec<usize> = c.typing_bursts.iter().map(Vec::len).collect();
+        assert_eq!(lens, [6, 14, 22, 3, 11, 10, 4]);
+        assert_eq!(c.backspace_count, 3);
+        assert_eq!(c.backspace_iats, [0.09375, 0.1875, 0.28125]);
+        assert_eq!(c.kill_line_count, 0);
+        assert_eq!(c.prompt_lines.len(), 8);
+        assert!(c
+            .prompt_lines
+            .iter()
+            .all(|p| p.suffix_char == u32::from(b'#')));
+        assert_eq!(c.prompt_lines[0].raw_line, chars_of("root@web-01:~#"));
+        assert_eq!(c.typed_letter_count, 55);
+        assert_eq!(c.unigram.iter().sum::<u32>(), 55);
+        let lex = (
+            c.obscenity_hits,
+            c.positive_hits,
+            c.negative_hits,
+            c.caps_run_max,
+            c.bang_run_max,
+        );
+        assert_eq!(lex, (0, 0, 0, 0, 0));
+        assert_eq!(
+            c.inter_cmd_iats,
+            [2.5, 3.5, 3.6875, 5.78125, 6.5, 4.625, 7.96875, 2.75]
+        );
+        assert_eq!(c.output_per_cmd, [40, 74, 71, 79, 48, 81, 43, 34]);
+        // The A.2 per-command table.
+        type Row = (f64, f64, &'static str, u32, u32, u32, bool, u64, bool);
+        #[rustfmt::skip]
+        let want: [Row; 9] = [
+            (0.0, 0.75, "f25297859cf0a70a", 0, 0, 0, false, 40, true),
+            (3.25, 3.5, "a56145270ce6b3be", 0, 0, 0, false, 74, true),
+            (7.0, 8.3125, "4532029d72114c42", 0, 0, 0, false, 71, true),
+            (12.0, 13.71875, "77af778b51abd4a3", 0, 0, 1, true, 79, true),
+            (19.5, 19.5, "77af778b51abd4a3", 0, 0, 2, false, 48, true),
+            (26.0, 26.375, "b77349bf1fa9b26d", 0, 0, 0, false, 81, true),
+            (31.0, 32.03125, "c7b68ac37f364473", 1, 0, 0, false, 43, true),
+            (40.0, 41.25, "259aa8ef98a8b91d", 0, 0, 0, false, 34, true),
+            (44.0, 44.5, "e596899f114b5162", 0, 0, 0, false, 19, false),
+        ];
+        assert_eq!(c.commands.len(), want.len());
+        for (i, (cmd, w)) in c.commands.iter().zip(want).enumerate() {
+            let got = (
+                cmd.start_ts,
+                cmd.end_ts,
+                &hex(&cmd.first_token_hash)[..16],
+                cmd.tab_count,
+                cmd.shortcut_count,
+                cmd.pipe_count,
+                cmd.errored,
+                cmd.output_chars,
+                cmd.followed_by_prompt,
+            );
+            assert_eq!(got, w, "command {i}");
+        }
+        // Token sets: whoami/id land, the backspace-polluted uname does not (A8).
+        let sets: Vec<u16> = c.commands.iter().map(|m| m.token_sets.0).collect();
+        let (r, l, o, cl, g) = (
+            TokenSets::RECON,
+            TokenSets::LANDING_RITUAL,
+            TokenSets::OPSEC_HISTORY,
+            TokenSets::CLEANUP,
+            TokenSets::GRACEFUL_EXIT,
+        );
+        assert_eq!(sets, [r | l, r | l, 0, r, r, r, r, o | cl, g]);
+        // §2.9: the paste (#4) has no intra-command IATs; `id` has one.
+        assert_eq!(c.intra_command_iats[4], Vec::<f64>::new());
+        assert_eq!(c.intra_command_iats[1], [0.125]);
+        assert_eq!(c.intra_command_iats.len(), 9);
+        // First-seen order with 37 distinct bigrams (no cap).
+        assert_eq!(c.bigrams.len(), 37);
+        assert_eq!(
+            c.bigrams[..4],
+            [(*b"wh", 1), (*b"ho", 1), (*b"oa", 1), (*b"am", 2)]
+        );
+    }
+
+    #[test]
+    fn appendix_b_token_hashes() {
+        let c = ctx_of(&[(0.0, I, "ls -la\r"), (1.0, I, " \t \r")]);
+        assert_eq!(
+            hex(&c.commands[0].first_token_hash),
+            "c7b68ac37f364473e922936708e7f43c293dd07b295171566c07ff5fe024fab9"
+        );
+        // A whitespace-only buffer is a command with the empty token (§2.7).
+        assert_eq!(
+            hex(&c.commands[1].first_token_hash),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+        assert_eq!(c.commands[1].tab_count, 1);
+    }
+
+    #[test]
+    fn appendix_b_paste_of_two_commands() {
+        let c = ctx_of(&[
+            (0.0, I, "ls\rpwd\r"),
+            (0.1, O, "x: command not found\nroot@h:~# "),
+        ]);
+        assert_eq!(c.commands.len(), 2);
+        let [a, b] = [&c.commands[0], &c.commands[1]];
+        assert_eq!(
+            (a.start_ts, a.end_ts, b.start_ts, b.end_ts),
+            (0.0, 0.0, 0.0, 0.0)
+        );
+        // parity A13: the first window [0, 0) is empty.
+        assert_eq!(
+            (a.errored, a.output_chars, a.followed_by_prompt),
+            (false, 0, false)
+        );
+        assert_eq!(
+            (b.errored, b.output_chars, b.followed_by_prompt),
+            (true, 31, true)
+        );
+        assert_eq!(c.output_per_cmd, [0]);
+        assert_eq!(c.paste_event_count, 1);
+    }
+
+    #[test]
+    fn appendix_b_output_only_session() {
+        let c = ctx_of(&[(0.0, O, "a"), (5.0, O, "b")]);
+        assert_eq!((c.t_start, c.t_end, c.duration_s), (0.0, 5.0, 5.0));
+        assert!(c.inputs.is_empty() && c.commands.is_empty() && c.iats.is_empty());
+    }
+
+    #[test]
+    fn appendix_b_backspace_first() {
+        let c = ctx_of(&[(0.0, I, "\x7f"), (0.1, I, "a"), (0.2, I, "b")]);
+        assert_eq!(c.backspace_count, 1);
+        assert!(
+            c.backspace_iats.is_empty(),
+            "no non-backspace char before it"
+        );
+    }
+
+    #[test]
+    fn appendix_b_pipes() {
+        let c = ctx_of(&[(0.0, I, "a|b|c\r")]);
+        assert_eq!(c.commands[0].pipe_count, 2);
+    }
+
+    #[test]
+    fn appendix_b_surrogate_token_is_an_error() {
+        let o = vec![(
+            0.0,
+            I,
+            vec![u32::from(b'l'), 0xDCFF, u32::from(b's'), u32::from(b'\r')],
+        )];
+        assert_eq!(
+            build(&events(&o)).err(),
+            Some(ExtractError::FirstTokenNotUtf8 { command: 0 })
+        );
+        // Only the first token is encoded: a raw byte in an argument is fine.
+        let o = vec![(
+            0.0,
+            I,
+            vec![u32::from(b'x'), 0x20, 0xDCFF, u32::from(b'\r')],
+        )];
+        assert!(build(&events(&o)).is_ok());
+        // The index is the command's.
+        let o = vec![
+            (0.0, I, chars_of("ls\r")),
+            (1.0, I, vec![0xDC80, u32::from(b'\n')]),
+        ];
+        assert_eq!(
+            build(&events(&o)).err(),
+            Some(ExtractError::FirstTokenNotUtf8 { command: 1 })
+        );
+    }
+
+    #[test]
+    fn timeline_uses_first_event_and_floored_max() {
+        let c = ctx_of(&[(3.0, O, "x"), (1.0, I, "a"), (2.0, O, "y")]);
+        assert_eq!((c.t_start, c.t_end, c.duration_s), (3.0, 3.0, 0.0));
+        let c = ctx_of(&[(-5.0, I, "a"), (-2.0, I, "b")]);
+        assert_eq!((c.t_start, c.t_end, c.duration_s), (-5.0, 0.0, 5.0));
+        let c = ctx_of(&[]);
+        assert_eq!((c.t_start, c.t_end, c.duration_s), (0.0, 0.0, 0.0));
+        // Out-of-order inputs floor their IAT at 0.
+        assert_eq!(ctx_of(&[(1.0, I, "a"), (0.5, I, "b")]).iats, [0.0]);
+    }
+
+    #[test]
+    fn typing_bursts_split_on_think_gaps() {
+        let b = typing_bursts(&[
+            0.1, 0.2, 0.3, 1.5, 1.6, 0.1, 0.1, 2.0, 3.0, 0.1, 0.2, 0.3, 0.4,
+        ]);
+        // 1.5 is not > 1.5, so it stays in the first burst; [0.1, 0.1] is too short.
+        assert_eq!(b, vec![vec![0.1, 0.2, 0.3, 1.5], vec![0.1, 0.2, 0.3, 0.4]]);
+        assert!(typing_bursts(&[]).is_empty());
+    }
+
+    #[test]
+    fn correction_signals() {
+        let c = ctx_of(&[
+            (1.0, I, "a"),
+            (1.5, I, "\x7f"),
+            (2.0, I, "\x08"),
+            (3.0, I, "\x15"),
+            (3.25, I, "\x7f"),
+        ]);
+        assert_eq!((c.backspace_count, c.kill_line_count), (3, 1));
+        // A run measures from the last non-backspace char; ^U resets it.
+        assert_eq!(c.backspace_iats, [0.5, 1.0, 0.25]);
+    }
+
+    #[test]
+    fn segmentation_keeps_raw_bytes_and_counts() {
+        let c = ctx_of(&[
+            (0.0, I, "lsx\x7f\r"),
+            (1.0, I, "\x1b[A\r\n"),
+            (2.0, I, "\t\x01\x05\x17\x15\x12\x02\x06|"),
+            (3.0, I, "\r"),
+            (4.0, I, "tail"),
+        ]);
+        assert_eq!(
+            c.commands.len(),
+            3,
+            "\\r\\n is one command; an unterminated buffer is dropped"
+        );
+        let want = |s: &str| hash_token(&chars_of(s), 0, &mut Vec::new()).unwrap();
+        assert_eq!(c.commands[0].first_token_hash, want("lsx\x7f"));
+        assert_eq!(c.commands[1].first_token_hash, want("\x1b[A"));
+        let m = &c.commands[2];
+        assert_eq!(
+            (
+                m.start_ts,
+                m.end_ts,
+                m.tab_count,
+                m.shortcut_count,
+                m.pipe_count
+            ),
+            (2.0, 3.0, 1, 7, 1)
+        );
+        // U+001C is Python whitespace (A17): it ends the token.
+        let c = ctx_of(&[(0.0, I, "\u{3000}ls\u{1c}x\r")]);
+        assert_eq!(
+            hex(&c.commands[0].first_token_hash)[..16],
+            *"c7b68ac37f364473"
+        );
+        assert_eq!(c.commands[0].token_sets, TokenSets(TokenSets::RECON));
+    }
+
+    #[test]
+    fn token_sets_are_exact_matches() {
+        let sets = |s: &str| token_sets(&chars_of(s)).0;
+        assert_eq!(sets("rm"), TokenSets::DESTRUCTIVE | TokenSets::CLEANUP);
+        assert_eq!(
+            sets("history"),
+            TokenSets::OPSEC_HISTORY | TokenSets::CLEANUP
+        );
+        assert_eq!(sets("w"), TokenSets::RECON | TokenSets::LANDING_RITUAL);
+        assert_eq!(sets("update-rc.d"), TokenSets::PERSISTENCE);
+        assert_eq!(sets("man"), TokenSets::HELP_FAMILY);
+        assert_eq!(sets("exit"), TokenSets::GRACEFUL_EXIT);
+        assert_eq!(sets("LS"), 0);
+        assert_eq!(sets("ls\x7f"), 0);
+        assert_eq!(sets(""), 0);
+    }
+
+    #[test]
+    fn windows_select_by_time_in_list_order() {
+        // Window 0 is [1, 3): "x$ " (t=2) and "ab\n" (t=1.5) join in list
+        // order to "x$ ab\n", which holds no prompt. Oracle:
+        // [(6, False, False), (17, True, False)].
+        let c = ctx_of(&[
+            (0.0, I, "a"),
+            (1.0, I, "\r"),
+            (2.0, O, "x$ "),
+            (0.5, O, "zz"),
+            (1.5, O, "ab\n"),
+            (3.0, I, "b"),
+            (4.0, I, "\r"),
+            (9.0, O, "Permission denied"),
+        ]);
+        let facts: Vec<_> = c
+            .commands
+            .iter()
+            .map(|m| (m.output_chars, m.errored, m.followed_by_prompt))
+            .collect();
+        assert_eq!(facts, [(6, false, false), (17, true, false)]);
+        assert!(c.prompt_lines.is_empty());
+        assert_eq!(c.output_per_cmd, [6]);
+        // The same outputs in time order do end in a prompt (oracle: "x$").
+        let c = ctx_of(&[
+            (0.0, I, "a"),
+            (1.0, I, "\r"),
+            (1.5, O, "ab\n"),
+            (2.0, O, "x$ "),
+            (0.5, O, "zz"),
+        ]);
+        assert!(c.commands[0].followed_by_prompt);
+        assert_eq!(
+            c.prompt_lines,
+            [PromptLine {
+                suffix_char: u32::from(b'$'),
+                raw_line: chars_of("x$")
+            }]
+        );
+    }
+
+    #[test]
+    fn intra_command_iats_by_time_range() {
+        // parity A14: the stray "q" at 2.5 (after the Enter, in list order)
+        // still counts for the command spanning [-1, 3).
+        let c = ctx_of(&[
+            (-1.0, I, "z"),
+            (0.0, I, "a"),
+            (1.0, I, "b"),
+            (2.0, I, "d"),
+            (3.0, I, "\r"),
+            (2.5, I, "q"),
+        ]);
+        assert_eq!(c.intra_command_iats, vec![vec![1.0, 1.0, 1.0, 0.5]]);
+        // A NaN input time is never skipped (oracle: [[1.0, 0.0, 0.0]]).
+        let c = ctx_of(&[
+            (0.0, I, "a"),
+            (1.0, I, "b"),
+            (f64::NAN, I, "c"),
+            (2.0, I, "d"),
+            (3.0, I, "\r"),
+        ]);
+        assert_eq!(c.intra_command_iats, vec![vec![1.0, 0.0, 0.0]]);
+        // ... but never lands in an output window.
+        let c = ctx_of(&[
+            (0.0, I, "a\r"),
+            (f64::NAN, O, "xyz"),
+            (1.0, I, "b\r"),
+            (f64::NAN, O, "x"),
+        ]);
+        assert_eq!(c.output_per_cmd, [0]);
+        assert_eq!(c.commands[1].output_chars, 0);
+    }
+
+    #[test]
+    fn lexemes_score_the_longest_suffix_once() {
+        let typed = |s: &str| -> Vec<(f64, Channel, String)> {
+            s.chars()
+                .enumerate()
+                .map(|(i, ch)| (i as f64, I, ch.to_string()))
+                .collect()
+        };
+        let run = |s: &str| {
+            let evs = typed(s);
+            let evs: Vec<(f64, Channel, &str)> =
+                evs.iter().map(|(t, c, d)| (*t, *c, d.as_str())).collect();
+            let c = ctx_of(&evs);
+            (c.obscenity_hits, c.positive_hits, c.negative_hits)
+        };
+        assert_eq!(run("glass pass"), (2, 0, 0));
+        assert_eq!(run("laugh through"), (0, 0, 2));
+        assert_eq!(run("fucking"), (1, 0, 0));
+        assert_eq!(run("THANKS"), (0, 1, 0), "letters are lowercased");
+        assert_eq!(
+            run("thanksgiving"),
+            (0, 0, 0),
+            "only the last 7 letters count"
+        );
+        assert_eq!(
+            run("xxwtf"),
+            (0, 0, 1),
+            "the buffer keeps the last 7 letters"
+        );
+        // Letters carry across events of 1..=3 chars but a paste breaks them.
+        let c = ctx_of(&[(0.0, I, "da"), (1.0, I, "mn"), (2.0, I, " ")]);
+        assert_eq!(c.negative_hits, 1);
+        let c = ctx_of(&[(0.0, I, "da"), (1.0, I, "long"), (2.0, I, "mn")]);
+        assert_eq!((c.negative_hits, c.typed_letter_count), (0, 4));
+    }
+
+    #[test]
+    fn caps_and_bang_runs() {
+        let c = ctx_of(&[
+            (0.0, I, "ABC"),
+            (1.0, I, "DE!"),
+            (2.0, I, "!!a"),
+            (3.0, I, "FGHIJKL"),
+            (4.0, I, "Z"),
+        ]);
+        // The 7-char paste resets the runs; it adds no letters.
+        assert_eq!((c.caps_run_max, c.bang_run_max), (5, 3));
+        assert_eq!(c.typed_letter_count, 7);
+        assert_eq!(c.unigram[0], 2);
+        assert_eq!(
+            c.bigrams,
+            [(*b"ab", 1), (*b"bc", 1), (*b"cd", 1), (*b"de", 1)]
+        );
+    }
+
+    #[test]
+    fn bigram_cap_keeps_top_64_ties_first_seen() {
+        // 81 distinct pairs "aa ab .. ii" once each, then "zz" three times:
+        // 82 distinct. Oracle: [zz 4, aa 1, ab 1, ac 1, ..., gh 1, gi 1], 64 kept.
+        let mut s: String = (b'a'..=b'i')
+            .flat_map(|x| (b'a'..=b'i').map(move |y| format!("{}{} ", x as char, y as char)))
+            .collect();
+        s.push_str("zzz zzz");
+        let evs: Vec<(f64, Channel, String)> = s
+            .chars()
+            .enumerate()
+            .map(|(i, ch)| (i as f64, I, ch.to_string()))
+            .collect();
+        let evs: Vec<(f64, Channel, &str)> =
+            evs.iter().map(|(t, c, d)| (*t, *c, d.as_str())).collect();
+        let c = ctx_of(&evs);
+        assert_eq!(c.bigrams.len(), LAYOUT_BIGRAM_TOP_N);
+        assert_eq!(
+            c.bigrams[..4],
+            [(*b"zz", 4), (*b"aa", 1), (*b"ab", 1), (*b"ac", 1)]
+        );
+        assert_eq!(c.bigrams[62..], [(*b"gh", 1), (*b"gi", 1)]);
+        // Unigrams are never capped.
+        assert_eq!(c.unigram[usize::from(b'i' - b'a')], 18);
+    }
 }

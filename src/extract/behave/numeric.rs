@@ -2,49 +2,390 @@
 //!
 //! Pure. Never use naive sums for values that reach a decision: the reference
 //! uses `math.fsum` and exact-rational `statistics` arithmetic.
+//!
+//! Where CPython *raises* (intermediate overflow in `fsum`, `-inf + inf`,
+//! non-finite data in `stdev`), these functions return a non-finite value
+//! instead of panicking; see each item. The reference turns such a raise into
+//! "no observations for the session" (its handler catches the exception), so
+//! a caller that needs that distinction must check `is_finite` itself.
+
+use num_bigint::{BigInt, BigUint, Sign};
+use num_traits::{ToPrimitive, Zero};
+use std::cmp::Ordering;
+
+use super::thresholds::SHELL_MASTERY_BOUNDARY_BAND;
+
+/// Why CPython's `math.fsum` would raise.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum FsumError {
+    /// `OverflowError("intermediate overflow in fsum")`; carries the signed inf.
+    Overflow(f64),
+    /// `ValueError("-inf + inf in fsum")`.
+    InfMinusInf,
+}
+
+/// CPython's `math_fsum` (Shewchuk msum with the final half-way correction),
+/// reporting where CPython raises.
+fn fsum_checked(xs: impl IntoIterator<Item = f64>) -> Result<f64, FsumError> {
+    // Small-vector optimisation: most sums keep only a handful of partials.
+    let mut partials: Vec<f64> = Vec::with_capacity(32);
+    let mut special_sum = 0.0f64;
+    let mut inf_sum = 0.0f64;
+    for xsave in xs {
+        let mut x = xsave;
+        let mut i = 0;
+        for j in 0..partials.len() {
+            let mut y = partials[j];
+            if x.abs() < y.abs() {
+                std::mem::swap(&mut x, &mut y);
+            }
+            let hi = x + y;
+            let lo = y - (hi - x);
+            if lo != 0.0 {
+                partials[i] = lo;
+                i += 1;
+            }
+            x = hi;
+        }
+        partials.truncate(i);
+        if x != 0.0 {
+            if !x.is_finite() {
+                // A non-finite x comes from an inf/nan summand or from
+                // overflow of finite partials; CPython tells them apart by
+                // the summand itself.
+                if xsave.is_finite() {
+                    return Err(FsumError::Overflow(x));
+                }
+                if xsave.is_infinite() {
+                    inf_sum += xsave;
+                }
+                special_sum += xsave;
+                partials.clear();
+            } else {
+                partials.push(x);
+            }
+        }
+    }
+    if special_sum != 0.0 {
+        // NaN != 0.0 is true, so a nan summand lands here too.
+        if inf_sum.is_nan() {
+            return Err(FsumError::InfMinusInf);
+        }
+        return Ok(special_sum);
+    }
+    let mut n = partials.len();
+    let mut hi = 0.0f64;
+    if n > 0 {
+        n -= 1;
+        hi = partials[n];
+        let mut lo = 0.0f64;
+        // Sum from the top, stopping at the first inexact addition.
+        while n > 0 {
+            let x = hi;
+            n -= 1;
+            let y = partials[n];
+            hi = x + y;
+            let yr = hi - x;
+            lo = y - yr;
+            if lo != 0.0 {
+                break;
+            }
+        }
+        // Half-way case: round-half-even picked the wrong neighbour when the
+        // remaining partials push the exact sum past the midpoint.
+        if n > 0 && ((lo < 0.0 && partials[n - 1] < 0.0) || (lo > 0.0 && partials[n - 1] > 0.0)) {
+            let y = lo * 2.0;
+            let x = hi + y;
+            let yr = x - hi;
+            if y == yr {
+                hi = x;
+            }
+        }
+    }
+    Ok(hi)
+}
+
+fn fsum_lossy(xs: impl IntoIterator<Item = f64>) -> f64 {
+    match fsum_checked(xs) {
+        Ok(v) => v,
+        Err(FsumError::Overflow(inf)) => inf,
+        Err(FsumError::InfMinusInf) => f64::NAN,
+    }
+}
 
 /// `math.fsum`: the exactly rounded sum (Shewchuk msum with CPython's final
-/// half-way correction). Non-finite inputs follow CPython (inf/nan propagate).
+/// half-way correction). Non-finite inputs follow CPython: any nan gives nan.
+///
+/// Where CPython raises, this returns instead: `+inf` together with `-inf`
+/// gives nan (CPython: `ValueError`), and overflow of the finite partials gives
+/// an inf with the overflow's sign (CPython: `OverflowError`).
 pub fn fsum(xs: &[f64]) -> f64 {
-    let _ = xs;
-    todo!("numeric::fsum (issue 3)")
+    fsum_lossy(xs.iter().copied())
 }
 
-/// `statistics.fmean`: `fsum(xs) / n`. Caller guarantees `n > 0`.
+/// True exactly where CPython's `math.fsum(xs)` raises: `ValueError` for
+/// `+inf` together with `-inf`, `OverflowError` when finite partial sums
+/// overflow, wherever that happens (also before or after an infinite summand,
+/// which [`fsum`] alone cannot show: it returns the infinity then).
+pub fn fsum_raises(xs: &[f64]) -> bool {
+    fsum_checked(xs.iter().copied()).is_err()
+}
+
+/// `statistics.fmean`: `fsum(xs) / n`. Caller guarantees `n > 0` (an empty
+/// slice gives nan, where CPython raises).
 pub fn fmean(xs: &[f64]) -> f64 {
-    let _ = xs;
-    todo!("numeric::fmean (issue 3)")
+    fsum(xs) / xs.len() as f64
 }
 
-/// `statistics.median` as f64. Caller guarantees a non-empty slice.
+/// Python's `<` on floats as a sort order: `-0.0 == 0.0` keeps input order
+/// under a stable sort, as CPython's stable sort does. NaN has no place under
+/// `<`; we put it last so the order stays total (the primitives never feed
+/// NaN here: every series is floored through `max(0.0, ·)`).
+fn py_sort_cmp(a: &f64, b: &f64) -> Ordering {
+    match a.partial_cmp(b) {
+        Some(o) => o,
+        None => a.is_nan().cmp(&b.is_nan()),
+    }
+}
+
+/// `statistics.median` as f64. Caller guarantees a non-empty slice (an empty
+/// slice gives nan, where CPython raises).
 pub fn median(xs: &[f64]) -> f64 {
-    let _ = xs;
-    todo!("numeric::median (issue 3)")
+    let n = xs.len();
+    if n == 0 {
+        return f64::NAN;
+    }
+    let mut v = xs.to_vec();
+    v.sort_by(py_sort_cmp);
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+/// `x` as `m * 2^e` with `m` odd (or `x == 0`, then `(0, 0)`). Finite only.
+fn decompose(x: f64) -> (i64, i32) {
+    let bits = x.to_bits();
+    let neg = bits >> 63 == 1;
+    let exp_field = ((bits >> 52) & 0x7ff) as i32;
+    let frac = bits & ((1u64 << 52) - 1);
+    let (mut m, mut e) = if exp_field == 0 {
+        (frac, -1074)
+    } else {
+        (frac | (1u64 << 52), exp_field - 1075)
+    };
+    if m == 0 {
+        return (0, 0);
+    }
+    let tz = m.trailing_zeros();
+    m >>= tz;
+    e += tz as i32;
+    let m = m as i64;
+    (if neg { -m } else { m }, e)
+}
+
+/// `ldexp(m, exp)` correctly rounded (round-half-even), with gradual
+/// underflow and overflow to `+inf`. This is what CPython's int/int true
+/// division yields for `m * 2^exp`.
+fn ldexp_rne(m: u64, exp: i64) -> f64 {
+    if m == 0 {
+        return 0.0;
+    }
+    let lead = 63 - m.leading_zeros() as i64 + exp; // exponent of the top bit
+                                                    // Exponent of the result's last kept bit: 53 bits, or fewer when subnormal.
+    let unit = (lead - 52).max(-1074);
+    let drop = unit - exp;
+    let (kept, unit) = if drop <= 0 {
+        (m, exp)
+    } else {
+        let m = m as u128;
+        let drop = drop.min(100) as u32;
+        let kept = m >> drop;
+        let rem = m - (kept << drop);
+        let half = 1u128 << (drop - 1);
+        let up = rem > half || (rem == half && kept & 1 == 1);
+        ((kept + up as u128) as u64, unit)
+    };
+    // kept < 2^54 is exact in f64; scaling by powers of two is exact unless the
+    // true result overflows, which then correctly becomes inf.
+    scale2(kept as f64, unit)
+}
+
+/// `x * 2^e` by exact power-of-two steps (x exactly representable after scaling).
+fn scale2(mut x: f64, mut e: i64) -> f64 {
+    let p = |k: i64| f64::from_bits(((k + 1023) as u64) << 52);
+    while e > 1023 {
+        x *= p(1023);
+        e -= 1023;
+        if x.is_infinite() {
+            return x;
+        }
+    }
+    while e < -1022 {
+        // Going down first keeps every intermediate at least as precise as the
+        // (exact) final value.
+        let step = (-1022 - e).min(1022);
+        x *= p(-step);
+        e += step;
+    }
+    x * p(e)
+}
+
+/// Correctly rounded `sqrt(a / d) * 2^shift`, the arithmetic of CPython
+/// 3.11's `statistics._float_sqrt_of_frac`: an integer square root rounded to
+/// odd with >= 55 significant bits, then one round-half-even conversion.
+fn sqrt_frac(a: &BigUint, d: &BigUint, shift: i64) -> f64 {
+    if a.is_zero() {
+        return 0.0;
+    }
+    let q = (a.bits() as i64 - d.bits() as i64 - 109).div_euclid(2);
+    let (s, exact) = if q >= 0 {
+        let dd = d << (2 * q as u64);
+        let s = (a / &dd).sqrt();
+        let exact = &s * &s * &dd == *a;
+        (s, exact)
+    } else {
+        let aa = a << (-2 * q) as u64;
+        let s = (&aa / d).sqrt();
+        let exact = &s * &s * d == aa;
+        (s, exact)
+    };
+    // s has 54..=56 significant bits by the choice of q.
+    let s = s
+        .to_u64()
+        .expect("rto root has about 55 bits by the choice of q");
+    ldexp_rne(s | u64::from(!exact), q + shift)
+}
+
+/// Exact `(n * sum(N^2) - sum(N)^2, E)` where `x_i = N_i * 2^E`: `n` times
+/// the exact sum of squared deviations, scaled by `2^-2E`. `None` for
+/// non-finite data.
+fn exact_ss_scaled(xs: &[f64]) -> Option<(BigUint, i64)> {
+    let mut min_e = i32::MAX;
+    for &x in xs {
+        if !x.is_finite() {
+            return None;
+        }
+        let (m, e) = decompose(x);
+        if m != 0 {
+            min_e = min_e.min(e);
+        }
+    }
+    if min_e == i32::MAX {
+        return Some((BigUint::zero(), 0)); // all zeros
+    }
+    let n = xs.len() as u64;
+    // Fast path: every N_i fits in 62 bits (the usual case: timestamps with
+    // similar exponents). S fits in i128; the square sum spills into a BigUint.
+    let fits = xs.iter().all(|&x| {
+        let (m, e) = decompose(x);
+        m == 0 || (64 - m.unsigned_abs().leading_zeros()) as i64 + (e - min_e) as i64 <= 62
+    });
+    let (s, q): (BigInt, BigUint) = if fits {
+        let mut s: i128 = 0;
+        let mut q_acc: u128 = 0;
+        let mut q_big = BigUint::zero();
+        for &x in xs {
+            let (m, e) = decompose(x);
+            if m == 0 {
+                continue;
+            }
+            let ni = m << (e - min_e);
+            s += ni as i128;
+            let sq = (ni.unsigned_abs() as u128) * (ni.unsigned_abs() as u128);
+            match q_acc.checked_add(sq) {
+                Some(v) => q_acc = v,
+                None => {
+                    q_big += q_acc;
+                    q_acc = sq;
+                }
+            }
+        }
+        q_big += q_acc;
+        (BigInt::from(s), q_big)
+    } else {
+        let mut s = BigInt::zero();
+        let mut q = BigUint::zero();
+        for &x in xs {
+            let (m, e) = decompose(x);
+            if m == 0 {
+                continue;
+            }
+            let ni = BigInt::from(m) << (e - min_e) as u64;
+            q += ni.magnitude() * ni.magnitude();
+            s += ni;
+        }
+        (s, q)
+    };
+    let a = BigInt::from_biguint(Sign::Plus, q * n) - &s * &s;
+    // Cauchy-Schwarz: n * sum(N^2) >= sum(N)^2.
+    let a = a
+        .to_biguint()
+        .expect("n*sum(N^2) - sum(N)^2 is never negative");
+    Some((a, min_e as i64))
+}
+
+/// Shared body of `pstdev`/`stdev`: `sqrt(SS / (n * ddof_div))` exactly.
+fn exact_stdev(xs: &[f64], sample: bool) -> f64 {
+    let n = xs.len() as u64;
+    if n < 1 + u64::from(sample) {
+        return f64::NAN;
+    }
+    let Some((a, e)) = exact_ss_scaled(xs) else {
+        return f64::NAN;
+    };
+    // variance = a * 2^(2E) / (n * (n or n-1)); sqrt brings out 2^E.
+    let d = BigUint::from(n) * BigUint::from(if sample { n - 1 } else { n });
+    sqrt_frac(&a, &d, e)
 }
 
 /// `statistics.pstdev` (population), correctly rounded from exact rationals.
+///
+/// Returns nan for an empty slice or non-finite data (CPython raises), and
+/// `inf` when the result overflows (CPython raises `OverflowError`).
 pub fn pstdev(xs: &[f64]) -> f64 {
-    let _ = xs;
-    todo!("numeric::pstdev (issue 3)")
+    exact_stdev(xs, false)
 }
 
 /// `statistics.stdev` (sample), correctly rounded from exact rationals.
+///
+/// Returns nan for fewer than two values or non-finite data (CPython raises),
+/// and `inf` when the result overflows (CPython raises `OverflowError`).
 pub fn stdev(xs: &[f64]) -> f64 {
-    let _ = xs;
-    todo!("numeric::stdev (issue 3)")
+    exact_stdev(xs, true)
 }
 
 /// `statistics.correlation` of CPython 3.11; `None` where Python raises
-/// (zero denominator).
+/// (zero denominator, fewer than two points, length mismatch).
+///
+/// An `fsum` that CPython would abort (overflow, `inf - inf`) propagates
+/// through as inf/nan here.
 pub fn correlation(x: &[f64], y: &[f64]) -> Option<f64> {
-    let _ = (x, y);
-    todo!("numeric::correlation (issue 3)")
+    let n = x.len();
+    if y.len() != n || n < 2 {
+        return None;
+    }
+    // spec A15: the 3.11 formula (fsum of f64 products), not 3.12's sumprod.
+    let xbar = fsum(x) / n as f64;
+    let ybar = fsum(y) / n as f64;
+    let sxy = fsum_lossy(x.iter().zip(y).map(|(xi, yi)| (xi - xbar) * (yi - ybar)));
+    let sxx = fsum_lossy(x.iter().map(|xi| (xi - xbar) * (xi - xbar)));
+    let syy = fsum_lossy(y.iter().map(|yi| (yi - ybar) * (yi - ybar)));
+    let den = (sxx * syy).sqrt();
+    if den == 0.0 {
+        return None;
+    }
+    Some(sxy / den)
 }
 
-/// `near(v, b)`: `abs(v - b) / b <= SHELL_MASTERY_BOUNDARY_BAND`.
+/// `near(v, b)`: `abs(v - b) / b <= SHELL_MASTERY_BOUNDARY_BAND`, in that
+/// order in f64 (spec §2.11); `abs(v) <= band` when `b == 0`.
 pub fn near(v: f64, b: f64) -> bool {
-    let _ = (v, b);
-    todo!("numeric::near (issue 3)")
+    if b == 0.0 {
+        return v.abs() <= SHELL_MASTERY_BOUNDARY_BAND;
+    }
+    (v - b).abs() / b <= SHELL_MASTERY_BOUNDARY_BAND
 }
 
 /// Python's `max(a, b)`: `b` only when `b > a` (so `max(0.0, nan)` is `0.0`).
@@ -64,5 +405,215 @@ pub fn py_min(a: f64, b: f64) -> f64 {
         b
     } else {
         a
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Expected values come from CPython 3.11.7 (`python3 -c 'import math,
+    //! statistics as st; ...'`), pasted as bit patterns with the expression.
+    use super::*;
+
+    fn bits(x: f64) -> u64 {
+        x.to_bits()
+    }
+
+    /// Appendix A.2's inter-command gaps.
+    const ICI: [f64; 8] = [2.5, 3.5, 3.6875, 5.78125, 6.5, 4.625, 7.96875, 2.75];
+
+    #[test]
+    fn fsum_raises_exactly_where_cpython_does() {
+        let inf = f64::INFINITY;
+        // math.fsum([1.0, inf, -inf]) -> ValueError: -inf + inf in fsum
+        assert!(fsum_raises(&[1.0, inf, -inf]));
+        // math.fsum([1.0, inf, inf]) == inf
+        assert!(!fsum_raises(&[1.0, inf, inf]));
+        // math.fsum([1.7e308, 1.7e308]) -> OverflowError: intermediate overflow
+        assert!(fsum_raises(&[1.7e308, 1.7e308]));
+        // math.fsum([inf, 1.7e308, 1.7e308]) -> OverflowError (after the inf)
+        assert!(fsum_raises(&[inf, 1.7e308, 1.7e308]));
+        // math.fsum([1.7e308, 1.7e308, inf]) -> OverflowError (before the inf)
+        assert!(fsum_raises(&[1.7e308, 1.7e308, inf]));
+        // math.fsum([1.7e308, -1.7e308, 1.0]) == 1.0; math.fsum([nan, 1.0]) is nan
+        assert!(!fsum_raises(&[1.7e308, -1.7e308, 1.0]));
+        assert!(!fsum_raises(&[f64::NAN, 1.0]));
+        assert!(!fsum_raises(&[]));
+    }
+
+    #[test]
+    fn fsum_is_exactly_rounded() {
+        // math.fsum([1e16, 1.0, -1e16]) == 1.0
+        assert_eq!(bits(fsum(&[1e16, 1.0, -1e16])), 0x3ff0000000000000);
+        // math.fsum([0.1]*10) == 1.0   (sum() gives 0.9999999999999999)
+        assert_eq!(bits(fsum(&[0.1; 10])), 0x3ff0000000000000);
+        // math.fsum([1.0, 1e100, 1.0, -1e100]) == 2.0
+        assert_eq!(bits(fsum(&[1.0, 1e100, 1.0, -1e100])), 0x4000000000000000);
+        // math.fsum([0.09375, 0.1875, 0.28125]) == 0.5625
+        assert_eq!(bits(fsum(&[0.09375, 0.1875, 0.28125])), 0x3fe2000000000000);
+        assert_eq!(bits(fsum(&[])), 0);
+    }
+
+    #[test]
+    fn fsum_half_way_correction() {
+        // math.fsum([2.0**53, 1.0, 2.0**-60]) == 9007199254740994.0
+        assert_eq!(
+            bits(fsum(&[2f64.powi(53), 1.0, 2f64.powi(-60)])),
+            0x4340000000000001
+        );
+        // math.fsum([2.0**53, -1.0, -2.0**-60]) == 9007199254740991.0
+        assert_eq!(
+            bits(fsum(&[2f64.powi(53), -1.0, -2f64.powi(-60)])),
+            0x433fffffffffffff
+        );
+        // math.fsum([1.0, 2.0**-53, 2.0**-106]) == 1.0000000000000002
+        assert_eq!(
+            bits(fsum(&[1.0, 2f64.powi(-53), 2f64.powi(-106)])),
+            0x3ff0000000000001
+        );
+    }
+
+    #[test]
+    fn fsum_non_finite() {
+        assert!(fsum(&[1.0, f64::NAN]).is_nan());
+        assert_eq!(fsum(&[1.0, f64::INFINITY, 5.0]), f64::INFINITY);
+        assert_eq!(fsum(&[f64::NEG_INFINITY, 1e308, 1.0]), f64::NEG_INFINITY);
+        // math.fsum([-inf, 1e308, 1e308]) raises OverflowError: the finite
+        // partials still overflow after an inf; we return the overflow's inf.
+        assert_eq!(fsum(&[f64::NEG_INFINITY, 1e308, 1e308]), f64::INFINITY);
+        // CPython raises ValueError("-inf + inf in fsum").
+        assert!(fsum(&[f64::INFINITY, f64::NEG_INFINITY]).is_nan());
+        // CPython raises OverflowError("intermediate overflow in fsum").
+        assert_eq!(fsum(&[1e308, 1e308, -1e308]), f64::INFINITY);
+        assert_eq!(fsum(&[-1e308, -1e308, 1e308]), f64::NEG_INFINITY);
+    }
+
+    #[test]
+    fn fmean_divides_the_exact_sum() {
+        // statistics.fmean([0.1]*10) == 0.1
+        assert_eq!(bits(fmean(&[0.1; 10])), 0x3fb999999999999a);
+        // statistics.fmean(ICI) == 4.6640625
+        assert_eq!(bits(fmean(&ICI)), 0x4012a80000000000);
+        assert!(fmean(&[]).is_nan());
+    }
+
+    #[test]
+    fn median_odd_even() {
+        // statistics.median([3.0, 1.0, 2.0]) == 2.0
+        assert_eq!(bits(median(&[3.0, 1.0, 2.0])), 0x4000000000000000);
+        // statistics.median([0.1, 0.2]) == 0.15000000000000002
+        assert_eq!(bits(median(&[0.2, 0.1])), 0x3fc3333333333334);
+        // statistics.median([1.7976931348623157e308]*2) == inf ((a+b)/2 in f64)
+        assert_eq!(median(&[f64::MAX, f64::MAX]), f64::INFINITY);
+        assert_eq!(median(&[f64::INFINITY, 1.0, 2.0]), 2.0);
+        // CPython's stable sort keeps 0.0 and -0.0 in input order.
+        assert_eq!(bits(median(&[0.0, -0.0, 0.0])), bits(-0.0));
+        assert_eq!(bits(median(&[-0.0, 0.0, -0.0])), bits(0.0));
+    }
+
+    #[test]
+    fn pstdev_exact() {
+        // statistics.pstdev([0.09375, 0.1875, 0.28125]) == 0.07654655446197431
+        assert_eq!(
+            bits(pstdev(&[0.09375, 0.1875, 0.28125])),
+            0x3fb3988e1409212e
+        );
+        // statistics.pstdev([0.1, 0.3]) == 0.09999999999999999
+        assert_eq!(bits(pstdev(&[0.1, 0.3])), 0x3fb9999999999999);
+        // statistics.pstdev([0.1, 0.2, 0.3, 0.4]) == 0.11180339887498948
+        assert_eq!(bits(pstdev(&[0.1, 0.2, 0.3, 0.4])), 0x3fbc9f25c5bfedd9);
+        // statistics.pstdev([1e16, 1e16+2, 1e16+4]) == 1.632993161855452 (cancellation)
+        assert_eq!(
+            bits(pstdev(&[1e16, 1e16 + 2.0, 1e16 + 4.0])),
+            0x3ffa20bd700c2c3e
+        );
+        // statistics.pstdev([0.123456, 0.2, 0.017, 0.05, 0.3333]) == 0.11345018680354828
+        assert_eq!(
+            bits(pstdev(&[0.123456, 0.2, 0.017, 0.05, 0.3333])),
+            0x3fbd0b124a0bdc53
+        );
+        assert_eq!(bits(pstdev(&[7.25])), 0);
+        assert_eq!(bits(pstdev(&[0.0, 0.0])), 0);
+    }
+
+    #[test]
+    fn pstdev_sqrt_is_correctly_rounded() {
+        // statistics.pstdev([0.383, 1.434, 1.082]) == 0.4367946377367235, while
+        // math.sqrt(statistics.pvariance(...)) == 0.43679463773672356 (double rounding).
+        let xs = [0.383, 1.434, 1.082];
+        assert_eq!(bits(pstdev(&xs)), 0x3fdbf4717f096eeb);
+        // statistics.stdev([0.383, 1.434, 1.082]) == 0.5349619924193992
+        assert_eq!(bits(stdev(&xs)), 0x3fe11e689cc16b11);
+    }
+
+    #[test]
+    fn pstdev_extremes() {
+        // statistics.pstdev([5e-324, 0.0]) == 0.0 (sqrt(2^-2150) rounds to 0)
+        assert_eq!(bits(pstdev(&[5e-324, 0.0])), 0);
+        // statistics.pstdev([1e-310, 3e-310, 2e-311]) == 1.17756811551036e-310 (subnormal)
+        assert_eq!(bits(pstdev(&[1e-310, 3e-310, 2e-311])), 0x000015ad57a5a9d6);
+        // statistics.pstdev([1e308, -1e308]) == 1e+308
+        assert_eq!(bits(pstdev(&[1e308, -1e308])), 0x7fe1ccf385ebc8a0);
+        // CPython raises OverflowError: 2e308/sqrt(2) > f64::MAX.
+        assert_eq!(stdev(&[1.7e308, -1.7e308]), f64::INFINITY);
+        // CPython raises (AttributeError on a float `ss`): we give nan.
+        assert!(pstdev(&[1.0, f64::INFINITY]).is_nan());
+        assert!(stdev(&[f64::NAN, 1.0]).is_nan());
+        assert!(pstdev(&[]).is_nan());
+    }
+
+    #[test]
+    fn stdev_exact() {
+        // statistics.stdev(ICI) == 1.9345275297583275; the A.2 CV 0.4147730717069781
+        assert_eq!(bits(stdev(&ICI)), 0x3ffef3d323986102);
+        assert_eq!(bits(stdev(&ICI) / fmean(&ICI)), 0x3fda8ba45a8f8c3a);
+        // statistics.stdev([0.09375, 0.1875, 0.28125]) == 0.09375
+        assert_eq!(bits(stdev(&[0.09375, 0.1875, 0.28125])), 0x3fb8000000000000);
+        // statistics.stdev([0.1, 0.3]) == 0.1414213562373095 (two elements)
+        assert_eq!(bits(stdev(&[0.1, 0.3])), 0x3fc21a1851ff630a);
+        // statistics.stdev([1.0, 2.0**-60]) == 0.7071067811865476 (wide exponent spread)
+        assert_eq!(bits(stdev(&[1.0, 2f64.powi(-60)])), 0x3fe6a09e667f3bcd);
+        assert!(stdev(&[1.0]).is_nan());
+    }
+
+    #[test]
+    fn correlation_3_11() {
+        // statistics.correlation([1,2,3,4,5.5],[2,1,4,3,7.25]) == 0.8587111694366169
+        let r = correlation(&[1.0, 2.0, 3.0, 4.0, 5.5], &[2.0, 1.0, 4.0, 3.0, 7.25]);
+        assert_eq!(r.map(bits), Some(0x3feb7a8fd8ae15fd));
+        // statistics.correlation([0.1,0.2,0.3],[0.3,0.2,0.1]) == -1.0
+        assert_eq!(
+            correlation(&[0.1, 0.2, 0.3], &[0.3, 0.2, 0.1]).map(bits),
+            Some(0xbff0000000000000)
+        );
+        // statistics.correlation([40,74,71,79,48,81,43,34], ICI) == 0.03133848754783561
+        let out = [40.0, 74.0, 71.0, 79.0, 48.0, 81.0, 43.0, 34.0];
+        assert_eq!(correlation(&out, &ICI).map(bits), Some(0x3fa00b99263f846c));
+        // StatisticsError cases.
+        assert_eq!(correlation(&[1.0, 1.0, 1.0], &[1.0, 2.0, 3.0]), None);
+        assert_eq!(correlation(&[1.0], &[2.0]), None);
+        assert_eq!(correlation(&[1.0, 2.0], &[2.0]), None);
+    }
+
+    #[test]
+    fn near_band_edges() {
+        assert!(near(2.0, 2.0));
+        // abs(2.2-2.0)/2.0 == 0.10000000000000009 > 0.10 in Python: not near.
+        assert!(!near(2.2, 2.0));
+        // abs(3.3-3.0)/3.0 == 0.09999999999999994: near.
+        assert!(near(3.3, 3.0));
+        // abs(5.5-5.0)/5.0 == 0.1: the edge is inclusive.
+        assert!(near(5.5, 5.0));
+        assert!(!near(2.3, 2.0));
+        assert!(near(1.8, 2.0));
+        assert!(near(0.1, 0.0));
+        assert!(!near(0.11, 0.0));
+    }
+
+    #[test]
+    fn py_max_min_keep_the_first_on_nan() {
+        assert_eq!(py_max(0.0, f64::NAN), 0.0);
+        assert_eq!(bits(py_max(0.0, -0.0)), 0);
+        assert_eq!(py_min(1.0, f64::NAN), 1.0);
+        assert!(py_max(f64::NAN, 1.0).is_nan());
     }
 }

@@ -1,1 +1,171 @@
-//! simhash (issue 3): being written.
+//! 64-bit Charikar SimHash over weighted tokens (spec/behave-shell.md §4.4.4
+//! steps 4–5), used by `motor.digraph_simhash`.
+//!
+//! Pure. Tokens are in the char model of §1.9; the per-token hash is the first
+//! 8 bytes of MD5 of the token's UTF-8 bytes, read big-endian.
+
+use md5::{Digest, Md5};
+
+use crate::model::event::Char;
+
+/// The byte a char that cannot be UTF-8 encoded (a lone surrogate, §1.9)
+/// becomes: Python's `encode("utf-8", errors="replace")` gives `?`
+/// (spec §4.4.4 step 4, A7).
+const REPLACEMENT_BYTE: u8 = b'?';
+
+/// Append the UTF-8 bytes of `token` to `out`, with every lone surrogate
+/// replaced by `?` (spec §4.4.4 step 4).
+fn encode_replace(token: &[Char], out: &mut Vec<u8>) {
+    let mut buf = [0u8; 4];
+    for &c in token {
+        // `char::from_u32` is None exactly for surrogates (and values past
+        // U+10FFFF, which the char model never holds).
+        match char::from_u32(c) {
+            Some(ch) => out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes()),
+            None => out.push(REPLACEMENT_BYTE),
+        }
+    }
+}
+
+/// The 64-bit token hash: the first 8 bytes of MD5(utf8(token)) as a
+/// big-endian integer (spec §4.4.4 step 4).
+fn token_hash(bytes: &[u8]) -> u64 {
+    let digest = Md5::digest(bytes);
+    let mut head = [0u8; 8];
+    head.copy_from_slice(&digest[..8]);
+    u64::from_be_bytes(head)
+}
+
+/// Charikar SimHash of weighted tokens (spec §4.4.4 step 4).
+///
+/// Tokens with weight `<= 0` are ignored. Bit `i` of the result is set iff
+/// the weighted vote for bit `i` is strictly positive, so an empty or
+/// all-nonpositive input gives `0`. The result does not depend on the order
+/// of the tokens (step 7): the votes are exact integer sums.
+pub fn simhash64<I, T>(tokens: I) -> u64
+where
+    I: IntoIterator<Item = (T, i64)>,
+    T: AsRef<[Char]>,
+{
+    // i128 so that no realistic weight total can overflow (Python ints are
+    // unbounded; i64 weights summed over many tokens could wrap).
+    let mut acc = [0i128; 64];
+    let mut bytes = Vec::new();
+    for (token, w) in tokens {
+        if w <= 0 {
+            continue;
+        }
+        bytes.clear();
+        encode_replace(token.as_ref(), &mut bytes);
+        let h = token_hash(&bytes);
+        let w = i128::from(w);
+        for (i, a) in acc.iter_mut().enumerate() {
+            if (h >> i) & 1 == 1 {
+                *a += w;
+            } else {
+                *a -= w;
+            }
+        }
+    }
+    acc.iter()
+        .enumerate()
+        .filter(|(_, &a)| a > 0)
+        .fold(0u64, |out, (i, _)| out | (1u64 << i))
+}
+
+/// Format a SimHash as 16 lowercase hex digits, zero-padded (spec §4.4.4
+/// step 5).
+pub fn hex16(h: u64) -> String {
+    format!("{h:016x}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::event::chars_of;
+
+    fn sh(pairs: &[(&str, i64)]) -> String {
+        hex16(simhash64(pairs.iter().map(|&(t, w)| (chars_of(t), w))))
+    }
+
+    #[test]
+    fn single_token_is_md5_prefix() {
+        // Appendix B: {"ab:2": 5}
+        assert_eq!(sh(&[("ab:2", 5)]), "2db9606810a54cbc");
+    }
+
+    #[test]
+    fn three_digraph_vector() {
+        // Appendix B: {"th": 3, "he": 2, "er": 1}
+        assert_eq!(sh(&[("th", 3), ("he", 2), ("er", 1)]), "0f9c0f892402ce45");
+    }
+
+    #[test]
+    fn bucketed_digraphs_with_cr() {
+        // Appendix B, `\r` is the CR char.
+        let v = [
+            ("ls:3", 2),
+            ("s\r:3", 1),
+            ("wh:3", 1),
+            ("ho:3", 1),
+            ("oa:3", 1),
+            ("am:3", 1),
+            ("mi:3", 1),
+            ("i\r:3", 1),
+        ];
+        assert_eq!(sh(&v), "919bb6910d4f924c");
+        // Step 7: order does not matter.
+        let mut rev = v;
+        rev.reverse();
+        assert_eq!(sh(&rev), "919bb6910d4f924c");
+    }
+
+    #[test]
+    fn empty_map_is_zero() {
+        assert_eq!(simhash64(Vec::<(Vec<Char>, i64)>::new()), 0);
+        assert_eq!(hex16(0), "0000000000000000");
+    }
+
+    #[test]
+    fn nonpositive_weights_are_ignored() {
+        assert_eq!(sh(&[("ab:2", 0), ("th", -3)]), "0000000000000000");
+        // A non-positive token does not disturb a positive one.
+        assert_eq!(
+            sh(&[("ab:2", 5), ("th", -3), ("he", 0)]),
+            "2db9606810a54cbc"
+        );
+    }
+
+    #[test]
+    fn ties_give_zero_bits() {
+        // Two equal-weight tokens: bits where they disagree sum to 0 → unset;
+        // bits where both are 1 stay set. So the result is the AND of the two hashes.
+        let a = simhash64([(chars_of("ab:2"), 1)]);
+        let b = simhash64([(chars_of("th"), 1)]);
+        assert_eq!(
+            simhash64([(chars_of("ab:2"), 1), (chars_of("th"), 1)]),
+            a & b
+        );
+    }
+
+    #[test]
+    fn surrogate_encodes_as_question_mark() {
+        let with_surrogate = vec![0xDCFF, 'a' as Char];
+        assert_eq!(
+            simhash64([(with_surrogate, 1)]),
+            simhash64([(chars_of("?a"), 1)])
+        );
+        // Non-ASCII non-surrogate chars encode as UTF-8, not as '?'.
+        assert_ne!(
+            simhash64([(chars_of("é"), 1)]),
+            simhash64([(chars_of("?"), 1)])
+        );
+        assert_eq!(simhash64([(chars_of("é"), 1)]), token_hash("é".as_bytes()));
+    }
+
+    #[test]
+    fn hex16_pads_and_lowercases() {
+        assert_eq!(hex16(0xAB), "00000000000000ab");
+        assert_eq!(hex16(u64::MAX), "ffffffffffffffff");
+    }
+}

@@ -1,1 +1,581 @@
-//! text (issue 3): being written.
+//! Text helpers with Python semantics over [`Char`] code points: ANSI
+//! stripping (§2.8.1), error fingerprints (§2.8.2), prompt-line detection
+//! (§2.8.3), `str.strip`/`str.split` (§2.7) and the locale scan (§4.4.28).
+//!
+//! Each regex of the spec is matched by hand, reproducing what Python's `re`
+//! does (`re.sub`/`re.search`/`re.finditer`: left to right, alternatives in
+//! order, no overlap). The char classes come from [`super::pychar`], so lone
+//! surrogates (§1.9) are never `\w`/`\s` but do match negated classes.
+
+use super::ctx::PromptLine;
+use super::pychar::{is_ascii_alnum, is_ascii_alpha, is_py_alpha, is_py_space, is_py_word};
+use super::thresholds::{LOCALE_MIN_VALUE_LENGTH, PROMPT_LINE_MAX_CHARS};
+use crate::model::event::Char;
+
+const BEL: Char = 0x07;
+const ESC: Char = 0x1B;
+const LF: Char = 0x0A;
+const SPACE: Char = 0x20;
+const LBRACKET: Char = b'[' as Char;
+const RBRACKET: Char = b']' as Char;
+const BACKSLASH: Char = b'\\' as Char;
+
+/// Appends `s` to `out` with every ANSI escape removed (spec §2.8.1).
+///
+/// Equivalent to Python
+/// `re.sub(r'\x1B(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1B]*(?:\x07|\x1B\\)?|[@-Z\\-_])', '', s)`.
+/// `out` is not cleared, so a caller can reuse one buffer.
+pub fn strip_ansi(s: &[Char], out: &mut Vec<Char>) {
+    out.reserve(s.len());
+    let mut i = 0;
+    while i < s.len() {
+        // Copy the run up to the next ESC in one go.
+        let run_end = s[i..]
+            .iter()
+            .position(|&c| c == ESC)
+            .map_or(s.len(), |p| i + p);
+        out.extend_from_slice(&s[i..run_end]);
+        i = run_end;
+        if i < s.len() {
+            match ansi_match_end(s, i) {
+                Some(end) => i = end,
+                None => {
+                    // No alternative matched: the ESC stays and the scan
+                    // resumes at the next char, as `re.sub` does.
+                    out.push(ESC);
+                    i += 1;
+                }
+            }
+        }
+    }
+}
+
+/// The end of the ANSI escape starting at `s[i] == ESC`, or `None` when no
+/// alternative matches there. Alternatives in pattern order: CSI, OSC, 2-char.
+fn ansi_match_end(s: &[Char], i: usize) -> Option<usize> {
+    let j = i + 1;
+    match s.get(j).copied()? {
+        LBRACKET => {
+            // CSI: params 0x30-0x3F*, intermediates 0x20-0x2F*, final 0x40-0x7E.
+            // The three classes are disjoint, so greedy matching never needs
+            // to backtrack. On failure the OSC branch (needs `]`) and the
+            // 2-char branch (excludes `[`) fail too.
+            let mut k = j + 1;
+            while s.get(k).is_some_and(|c| (0x30..=0x3F).contains(c)) {
+                k += 1;
+            }
+            while s.get(k).is_some_and(|c| (0x20..=0x2F).contains(c)) {
+                k += 1;
+            }
+            s.get(k)
+                .is_some_and(|c| (0x40..=0x7E).contains(c))
+                .then_some(k + 1)
+        }
+        RBRACKET => {
+            // OSC: any chars but BEL and ESC (newlines and surrogates too),
+            // then an optional BEL or ESC `\`. Always matches (A12).
+            let k = s[j + 1..]
+                .iter()
+                .position(|&c| c == BEL || c == ESC)
+                .map_or(s.len(), |p| j + 1 + p);
+            Some(match s.get(k).copied() {
+                Some(BEL) => k + 1,
+                Some(ESC) if s.get(k + 1) == Some(&BACKSLASH) => k + 2,
+                _ => k,
+            })
+        }
+        // 2-char: `[@-Z\\-_]` is 0x40-0x5A and 0x5C-0x5F.
+        0x40..=0x5A | 0x5C..=0x5F => Some(j + 1),
+        _ => None,
+    }
+}
+
+/// The six case-sensitive error fingerprints of spec §2.8.2, in spec order.
+const ERROR_FINGERPRINTS: [&str; 6] = [
+    "command not found",
+    "No such file or directory",
+    "Permission denied",
+    ": cannot ",
+    "Operation not permitted",
+    "syntax error near unexpected token",
+];
+
+/// True when the stripped window text holds any error fingerprint (§2.8.2).
+pub fn has_error_fingerprint(s: &[Char]) -> bool {
+    ERROR_FINGERPRINTS
+        .iter()
+        .any(|needle| contains_ascii(s, needle.as_bytes()))
+}
+
+/// True when `needle` (ASCII, non-empty) occurs in `hay` as a substring.
+fn contains_ascii(hay: &[Char], needle: &[u8]) -> bool {
+    let Some((&first, rest)) = needle.split_first() else {
+        return true;
+    };
+    if hay.len() < needle.len() {
+        return false;
+    }
+    (0..=hay.len() - needle.len()).any(|i| {
+        hay[i] == Char::from(first)
+            && hay[i + 1..i + needle.len()]
+                .iter()
+                .zip(rest)
+                .all(|(&h, &n)| h == Char::from(n))
+    })
+}
+
+/// Appends the prompt lines of one stripped output window to `out`
+/// (spec §2.8.3). The caller sets each line's timestamp if it needs one.
+pub fn find_prompt_lines(stripped: &[Char], out: &mut Vec<PromptLine>) {
+    // Python `str.split('\n')`: a trailing `\r` stays on its piece.
+    for raw in stripped.split(|&c| c == LF) {
+        if let Some(suffix_char) = prompt_suffix(raw) {
+            let line = py_strip(raw);
+            let cut = line.len().saturating_sub(PROMPT_LINE_MAX_CHARS);
+            out.push(PromptLine {
+                suffix_char,
+                raw_line: line[cut..].to_vec(),
+            });
+        }
+    }
+}
+
+/// The prompt suffix char of one line, or `None` when it is not a prompt.
+fn prompt_suffix(raw: &[Char]) -> Option<Char> {
+    let stripped = py_rstrip(raw);
+    let last = *stripped.last()?;
+    if !matches!(char::from_u32(last), Some('$' | '#' | '%' | '>')) {
+        return None;
+    }
+    if raw.get(stripped.len()) == Some(&SPACE) || ps1_shape_search(stripped) {
+        Some(last)
+    } else {
+        None
+    }
+}
+
+/// Python `re.search(r'(?:[\w.-]+@[\w.-]+|^\s*PS\s|[A-Za-z]:[\\/])', s)`
+/// is not None (§2.8.3). Only existence matters, so each alternative reduces
+/// to a local test.
+fn ps1_shape_search(s: &[Char]) -> bool {
+    let host_char = |c: Char| is_py_word(c) || c == Char::from(b'.') || c == Char::from(b'-');
+    // `[\w.-]+@[\w.-]+` matches somewhere iff some `@` has a host char on
+    // each side.
+    let user_at_host = s
+        .windows(3)
+        .any(|w| w[1] == Char::from(b'@') && host_char(w[0]) && host_char(w[2]));
+    // `^\s*PS\s`: `^` is the start of the piece only (no MULTILINE).
+    let body = py_lstrip(s);
+    let ps_prefix = body.len() >= 3
+        && body[0] == Char::from(b'P')
+        && body[1] == Char::from(b'S')
+        && is_py_space(body[2]);
+    // `[A-Za-z]:[\\/]`: a drive letter (ASCII only).
+    let drive = s.windows(3).any(|w| {
+        is_ascii_alpha(w[0])
+            && w[1] == Char::from(b':')
+            && (w[2] == BACKSLASH || w[2] == Char::from(b'/'))
+    });
+    user_at_host || ps_prefix || drive
+}
+
+/// Python `s.strip()`: removes §2.7 whitespace from both ends.
+pub fn py_strip(s: &[Char]) -> &[Char] {
+    py_rstrip(py_lstrip(s))
+}
+
+/// Python `s.lstrip()`: removes §2.7 whitespace from the start.
+pub fn py_lstrip(s: &[Char]) -> &[Char] {
+    let start = s.iter().position(|&c| !is_py_space(c)).unwrap_or(s.len());
+    &s[start..]
+}
+
+/// Python `s.rstrip()`: removes §2.7 whitespace from the end.
+pub fn py_rstrip(s: &[Char]) -> &[Char] {
+    let end = s
+        .iter()
+        .rposition(|&c| !is_py_space(c))
+        .map_or(0, |p| p + 1);
+    &s[..end]
+}
+
+/// The first piece of Python `s.strip().split()`, or `""` when there is none
+/// (the command token of §2.7).
+pub fn first_token(s: &[Char]) -> &[Char] {
+    let text = py_lstrip(s);
+    let end = text
+        .iter()
+        .position(|&c| is_py_space(c))
+        .unwrap_or(text.len());
+    &text[..end]
+}
+
+/// The locale keys of §4.4.28 in pattern order, with their priorities.
+const LOCALE_KEYS: [(&str, u8); 3] = [("LC_ALL", 3), ("LANG", 2), ("LC_CTYPE", 1)];
+
+/// The locale tag of §4.4.28 steps 2-3 for a session's stripped output text:
+/// the first normalisable value of the highest-priority key, or `None`.
+///
+/// Scans like Python `re.finditer` over
+/// `(?P<key>LC_ALL|LANG|LC_CTYPE)=(?P<val>[A-Za-z]{2,3}(?:_[A-Za-z]{2,3})?(?:\.[A-Za-z0-9-]+)?(?:@[A-Za-z0-9]+)?|C|POSIX)`
+/// (no word boundary, no end anchor, A6).
+pub fn find_locale_tag(text: &[Char]) -> Option<String> {
+    let mut best = 0u8;
+    let mut tag = None;
+    let mut i = 0;
+    while i < text.len() {
+        match locale_match_at(text, i) {
+            Some((priority, val, end)) => {
+                if priority > best {
+                    if let Some(t) = normalise_locale(&text[val..end]) {
+                        best = priority;
+                        tag = Some(t);
+                    }
+                }
+                // finditer resumes after the match; matches are never empty.
+                i = end;
+            }
+            None => i += 1,
+        }
+    }
+    tag
+}
+
+/// A locale match starting exactly at `i`: `(priority, val_start, end)`.
+fn locale_match_at(text: &[Char], i: usize) -> Option<(u8, usize, usize)> {
+    LOCALE_KEYS.iter().find_map(|&(key, priority)| {
+        let after_key = i + key.len();
+        let key_hit = text
+            .get(i..after_key)?
+            .iter()
+            .zip(key.bytes())
+            .all(|(&c, k)| c == Char::from(k));
+        if !key_hit || text.get(after_key) != Some(&Char::from(b'=')) {
+            return None;
+        }
+        let val = after_key + 1;
+        locale_val_end(text, val).map(|end| (priority, val, end))
+    })
+}
+
+/// The end of the `val` group starting at `j`, alternatives in order.
+fn locale_val_end(text: &[Char], j: usize) -> Option<usize> {
+    // Count chars from `at` matching `class`, at most `max`.
+    let run = |at: usize, max: usize, class: fn(Char) -> bool| {
+        text.get(at..)
+            .map_or(0, |t| t.iter().take(max).take_while(|&&c| class(c)).count())
+    };
+    let is_char = |at: usize, want: u8| text.get(at) == Some(&Char::from(want));
+    let dash_alnum = |c: Char| is_ascii_alnum(c) || c == Char::from(b'-');
+
+    // Branch 1. Nothing follows the group in the pattern, so the first,
+    // fully greedy path always succeeds and no backtracking is needed.
+    let lang = run(j, 3, is_ascii_alpha);
+    if lang >= 2 {
+        let mut p = j + lang;
+        if is_char(p, b'_') {
+            let region = run(p + 1, 3, is_ascii_alpha);
+            if region >= 2 {
+                p += 1 + region;
+            }
+        }
+        if is_char(p, b'.') {
+            let codeset = run(p + 1, usize::MAX, dash_alnum);
+            if codeset >= 1 {
+                p += 1 + codeset;
+            }
+        }
+        if is_char(p, b'@') {
+            let modifier = run(p + 1, usize::MAX, is_ascii_alnum);
+            if modifier >= 1 {
+                p += 1 + modifier;
+            }
+        }
+        return Some(p);
+    }
+    // Branch 2: `C`. Branch 3, `POSIX`, is unreachable (branch 1 takes
+    // `POS`) but kept for fidelity with the pattern.
+    if is_char(j, b'C') {
+        return Some(j + 1);
+    }
+    let posix = "POSIX".bytes().enumerate().all(|(k, b)| is_char(j + k, b));
+    posix.then_some(j + 5)
+}
+
+/// §4.4.28 step 3 normalisation of one `val`, or `None` when rejected.
+fn normalise_locale(val: &[Char]) -> Option<String> {
+    let as_string = |cs: &[Char]| {
+        cs.iter()
+            .filter_map(|&c| char::from_u32(c))
+            .collect::<String>()
+    };
+    let whole = as_string(val);
+    if whole == "C" || whole == "POSIX" {
+        return Some("und".to_owned());
+    }
+    let cut_at = |cs: &'_ [Char], stop: u8| -> usize {
+        cs.iter()
+            .position(|&c| c == Char::from(stop))
+            .unwrap_or(cs.len())
+    };
+    let base = &val[..cut_at(val, b'.')];
+    let base = &base[..cut_at(base, b'@')];
+    let mut parts = base.split(|&c| c == Char::from(b'_'));
+    let lang = parts.next().unwrap_or(&[]);
+    // Python `isalpha()` on a string is false when it is empty.
+    let alpha = |cs: &[Char]| !cs.is_empty() && cs.iter().all(|&c| is_py_alpha(c));
+    if !alpha(lang) || lang.len() < 2 {
+        return None;
+    }
+    // The regex admits ASCII letters only, so ASCII case mapping is exact.
+    let mut tag = as_string(lang).to_ascii_lowercase();
+    if let Some(region) = parts.next() {
+        if !alpha(region) {
+            return None;
+        }
+        tag.push('-');
+        tag.push_str(&as_string(region).to_ascii_uppercase());
+    }
+    (tag.chars().count() >= LOCALE_MIN_VALUE_LENGTH).then_some(tag)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cs(s: &str) -> Vec<Char> {
+        s.chars().map(|c| c as Char).collect()
+    }
+
+    fn strip(s: &[Char]) -> Vec<Char> {
+        let mut out = Vec::new();
+        strip_ansi(s, &mut out);
+        out
+    }
+
+    fn strip_str(s: &str) -> String {
+        strip(&cs(s))
+            .into_iter()
+            .map(|c| char::from_u32(c).unwrap())
+            .collect()
+    }
+
+    fn prompts(s: &str) -> Vec<(char, String)> {
+        let mut out = Vec::new();
+        find_prompt_lines(&cs(s), &mut out);
+        out.into_iter()
+            .map(|p| {
+                (
+                    char::from_u32(p.suffix_char).unwrap(),
+                    p.raw_line
+                        .iter()
+                        .map(|&c| char::from_u32(c).unwrap())
+                        .collect(),
+                )
+            })
+            .collect()
+    }
+
+    fn locale(s: &str) -> Option<String> {
+        find_locale_tag(&cs(s))
+    }
+
+    #[test]
+    fn strip_ansi_removes_csi_osc_and_two_char() {
+        assert_eq!(strip_str("a\x1b[0;32mgreen\x1b[0m b"), "agreen b");
+        assert_eq!(strip_str("\x1b[?2004h$ "), "$ ");
+        assert_eq!(strip_str("x\x1b]0;title\x07y"), "xy");
+        assert_eq!(strip_str("x\x1b]0;title\x1b\\y"), "xy");
+        assert_eq!(strip_str("\x1bMa\x1b_b\x1b\\c\x1b@"), "abc");
+    }
+
+    #[test]
+    fn strip_ansi_appends_without_clearing() {
+        let mut out = cs("keep");
+        strip_ansi(&cs("\x1b[1m!"), &mut out);
+        assert_eq!(out, cs("keep!"));
+    }
+
+    /// §2.8.1: a failed CSI leaves `ESC [` in place; the scan resumes right
+    /// after the ESC, so a later ESC inside the failed attempt still matches.
+    #[test]
+    fn strip_ansi_failed_csi_keeps_esc_bracket() {
+        assert_eq!(strip_str("\x1b[12"), "\x1b[12");
+        assert_eq!(strip_str("\x1b[1;2\x1b[0m"), "\x1b[1;2");
+        assert_eq!(strip_str("\x1b[ \x7f"), "\x1b[ \x7f");
+        // Intermediate then param is not a CSI shape; `0` is not final.
+        assert_eq!(strip_str("\x1b[ 0m"), "\x1b[ 0m");
+        assert_eq!(strip_str("\x1b[\x1b[A"), "\x1b[");
+        assert_eq!(strip_str("\x1b["), "\x1b[");
+        assert_eq!(strip_str("\x1b"), "\x1b");
+    }
+
+    /// §2.8.1 / A12: an unterminated OSC swallows to the end, newlines and
+    /// surrogates included; an ESC without `\` ends the OSC before it.
+    #[test]
+    fn strip_ansi_osc_edges() {
+        assert_eq!(strip_str("a\x1b]0;t\nPermission denied\n$ "), "a");
+        let mut s = cs("a\x1b]x");
+        s.push(0xDC80);
+        s.extend(cs("y"));
+        assert_eq!(strip(&s), cs("a"));
+        // ESC not followed by `\`: the OSC stops there; `ESC [m` is then a CSI.
+        assert_eq!(strip_str("\x1b]0;t\x1b[mz"), "z");
+        // ESC followed by `(` is left alone after the OSC stops.
+        assert_eq!(strip_str("\x1b]0;t\x1b(Bz"), "\x1b(Bz");
+        assert_eq!(strip_str("\x1b]\x1b"), "\x1b");
+        assert_eq!(strip_str("\x1b]\x07\x07"), "\x07");
+    }
+
+    #[test]
+    fn strip_ansi_leaves_other_escapes() {
+        assert_eq!(
+            strip_str("\x1b(B\x1b=\x1b7\x1ba\x1b[A"),
+            "\x1b(B\x1b=\x1b7\x1ba"
+        );
+        assert_eq!(strip_str("\x1bPq#0\x1b\\"), "q#0");
+        assert_eq!(strip_str("\x1b\x1bZ"), "\x1b");
+        // 0x5B `[` and 0x60 `` ` `` bound the 2-char class.
+        assert_eq!(strip_str("\x1b`\x1b^\x1b\\"), "\x1b`");
+    }
+
+    #[test]
+    fn error_fingerprints_are_case_sensitive_substrings() {
+        assert!(has_error_fingerprint(&cs(
+            "bash: foo: command not found\r\n"
+        )));
+        assert!(has_error_fingerprint(&cs("ls: cannot access 'x'")));
+        assert!(has_error_fingerprint(&cs(
+            "xsyntax error near unexpected token"
+        )));
+        assert!(has_error_fingerprint(&cs("Operation not permitted")));
+        assert!(has_error_fingerprint(&cs("No such file or directory")));
+        assert!(has_error_fingerprint(&cs("Permission denied")));
+        assert!(!has_error_fingerprint(&cs("permission denied")));
+        assert!(!has_error_fingerprint(&cs(":cannot ")));
+        assert!(!has_error_fingerprint(&cs(": cannot")));
+        assert!(!has_error_fingerprint(&cs("Permission denie")));
+        assert!(!has_error_fingerprint(&[]));
+    }
+
+    #[test]
+    fn prompt_with_trailing_space() {
+        assert_eq!(
+            prompts("out\r\nroot@h:~# "),
+            vec![('#', "root@h:~#".into())]
+        );
+        // A space after a `\r`-ended rstrip still counts: the char right after
+        // the stripped text is what matters.
+        assert_eq!(prompts("  $ \r"), vec![('$', "$".into())]);
+        assert_eq!(prompts("> x"), vec![]);
+        assert_eq!(prompts("#\t"), vec![]);
+        assert_eq!(prompts("%\u{a0} "), vec![]);
+    }
+
+    #[test]
+    fn prompt_by_ps1_shape() {
+        assert_eq!(prompts("user@host:~$"), vec![('$', "user@host:~$".into())]);
+        assert_eq!(prompts("[é@ü]#\r"), vec![('#', "[é@ü]#".into())]);
+        assert_eq!(
+            prompts("  PS\u{2003}C>"),
+            vec![('>', "PS\u{2003}C>".into())]
+        );
+        assert_eq!(prompts("C:\\Users>"), vec![('>', "C:\\Users>".into())]);
+        assert_eq!(prompts("x z:/>"), vec![('>', "x z:/>".into())]);
+        // Near misses.
+        assert_eq!(prompts("@host$"), vec![]);
+        assert_eq!(prompts("user@ $"), vec![]);
+        assert_eq!(prompts("a PS x>"), vec![]);
+        assert_eq!(prompts("PS>"), vec![]);
+        assert_eq!(prompts("1:\\>"), vec![]);
+        assert_eq!(prompts("é:\\>"), vec![]);
+        assert_eq!(prompts("root@h:~# ex"), vec![]);
+        // Surrogates are not `\w`; `²` is.
+        assert_eq!(
+            prompts("\u{b2}@\u{b2}$"),
+            vec![('$', "\u{b2}@\u{b2}$".into())]
+        );
+        let mut s = vec![0xDC80];
+        s.extend(cs("@a$"));
+        let mut out = Vec::new();
+        find_prompt_lines(&s, &mut out);
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn prompt_lines_split_on_newline_only() {
+        assert_eq!(
+            prompts("a@b$\rc@d#\nx\n\ne@f% \n"),
+            vec![('#', "a@b$\rc@d#".into()), ('%', "e@f%".into())]
+        );
+        // U+001C..U+001F are Python whitespace for rstrip.
+        assert_eq!(prompts("a@b$\u{1c}"), vec![('$', "a@b$".into())]);
+        assert_eq!(prompts(""), vec![]);
+    }
+
+    #[test]
+    fn prompt_raw_line_keeps_last_256_chars() {
+        let long = format!("  {}user@host$  ", "x".repeat(300));
+        let got = prompts(&long);
+        assert_eq!(got.len(), 1);
+        let line = &got[0].1;
+        assert_eq!(line.chars().count(), PROMPT_LINE_MAX_CHARS);
+        assert!(line.ends_with("xuser@host$"));
+    }
+
+    #[test]
+    fn strip_and_first_token_use_python_whitespace() {
+        assert_eq!(py_strip(&cs("\u{1f} a b\u{3000}")), &cs("a b")[..]);
+        assert_eq!(py_lstrip(&cs("\u{85}a ")), &cs("a ")[..]);
+        assert_eq!(py_rstrip(&cs(" a\u{200a}")), &cs(" a")[..]);
+        // U+200B is not whitespace.
+        assert_eq!(py_strip(&cs("\u{200b}a")), &cs("\u{200b}a")[..]);
+        assert_eq!(first_token(&cs("  ls\u{1c}-la x")), &cs("ls")[..]);
+        assert_eq!(first_token(&cs("\t \t")), &[] as &[Char]);
+        assert_eq!(first_token(&cs("\0ls -l")), &cs("\0ls")[..]);
+        assert_eq!(first_token(&cs("lsx\x7f")), &cs("lsx\x7f")[..]);
+    }
+
+    #[test]
+    fn locale_examples_from_spec() {
+        assert_eq!(locale("LANG=en_US.UTF-8\n"), Some("en-US".into()));
+        assert_eq!(locale("LANG=de_DE@euro"), Some("de-DE".into()));
+        assert_eq!(locale("LANG=C.UTF-8"), Some("und".into()));
+        assert_eq!(locale("LC_ALL=POSIX"), Some("pos".into()));
+        assert_eq!(locale("LANG=english"), Some("eng".into()));
+        assert_eq!(locale("XLANG=fr_FR"), Some("fr-FR".into()));
+        assert_eq!(locale("LANG=en_US:en"), Some("en-US".into()));
+    }
+
+    #[test]
+    fn locale_priority_first_highest_wins() {
+        assert_eq!(
+            locale("LC_CTYPE=ja_JP LANG=fr_FR LANG=de_DE LC_ALL=it_IT LC_ALL=es"),
+            Some("it-IT".into())
+        );
+        assert_eq!(locale("LANG=fr_FR LC_CTYPE=ja_JP"), Some("fr-FR".into()));
+        assert_eq!(locale("LC_CTYPE=ja_JP"), Some("ja-JP".into()));
+        assert_eq!(locale("LANG= LANG=1 LANG=x"), None);
+        assert_eq!(locale(""), None);
+    }
+
+    /// Regex edge cases checked against Python's `re.finditer`.
+    #[test]
+    fn locale_regex_edges() {
+        // `{2,3}` is greedy and ASCII-only; the region needs 2 letters.
+        assert_eq!(locale("LANG=abcd_EFGH"), Some("abc".into()));
+        assert_eq!(locale("LANG=ab_c.x"), Some("ab".into()));
+        assert_eq!(locale("LANG=ab_cde.x"), Some("ab-CDE".into()));
+        assert_eq!(locale("LANG=éa_FR"), None);
+        // `C` only when branch 1 fails: `Ca` is a language.
+        assert_eq!(locale("LANG=Ca"), Some("ca".into()));
+        assert_eq!(locale("LANG=C"), Some("und".into()));
+        assert_eq!(locale("LANG=c"), None);
+        // The match resumes after `LANG=LANG`, so the inner `LANG=` is not
+        // seen: `=LANG=...` only yields the outer value.
+        assert_eq!(locale("LANG=LANG=fr_FR"), Some("lan".into()));
+        // A failed key at one position does not hide a key one char later.
+        assert_eq!(locale("LC_LC_ALL=ru"), Some("ru".into()));
+        assert_eq!(locale("LC_ALL=\u{1b}LANG=ko_KR"), Some("ko-KR".into()));
+    }
+}
