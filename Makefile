@@ -38,9 +38,10 @@ $(PY_STAMP): tools/requirements.txt
 test: venv check-layers test-rust test-python ## every test (CI runs this)
 
 test-rust: venv ## cargo tests (unit, integration, differential with the live oracle)
-	DRIFTLAKE_ORACLE=$(PY) $(CARGO) test --locked --all-targets
+	DRIFTLAKE_ORACLE=$(PY) $(CARGO) test --locked
 
-test-python: venv build ## registry conformance of the demo lake (behave-shell's Observation model)
+test-python: venv test-rust ## registry conformance of the demo lake (behave-shell's Observation model)
+	# The debug binary comes from `cargo test` (same feature set: no second build).
 	rm -rf $(CACHE)/demo-lake
 	$(CARGO_TARGET_DIR)/debug/driftlake run jobs/demo.toml --lake $(CACHE)/demo-lake -q
 	$(PY) tools/oracle/validate_observations.py $(CACHE)/demo-lake

@@ -1,1 +1,1082 @@
-//! The run: wires source → decode → extract → sink (being written, issue 2).
+//! The run: source → decode → extract → sink (spec/lake.md §2–3, §7).
+//!
+//! ```text
+//!  list sources ──► session logs (sid → src_ip) ──► shards & casts, in parallel
+//!       │                                            fetch (tokio) → decode → extract (rayon)
+//!       ▼                                                     │
+//!  dlq rows for bad names                                      ▼
+//!                                       rows per (table, date) → dedupe, sort
+//!                                                             │
+//!                         repair ─► _runs running ─► commit sessions, observations, dlq
+//!                                                 ─► attribution_state ─► _inputs ─► _runs committed
+//! ```
+//!
+//! * **Parallelism.** rayon works across inputs; sessions never span shards
+//!   (spec §1.2) so each shard runs sequentially inside one task. A task
+//!   holds one whole object at a time, so at most `threads` shards are in
+//!   flight; that bounds memory. tokio only performs the object-store I/O
+//!   (`Handle::block_on` from the rayon worker); no CPU work runs on it.
+//! * **Partition replace.** Every `(table, date)` an input read this run
+//!   feeds is recomputed and replaced whole (sink module): rows of the
+//!   inputs read this run are rebuilt, and the committed rows of every
+//!   other input (one not listed this time, or one that failed to read) are
+//!   carried over as they were (`sink::merge_partition`, keyed by
+//!   `sessions.shard` / `dlq.source`; observations follow their session).
+//!   So a run over a subset of the sources, or with an unreadable object,
+//!   never deletes what an earlier run committed; a shard that was read
+//!   gets exactly its current content.
+//! * **Accounting.** Each input's `records_read = ok + skipped + dead`
+//!   comes from the decoder; `rows_out` counts the rows it contributed
+//!   after deduplication.
+//! * **PII.** Payload bytes live only inside the decode/extract step of one
+//!   task and are dropped with it. Rows carry labels, timings, counts,
+//!   hashes and pointers only (spec §3.4).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use datafusion::arrow::array::RecordBatch;
+use rayon::prelude::*;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+use crate::extract::behave::extract_session;
+use crate::job::JobPlan;
+use crate::model::dead_letter::{DeadLetter, RecordStats};
+use crate::model::observation::{Observation, Primitive, ValueKind};
+use crate::model::schema::{self, DlqRow, InputRow, ObservationRow, RunRow, SessionRow, Table};
+use crate::sink::{merge_partition, Lake, Partition, SinkError};
+use crate::source::{self, InputKind, InputRef, Listing, RejectedName, StoreUrl};
+
+/// The envelope `source` of every observation (spec §3.1).
+pub const OBSERVATION_SOURCE: &str = "decnet/profiler/behave_shell/extract.py";
+
+/// Rows per Arrow batch (DataFusion's default batch size, STYLE §7).
+pub const BATCH_ROWS: usize = 8192;
+
+/// The tables a sessions run manages (repaired at start).
+const MANAGED_TABLES: [&str; 4] = ["sessions", "observations", "dlq", "attribution_state"];
+
+/// How this run behaves (flags, not job content).
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// Worker threads for decode + extract (also the shards in flight).
+    pub threads: usize,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions { threads: std::thread::available_parallelism().map_or(2, |n| n.get()) }
+    }
+}
+
+/// How one input ended.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct InputSummary {
+    /// The object's URL.
+    pub source: String,
+    /// `sessrec`, `asciicast`, `session_log`.
+    pub kind: &'static str,
+    /// Bytes (as listed).
+    pub size: u64,
+    /// `ok` or `failed`.
+    pub status: &'static str,
+    /// Why it failed.
+    pub error: Option<String>,
+    /// Records read.
+    pub records_read: u64,
+    /// Records used.
+    pub records_ok: u64,
+    /// Records skipped by a spec rule.
+    pub records_skipped: u64,
+    /// Records that became dead letters.
+    pub records_dead: u64,
+    /// Rows the input contributed.
+    pub rows_out: u64,
+}
+
+/// Sessions by status.
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct SessionCounts {
+    /// Extracted.
+    pub ok: u64,
+    /// No events.
+    pub empty: u64,
+    /// Extraction refused the session (spec A7, `t` overflow).
+    pub error: u64,
+    /// Dropped because another input already gave the same `evidence_ref`.
+    pub duplicate: u64,
+    /// Committed earlier from inputs this run did not read (not listed, or
+    /// failed) and kept in the partitions it rewrote.
+    pub carried: u64,
+}
+
+/// What one table commit did.
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct TableSummary {
+    /// Partitions rewritten.
+    pub partitions_written: u64,
+    /// Partitions whose content was unchanged (left as they were).
+    pub partitions_unchanged: u64,
+    /// Partitions removed because no rows were left in them.
+    pub partitions_removed: u64,
+    /// Rows in the committed partitions.
+    pub rows: u64,
+}
+
+/// The run's result (the `--json` summary).
+#[derive(Clone, Debug, Serialize)]
+pub struct RunSummary {
+    /// The run id.
+    pub run_id: String,
+    /// The job name.
+    pub job: String,
+    /// The lake (redacted URL).
+    pub lake: String,
+    /// `committed` (maybe with failed inputs).
+    pub status: &'static str,
+    /// Every input, in listing order.
+    pub inputs: Vec<InputSummary>,
+    /// Inputs that failed.
+    pub failed_inputs: u64,
+    /// Bytes listed.
+    pub input_bytes: u64,
+    /// Sessions by status.
+    pub sessions: SessionCounts,
+    /// Observations produced.
+    pub observations: u64,
+    /// Observations per primitive family (`motor`, `cognitive`, …).
+    pub observations_by_family: BTreeMap<String, u64>,
+    /// Dead letters produced (every stage).
+    pub dead_letters: u64,
+    /// Dead letters per reason code.
+    pub dead_letters_by_reason: BTreeMap<String, u64>,
+    /// Per table commit results.
+    pub tables: BTreeMap<String, TableSummary>,
+    /// Observations carried over with [`SessionCounts::carried`].
+    pub sessions_carried_observations: u64,
+    /// Wall seconds.
+    pub wall_s: f64,
+    /// Peak RSS in bytes, when the OS reports it.
+    pub peak_rss_bytes: Option<u64>,
+}
+
+impl RunSummary {
+    /// True when every input was read.
+    pub fn all_inputs_ok(&self) -> bool {
+        self.failed_inputs == 0
+    }
+}
+
+/// A new run id: `YYYYMMDDTHHMMSSZ-<8 hex>` (sortable by start time).
+pub fn new_run_id(now: DateTime<Utc>, job: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(now.timestamp_nanos_opt().unwrap_or_default().to_le_bytes());
+    h.update(std::process::id().to_le_bytes());
+    h.update(job.as_bytes());
+    format!("{}-{}", now.format("%Y%m%dT%H%M%SZ"), &hex::encode(h.finalize())[..8])
+}
+
+/// The crate version for `_runs.version` (plus the git hash when the build
+/// sets `DRIFTLAKE_GIT_HASH`).
+pub fn version() -> String {
+    match option_env!("DRIFTLAKE_GIT_HASH") {
+        Some(h) if !h.is_empty() => format!("{}+{h}", env!("CARGO_PKG_VERSION")),
+        _ => env!("CARGO_PKG_VERSION").to_string(),
+    }
+}
+
+/// An observation's id (lake.md §2): the first 32 hex chars of
+/// sha256(`evidence_ref` 0x1F `primitive`).
+pub fn observation_id(evidence_ref: &str, primitive: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(evidence_ref.as_bytes());
+    h.update([0x1f]);
+    h.update(primitive.as_bytes());
+    hex::encode(h.finalize())[..32].to_string()
+}
+
+/// Run a job: list, decode, extract, commit (module docs).
+///
+/// # Errors
+/// An [`Error`] means the run did not commit (exit code 2): the lake or a
+/// source root cannot be opened or listed, or a commit failed. Bad records
+/// and unreadable inputs are not errors; they are in the summary.
+pub fn run(plan: &JobPlan, opts: &RunOptions) -> Result<RunSummary> {
+    let started = Instant::now();
+    let started_at = Utc::now();
+    let run_id = new_run_id(started_at, &plan.name);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(Error::Runtime)?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(opts.threads.max(1))
+        .thread_name(|i| format!("driftlake-worker-{i}"))
+        .build()
+        .map_err(Error::ThreadPool)?;
+
+    let lake = Lake::open(&plan.lake)?;
+    rt.block_on(lake.repair(&MANAGED_TABLES))?;
+
+    // Open and list every source before anything is written: a typo in a
+    // source URL fails the run with nothing committed.
+    let mut sources: Vec<(StoreUrl, Listing)> = Vec::new();
+    for spec in &plan.sources {
+        let su = source::open_url(&spec.url)?;
+        let listing = rt.block_on(source::list_inputs(&su, spec.kind))?;
+        tracing::info!(
+            source = %su.redacted(),
+            kind = spec.kind.as_str(),
+            inputs = listing.inputs.len(),
+            bad_names = listing.rejected.len(),
+            "Source listed."
+        );
+        sources.push((su, listing));
+    }
+
+    let mut ledger = RunRow {
+        run_id: run_id.clone(),
+        job: plan.name.clone(),
+        started_at_us: started_at.timestamp_micros(),
+        finished_at_us: None,
+        status: "running",
+        version: version(),
+        inputs: 0,
+        failed_inputs: 0,
+        input_bytes: 0,
+        sessions_rows: 0,
+        observations_rows: 0,
+        dlq_rows: 0,
+        dead_letters: 0,
+        wall_s: None,
+        peak_rss_bytes: None,
+        error: None,
+    };
+    write_run_ledger(&rt, &lake, &ledger)?;
+
+    let result = execute(plan, &rt, &pool, &lake, &run_id, &sources);
+    ledger.finished_at_us = Some(Utc::now().timestamp_micros());
+    ledger.wall_s = Some(started.elapsed().as_secs_f64());
+    ledger.peak_rss_bytes = peak_rss_bytes().and_then(|b| i64::try_from(b).ok());
+    match result {
+        Ok(mut summary) => {
+            summary.wall_s = started.elapsed().as_secs_f64();
+            summary.peak_rss_bytes = peak_rss_bytes();
+            ledger.status = "committed";
+            ledger.inputs = summary.inputs.len() as i64;
+            ledger.failed_inputs = summary.failed_inputs as i64;
+            ledger.input_bytes = summary.input_bytes as i64;
+            let rows = |t: &str| summary.tables.get(t).map_or(0, |s| s.rows as i64);
+            ledger.sessions_rows = rows("sessions");
+            ledger.observations_rows = rows("observations");
+            ledger.dlq_rows = rows("dlq");
+            ledger.dead_letters = summary.dead_letters as i64;
+            write_run_ledger(&rt, &lake, &ledger)?;
+            Ok(summary)
+        }
+        Err(err) => {
+            ledger.status = "failed";
+            ledger.error = Some(error_chain(&err));
+            // The original error matters more than a failure to record it.
+            if let Err(e) = write_run_ledger(&rt, &lake, &ledger) {
+                tracing::error!(error = %e, "Cannot record the failed run.");
+            }
+            Err(err)
+        }
+    }
+}
+
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut s = err.to_string();
+    let mut cur = err.source();
+    while let Some(e) = cur {
+        s.push_str(": ");
+        s.push_str(&e.to_string());
+        cur = e.source();
+    }
+    s
+}
+
+fn write_run_ledger(rt: &tokio::runtime::Runtime, lake: &Lake, row: &RunRow) -> Result<()> {
+    let batch = schema::runs_batch(&[row]).map_err(|source| arrow_err("_runs", source))?;
+    rt.block_on(lake.write_ledger(Table::Runs, &row.run_id, &batch))?;
+    Ok(())
+}
+
+fn arrow_err(table: &str, source: datafusion::arrow::error::ArrowError) -> Error {
+    Error::Sink(SinkError::Arrow { table: table.to_string(), source })
+}
+
+/// One session, decoded and extracted, waiting to become rows.
+#[derive(Clone, Debug)]
+struct SessionOut {
+    date: NaiveDate,
+    row: SessionRow,
+    observations: Vec<Observation>,
+    /// Relative window (spec §2.1).
+    t_start: f64,
+    t_end: f64,
+    /// Epoch seconds the relative axis starts at.
+    epoch0: f64,
+}
+
+/// What reading one input produced.
+#[derive(Debug)]
+struct InputOutcome {
+    stats: RecordStats,
+    sessions: Vec<SessionOut>,
+    dlq: Vec<(NaiveDate, DlqRow)>,
+    /// sid → src_ip (session logs only).
+    identities: Vec<(String, String)>,
+    error: Option<String>,
+    /// The partitions this input feeds (its rows' dates and, for a shard,
+    /// its basename date); they are recomputed when it was read.
+    dates: Vec<NaiveDate>,
+    bytes_done: u64,
+}
+
+impl InputOutcome {
+    fn failed(input: &InputRef, error: String) -> Self {
+        InputOutcome {
+            stats: RecordStats::default(),
+            sessions: Vec::new(),
+            dlq: Vec::new(),
+            identities: Vec::new(),
+            error: Some(error),
+            dates: input.shard.iter().map(|s| s.date).collect(),
+            bytes_done: 0,
+        }
+    }
+}
+
+/// Everything after the `running` ledger entry.
+fn execute(
+    plan: &JobPlan,
+    rt: &tokio::runtime::Runtime,
+    pool: &rayon::ThreadPool,
+    lake: &Lake,
+    run_id: &str,
+    sources: &[(StoreUrl, Listing)],
+) -> Result<RunSummary> {
+    let all: Vec<(&StoreUrl, &InputRef)> =
+        sources.iter().flat_map(|(su, l)| l.inputs.iter().map(move |i| (su, i))).collect();
+    let handle = rt.handle().clone();
+
+    // Identities first: sessions rows need them (spec §1.10).
+    let logs: Vec<(&StoreUrl, &InputRef)> =
+        all.iter().copied().filter(|(_, i)| i.kind == InputKind::SessionLog).collect();
+    let log_outcomes: Vec<InputOutcome> =
+        pool.install(|| logs.par_iter().map(|(su, i)| read_input(&handle, su, i, &HashMap::new())).collect());
+    let mut identities: HashMap<String, String> = HashMap::new();
+    for o in &log_outcomes {
+        for (sid, ip) in &o.identities {
+            // First seen wins: inputs are in URL order, lines in file order.
+            identities.entry(sid.clone()).or_insert_with(|| ip.clone());
+        }
+    }
+
+    let sessions_inputs: Vec<(&StoreUrl, &InputRef)> = if plan.sessions {
+        all.iter().copied().filter(|(_, i)| i.kind != InputKind::SessionLog).collect()
+    } else {
+        Vec::new()
+    };
+    let session_outcomes: Vec<InputOutcome> = pool.install(|| {
+        sessions_inputs.par_iter().map(|(su, i)| read_input(&handle, su, i, &identities)).collect()
+    });
+
+    let mut inputs: Vec<(&InputRef, InputOutcome)> = logs.iter().map(|(_, i)| *i).zip(log_outcomes).collect();
+    inputs.extend(sessions_inputs.iter().map(|(_, i)| *i).zip(session_outcomes));
+    let rejected: Vec<&RejectedName> = sources.iter().flat_map(|(_, l)| l.rejected.iter()).collect();
+    assemble_and_commit(plan, rt, lake, run_id, inputs, &rejected)
+}
+
+/// Fetch and decode one input on the current (rayon) thread.
+fn read_input(
+    rt: &tokio::runtime::Handle,
+    su: &StoreUrl,
+    input: &InputRef,
+    identities: &HashMap<String, String>,
+) -> InputOutcome {
+    let bytes = match rt.block_on(source::fetch(su, input)) {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::warn!(source = %input.url, error = %error_chain(&e), "Input failed.");
+            return InputOutcome::failed(input, error_chain(&e));
+        }
+    };
+    let outcome = match input.kind {
+        InputKind::Sessrec => read_sessrec(input, &bytes, identities),
+        InputKind::Asciicast => read_asciicast(input, &bytes, identities),
+        InputKind::SessionLog => read_session_log(input, &bytes),
+    };
+    match &outcome.error {
+        Some(err) => tracing::warn!(source = %input.url, error = %err, "Input failed."),
+        None => tracing::info!(
+            source = %input.url,
+            records_read = outcome.stats.read,
+            records_ok = outcome.stats.ok,
+            records_skipped = outcome.stats.skipped,
+            records_dead = outcome.stats.dead,
+            sessions = outcome.sessions.len(),
+            "Input decoded."
+        ),
+    }
+    debug_assert!(outcome.stats.balanced(), "accounting identity (lake.md §2)");
+    outcome
+}
+
+/// µs since the epoch for epoch seconds `s`, when representable.
+fn micros(s: f64) -> Option<i64> {
+    let us = (s * 1e6).round();
+    // ±2^62 µs is ±146k years: far beyond any real timestamp, well inside i64.
+    (us.is_finite() && us.abs() < 4.6e18).then_some(us as i64)
+}
+
+/// The UTC day of a µs timestamp, when it is a four-digit-year day.
+fn day_of(us: i64) -> Option<NaiveDate> {
+    let d = DateTime::from_timestamp_micros(us)?.date_naive();
+    (1970..=9999).contains(&chrono::Datelike::year(&d)).then_some(d)
+}
+
+fn midnight_epoch(d: NaiveDate) -> f64 {
+    d.and_hms_opt(0, 0, 0).map_or(0.0, |dt| dt.and_utc().timestamp() as f64)
+}
+
+/// The relative window of spec §2.1: `t_start` = first event's `t`,
+/// `t_end` = max(0, max t) (a NaN never compares greater).
+fn window(ts: impl IntoIterator<Item = f64>) -> (f64, f64) {
+    let mut it = ts.into_iter();
+    let Some(first) = it.next() else { return (0.0, 0.0) };
+    let mut t_end = 0.0;
+    for t in std::iter::once(first).chain(it) {
+        if t > t_end {
+            t_end = t;
+        }
+    }
+    (first, t_end)
+}
+
+/// What the pipeline needs of one decoded session, whatever its format.
+struct DecodedSession<'a> {
+    sid: String,
+    evidence_ref: String,
+    decky: Option<String>,
+    service: Option<String>,
+    header_ts: Option<f64>,
+    term: Option<String>,
+    width: Option<u32>,
+    height: Option<u32>,
+    truncated: bool,
+    /// A decoder-level reason the reference yields nothing (e.g. `t` overflow).
+    refused: Option<&'static str>,
+    events: Vec<crate::model::event::Event<'a>>,
+}
+
+/// Turn one decoded session into its row and observations.
+///
+/// `fallback_day` is the day used when the header gives no start time
+/// (the shard's basename date; a cast's modification day).
+fn build_session(
+    s: DecodedSession<'_>,
+    input: &InputRef,
+    fallback_day: NaiveDate,
+    identities: &HashMap<String, String>,
+) -> SessionOut {
+    let (t_start, t_end) = window(s.events.iter().map(|e| e.t));
+    let epoch0 = s.header_ts.filter(|t| t.is_finite()).unwrap_or_else(|| midnight_epoch(fallback_day));
+    let base_us = s.header_ts.and_then(micros);
+    let started_at_us = base_us.and_then(|b| micros(t_start).and_then(|t| b.checked_add(t)));
+    let ended_at_us = base_us.and_then(|b| micros(t_end).and_then(|t| b.checked_add(t)));
+    let date = started_at_us.and_then(day_of).unwrap_or(fallback_day);
+    let duration = t_end - t_start;
+    let input_events = s.events.iter().filter(|e| e.ch == crate::model::event::Channel::Input).count();
+    let output_events = s.events.len() - input_events;
+    let (status, error_reason, commands, observations) = if let Some(why) = s.refused {
+        ("error", Some(why), None, Vec::new())
+    } else if s.events.is_empty() {
+        // DECNET's handler skips a sid with no events (spec §1.10).
+        ("empty", None, Some(0), Vec::new())
+    } else {
+        match extract_session(&s.events) {
+            Ok(x) => ("ok", None, Some(x.commands as i64), x.observations),
+            Err(e) => ("error", Some(e.as_str()), None, Vec::new()),
+        }
+    };
+    let src_ip = identities.get(&s.sid).cloned();
+    SessionOut {
+        date,
+        row: SessionRow {
+            evidence_ref: s.evidence_ref,
+            sid: s.sid,
+            decky: s.decky,
+            service: s.service,
+            shard: input.url.clone(),
+            started_at_us,
+            ended_at_us,
+            duration_s: if duration > 0.0 { duration } else { 0.0 },
+            input_events: input_events as i64,
+            output_events: output_events as i64,
+            commands,
+            truncated: s.truncated,
+            term: s.term,
+            width: s.width.and_then(|w| i32::try_from(w).ok()),
+            height: s.height.and_then(|h| i32::try_from(h).ok()),
+            identity_ref: src_ip.clone(),
+            src_ip,
+            status,
+            error_reason,
+            run_id: String::new(),
+        },
+        observations,
+        t_start,
+        t_end,
+        epoch0,
+    }
+}
+
+fn dlq_row(input: &InputRef, d: &DeadLetter) -> DlqRow {
+    DlqRow {
+        run_id: String::new(),
+        stage: "decode",
+        source: input.url.clone(),
+        line: d.line,
+        byte_offset: d.byte_offset,
+        reason: d.reason.as_str(),
+        detail: d.detail.clone(),
+        raw_sha256: d.raw_sha256_hex(),
+    }
+}
+
+fn read_sessrec(input: &InputRef, bytes: &[u8], identities: &HashMap<String, String>) -> InputOutcome {
+    let Some(shard) = input.shard.as_ref() else {
+        return InputOutcome::failed(input, "sessrec input without a validated name".into());
+    };
+    let decoded = match crate::decode::decode_sessrec_object(bytes) {
+        Ok(d) => d,
+        Err(e) => return InputOutcome::failed(input, error_chain(&e)),
+    };
+    let mut sessions = Vec::with_capacity(decoded.sessions.len());
+    for rec in &decoded.sessions {
+        let header = rec.header.as_ref();
+        let s = DecodedSession {
+            sid: rec.sid.clone(),
+            evidence_ref: shard.evidence_ref(&rec.sid),
+            decky: Some(shard.decky.clone()),
+            service: Some(shard.service.clone()),
+            header_ts: header.and_then(|h| h.timestamp),
+            term: header.and_then(|h| h.term.clone()),
+            width: header.map(|h| h.width),
+            height: header.map(|h| h.height),
+            truncated: rec.truncated,
+            refused: rec.t_overflow.then_some("t_overflow"),
+            events: rec.events(&decoded.chars),
+        };
+        sessions.push(build_session(s, input, shard.date, identities));
+    }
+    let dlq = decoded.dead.iter().map(|d| (shard.date, dlq_row(input, d))).collect();
+    let mut dates: Vec<NaiveDate> = sessions.iter().map(|s| s.date).collect();
+    dates.push(shard.date);
+    InputOutcome {
+        stats: decoded.stats,
+        sessions,
+        dlq,
+        identities: Vec::new(),
+        error: None,
+        dates,
+        bytes_done: input.size,
+    }
+}
+
+/// A `YYYY-MM-DD` day inside a file name (`sessrec-2026-05-02.log`).
+fn date_in_name(name: &str) -> Option<NaiveDate> {
+    let b = name.as_bytes();
+    (0..b.len().saturating_sub(9)).find_map(|i| {
+        let w = &b[i..i + 10];
+        let shape = w.iter().enumerate().all(|(j, c)| if j == 4 || j == 7 { *c == b'-' } else { c.is_ascii_digit() });
+        if !shape {
+            return None;
+        }
+        NaiveDate::parse_from_str(std::str::from_utf8(w).ok()?, "%Y-%m-%d").ok()
+    })
+}
+
+/// The day an input without a DECNET name belongs to when its content has
+/// none: a date in its file name, else its modification day.
+fn object_day(input: &InputRef) -> NaiveDate {
+    let name = input.rel_path.rsplit('/').next().unwrap_or("");
+    date_in_name(name).unwrap_or_else(|| input.last_modified.date_naive())
+}
+
+/// One asciinema recording: one session (`cast:<path>`, sid = file stem).
+fn read_asciicast(input: &InputRef, bytes: &[u8], identities: &HashMap<String, String>) -> InputOutcome {
+    let cast = match crate::decode::decode_asciicast_object(bytes) {
+        Ok(c) => c,
+        Err(e) => {
+            let mut o = InputOutcome::failed(input, error_chain(&e));
+            o.dates = date_in_name(&input.rel_path).into_iter().collect();
+            return o;
+        }
+    };
+    let name = input.rel_path.rsplit('/').next().unwrap_or("");
+    let stem = [".cast.gz", ".cast.zst", ".cast", ".json"]
+        .iter()
+        .find_map(|sfx| name.strip_suffix(sfx))
+        .unwrap_or(name);
+    let header = cast.header.as_ref();
+    let s = DecodedSession {
+        sid: stem.to_string(),
+        evidence_ref: format!("cast:{}", input.rel_path),
+        decky: None,
+        service: None,
+        header_ts: header.and_then(|h| h.timestamp),
+        term: header.and_then(|h| h.term.clone()),
+        width: header.and_then(|h| h.width),
+        height: header.and_then(|h| h.height),
+        truncated: false,
+        refused: None,
+        events: cast.events(),
+    };
+    let session = build_session(s, input, object_day(input), identities);
+    let day = session.date;
+    InputOutcome {
+        stats: cast.stats,
+        dlq: cast.dead.iter().map(|d| (day, dlq_row(input, d))).collect(),
+        sessions: vec![session],
+        identities: Vec::new(),
+        error: None,
+        dates: vec![day],
+        bytes_done: input.size,
+    }
+}
+
+/// The recorder's syslog: `session_recorded` lines give sid → src_ip
+/// (spec §1.10).
+fn read_session_log(input: &InputRef, bytes: &[u8]) -> InputOutcome {
+    let day = object_day(input);
+    let logs = match crate::decode::decode_syslog_object(bytes) {
+        Ok(l) => l,
+        Err(e) => {
+            // Identities from this file are missing: hold the day it names.
+            let mut o = InputOutcome::failed(input, error_chain(&e));
+            o.dates = date_in_name(&input.rel_path).into_iter().collect();
+            return o;
+        }
+    };
+    InputOutcome {
+        stats: logs.stats,
+        sessions: Vec::new(),
+        dlq: logs.dead.iter().map(|d| (day, dlq_row(input, d))).collect(),
+        identities: logs.records.iter().map(|r| (r.sid.clone(), r.src_ip.to_string())).collect(),
+        error: None,
+        dates: vec![day],
+        bytes_done: input.size,
+    }
+}
+
+/// The dlq row of an object whose name fails the layout rules (§1.2).
+fn bad_name_row(r: &RejectedName) -> (NaiveDate, DlqRow) {
+    let date = r.date.unwrap_or_else(|| r.last_modified.date_naive());
+    let row = DlqRow {
+        run_id: String::new(),
+        stage: "list",
+        source: r.url.clone(),
+        line: None,
+        byte_offset: 0,
+        reason: crate::model::dead_letter::Reason::BadName.as_str(),
+        detail: r.why.to_string(),
+        raw_sha256: hex::encode(Sha256::digest(r.url.as_bytes())),
+    };
+    (date, row)
+}
+
+/// Rows per date of each table, deduplicated and sorted; then commit.
+fn assemble_and_commit(
+    plan: &JobPlan,
+    rt: &tokio::runtime::Runtime,
+    lake: &Lake,
+    run_id: &str,
+    inputs: Vec<(&InputRef, InputOutcome)>,
+    rejected: &[&RejectedName],
+) -> Result<RunSummary> {
+    let mut summary = RunSummary {
+        run_id: run_id.to_string(),
+        job: plan.name.clone(),
+        lake: lake.url(),
+        status: "committed",
+        inputs: Vec::new(),
+        failed_inputs: 0,
+        input_bytes: 0,
+        sessions: SessionCounts::default(),
+        observations: 0,
+        observations_by_family: BTreeMap::new(),
+        dead_letters: 0,
+        dead_letters_by_reason: BTreeMap::new(),
+        tables: BTreeMap::new(),
+        sessions_carried_observations: 0,
+        wall_s: 0.0,
+        peak_rss_bytes: None,
+    };
+
+    // Inputs read in full this run own their rows; bad names are re-listed.
+    let mut reread: HashSet<String> =
+        inputs.iter().filter(|(_, o)| o.error.is_none()).map(|(i, _)| i.url.clone()).collect();
+    reread.extend(rejected.iter().map(|r| r.url.clone()));
+    // The partitions those inputs feed now or may have fed before.
+    let touched_dates: Vec<NaiveDate> =
+        inputs.iter().filter(|(_, o)| o.error.is_none()).flat_map(|(_, o)| o.dates.iter().copied()).collect();
+
+    let mut sessions: BTreeMap<NaiveDate, Vec<SessionOut>> = BTreeMap::new();
+    let mut dlq: BTreeMap<NaiveDate, Vec<DlqRow>> = BTreeMap::new();
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut input_rows: Vec<InputRow> = Vec::with_capacity(inputs.len());
+    for (input, outcome) in inputs {
+        let mut rows_out = 0u64;
+        for s in outcome.sessions {
+            if !seen.insert(s.row.evidence_ref.clone()) {
+                // Same shard listed twice (e.g. `.jsonl` and `.jsonl.gz`
+                // copies): the first input in URL order wins.
+                summary.sessions.duplicate += 1;
+                continue;
+            }
+            match s.row.status {
+                "ok" => summary.sessions.ok += 1,
+                "empty" => summary.sessions.empty += 1,
+                _ => summary.sessions.error += 1,
+            }
+            for o in &s.observations {
+                *summary.observations_by_family.entry(o.primitive.family().to_string()).or_default() += 1;
+            }
+            summary.observations += s.observations.len() as u64;
+            rows_out += 1 + s.observations.len() as u64;
+            sessions.entry(s.date).or_default().push(s);
+        }
+        for (date, row) in outcome.dlq {
+            *summary.dead_letters_by_reason.entry(row.reason.to_string()).or_default() += 1;
+            summary.dead_letters += 1;
+            rows_out += 1;
+            dlq.entry(date).or_default().push(row);
+        }
+        let failed = outcome.error.is_some();
+        summary.failed_inputs += u64::from(failed);
+        summary.input_bytes += input.size;
+        let st = outcome.stats;
+        summary.inputs.push(InputSummary {
+            source: input.url.clone(),
+            kind: input.kind.as_str(),
+            size: input.size,
+            status: if failed { "failed" } else { "ok" },
+            error: outcome.error.clone(),
+            records_read: st.read,
+            records_ok: st.ok,
+            records_skipped: st.skipped,
+            records_dead: st.dead,
+            rows_out,
+        });
+        input_rows.push(InputRow {
+            run_id: run_id.to_string(),
+            source: input.url.clone(),
+            size: input.size as i64,
+            e_tag: input.e_tag.clone(),
+            last_modified_us: Some(input.last_modified.timestamp_micros()),
+            kind: input.kind.as_str(),
+            records_read: st.read as i64,
+            records_ok: st.ok as i64,
+            records_skipped: st.skipped as i64,
+            records_dead: st.dead as i64,
+            rows_out: rows_out as i64,
+            status: if failed { "failed" } else { "ok" },
+            error: outcome.error,
+            byte_offset_done: outcome.bytes_done as i64,
+        });
+    }
+    for r in rejected {
+        let (date, row) = bad_name_row(r);
+        *summary.dead_letters_by_reason.entry(row.reason.to_string()).or_default() += 1;
+        summary.dead_letters += 1;
+        dlq.entry(date).or_default().push(row);
+    }
+
+    // Partition replace from *all* inputs that belong to a partition
+    // (lake.md §2): the rows of inputs this run read are recomputed; the
+    // committed rows of every other input (not listed this time, or failed)
+    // are carried over unchanged.
+    let touched: BTreeSet<NaiveDate> = touched_dates
+        .into_iter()
+        .chain(sessions.keys().copied())
+        .chain(dlq.keys().copied())
+        .collect();
+    let not_reread = |col: &'static str| {
+        let reread = &reread;
+        move |b: &RecordBatch, row: usize| str_at(b, col, row).is_none_or(|v| !reread.contains(v))
+    };
+
+    if plan.sessions {
+        let mut ses_parts = Vec::new();
+        let mut obs_parts = Vec::new();
+        let mut carried = (0u64, 0u64);
+        for date in &touched {
+            let mut list = sessions.remove(date).unwrap_or_default();
+            list.sort_by(|a, b| a.row.evidence_ref.cmp(&b.row.evidence_ref));
+            let day = date.to_string();
+            let old = rt.block_on(lake.read_partition("sessions", Some(&day)))?;
+            let new = session_batches(&list, run_id)?;
+            let merged = merge_partition(&schema::sessions_schema(), &old, &new, "evidence_ref", &not_reread("shard"))
+                .map_err(|e| arrow_err("sessions", e))?;
+            carried.0 += merged.kept_old.len() as u64;
+            let kept: HashSet<String> = merged.kept_old.into_iter().collect();
+            ses_parts.push(Partition { date: Some(day.clone()), batches: merged.batches });
+
+            let old = rt.block_on(lake.read_partition("observations", Some(&day)))?;
+            let new = observation_batches(&list, run_id)?;
+            let keep_obs = |b: &RecordBatch, row: usize| str_at(b, "evidence_ref", row).is_some_and(|r| kept.contains(r));
+            let merged = merge_partition(&schema::observations_schema(), &old, &new, "evidence_ref", &keep_obs)
+                .map_err(|e| arrow_err("observations", e))?;
+            carried.1 += merged.kept_old.len() as u64;
+            obs_parts.push(Partition { date: Some(day), batches: merged.batches });
+        }
+        summary.sessions.carried = carried.0;
+        summary.sessions_carried_observations = carried.1;
+        commit_table(rt, lake, "sessions", run_id, ses_parts, &mut summary)?;
+        commit_table(rt, lake, "observations", run_id, obs_parts, &mut summary)?;
+    }
+    let mut dlq_parts = Vec::new();
+    for date in &touched {
+        let mut rows = dlq.remove(date).unwrap_or_default();
+        rows.sort_by(|a, b| {
+            (&a.source, a.byte_offset, a.line, a.reason).cmp(&(&b.source, b.byte_offset, b.line, b.reason))
+        });
+        for r in &mut rows {
+            r.run_id = run_id.to_string();
+        }
+        let refs: Vec<&DlqRow> = rows.iter().collect();
+        let new = refs
+            .chunks(BATCH_ROWS)
+            .map(schema::dlq_batch)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| arrow_err("dlq", e))?;
+        let day = date.to_string();
+        let old = rt.block_on(lake.read_partition("dlq", Some(&day)))?;
+        let merged = merge_partition(&schema::dlq_schema(), &old, &new, "source", &not_reread("source"))
+            .map_err(|e| arrow_err("dlq", e))?;
+        dlq_parts.push(Partition { date: Some(day), batches: merged.batches });
+    }
+    commit_table(rt, lake, "dlq", run_id, dlq_parts, &mut summary)?;
+
+    if plan.attribution {
+        attribution_stage(rt, lake, &plan.lake, run_id, &mut summary)?;
+    }
+
+    let refs: Vec<&InputRow> = input_rows.iter().collect();
+    let batch = schema::inputs_batch(&refs).map_err(|e| arrow_err("_inputs", e))?;
+    rt.block_on(lake.write_ledger(Table::Inputs, run_id, &batch))?;
+    Ok(summary)
+}
+
+fn commit_table(
+    rt: &tokio::runtime::Runtime,
+    lake: &Lake,
+    table: &str,
+    run_id: &str,
+    parts: Vec<Partition>,
+    summary: &mut RunSummary,
+) -> Result<()> {
+    let c = rt.block_on(lake.commit(table, run_id, parts))?;
+    tracing::info!(
+        table,
+        written = c.written.len(),
+        unchanged = c.unchanged.len(),
+        rows = c.rows,
+        "Table committed."
+    );
+    summary.tables.insert(
+        table.to_string(),
+        TableSummary {
+            partitions_written: c.written.len() as u64,
+            partitions_unchanged: c.unchanged.len() as u64,
+            partitions_removed: c.removed.len() as u64,
+            rows: c.rows,
+        },
+    );
+    Ok(())
+}
+
+fn session_batches(list: &[SessionOut], run_id: &str) -> Result<Vec<RecordBatch>> {
+    let rows: Vec<SessionRow> = list
+        .iter()
+        .map(|s| SessionRow { run_id: run_id.to_string(), ..s.row.clone() })
+        .collect();
+    let refs: Vec<&SessionRow> = rows.iter().collect();
+    refs.chunks(BATCH_ROWS)
+        .map(schema::sessions_batch)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| arrow_err("sessions", e))
+}
+
+/// The flattened envelope rows of one session (lake.md §3).
+fn observation_rows(s: &SessionOut, run_id: &str) -> Vec<ObservationRow> {
+    let mut obs: Vec<&Observation> = s.observations.iter().collect();
+    // Uniqueness per (evidence_ref, primitive) (lake.md §2): the extractor
+    // emits each feature at most once; keep the first should that change.
+    obs.sort_by_key(|o| o.primitive);
+    obs.dedup_by_key(|o| o.primitive);
+    let window_start_ts = s.epoch0 + s.t_start;
+    let window_end_ts = s.epoch0 + s.t_end;
+    obs.into_iter()
+        .map(|o| {
+            let p: Primitive = o.primitive;
+            let text = o.value.as_str();
+            let kind = p.value_kind();
+            let value_str = matches!(kind, ValueKind::Categorical | ValueKind::Hash | ValueKind::FreeString)
+                .then(|| text.to_string());
+            ObservationRow {
+                id: observation_id(&s.row.evidence_ref, p.as_str()),
+                primitive: p.as_str(),
+                value_kind: kind.as_str(),
+                value: serde_json::to_string(text).expect("a string always serialises"),
+                value_str,
+                value_num: None,
+                confidence: o.confidence,
+                window_start_ts,
+                window_end_ts,
+                offset_start_s: s.t_start,
+                offset_end_s: s.t_end,
+                source: OBSERVATION_SOURCE,
+                evidence_ref: s.row.evidence_ref.clone(),
+                identity_ref: s.row.identity_ref.clone(),
+                v: 1,
+                ts: window_end_ts,
+                decky: s.row.decky.clone(),
+                service: s.row.service.clone(),
+                sid: s.row.sid.clone(),
+                run_id: run_id.to_string(),
+            }
+        })
+        .collect()
+}
+
+fn observation_batches(list: &[SessionOut], run_id: &str) -> Result<Vec<RecordBatch>> {
+    let mut out = Vec::new();
+    let mut buf: Vec<ObservationRow> = Vec::with_capacity(BATCH_ROWS);
+    let mut flush = |buf: &mut Vec<ObservationRow>| -> Result<()> {
+        if !buf.is_empty() {
+            let refs: Vec<&ObservationRow> = buf.iter().collect();
+            out.push(schema::observations_batch(&refs).map_err(|e| arrow_err("observations", e))?);
+            buf.clear();
+        }
+        Ok(())
+    };
+    for s in list {
+        buf.extend(observation_rows(s, run_id));
+        if buf.len() >= BATCH_ROWS {
+            flush(&mut buf)?;
+        }
+    }
+    flush(&mut buf)?;
+    Ok(out)
+}
+
+/// Recompute `attribution_state` from the committed `observations`
+/// (spec/behave-shell.md attribution; lake.md §3) and replace it whole.
+fn attribution_stage(
+    rt: &tokio::runtime::Runtime,
+    lake: &Lake,
+    lake_url: &str,
+    run_id: &str,
+    summary: &mut RunSummary,
+) -> Result<()> {
+    let ctx = crate::engine::context::new_context();
+    let tables = rt.block_on(crate::engine::lake_tables::register_lake(&ctx, lake_url))?;
+    if !tables.iter().any(|t| t == "observations") {
+        tracing::info!("No observations table yet: attribution skipped.");
+        return Ok(());
+    }
+    let computed = rt.block_on(crate::engine::context::compute_attribution_state(&ctx))?;
+    let batches = computed
+        .iter()
+        .map(|b| with_run_id(b, run_id))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| arrow_err("attribution_state", e))?;
+    let part = Partition { date: None, batches };
+    commit_table(rt, lake, "attribution_state", run_id, vec![part], summary)
+}
+
+/// `batch` plus a trailing `run_id` column (lake.md §3 attribution_state).
+fn with_run_id(batch: &RecordBatch, run_id: &str) -> Result<RecordBatch, datafusion::arrow::error::ArrowError> {
+    use datafusion::arrow::array::{ArrayRef, StringArray};
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    let mut fields: Vec<Field> = batch.schema().fields().iter().map(|f| f.as_ref().clone()).collect();
+    fields.push(Field::new("run_id", DataType::Utf8, false));
+    let mut cols: Vec<ArrayRef> = batch.columns().to_vec();
+    cols.push(Arc::new(StringArray::from(vec![run_id; batch.num_rows()])));
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), cols)
+}
+
+/// The Utf8 value of column `col` at `row`, if the column exists.
+fn str_at<'a>(b: &'a RecordBatch, col: &str, row: usize) -> Option<&'a str> {
+    use datafusion::arrow::array::{Array, StringArray};
+    let a = b.column(b.schema().index_of(col).ok()?).as_any().downcast_ref::<StringArray>()?;
+    (!a.is_null(row)).then(|| a.value(row))
+}
+
+/// Peak resident set size (Linux `VmHWM`), if the OS reports it.
+pub fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn observation_id_is_sha256_prefix() {
+        // sha256("a\x1fb") computed independently with Python hashlib.
+        let id = observation_id("a", "b");
+        assert_eq!(id.len(), 32);
+        let full = hex::encode(Sha256::digest(b"a\x1fb"));
+        assert_eq!(id, full[..32]);
+        assert_ne!(observation_id("a", "b"), observation_id("a\x1fb", ""));
+    }
+
+    #[test]
+    fn window_follows_spec_2_1() {
+        assert_eq!(window([]), (0.0, 0.0));
+        assert_eq!(window([2.0, 1.0, 3.0]), (2.0, 3.0));
+        assert_eq!(window([-1.0]), (-1.0, 0.0));
+        let (s, e) = window([f64::NAN, 1.5]);
+        assert!(s.is_nan());
+        assert_eq!(e, 1.5);
+    }
+
+    #[test]
+    fn run_id_shape() {
+        let now = DateTime::parse_from_rfc3339("2026-05-02T03:04:05Z").unwrap().with_timezone(&Utc);
+        let id = new_run_id(now, "demo");
+        assert!(id.starts_with("20260502T030405Z-"), "{id}");
+        assert_eq!(id.len(), "20260502T030405Z-".len() + 8);
+    }
+
+    #[test]
+    fn dates_in_names() {
+        assert_eq!(date_in_name("sessrec-2026-05-02.log"), NaiveDate::from_ymd_opt(2026, 5, 2));
+        assert_eq!(date_in_name("2026-02-30.log"), None);
+        assert_eq!(date_in_name("x.log"), None);
+        assert_eq!(date_in_name("2026-05-02"), NaiveDate::from_ymd_opt(2026, 5, 2));
+    }
+
+    #[test]
+    fn micros_and_days() {
+        assert_eq!(micros(1.5), Some(1_500_000));
+        assert_eq!(micros(f64::NAN), None);
+        assert_eq!(micros(f64::INFINITY), None);
+        assert_eq!(day_of(1_777_680_000_000_000), NaiveDate::from_ymd_opt(2026, 5, 2));
+        assert_eq!(day_of(-1), None);
+    }
+}

@@ -1,2 +1,224 @@
-//! cli: being written (issue 2).
-pub fn main() -> std::process::ExitCode { std::process::ExitCode::SUCCESS }
+//! The command line: clap types, subcommands, human and `--json` output
+//! (STYLE §8). anyhow lives here and in `main.rs` only.
+//!
+//! Parse (clap) → validate (`job::JobSpec::plan`) → do I/O
+//! (`pipeline::run`). `driftlake validate` stops after the second step.
+
+mod output;
+mod sql;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{ArgAction, Parser, Subcommand};
+
+use crate::job::{parse_source_flag, JobSpec, Overrides};
+use crate::pipeline::{self, RunOptions};
+use crate::source::InputKind;
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  the run committed and every input was read (dead letters are fine)
+  1  the run committed, but some inputs could not be read (they are listed)
+  2  nothing was committed: usage, job file, lake or fatal error";
+
+/// Batch analytics over honeypot sessions and telemetry, written to a
+/// Parquet lake.
+#[derive(Debug, Parser)]
+#[command(name = "driftlake", version, after_help = EXIT_CODES, arg_required_else_help = true)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Command,
+    /// More log detail on stderr (-v info, -vv debug). RUST_LOG overrides.
+    #[arg(short, long, action = ArgAction::Count, global = true)]
+    verbose: u8,
+    /// Less on stderr (-q errors only, -qq nothing).
+    #[arg(short, long, action = ArgAction::Count, global = true, conflicts_with = "verbose")]
+    quiet: u8,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a job: read its sources, write the lake.
+    #[command(after_help = EXIT_CODES)]
+    Run(RunArgs),
+    /// Check a job file (and overrides) without reading or writing anything.
+    #[command(after_help = EXIT_CODES)]
+    Validate(ValidateArgs),
+    /// Query a lake with SQL.
+    Sql(sql::SqlArgs),
+}
+
+/// `driftlake run`.
+#[derive(Debug, clap::Args)]
+struct RunArgs {
+    /// The job file, e.g. jobs/demo.toml.
+    job: PathBuf,
+    #[command(flatten)]
+    overrides: OverrideArgs,
+    /// Print the run summary as one JSON object on stdout.
+    #[arg(long)]
+    json: bool,
+    /// Worker threads for decoding and extraction (default: all cores).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    threads: Option<u16>,
+}
+
+/// `driftlake validate`.
+#[derive(Debug, clap::Args)]
+struct ValidateArgs {
+    /// The job file, e.g. jobs/demo.toml.
+    job: PathBuf,
+    #[command(flatten)]
+    overrides: OverrideArgs,
+}
+
+/// Where to read and write instead of what the job file says.
+#[derive(Debug, clap::Args)]
+struct OverrideArgs {
+    /// Replace the job's sources of one kind (repeatable):
+    /// --source sessrec=s3://bucket/artifacts, --source session_logs=./logs,
+    /// --source asciicast=./casts.
+    #[arg(long = "source", value_name = "KIND=URL", value_parser = parse_source_flag)]
+    sources: Vec<(InputKind, String)>,
+    /// Write to this lake instead (path, file://, s3://, gs://, az://, memory://).
+    #[arg(long, value_name = "URL")]
+    lake: Option<String>,
+}
+
+impl OverrideArgs {
+    fn to_overrides(&self) -> Overrides {
+        Overrides { sources: self.sources.clone(), lake: self.lake.clone() }
+    }
+}
+
+/// The binary's entry point: parse, dispatch, map the outcome to an exit
+/// code (see `--help`).
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // --help / --version print and exit 0; usage errors exit 2.
+            let _ = e.print();
+            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
+        }
+    };
+    init_tracing(cli.verbose, cli.quiet);
+    let result = match cli.cmd {
+        Command::Run(args) => run(args),
+        Command::Validate(args) => validate(args),
+        Command::Sql(args) => sql::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn init_tracing(verbose: u8, quiet: u8) {
+    let level = match (verbose, quiet) {
+        (_, 1) => "error",
+        (_, q) if q >= 2 => "off",
+        (0, _) => "warn",
+        (1, _) => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+fn load_plan(job: &std::path::Path, ov: &OverrideArgs) -> anyhow::Result<crate::job::JobPlan> {
+    let spec = JobSpec::load(job)?;
+    Ok(spec.plan(&job.display().to_string(), &ov.to_overrides())?)
+}
+
+fn validate(args: ValidateArgs) -> anyhow::Result<ExitCode> {
+    let plan = load_plan(&args.job, &args.overrides)?;
+    let mut out = std::io::stdout().lock();
+    let text = output::plan_text(&plan);
+    Ok(finish_write(out.write_all(text.as_bytes()), ExitCode::SUCCESS))
+}
+
+fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let plan = load_plan(&args.job, &args.overrides)?;
+    let mut opts = RunOptions::default();
+    if let Some(n) = args.threads {
+        opts.threads = usize::from(n);
+    }
+    let summary = pipeline::run(&plan, &opts)
+        .map_err(|e| anyhow::Error::new(e).context(format!("running job {}", plan.name)))?;
+    let code = if summary.all_inputs_ok() { ExitCode::SUCCESS } else { ExitCode::from(1) };
+    let text = if args.json {
+        let mut s = serde_json::to_string(&summary).expect("the summary always serialises");
+        s.push('\n');
+        s
+    } else {
+        output::summary_text(&summary)
+    };
+    let mut out = std::io::stdout().lock();
+    Ok(finish_write(out.write_all(text.as_bytes()).and_then(|()| out.flush()), code))
+}
+
+/// A broken pipe on stdout (`driftlake run … | head`) ends quietly with the
+/// run's own exit code, as ripgrep does.
+fn finish_write(res: std::io::Result<()>, code: ExitCode) -> ExitCode {
+    match res {
+        Ok(()) => code,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => code,
+        Err(e) => {
+            eprintln!("error: cannot write to stdout: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn run_flags_parse() {
+        let cli = Cli::try_parse_from([
+            "driftlake", "run", "jobs/demo.toml", "--source", "sessrec=memory://a/x", "--source",
+            "session_logs=./logs", "--lake", "memory://a/lake", "--json", "--threads", "3", "-v",
+        ])
+        .unwrap();
+        let Command::Run(r) = cli.cmd else { panic!() };
+        assert_eq!(r.overrides.sources.len(), 2);
+        assert_eq!(r.overrides.sources[1].0, InputKind::SessionLog);
+        assert_eq!(r.overrides.lake.as_deref(), Some("memory://a/lake"));
+        assert!(r.json);
+        assert_eq!(r.threads, Some(3));
+        assert_eq!(cli.verbose, 1);
+    }
+
+    #[test]
+    fn usage_errors_exit_2() {
+        for argv in [
+            vec!["driftlake"],
+            vec!["driftlake", "run"],
+            vec!["driftlake", "run", "j.toml", "--source", "bogus=x"],
+            vec!["driftlake", "run", "j.toml", "--threads", "0"],
+        ] {
+            let e = Cli::try_parse_from(&argv).unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{argv:?}");
+        }
+    }
+
+    #[test]
+    fn help_documents_exit_codes() {
+        let help = Cli::command().render_long_help().to_string();
+        assert!(help.contains("Exit codes:") && help.contains("nothing was committed"), "{help}");
+    }
+}

@@ -1,1 +1,40 @@
-//! decode: being written (issue 2).
+//! decode: bytes in, events / skips / dead letters out (issue 2).
+//!
+//! A pure stage: nothing here touches object storage, files, the
+//! environment or the clock. Callers hand over bytes (whole objects or
+//! chunks) and get back sessions plus the accounting of lake.md §2: every
+//! record lands in exactly one of ok / skipped / dead.
+//!
+//! * [`frame`]: line framing across chunk boundaries, compression sniffing
+//!   (gzip, zstd) and streaming decompression.
+//! * [`json`]: a JSON reader with CPython `json.loads` semantics over bytes
+//!   that may hold invalid UTF-8 (behave-shell.md §1.8–1.9).
+//! * [`sessrec`]: DECNET sessrec shards → per-sid sessions (§1.2–1.8).
+//! * [`asciicast`]: asciinema recordings v1/v2/v3 → one session.
+//! * [`syslog`]: the recorder's `session_recorded` RFC 5424 lines (§1.10).
+
+pub mod asciicast;
+pub mod frame;
+pub mod json;
+pub mod sessrec;
+pub mod syslog;
+
+pub use asciicast::{decode_asciicast, decode_asciicast_object, CastHeader, CastSession};
+pub use frame::{Compression, FrameError, LineFramer, LineSink, StreamDecoder, MAX_LINE_BYTES};
+pub use sessrec::{decode_shard, Header, RawEvent, SessionRecord, SessrecDecoder, ShardSessions};
+pub use syslog::{decode_syslog, SessionRecorded, SyslogDecoder, SyslogRecords};
+
+/// Decode a whole sessrec object held in memory, gzip/zstd or plain
+/// (sniffed by magic bytes, never by name).
+pub fn decode_sessrec_object(bytes: &[u8]) -> Result<ShardSessions, FrameError> {
+    let mut dec = SessrecDecoder::new();
+    frame::decode_bytes(bytes, &mut dec)?;
+    Ok(dec.finish())
+}
+
+/// Decode a whole syslog object held in memory, gzip/zstd or plain.
+pub fn decode_syslog_object(bytes: &[u8]) -> Result<SyslogRecords, FrameError> {
+    let mut dec = SyslogDecoder::new();
+    frame::decode_bytes(bytes, &mut dec)?;
+    Ok(dec.finish())
+}

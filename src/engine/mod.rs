@@ -1,1 +1,50 @@
-//! engine: being written (issue 2).
+//! engine: DataFusion over the lake (STYLE.md §1).
+//!
+//! - [`udf`]: thin adapters from SQL to the pure engines (`extract::attribution`,
+//!   `extract::behave::numeric`), one file per function, one [`udf::register_all`].
+//! - [`sql`]: the statements in `sql/*.sql` (embedded), their parameters, and the
+//!   read-only guard used by `driftlake sql`.
+//! - [`context`]: the DataFusion context with fixed options and our UDFs, and
+//!   the derived-table computations the runner writes (`attribution_state`).
+//! - [`lake_tables`]: registers every table directory of a lake as a
+//!   `ListingTable` (hive `date=` partitions as a column).
+//!
+//! The engine queries only tables that are registered and never builds object
+//! store credentials itself; URLs go through `crate::source::open_url`.
+
+pub mod context;
+pub mod lake_tables;
+pub mod sql;
+pub mod udf;
+
+/// Errors from the engine.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// DataFusion failed planning or running a statement.
+    #[error("query failed")]
+    DataFusion(#[from] datafusion::error::DataFusionError),
+    /// Arrow failed building or converting a batch.
+    #[error("arrow failed")]
+    Arrow(#[from] datafusion::arrow::error::ArrowError),
+    /// The lake URL could not be opened or listed.
+    #[error("cannot open lake {url}")]
+    Lake {
+        /// The lake URL as given.
+        url: String,
+        /// What went wrong.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A statement parameter is missing or malformed.
+    #[error("parameter {0}")]
+    Param(String),
+    /// A statement would write and writing was not allowed.
+    #[error("{0}")]
+    WriteRefused(String),
+    /// A statement file is unknown or cannot be used.
+    #[error("statement {0}")]
+    Statement(String),
+}
+
+/// Engine result alias.
+pub type Result<T, E = EngineError> = std::result::Result<T, E>;

@@ -1,1 +1,353 @@
-//! job: being written (issue 2).
+//! Job files: `jobs/<job>.toml` → [`JobSpec`] (serde) → [`JobPlan`]
+//! (validated). Never opens the object store (STYLE §1, §8: parse, then
+//! validate, then do I/O).
+//!
+//! ```toml
+//! [job]
+//! name = "demo"
+//!
+//! [lake]
+//! url = "./lake"                 # path, file://, s3://, gs://, az://, memory://
+//!
+//! [sources]
+//! sessrec = ["fixtures/demo/artifacts"]
+//! session_logs = ["fixtures/demo/logs"]
+//! asciicast = []
+//!
+//! [stages]
+//! sessions = true                # sources → sessions, observations, dlq
+//! attribution = true             # observations → attribution_state
+//! ```
+//!
+//! Relative paths resolve against the current directory, as every command
+//! line tool's paths do. Unknown keys are errors that name the key and its
+//! line, so a typo cannot silently drop a source.
+
+use serde::Deserialize;
+
+use crate::source::InputKind;
+
+/// Errors from reading or validating a job.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    /// The job file cannot be read.
+    #[error("cannot read the job file {path}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The job file is not valid TOML or has a wrong or unknown key.
+    #[error("{path}:{line}:{column}: {message}")]
+    Parse {
+        /// The file.
+        path: String,
+        /// 1-based line of the offending key or value.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What is wrong (names the key).
+        message: String,
+    },
+    /// The job parses but does not make sense.
+    #[error("{path}: {message}")]
+    Invalid {
+        /// The file (or `--flag` when an override is wrong).
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// The job file as written (serde view).
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct JobSpec {
+    /// `[job]`.
+    pub job: JobSection,
+    /// `[lake]`.
+    pub lake: LakeSection,
+    /// `[sources]`.
+    #[serde(default)]
+    pub sources: SourcesSection,
+    /// `[stages]`.
+    #[serde(default)]
+    pub stages: StagesSection,
+}
+
+/// `[job]`: what the job is called (the `_runs.job` value).
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct JobSection {
+    /// Job name: `[a-z0-9_-]+`.
+    pub name: String,
+}
+
+/// `[lake]`: where the lake lives.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LakeSection {
+    /// Lake URL or path.
+    pub url: String,
+}
+
+/// `[sources]`: URLs per input kind.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SourcesSection {
+    /// sessrec shard roots (DECNET artifacts layout) or single shards.
+    #[serde(default)]
+    pub sessrec: Vec<String>,
+    /// Recorder syslog files or directories (`session_recorded` lines).
+    #[serde(default)]
+    pub session_logs: Vec<String>,
+    /// asciinema `.cast` files or directories.
+    #[serde(default)]
+    pub asciicast: Vec<String>,
+}
+
+/// `[stages]`: which stages run.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct StagesSection {
+    /// Sources → `sessions`, `observations`, `dlq`.
+    #[serde(default = "yes")]
+    pub sessions: bool,
+    /// `observations` → `attribution_state`.
+    #[serde(default = "yes")]
+    pub attribution: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for StagesSection {
+    fn default() -> Self {
+        StagesSection { sessions: true, attribution: true }
+    }
+}
+
+/// One source of a plan.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SourceSpec {
+    /// Which decoder reads it.
+    pub kind: InputKind,
+    /// The URL or path, as written (resolved when opened).
+    pub url: String,
+}
+
+/// A validated job: what `run` executes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct JobPlan {
+    /// Job name.
+    pub name: String,
+    /// Lake URL or path.
+    pub lake: String,
+    /// Sources in job-file order (sessrec, session_logs, asciicast).
+    pub sources: Vec<SourceSpec>,
+    /// Run the sessions stage.
+    pub sessions: bool,
+    /// Run the attribution stage.
+    pub attribution: bool,
+}
+
+/// Command-line overrides of a job (STYLE §1: the job says what, flags say
+/// how, but every source and the lake can be pointed elsewhere).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Overrides {
+    /// `--source kind=url`, repeatable: replaces the job's sources of each
+    /// kind named.
+    pub sources: Vec<(InputKind, String)>,
+    /// `--lake url`.
+    pub lake: Option<String>,
+}
+
+impl JobSpec {
+    /// Parse a job file's text. `path` only labels errors.
+    ///
+    /// # Errors
+    /// [`JobError::Parse`] naming the line, column and key.
+    pub fn parse(text: &str, path: &str) -> Result<Self, JobError> {
+        toml::from_str(text).map_err(|e| {
+            let (line, column) = e.span().map(|s| line_col(text, s.start)).unwrap_or((1, 1));
+            JobError::Parse { path: path.to_string(), line, column, message: e.message().to_string() }
+        })
+    }
+
+    /// Read and parse a job file.
+    ///
+    /// # Errors
+    /// [`JobError::Read`] or [`JobError::Parse`].
+    pub fn load(path: &std::path::Path) -> Result<Self, JobError> {
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| JobError::Read { path: shown.clone(), source })?;
+        Self::parse(&text, &shown)
+    }
+
+    /// Validate into a plan, applying overrides.
+    ///
+    /// # Errors
+    /// [`JobError::Invalid`] for a bad name, an empty or malformed URL, or a
+    /// job that has nothing to read.
+    pub fn plan(&self, path: &str, ov: &Overrides) -> Result<JobPlan, JobError> {
+        let invalid = |message: String| JobError::Invalid { path: path.to_string(), message };
+        let name = self.job.name.trim();
+        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+            return Err(invalid(format!("[job] name {name:?} must be non-empty [A-Za-z0-9_-]")));
+        }
+        let lake = ov.lake.clone().unwrap_or_else(|| self.lake.url.clone());
+        check_url(&lake).map_err(|m| invalid(format!("lake url: {m}")))?;
+        let mut sources = Vec::new();
+        for (kind, urls) in [
+            (InputKind::Sessrec, &self.sources.sessrec),
+            (InputKind::SessionLog, &self.sources.session_logs),
+            (InputKind::Asciicast, &self.sources.asciicast),
+        ] {
+            let over: Vec<&String> = ov.sources.iter().filter(|(k, _)| *k == kind).map(|(_, u)| u).collect();
+            let chosen: Vec<&String> = if over.is_empty() { urls.iter().collect() } else { over };
+            for url in chosen {
+                check_url(url).map_err(|m| invalid(format!("{} source: {m}", kind.job_key())))?;
+                sources.push(SourceSpec { kind, url: url.clone() });
+            }
+        }
+        if self.stages.sessions && !sources.iter().any(|s| s.kind != InputKind::SessionLog) {
+            return Err(invalid(
+                "the sessions stage has no sessrec or asciicast source ([sources] or --source)".into(),
+            ));
+        }
+        Ok(JobPlan {
+            name: name.to_string(),
+            lake,
+            sources,
+            sessions: self.stages.sessions,
+            attribution: self.stages.attribution,
+        })
+    }
+}
+
+/// Parse a `--source kind=url` flag.
+///
+/// # Errors
+/// A message naming the accepted kinds.
+pub fn parse_source_flag(s: &str) -> Result<(InputKind, String), String> {
+    let (k, url) = s.split_once('=').ok_or_else(|| format!("expected kind=url, got {s:?}"))?;
+    let kind = InputKind::from_job_key(k.trim())
+        .ok_or_else(|| format!("unknown source kind {k:?} (sessrec, session_logs, asciicast)"))?;
+    if url.trim().is_empty() {
+        return Err("empty url".into());
+    }
+    Ok((kind, url.trim().to_string()))
+}
+
+/// Shape-check a URL without I/O.
+fn check_url(url: &str) -> Result<(), String> {
+    if url.trim().is_empty() {
+        return Err("empty".into());
+    }
+    if url.contains("://") {
+        let u = ::url::Url::parse(url).map_err(|e| format!("{} ({e})", crate::source::redact(url)))?;
+        if !matches!(u.scheme(), "file" | "memory" | "s3" | "s3a" | "gs" | "az" | "adl" | "azure" | "abfs" | "abfss") {
+            return Err(format!("unsupported scheme {:?}", u.scheme()));
+        }
+    }
+    Ok(())
+}
+
+/// 1-based line and column of byte `offset` in `text`.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rfind('\n').map_or(before.len(), |nl| before.len() - nl - 1) + 1;
+    (line, column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[job]
+name = "demo"
+[lake]
+url = "./lake"
+[sources]
+sessrec = ["fixtures/demo/artifacts"]
+session_logs = ["fixtures/demo/logs"]
+[stages]
+sessions = true
+attribution = false
+"#;
+
+    #[test]
+    fn parse_and_plan_a_job() {
+        let spec = JobSpec::parse(GOOD, "demo.toml").unwrap();
+        let plan = spec.plan("demo.toml", &Overrides::default()).unwrap();
+        assert_eq!(plan.name, "demo");
+        assert_eq!(plan.lake, "./lake");
+        assert_eq!(
+            plan.sources,
+            vec![
+                SourceSpec { kind: InputKind::Sessrec, url: "fixtures/demo/artifacts".into() },
+                SourceSpec { kind: InputKind::SessionLog, url: "fixtures/demo/logs".into() },
+            ]
+        );
+        assert!(plan.sessions && !plan.attribution);
+    }
+
+    #[test]
+    fn unknown_key_names_key_and_line() {
+        let text = GOOD.replace("sessrec = ", "sesrec = ");
+        let err = JobSpec::parse(&text, "x.toml").unwrap_err();
+        let JobError::Parse { line, message, .. } = &err else { panic!("{err}") };
+        assert_eq!(*line, 7);
+        assert!(message.contains("sesrec"), "{message}");
+        assert!(err.to_string().starts_with("x.toml:7:"), "{err}");
+    }
+
+    #[test]
+    fn wrong_type_names_the_line() {
+        let text = GOOD.replace("sessions = true", "sessions = \"yes\"");
+        let JobError::Parse { line, .. } = JobSpec::parse(&text, "x").unwrap_err() else { panic!() };
+        assert_eq!(line, 10);
+    }
+
+    #[test]
+    fn overrides_replace_sources_of_that_kind_and_the_lake() {
+        let spec = JobSpec::parse(GOOD, "d").unwrap();
+        let ov = Overrides {
+            sources: vec![
+                parse_source_flag("sessrec=memory://t/a").unwrap(),
+                parse_source_flag("sessrec=memory://t/b").unwrap(),
+            ],
+            lake: Some("memory://t/lake".into()),
+        };
+        let plan = spec.plan("d", &ov).unwrap();
+        assert_eq!(plan.lake, "memory://t/lake");
+        let urls: Vec<_> = plan.sources.iter().map(|s| (s.kind, s.url.as_str())).collect();
+        assert_eq!(
+            urls,
+            [
+                (InputKind::Sessrec, "memory://t/a"),
+                (InputKind::Sessrec, "memory://t/b"),
+                (InputKind::SessionLog, "fixtures/demo/logs")
+            ]
+        );
+    }
+
+    #[test]
+    fn invalid_plans_are_rejected() {
+        let spec = JobSpec::parse(GOOD, "d").unwrap();
+        let bad_lake = Overrides { lake: Some("ftp://x/y".into()), ..Default::default() };
+        assert!(matches!(spec.plan("d", &bad_lake), Err(JobError::Invalid { .. })));
+        let no_src = JobSpec::parse(&GOOD.replace("sessrec = [\"fixtures/demo/artifacts\"]", ""), "d").unwrap();
+        assert!(matches!(no_src.plan("d", &Overrides::default()), Err(JobError::Invalid { .. })));
+        let bad_name = JobSpec::parse(&GOOD.replace("\"demo\"", "\"a/b\""), "d").unwrap();
+        assert!(bad_name.plan("d", &Overrides::default()).is_err());
+        assert!(parse_source_flag("nope=x").is_err());
+        assert!(parse_source_flag("sessrec").is_err());
+        assert_eq!(parse_source_flag("session_logs=a=b").unwrap(), (InputKind::SessionLog, "a=b".into()));
+    }
+}

@@ -1,1 +1,481 @@
-//! sink: being written (issue 2).
+//! The lake: partitioned Parquet, partition replace, ledgers
+//! (spec/lake.md §1, §2, §7).
+//!
+//! # Commit protocol (lake.md §2, "Partition replace")
+//!
+//! Each managed table has a manifest, `<lake>/_manifest/<table>.json`,
+//! listing the current file of every partition. A commit of a table:
+//!
+//! 1. computes each partition's **content hash** (sha256 over the Arrow row
+//!    encoding of every column except `run_id`) and its file name
+//!    `part-<16 hex>.parquet`;
+//! 2. writes the files of partitions whose content changed (a partition
+//!    whose hash equals its current file is left untouched, run_id and all,
+//!    so a rerun over the same input changes no byte of any table);
+//! 3. switches with **one** put of the manifest (skipped when unchanged);
+//! 4. deletes the replaced files.
+//!
+//! A run killed before step 3 leaves new files the manifest does not list;
+//! one killed after it leaves old files it no longer lists. Both are
+//! deleted by [`Lake::repair`] at the start of the next run, so the lake
+//! stays readable (through the manifest) at every instant and converges.
+//! Readers that list directories instead of reading the manifest may see
+//! both the old and the new file of a partition between steps 2 and 4;
+//! `engine` reads through [`Lake::manifest`].
+//!
+//! One writer per lake at a time: two concurrent runs would each repair the
+//! other's uncommitted files away. The ledgers `_runs/<run_id>.parquet` and
+//! `_inputs/<run_id>.parquet` are one file per run and need no manifest.
+
+mod manifest;
+mod merge;
+mod parquet;
+
+pub use manifest::{Manifest, PartitionEntry};
+pub use merge::{adapt, merge_partition, Merged};
+pub use parquet::{content_hash, encode_parquet, part_file_name};
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use bytes::Bytes;
+use datafusion::arrow::array::RecordBatch;
+use futures::TryStreamExt;
+use object_store::path::Path;
+use object_store::{ObjectStoreExt, PutPayload};
+
+use crate::model::schema::{Table, PARTITION_COL};
+use crate::source::{open_lake, SourceError, StoreUrl};
+
+/// Errors from writing or reading the lake.
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    /// Opening the lake URL failed.
+    #[error("cannot open the lake")]
+    Open(#[from] SourceError),
+    /// An object-store call failed.
+    #[error("cannot {op} {path}")]
+    Store {
+        /// What we were doing (`write`, `delete`, `list`, `read`).
+        op: &'static str,
+        /// The object's redacted URL.
+        path: String,
+        /// Why.
+        #[source]
+        source: object_store::Error,
+    },
+    /// Encoding Parquet failed.
+    #[error("cannot encode {table} as parquet")]
+    Parquet {
+        /// The table.
+        table: String,
+        /// Why.
+        #[source]
+        source: datafusion::parquet::errors::ParquetError,
+    },
+    /// Building or hashing Arrow data failed (an internal schema bug).
+    #[error("cannot build the {table} batch")]
+    Arrow {
+        /// The table.
+        table: String,
+        /// Why.
+        #[source]
+        source: datafusion::arrow::error::ArrowError,
+    },
+    /// A manifest exists but cannot be parsed.
+    #[error("the manifest {path} is corrupt")]
+    Manifest {
+        /// The manifest's redacted URL.
+        path: String,
+        /// Why.
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+/// One partition to commit: its key (`None` for an unpartitioned table,
+/// else the `date` value) and its rows, already sorted and deduplicated.
+#[derive(Clone, Debug)]
+pub struct Partition {
+    /// `Some("YYYY-MM-DD")` for a `date=` partition, `None` for the table root.
+    pub date: Option<String>,
+    /// The rows, without the partition column, in order (one schema).
+    /// With no rows at all, the partition is removed (if it exists).
+    pub batches: Vec<RecordBatch>,
+}
+
+impl Partition {
+    /// The manifest key: `date=YYYY-MM-DD`, or `""` for the table root.
+    pub fn key(&self) -> String {
+        self.date.as_ref().map(|d| format!("{PARTITION_COL}={d}")).unwrap_or_default()
+    }
+}
+
+/// What one table commit did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TableCommit {
+    /// Partitions whose file was (re)written.
+    pub written: Vec<String>,
+    /// Partitions left untouched because their content did not change.
+    pub unchanged: Vec<String>,
+    /// Partitions removed because no rows are left in them.
+    pub removed: Vec<String>,
+    /// Files deleted because a new file replaced them.
+    pub deleted: usize,
+    /// Rows in the committed partitions (written or unchanged).
+    pub rows: u64,
+}
+
+/// What [`Lake::repair`] removed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RepairReport {
+    /// Stale files deleted, per table.
+    pub deleted: BTreeMap<String, usize>,
+}
+
+/// An opened lake.
+#[derive(Clone, Debug)]
+pub struct Lake {
+    /// The lake's store and root.
+    pub root: StoreUrl,
+}
+
+impl Lake {
+    /// Open (and for local paths create) a lake.
+    ///
+    /// # Errors
+    /// [`SinkError::Open`] when the URL cannot be opened.
+    pub fn open(url: &str) -> Result<Self, SinkError> {
+        Ok(Lake { root: open_lake(url)? })
+    }
+
+    /// A lake on an already opened store.
+    pub fn from_store(root: StoreUrl) -> Self {
+        Lake { root }
+    }
+
+    /// The redacted URL of the lake root.
+    pub fn url(&self) -> String {
+        self.root.redacted()
+    }
+
+    /// The object path of `<lake>/<rel>`.
+    pub fn path(&self, rel: &str) -> Path {
+        self.root.child(rel)
+    }
+
+    fn manifest_path(&self, table: &str) -> Path {
+        self.path(&format!("_manifest/{table}.json"))
+    }
+
+    fn store_err(&self, op: &'static str, path: &Path) -> impl FnOnce(object_store::Error) -> SinkError {
+        let path = self.root.object_url(path);
+        move |source| SinkError::Store { op, path, source }
+    }
+
+    /// The current manifest of `table` (empty when the table was never
+    /// committed).
+    ///
+    /// # Errors
+    /// [`SinkError::Store`] on a read failure other than "not found";
+    /// [`SinkError::Manifest`] when the manifest does not parse.
+    pub async fn manifest(&self, table: &str) -> Result<Manifest, SinkError> {
+        let path = self.manifest_path(table);
+        let got = match self.root.store.get(&path).await {
+            Ok(got) => got,
+            Err(object_store::Error::NotFound { .. }) => return Ok(Manifest::empty(table)),
+            Err(e) => return Err(self.store_err("read", &path)(e)),
+        };
+        let bytes = got.bytes().await.map_err(self.store_err("read", &path))?;
+        serde_json::from_slice(&bytes)
+            .map_err(|source| SinkError::Manifest { path: self.root.object_url(&path), source })
+    }
+
+    /// The object paths of a table's current files, from its manifest
+    /// (what a manifest-aware reader registers).
+    ///
+    /// # Errors
+    /// As [`Lake::manifest`].
+    pub async fn current_files(&self, table: &str) -> Result<Vec<Path>, SinkError> {
+        let m = self.manifest(table).await?;
+        Ok(m.partitions
+            .iter()
+            .flat_map(|(key, e)| e.files.iter().map(move |f| self.file_path(table, key, f)))
+            .collect())
+    }
+
+    /// The path of a data file: `<lake>/<table>/[<key>/]<file>`.
+    fn file_path(&self, table: &str, key: &str, file: &str) -> Path {
+        if key.is_empty() {
+            self.path(&format!("{table}/{file}"))
+        } else {
+            self.path(&format!("{table}/{key}/{file}"))
+        }
+    }
+
+    /// Delete every file under the given tables that their manifest does
+    /// not list: leftovers of a run killed mid-commit (lake.md §2, "the
+    /// next run repairs it").
+    ///
+    /// # Errors
+    /// [`SinkError`] when listing, reading a manifest or deleting fails.
+    pub async fn repair(&self, tables: &[&str]) -> Result<RepairReport, SinkError> {
+        let mut report = RepairReport::default();
+        for &table in tables {
+            let keep: BTreeSet<Path> = self.current_files(table).await?.into_iter().collect();
+            let dir = self.path(table);
+            let listed: Vec<_> = self
+                .root
+                .store
+                .list(Some(&dir))
+                .try_collect()
+                .await
+                .map_err(self.store_err("list", &dir))?;
+            let mut n = 0;
+            for meta in listed {
+                if keep.contains(&meta.location) {
+                    continue;
+                }
+                self.delete(&meta.location).await?;
+                n += 1;
+            }
+            if n > 0 {
+                tracing::warn!(table, files = n, "Removed stale files of an interrupted run.");
+                report.deleted.insert(table.to_string(), n);
+            }
+        }
+        Ok(report)
+    }
+
+    async fn delete(&self, path: &Path) -> Result<(), SinkError> {
+        match self.root.store.delete(path).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(self.store_err("delete", path)(e)),
+        }
+    }
+
+    async fn put(&self, path: &Path, bytes: Bytes) -> Result<(), SinkError> {
+        self.root
+            .store
+            .put(path, PutPayload::from_bytes(bytes))
+            .await
+            .map(|_| ())
+            .map_err(self.store_err("write", path))
+    }
+
+    /// Replace the given partitions of `table` (the commit protocol in the
+    /// module docs). Partitions not listed are left as they are.
+    ///
+    /// # Errors
+    /// [`SinkError`] when encoding or any store call fails. Files written
+    /// before the failure are not listed by the manifest and are removed
+    /// by the next [`Lake::repair`].
+    pub async fn commit(
+        &self,
+        table: &str,
+        run_id: &str,
+        parts: Vec<Partition>,
+    ) -> Result<TableCommit, SinkError> {
+        let old = self.manifest(table).await?;
+        let mut new = old.clone();
+        let mut out = TableCommit::default();
+        let mut replaced: Vec<Path> = Vec::new();
+        for part in parts {
+            let key = part.key();
+            let rows: u64 = part.batches.iter().map(|b| b.num_rows() as u64).sum();
+            let schema = match part.batches.first() {
+                Some(b) if rows > 0 || key.is_empty() => b.schema(),
+                _ => {
+                    // Nothing left in it: drop the partition (its files go
+                    // after the manifest switch).
+                    if let Some(prev) = new.partitions.remove(&key) {
+                        replaced.extend(prev.files.iter().map(|f| self.file_path(table, &key, f)));
+                        out.removed.push(key);
+                    }
+                    continue;
+                }
+            };
+            let hash = content_hash(&part.batches)
+                .map_err(|source| SinkError::Arrow { table: table.to_string(), source })?;
+            let file = part_file_name(&hash);
+            out.rows += rows;
+            if old.partitions.get(&key).is_some_and(|e| e.files == [file.clone()]) {
+                out.unchanged.push(key);
+                continue;
+            }
+            let body = encode_parquet(schema, &part.batches)
+                .map_err(|source| SinkError::Parquet { table: table.to_string(), source })?;
+            self.put(&self.file_path(table, &key, &file), Bytes::from(body)).await?;
+            if let Some(prev) = old.partitions.get(&key) {
+                replaced.extend(
+                    prev.files.iter().filter(|f| **f != file).map(|f| self.file_path(table, &key, f)),
+                );
+            }
+            new.partitions.insert(
+                key.clone(),
+                PartitionEntry { files: vec![file], rows, run_id: run_id.to_string() },
+            );
+            out.written.push(key);
+        }
+        if new != old {
+            let body = serde_json::to_vec_pretty(&new).expect("a manifest always serialises");
+            self.put(&self.manifest_path(table), Bytes::from(body)).await?;
+        }
+        for path in &replaced {
+            self.delete(path).await?;
+        }
+        out.deleted = replaced.len();
+        Ok(out)
+    }
+
+    /// The committed rows of one partition (`date` None: the table root),
+    /// read through the manifest; empty when it does not exist.
+    ///
+    /// # Errors
+    /// [`SinkError`] when the manifest or a file cannot be read or decoded.
+    pub async fn read_partition(&self, table: &str, date: Option<&str>) -> Result<Vec<RecordBatch>, SinkError> {
+        let key = date.map(|d| format!("{PARTITION_COL}={d}")).unwrap_or_default();
+        let m = self.manifest(table).await?;
+        let Some(entry) = m.partitions.get(&key) else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for f in &entry.files {
+            let path = self.file_path(table, &key, f);
+            let got = self.root.store.get(&path).await.map_err(self.store_err("read", &path))?;
+            let bytes = got.bytes().await.map_err(self.store_err("read", &path))?;
+            let reader = datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(bytes)
+                .and_then(|b| b.build())
+                .map_err(|source| SinkError::Parquet { table: table.to_string(), source })?;
+            for batch in reader {
+                out.push(batch.map_err(|source| SinkError::Arrow { table: table.to_string(), source })?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Write a ledger file `<lake>/<table>/<run_id>.parquet` (`_runs`,
+    /// `_inputs`): one file per run, overwritten in place (one put) when the
+    /// run's status changes.
+    ///
+    /// # Errors
+    /// [`SinkError`] when encoding or the put fails.
+    pub async fn write_ledger(&self, table: Table, run_id: &str, batch: &RecordBatch) -> Result<(), SinkError> {
+        let body = encode_parquet(batch.schema(), std::slice::from_ref(batch))
+            .map_err(|source| SinkError::Parquet { table: table.as_str().to_string(), source })?;
+        self.put(&self.path(&format!("{}/{run_id}.parquet", table.as_str())), Bytes::from(body))
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    use datafusion::arrow::array::{Int64Array, StringArray};
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+
+    fn batch(vals: &[i64], run: &str) -> RecordBatch {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("x", DataType::Int64, false),
+            Field::new("run_id", DataType::Utf8, false),
+        ]));
+        RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(Int64Array::from(vals.to_vec())),
+                Arc::new(StringArray::from(vec![run; vals.len()])),
+            ],
+        )
+        .unwrap()
+    }
+
+    async fn files(lake: &Lake, table: &str) -> Vec<String> {
+        let dir = lake.path(table);
+        let mut v: Vec<String> = lake
+            .root
+            .store
+            .list(Some(&dir))
+            .map_ok(|m| m.location.to_string())
+            .try_collect()
+            .await
+            .unwrap();
+        v.sort();
+        v
+    }
+
+    fn part(date: &str, vals: &[i64], run: &str) -> Partition {
+        Partition { date: Some(date.into()), batches: vec![batch(vals, run)] }
+    }
+
+    #[tokio::test]
+    async fn commit_replaces_changed_partitions_and_keeps_unchanged() {
+        let lake = Lake::open("memory://sink-commit/lake").unwrap();
+        let c1 = lake
+            .commit("t", "run1", vec![part("2026-05-01", &[1, 2], "run1"), part("2026-05-02", &[3], "run1")])
+            .await
+            .unwrap();
+        assert_eq!(c1.written.len(), 2);
+        let before = files(&lake, "t").await;
+        assert_eq!(before.len(), 2);
+
+        // Same content under another run id: nothing is written.
+        let c2 = lake
+            .commit("t", "run2", vec![part("2026-05-01", &[1, 2], "run2"), part("2026-05-02", &[3], "run2")])
+            .await
+            .unwrap();
+        assert_eq!(c2.unchanged.len(), 2);
+        assert!(c2.written.is_empty());
+        assert_eq!(files(&lake, "t").await, before);
+        let m = lake.manifest("t").await.unwrap();
+        assert!(m.partitions.values().all(|e| e.run_id == "run1"));
+
+        // One partition changes: its old file goes, the other stays.
+        let c3 = lake.commit("t", "run3", vec![part("2026-05-02", &[3, 4], "run3")]).await.unwrap();
+        assert_eq!((c3.written.len(), c3.deleted), (1, 1));
+        let after = files(&lake, "t").await;
+        assert_eq!(after.len(), 2);
+        assert!(after.contains(&before[0]));
+        assert!(!after.contains(&before[1]));
+        assert_eq!(lake.current_files("t").await.unwrap().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn empty_partition_is_removed_and_partitions_read_back() {
+        let lake = Lake::open("memory://sink-remove/lake").unwrap();
+        lake.commit("t", "r1", vec![part("2026-05-01", &[1, 2], "r1"), part("2026-05-02", &[3], "r1")])
+            .await
+            .unwrap();
+        let back = lake.read_partition("t", Some("2026-05-01")).await.unwrap();
+        assert_eq!(back, vec![batch(&[1, 2], "r1")]);
+        assert!(lake.read_partition("t", Some("2030-01-01")).await.unwrap().is_empty());
+        let c = lake.commit("t", "r2", vec![part("2026-05-01", &[], "r2")]).await.unwrap();
+        assert_eq!((c.removed.len(), c.deleted), (1, 1));
+        assert_eq!(files(&lake, "t").await.len(), 1);
+        assert!(!lake.manifest("t").await.unwrap().partitions.contains_key("date=2026-05-01"));
+    }
+
+    #[tokio::test]
+    async fn repair_removes_unlisted_files() {
+        let lake = Lake::open("memory://sink-repair/lake").unwrap();
+        lake.commit("t", "r1", vec![part("2026-05-01", &[1], "r1")]).await.unwrap();
+        // A killed run's leftover: written, never listed.
+        lake.put(&lake.path("t/date=2026-05-01/part-0000000000000000.parquet"), Bytes::from_static(b"x"))
+            .await
+            .unwrap();
+        assert_eq!(files(&lake, "t").await.len(), 2);
+        let rep = lake.repair(&["t", "never_written"]).await.unwrap();
+        assert_eq!(rep.deleted.get("t"), Some(&1));
+        assert_eq!(files(&lake, "t").await.len(), 1);
+        assert_eq!(lake.current_files("t").await.unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn unpartitioned_table_lives_at_the_root() {
+        let lake = Lake::open("memory://sink-root/lake").unwrap();
+        lake.commit("u", "r1", vec![Partition { date: None, batches: vec![batch(&[7], "r1")] }]).await.unwrap();
+        let f = files(&lake, "u").await;
+        assert_eq!(f.len(), 1);
+        assert!(f[0].starts_with("lake/u/part-") && f[0].ends_with(".parquet"), "{f:?}");
+    }
+}

@@ -1,0 +1,60 @@
+//! Engine benchmark (issue 3): the extraction engine alone versus the JSON
+//! decoding of the same shards, one thread, release build.
+//!
+//! `cargo bench --bench engine -- <dir with sessions-*.jsonl>`; `make bench`
+//! runs it over the generated bench data. Prints MB/s of shard bytes and
+//! sessions/s for each half; the target is extract ≥ 2× decode.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use driftlake::decode::sessrec::decode_shard;
+use driftlake::extract::behave::extract_session;
+
+fn shards(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(rd) = std::fs::read_dir(dir) else { return };
+    for e in rd.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            shards(&p, out);
+        } else if p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("sessions-") && n.ends_with(".jsonl")) {
+            out.push(p);
+        }
+    }
+}
+
+fn main() {
+    let dir = std::env::args().skip(1).find(|a| !a.starts_with('-')).unwrap_or_else(|| "fixtures".into());
+    let mut files = Vec::new();
+    shards(Path::new(&dir), &mut files);
+    files.sort();
+    if files.is_empty() {
+        eprintln!("no sessions-*.jsonl under {dir}");
+        std::process::exit(2);
+    }
+    let (mut bytes, mut sessions, mut observations) = (0u64, 0u64, 0u64);
+    let (mut t_decode, mut t_extract) = (0f64, 0f64);
+    let mut payload_chars = 0u64;
+    for f in &files {
+        let data = std::fs::read(f).expect("bench input is readable");
+        bytes += data.len() as u64;
+        let t0 = Instant::now();
+        let shard = decode_shard(&data);
+        t_decode += t0.elapsed().as_secs_f64();
+        let t1 = Instant::now();
+        for s in &shard.sessions {
+            let events = s.events(&shard.chars);
+            payload_chars += events.iter().map(|e| e.data.len() as u64).sum::<u64>();
+            if let Ok(x) = extract_session(&events) {
+                observations += x.observations.len() as u64;
+            }
+            sessions += 1;
+        }
+        t_extract += t1.elapsed().as_secs_f64();
+    }
+    let mb = bytes as f64 / 1e6;
+    println!("shards={} bytes={} sessions={} observations={} payload_chars={}", files.len(), bytes, sessions, observations, payload_chars);
+    println!("decode : {:8.1} MB/s  {:9.0} sessions/s", mb / t_decode, sessions as f64 / t_decode);
+    println!("extract: {:8.1} MB/s  {:9.0} sessions/s  ({:.1} M payload chars/s)", mb / t_extract, sessions as f64 / t_extract, payload_chars as f64 / 1e6 / t_extract);
+    println!("extract/decode speed ratio: {:.2}x", t_decode / t_extract);
+}

@@ -1,0 +1,48 @@
+-- attribution_state: one row per (identity_ref, primitive): the attribution
+--          state of the identity's whole observation series for the primitive.
+-- Spec:    behave-shell §6.3-6.8 (merger choice, mergers, replay for
+--          last_change_ts); lake.md §3 attribution_state (columns; series
+--          ordered by ts, ties by evidence_ref).
+-- Reads:   observations.   Writes: attribution_state (whole table replaced;
+--          the runner adds run_id).
+-- UDFs:    primitive_value_kind(primitive): registry kind, NULL (= categorical)
+--          for a primitive the registry does not know (§6.3);
+--          attribution_merge(kind, values, ts) with both lists from
+--          array_agg(... ORDER BY ts, evidence_ref).
+-- Params:  none.
+-- Why SQL: grouping and ordering are relational; the merge rules stay in Rust
+--          (extract::attribution). (ts, evidence_ref) is unique within a group
+--          (one observation per evidence_ref and primitive), so the two lists
+--          line up and the result does not depend on ingestion order.
+WITH series AS (
+    SELECT
+        identity_ref,
+        primitive,
+        coalesce(primitive_value_kind(primitive), min(value_kind)) AS value_kind,
+        array_agg(value ORDER BY ts, evidence_ref) AS series_values,
+        array_agg(ts ORDER BY ts, evidence_ref) AS series_ts
+    FROM observations
+    WHERE identity_ref IS NOT NULL
+    GROUP BY identity_ref, primitive
+),
+merged AS (
+    SELECT
+        identity_ref,
+        primitive,
+        value_kind,
+        attribution_merge(primitive_value_kind(primitive), series_values, series_ts) AS m
+    FROM series
+)
+SELECT
+    identity_ref,
+    primitive,
+    value_kind,
+    m['current_value'] AS current_value,
+    m['state'] AS state,
+    m['confidence'] AS confidence,
+    m['observation_count'] AS observation_count,
+    m['last_observation_ts'] AS last_observation_ts,
+    m['last_change_ts'] AS last_change_ts
+FROM merged
+WHERE m IS NOT NULL
+ORDER BY identity_ref, primitive

@@ -1,0 +1,85 @@
+//! Human-readable output of `run` and `validate` (stdout). Pointers and
+//! counts only; never payload.
+
+use std::fmt::Write as _;
+
+use crate::job::JobPlan;
+use crate::pipeline::RunSummary;
+use crate::source::redact;
+
+/// What `validate` prints for a good job.
+pub fn plan_text(plan: &JobPlan) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "job {} is valid", plan.name);
+    let _ = writeln!(s, "  lake    {}", redact(&plan.lake));
+    for src in &plan.sources {
+        let _ = writeln!(s, "  source  {:<13} {}", src.kind.job_key(), redact(&src.url));
+    }
+    let stages: Vec<&str> = [("sessions", plan.sessions), ("attribution", plan.attribution)]
+        .iter()
+        .filter(|(_, on)| *on)
+        .map(|(n, _)| *n)
+        .collect();
+    let _ = writeln!(s, "  stages  {}", stages.join(", "));
+    s
+}
+
+fn mib(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
+}
+
+/// The run summary: inputs, sessions, observations per family, dead
+/// letters, wall time; failed inputs listed.
+pub fn summary_text(r: &RunSummary) -> String {
+    let mut s = String::new();
+    let ok = r.inputs.len() as u64 - r.failed_inputs;
+    let _ = writeln!(s, "driftlake run {} -> {} (run {})", r.job, r.lake, r.run_id);
+    let _ = writeln!(
+        s,
+        "  inputs            {} ({ok} ok, {} failed), {}",
+        r.inputs.len(),
+        r.failed_inputs,
+        mib(r.input_bytes)
+    );
+    let c = &r.sessions;
+    let _ = write!(
+        s,
+        "  sessions          {} ({} ok, {} empty, {} error",
+        c.ok + c.empty + c.error,
+        c.ok,
+        c.empty,
+        c.error
+    );
+    if c.duplicate > 0 {
+        let _ = write!(s, ", {} duplicates dropped", c.duplicate);
+    }
+    if c.carried > 0 {
+        let _ = write!(s, "; {} kept from inputs not read this run", c.carried);
+    }
+    let _ = writeln!(s, ")");
+    let _ = writeln!(s, "  observations      {}", r.observations);
+    for (family, n) in &r.observations_by_family {
+        let _ = writeln!(s, "    {family:<18} {n}");
+    }
+    let reasons: Vec<String> = r.dead_letters_by_reason.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    if reasons.is_empty() {
+        let _ = writeln!(s, "  dead letters      0");
+    } else {
+        let _ = writeln!(s, "  dead letters      {} ({})", r.dead_letters, reasons.join(", "));
+    }
+    for (table, t) in &r.tables {
+        let _ = writeln!(
+            s,
+            "  {table:<17} {} rows, {} partitions written, {} unchanged",
+            t.rows, t.partitions_written, t.partitions_unchanged
+        );
+    }
+    let _ = writeln!(s, "  wall time         {:.2} s", r.wall_s);
+    if r.failed_inputs > 0 {
+        let _ = writeln!(s, "failed inputs:");
+        for i in r.inputs.iter().filter(|i| i.status == "failed") {
+            let _ = writeln!(s, "  {}: {}", i.source, i.error.as_deref().unwrap_or("unknown error"));
+        }
+    }
+    s
+}

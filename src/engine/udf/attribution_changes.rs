@@ -1,0 +1,120 @@
+//! `attribution_changes(value_kind, values, ts)`: every state change of the
+//! §6.8 replay as `LIST<STRUCT<seq BIGINT, ts DOUBLE, state UTF8>>`, oldest
+//! first (`seq` 0 is the first state; `seq` orders changes that share a `ts`). Same inputs as `attribution_merge`; NULL
+//! where that function gives NULL. Feeds `trends_attribution`, which needs the
+//! state each identity was in at the end of every bucket.
+
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+use datafusion::arrow::array::{ArrayRef, Float64Builder, Int64Builder, ListArray, StringBuilder, StructArray};
+use datafusion::arrow::buffer::{NullBuffer, OffsetBuffer};
+use datafusion::arrow::datatypes::{DataType, Field, Fields};
+use datafusion::common::{Result, ScalarValue};
+use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility};
+
+use super::attribution_merge::{thresholds_key, AttributionMergeUdf, SeriesInput};
+use crate::extract::attribution::{replay_changes, AttributionThresholds, SeriesObs};
+
+/// The `attribution_changes` scalar UDF.
+#[derive(Debug)]
+pub struct AttributionChangesUdf {
+    signature: Signature,
+    thresholds: AttributionThresholds,
+}
+
+impl AttributionChangesUdf {
+    /// The UDF with the given thresholds.
+    pub fn new(thresholds: AttributionThresholds) -> Self {
+        AttributionChangesUdf { signature: Signature::user_defined(Volatility::Immutable), thresholds }
+    }
+
+    fn item_fields() -> Fields {
+        Fields::from(vec![
+            Field::new("seq", DataType::Int64, false),
+            Field::new("ts", DataType::Float64, false),
+            Field::new("state", DataType::Utf8, false),
+        ])
+    }
+
+    fn item_field() -> Arc<Field> {
+        Arc::new(Field::new_list_field(DataType::Struct(Self::item_fields()), false))
+    }
+}
+
+impl PartialEq for AttributionChangesUdf {
+    fn eq(&self, other: &Self) -> bool {
+        thresholds_key(&self.thresholds) == thresholds_key(&other.thresholds)
+    }
+}
+impl Eq for AttributionChangesUdf {}
+impl Hash for AttributionChangesUdf {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        thresholds_key(&self.thresholds).hash(state);
+    }
+}
+
+impl ScalarUDFImpl for AttributionChangesUdf {
+    fn name(&self) -> &str {
+        "attribution_changes"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        // Same inputs as attribution_merge.
+        AttributionMergeUdf::new(self.thresholds.clone()).coerce_types(arg_types)
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::List(Self::item_field()))
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let all_scalar = args.args.iter().all(|a| matches!(a, ColumnarValue::Scalar(_)));
+        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        let input = SeriesInput::try_new("attribution_changes", &arrays)?;
+        let n = input.len();
+        let mut seq = Int64Builder::new();
+        let mut ts = Float64Builder::new();
+        let mut state = StringBuilder::new();
+        let mut lengths = Vec::with_capacity(n);
+        let mut valid = Vec::with_capacity(n);
+        let mut series: Vec<SeriesObs> = Vec::new();
+        for row in 0..n {
+            let changes = input.series(row, &mut series).and_then(|(kind, _)| {
+                let (out, changes) = replay_changes(kind, &series, &self.thresholds);
+                out.row.map(|_| changes)
+            });
+            match changes {
+                Some(changes) => {
+                    for (i, c) in changes.iter().enumerate() {
+                        seq.append_value(i64::try_from(i).unwrap_or(i64::MAX));
+                        ts.append_value(c.ts);
+                        state.append_value(c.state.as_str());
+                    }
+                    lengths.push(changes.len());
+                    valid.push(true);
+                }
+                None => {
+                    lengths.push(0);
+                    valid.push(false);
+                }
+            }
+        }
+        let items = StructArray::try_new(
+            Self::item_fields(),
+            vec![Arc::new(seq.finish()) as ArrayRef, Arc::new(ts.finish()), Arc::new(state.finish())],
+            None,
+        )?;
+        let nulls = NullBuffer::from(valid);
+        let nulls = (nulls.null_count() > 0).then_some(nulls);
+        let out = ListArray::try_new(Self::item_field(), OffsetBuffer::from_lengths(lengths), Arc::new(items), nulls)?;
+        if all_scalar {
+            return Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(&out, 0)?));
+        }
+        Ok(ColumnarValue::Array(Arc::new(out)))
+    }
+}

@@ -1,0 +1,264 @@
+//! `attribution_merge(value_kind, values, ts)`: one attribution state per row
+//! from a whole `(identity, primitive)` series (spec/behave-shell.md §6,
+//! lake.md §3 `attribution_state`).
+//!
+//! `values` is `LIST<UTF8>` of the observations' JSON values and `ts` the
+//! matching `LIST<DOUBLE>`, both ordered by `(ts, evidence_ref)`:
+//! `array_agg(value ORDER BY ts, evidence_ref)`. The adapter parses the JSON
+//! and calls [`replay`]; the rules stay in `extract::attribution`.
+//!
+//! Output struct: `{state, current_value, confidence, observation_count,
+//! last_observation_ts, last_change_ts}`; `current_value` is JSON text (the
+//! stored text of the chosen observation, or the numeric merger's number).
+//! The struct is NULL when there is no state: empty or NULL lists, lists of
+//! different lengths, a value that is not JSON, a value kind that is not a
+//! registry kind, or a series on which every prefix raises (§6.8 step 8).
+
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, Float64Builder, Int64Builder, StringBuilder, StructArray,
+};
+use datafusion::arrow::buffer::NullBuffer;
+use datafusion::arrow::datatypes::{DataType, Field, Fields, Float64Type};
+use datafusion::common::{internal_err, plan_err, Result, ScalarValue};
+use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility};
+
+use crate::extract::attribution::{replay, AttributionThresholds, CurrentValue, MergerKind, SeriesObs};
+
+/// The `attribution_merge` scalar UDF.
+#[derive(Debug)]
+pub struct AttributionMergeUdf {
+    signature: Signature,
+    thresholds: AttributionThresholds,
+}
+
+impl AttributionMergeUdf {
+    /// The UDF with the given thresholds (the job file's overrides, or
+    /// `AttributionThresholds::default()`).
+    pub fn new(thresholds: AttributionThresholds) -> Self {
+        AttributionMergeUdf { signature: Signature::user_defined(Volatility::Immutable), thresholds }
+    }
+
+    /// The output struct's fields, in lake.md column order.
+    pub fn fields() -> Fields {
+        Fields::from(vec![
+            Field::new("state", DataType::Utf8, false),
+            Field::new("current_value", DataType::Utf8, false),
+            Field::new("confidence", DataType::Float64, false),
+            Field::new("observation_count", DataType::Int64, false),
+            Field::new("last_observation_ts", DataType::Float64, false),
+            Field::new("last_change_ts", DataType::Float64, false),
+        ])
+    }
+}
+
+// DataFusion compares UDFs to deduplicate plans: two instances are equal when
+// their thresholds are (floats by bits).
+impl PartialEq for AttributionMergeUdf {
+    fn eq(&self, other: &Self) -> bool {
+        thresholds_key(&self.thresholds) == thresholds_key(&other.thresholds)
+    }
+}
+impl Eq for AttributionMergeUdf {}
+impl Hash for AttributionMergeUdf {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        thresholds_key(&self.thresholds).hash(state);
+    }
+}
+
+/// The thresholds as hashable bits.
+pub(crate) fn thresholds_key(t: &AttributionThresholds) -> [u64; 12] {
+    [
+        t.categorical_window_n as u64,
+        t.min_observations_for_state as u64,
+        t.categorical_majority_threshold as u64,
+        t.numeric_ewma_alpha.to_bits(),
+        t.numeric_stable_dispersion_pct.to_bits(),
+        t.numeric_drift_mean_shift_pct.to_bits(),
+        t.numeric_conflict_dispersion_pct.to_bits(),
+        t.hash_drift_max as u64,
+        t.hash_drift_window_secs.to_bits(),
+        t.multi_actor_max_confidence.to_bits(),
+        t.multi_actor_min_primitives as u64,
+        t.multi_actor_tick_secs.to_bits(),
+    ]
+}
+
+impl ScalarUDFImpl for AttributionMergeUdf {
+    fn name(&self) -> &str {
+        "attribution_merge"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        if arg_types.len() != 3 {
+            return plan_err!("attribution_merge(value_kind, values, ts) takes 3 arguments, got {}", arg_types.len());
+        }
+        Ok(vec![
+            DataType::Utf8,
+            DataType::List(Arc::new(Field::new_list_field(DataType::Utf8, true))),
+            DataType::List(Arc::new(Field::new_list_field(DataType::Float64, true))),
+        ])
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Struct(Self::fields()))
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let all_scalar = args.args.iter().all(|a| matches!(a, ColumnarValue::Scalar(_)));
+        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        let out = merge_rows(&arrays, &self.thresholds)?;
+        if all_scalar {
+            return Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(&out, 0)?));
+        }
+        Ok(ColumnarValue::Array(out))
+    }
+}
+
+/// The three inputs of the attribution UDFs, downcast once per batch.
+pub(crate) struct SeriesInput<'a> {
+    kinds: &'a datafusion::arrow::array::StringArray,
+    values: &'a datafusion::arrow::array::ListArray,
+    ts: &'a datafusion::arrow::array::ListArray,
+    value_text: &'a datafusion::arrow::array::StringArray,
+    ts_vals: &'a datafusion::arrow::array::Float64Array,
+}
+
+impl<'a> SeriesInput<'a> {
+    /// Downcast `(Utf8, List<Utf8>, List<Float64>)` argument arrays.
+    pub(crate) fn try_new(name: &str, arrays: &'a [ArrayRef]) -> Result<Self> {
+        let [kinds, values, ts] = arrays else {
+            return internal_err!("{name}: expected 3 argument arrays");
+        };
+        let (Some(kinds), Some(values), Some(ts)) =
+            (kinds.as_string_opt::<i32>(), values.as_list_opt::<i32>(), ts.as_list_opt::<i32>())
+        else {
+            return internal_err!("{name}: arguments not coerced to (Utf8, List<Utf8>, List<Float64>)");
+        };
+        let (Some(value_text), Some(ts_vals)) =
+            (values.values().as_string_opt::<i32>(), ts.values().as_primitive_opt::<Float64Type>())
+        else {
+            return internal_err!("{name}: list children not coerced");
+        };
+        Ok(SeriesInput { kinds, values, ts, value_text, ts_vals })
+    }
+
+    /// Rows in the batch.
+    pub(crate) fn len(&self) -> usize {
+        self.kinds.len()
+    }
+
+    /// Fill `buf` with row `row`'s series; returns the merger and the offset
+    /// of the row's first value in the child array, or `None` when the row
+    /// has no usable series (see the module docs).
+    pub(crate) fn series(&self, row: usize, buf: &mut Vec<SeriesObs>) -> Option<(MergerKind, usize)> {
+        if self.values.is_null(row) || self.ts.is_null(row) {
+            return None;
+        }
+        let kind = if self.kinds.is_null(row) { None } else { Some(self.kinds.value(row)) };
+        let kind = MergerKind::for_value_kind(kind).ok()?;
+        let v_off = self.values.value_offsets();
+        let t_off = self.ts.value_offsets();
+        let (vs, ve) = (v_off[row] as usize, v_off[row + 1] as usize);
+        let (ts_s, ts_e) = (t_off[row] as usize, t_off[row + 1] as usize);
+        if ve - vs != ts_e - ts_s {
+            return None;
+        }
+        buf.clear();
+        for (vi, ti) in (vs..ve).zip(ts_s..ts_e) {
+            let value = if self.value_text.is_null(vi) {
+                serde_json::Value::Null
+            } else {
+                serde_json::from_str(self.value_text.value(vi)).ok()?
+            };
+            let t = if self.ts_vals.is_null(ti) { f64::NAN } else { self.ts_vals.value(ti) };
+            buf.push(SeriesObs { value, ts: t });
+        }
+        Some((kind, vs))
+    }
+
+    /// The stored JSON text of child value `i`, `null` for a NULL.
+    pub(crate) fn value_text(&self, i: usize) -> &'a str {
+        if self.value_text.is_null(i) {
+            "null"
+        } else {
+            self.value_text.value(i)
+        }
+    }
+}
+
+/// The per-batch work: downcast once, loop over rows, build the struct.
+fn merge_rows(arrays: &[ArrayRef], th: &AttributionThresholds) -> Result<ArrayRef> {
+    let input = SeriesInput::try_new("attribution_merge", arrays)?;
+    let n = input.len();
+    let mut state = StringBuilder::with_capacity(n, n * 8);
+    let mut current = StringBuilder::with_capacity(n, n * 8);
+    let mut confidence = Float64Builder::with_capacity(n);
+    let mut count = Int64Builder::with_capacity(n);
+    let mut last_obs = Float64Builder::with_capacity(n);
+    let mut last_change = Float64Builder::with_capacity(n);
+    let mut valid = Vec::with_capacity(n);
+    let mut series: Vec<SeriesObs> = Vec::new();
+    let mut no_state = 0usize;
+    for row in 0..n {
+        let row_out = input
+            .series(row, &mut series)
+            .and_then(|(kind, base)| replay(kind, &series, th).row.map(|r| (r, base)));
+        match row_out {
+            Some((r, base)) => {
+                let m = r.merged;
+                state.append_value(m.state.as_str());
+                match m.current {
+                    // The stored text, so `1.0` stays `1.0` and strings keep
+                    // their escaping.
+                    CurrentValue::Element(i) => current.append_value(input.value_text(base + i)),
+                    CurrentValue::Null => current.append_value("null"),
+                    CurrentValue::Number(x) => current.append_value(json_number(x)),
+                }
+                confidence.append_value(m.confidence);
+                count.append_value(i64::try_from(m.observation_count).unwrap_or(i64::MAX));
+                last_obs.append_value(m.last_observation_ts);
+                last_change.append_value(r.last_change_ts);
+                valid.push(true);
+            }
+            None => {
+                no_state += 1;
+                state.append_value("");
+                current.append_value("");
+                confidence.append_value(0.0);
+                count.append_value(0);
+                last_obs.append_value(0.0);
+                last_change.append_value(0.0);
+                valid.push(false);
+            }
+        }
+    }
+    if no_state > 0 {
+        tracing::debug!(groups = no_state, "Attribution merge produced no state for some series.");
+    }
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(state.finish()),
+        Arc::new(current.finish()),
+        Arc::new(confidence.finish()),
+        Arc::new(count.finish()),
+        Arc::new(last_obs.finish()),
+        Arc::new(last_change.finish()),
+    ];
+    let nulls = NullBuffer::from(valid);
+    let nulls = (nulls.null_count() > 0).then_some(nulls);
+    Ok(Arc::new(StructArray::try_new(AttributionMergeUdf::fields(), columns, nulls)?))
+}
+
+/// A float as JSON text; JSON has no NaN or infinity, so those are `null`.
+pub(crate) fn json_number(x: f64) -> String {
+    match serde_json::Number::from_f64(x) {
+        Some(n) => n.to_string(),
+        None => "null".to_owned(),
+    }
+}

@@ -1,0 +1,38 @@
+//! Our SQL functions: thin adapters over the pure engines (STYLE.md §4).
+//! One file per function; [`register_all`] is the one list.
+//!
+//! | SQL | kind | what |
+//! |---|---|---|
+//! | `attribution_merge(value_kind, values, ts)` | scalar | §6 state row from an ordered series |
+//! | `attribution_changes(value_kind, values, ts)` | scalar | the state changes of the replay |
+//! | `primitive_value_kind(primitive)` | scalar | registry value kind |
+//! | `ewma(value, alpha ORDER BY …)` | aggregate | §6.5 EWMA, order-aware |
+//! | `ewma_list(list, alpha)` | scalar | EWMA of an ordered list |
+//! | `cv(value)` | aggregate | population coefficient of variation |
+
+pub mod attribution_changes;
+pub mod attribution_merge;
+pub mod cv;
+pub mod ewma;
+pub mod primitive_value_kind;
+
+use datafusion::logical_expr::{AggregateUDF, ScalarUDF};
+use datafusion::prelude::SessionContext as DfContext;
+
+use crate::extract::attribution::AttributionThresholds;
+
+/// Register every UDF with the default attribution thresholds.
+pub fn register_all(ctx: &DfContext) {
+    register_all_with(ctx, &AttributionThresholds::default());
+}
+
+/// Register every UDF; the attribution functions use `thresholds` (the job
+/// file's overrides).
+pub fn register_all_with(ctx: &DfContext, thresholds: &AttributionThresholds) {
+    ctx.register_udf(ScalarUDF::from(attribution_merge::AttributionMergeUdf::new(thresholds.clone())));
+    ctx.register_udf(ScalarUDF::from(attribution_changes::AttributionChangesUdf::new(thresholds.clone())));
+    ctx.register_udf(ScalarUDF::from(primitive_value_kind::PrimitiveValueKindUdf::new()));
+    ctx.register_udf(ScalarUDF::from(ewma::EwmaListUdf::new()));
+    ctx.register_udaf(AggregateUDF::from(ewma::EwmaUdaf::new()));
+    ctx.register_udaf(AggregateUDF::from(cv::CvUdaf::new()));
+}

@@ -1,0 +1,204 @@
+//! Recomputing a partition from new rows plus the committed rows of inputs
+//! this run did not re-read (lake.md §2 "from *all* the inputs that belong
+//! to it", §7 incremental runs).
+//!
+//! Both sides are sorted by a Utf8 key column (`evidence_ref`, or `source`
+//! for the dlq) and a key's rows are contiguous, so the partition is cut
+//! into **segments** (runs of one key), old segments the caller keeps are
+//! merged with the new ones by key, and a new segment replaces an old one
+//! with the same key. Rows inside a segment keep their order (an
+//! observation segment stays in emission order). Pure: no I/O.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{new_null_array, Array, ArrayRef, RecordBatch, StringArray};
+use datafusion::arrow::compute::concat_batches;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::error::ArrowError;
+
+/// One run of rows with the same key.
+struct Segment<'a> {
+    key: &'a str,
+    batch: &'a RecordBatch,
+    offset: usize,
+    len: usize,
+    new: bool,
+}
+
+fn key_array<'a>(batch: &'a RecordBatch, key: &str) -> Result<&'a StringArray, ArrowError> {
+    let idx = batch.schema().index_of(key)?;
+    batch
+        .column(idx)
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .ok_or_else(|| ArrowError::SchemaError(format!("merge key {key} is not Utf8")))
+}
+
+fn segments<'a>(batches: &'a [RecordBatch], key: &str, new: bool) -> Result<Vec<Segment<'a>>, ArrowError> {
+    let mut out = Vec::new();
+    for batch in batches {
+        let keys = key_array(batch, key)?;
+        let mut start = 0;
+        while start < batch.num_rows() {
+            let k = keys.value(start);
+            let mut end = start + 1;
+            while end < batch.num_rows() && keys.value(end) == k {
+                end += 1;
+            }
+            out.push(Segment { key: k, batch, offset: start, len: end - start, new });
+            start = end;
+        }
+    }
+    Ok(out)
+}
+
+/// Give an old batch the current schema: columns matched by name, a column
+/// the old file lacks becomes nulls (a table may gain columns, lake.md).
+///
+/// # Errors
+/// When a column changed type, or a new non-nullable column is missing.
+pub fn adapt(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch, ArrowError> {
+    if batch.schema().as_ref() == schema.as_ref() {
+        return Ok(batch.clone());
+    }
+    let old = batch.schema();
+    let cols = schema
+        .fields()
+        .iter()
+        .map(|f| match old.index_of(f.name()) {
+            Ok(i) if old.field(i).data_type() == f.data_type() => Ok(Arc::clone(batch.column(i))),
+            Ok(_) => Err(ArrowError::SchemaError(format!("column {} changed type", f.name()))),
+            Err(_) if f.is_nullable() => Ok(new_null_array(f.data_type(), batch.num_rows())),
+            Err(_) => Err(ArrowError::SchemaError(format!("old file lacks required column {}", f.name()))),
+        })
+        .collect::<Result<Vec<ArrayRef>, _>>()?;
+    RecordBatch::try_new(Arc::clone(schema), cols)
+}
+
+/// What [`merge_partition`] produced.
+#[derive(Debug)]
+pub struct Merged {
+    /// The partition's rows (empty when nothing is left).
+    pub batches: Vec<RecordBatch>,
+    /// Keys of old segments that were kept.
+    pub kept_old: Vec<String>,
+}
+
+/// Merge a partition's committed rows (`old`, adapted to `schema`) with
+/// `new` rows; both sorted by `key`. `keep_old(batch, row)` decides for each
+/// old segment (given its first row) whether it is carried over; an old
+/// segment whose key also has new rows is always replaced.
+///
+/// # Errors
+/// When the key column is missing or not Utf8, or an old file cannot be
+/// adapted to the schema.
+pub fn merge_partition(
+    schema: &SchemaRef,
+    old: &[RecordBatch],
+    new: &[RecordBatch],
+    key: &str,
+    keep_old: &dyn Fn(&RecordBatch, usize) -> bool,
+) -> Result<Merged, ArrowError> {
+    let old: Vec<RecordBatch> = old.iter().map(|b| adapt(b, schema)).collect::<Result<_, _>>()?;
+    let new_segs = segments(new, key, true)?;
+    let new_keys: std::collections::HashSet<&str> = new_segs.iter().map(|s| s.key).collect();
+    let mut kept_old = Vec::new();
+    let mut all = new_segs;
+    for seg in segments(&old, key, false)? {
+        if new_keys.contains(seg.key) || !keep_old(seg.batch, seg.offset) {
+            continue;
+        }
+        if kept_old.last().is_none_or(|k: &String| k != seg.key) {
+            kept_old.push(seg.key.to_string());
+        }
+        all.push(seg);
+    }
+    // Stable: equal keys keep new-then-old input order; old runs split over
+    // two batches stay in file order.
+    all.sort_by(|a, b| a.key.cmp(b.key).then(b.new.cmp(&a.new)));
+    if all.is_empty() {
+        return Ok(Merged { batches: Vec::new(), kept_old });
+    }
+    let slices: Vec<RecordBatch> = all.iter().map(|s| s.batch.slice(s.offset, s.len)).collect();
+    let batch = concat_batches(schema, &slices)?;
+    Ok(Merged { batches: vec![batch], kept_old })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::Int64Array;
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+
+    fn schema() -> SchemaRef {
+        Arc::new(Schema::new(vec![
+            Field::new("k", DataType::Utf8, false),
+            Field::new("owner", DataType::Utf8, false),
+            Field::new("n", DataType::Int64, false),
+        ]))
+    }
+
+    fn batch(rows: &[(&str, &str, i64)]) -> RecordBatch {
+        RecordBatch::try_new(
+            schema(),
+            vec![
+                Arc::new(StringArray::from(rows.iter().map(|r| r.0).collect::<Vec<_>>())),
+                Arc::new(StringArray::from(rows.iter().map(|r| r.1).collect::<Vec<_>>())),
+                Arc::new(Int64Array::from(rows.iter().map(|r| r.2).collect::<Vec<_>>())),
+            ],
+        )
+        .unwrap()
+    }
+
+    fn rows(m: &Merged) -> Vec<(String, i64)> {
+        let mut out = Vec::new();
+        for b in &m.batches {
+            let k = b.column(0).as_any().downcast_ref::<StringArray>().unwrap();
+            let n = b.column(2).as_any().downcast_ref::<Int64Array>().unwrap();
+            out.extend((0..b.num_rows()).map(|i| (k.value(i).to_string(), n.value(i))));
+        }
+        out
+    }
+
+    #[test]
+    fn merge_keeps_unowned_old_replaces_same_key_and_keeps_segment_order() {
+        // Old file split over two batches mid-segment "b".
+        let old = [batch(&[("a", "x", 1), ("b", "y", 2)]), batch(&[("b", "y", 3), ("d", "x", 4)])];
+        let new = [batch(&[("b", "z", 20), ("c", "z", 30), ("c", "z", 31)])];
+        let owner_is_y = |b: &RecordBatch, row: usize| {
+            b.column(1).as_any().downcast_ref::<StringArray>().unwrap().value(row) == "y"
+        };
+        // Keep old rows owned by y only: "a" and "d" (owner x) drop, "b" is replaced.
+        let m = merge_partition(&schema(), &old, &new, "k", &owner_is_y).unwrap();
+        assert_eq!(rows(&m), [("b".into(), 20), ("c".into(), 30), ("c".into(), 31)]);
+        assert!(m.kept_old.is_empty());
+        // Keep everything old: "a", "d" carried, "b" still replaced by new.
+        let m = merge_partition(&schema(), &old, &new, "k", &|_, _| true).unwrap();
+        assert_eq!(
+            rows(&m),
+            [("a".into(), 1), ("b".into(), 20), ("c".into(), 30), ("c".into(), 31), ("d".into(), 4)]
+        );
+        assert_eq!(m.kept_old, ["a", "d"]);
+        // Old segment split across batches stays whole and ordered.
+        let m = merge_partition(&schema(), &old, &[], "k", &|_, _| true).unwrap();
+        assert_eq!(rows(&m), [("a".into(), 1), ("b".into(), 2), ("b".into(), 3), ("d".into(), 4)]);
+        assert_eq!(m.kept_old, ["a", "b", "d"]);
+        // Nothing left: no batches.
+        assert!(merge_partition(&schema(), &old, &[], "k", &|_, _| false).unwrap().batches.is_empty());
+    }
+
+    #[test]
+    fn adapt_fills_new_nullable_columns() {
+        let narrow = Arc::new(Schema::new(vec![Field::new("k", DataType::Utf8, false)]));
+        let b = RecordBatch::try_new(narrow, vec![Arc::new(StringArray::from(vec!["a"]))]).unwrap();
+        let wide = Arc::new(Schema::new(vec![
+            Field::new("k", DataType::Utf8, false),
+            Field::new("extra", DataType::Int64, true),
+        ]));
+        let a = adapt(&b, &wide).unwrap();
+        assert_eq!(a.num_columns(), 2);
+        assert_eq!(a.column(1).null_count(), 1);
+        let strict = Arc::new(Schema::new(vec![Field::new("extra", DataType::Int64, false)]));
+        assert!(adapt(&b, &strict).is_err());
+    }
+}

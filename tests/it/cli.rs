@@ -1,0 +1,148 @@
+//! The `driftlake` binary: exit codes 0/1/2, `--json`, `--source`/`--lake`
+//! overrides, `validate`, and `--help`.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use crate::idempotency::support::*;
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_driftlake"));
+    c.env_remove("RUST_LOG");
+    c
+}
+
+fn code(o: &Output) -> i32 {
+    o.status.code().expect("exited normally")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A job file over `src` (sessrec + logs) writing `lake`.
+fn job(dir: &Path, src: &Path, lake: &Path) -> std::path::PathBuf {
+    let p = dir.join("job.toml");
+    std::fs::write(
+        &p,
+        format!(
+            "[job]\nname = \"cli-test\"\n[lake]\nurl = {:?}\n[sources]\nsessrec = [{:?}]\nsession_logs = [{:?}]\n[stages]\nsessions = true\nattribution = false\n",
+            lake.display().to_string(),
+            src.join("artifacts").display().to_string(),
+            src.join("logs").display().to_string(),
+        ),
+    )
+    .unwrap();
+    p
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let o = bin().output().unwrap();
+    assert_eq!(code(&o), 2, "no arguments");
+    let o = bin().arg("run").output().unwrap();
+    assert_eq!(code(&o), 2, "run without a job");
+    assert!(stderr(&o).contains("<JOB>"), "{}", stderr(&o));
+    let o = bin().args(["run", "x.toml", "--source", "nope=1"]).output().unwrap();
+    assert_eq!(code(&o), 2);
+}
+
+#[test]
+fn help_documents_exit_codes() {
+    let o = bin().arg("--help").output().unwrap();
+    assert_eq!(code(&o), 0);
+    let out = stdout(&o);
+    assert!(out.contains("Exit codes:") && out.contains("run") && out.contains("validate"), "{out}");
+    let o = bin().args(["run", "--help"]).output().unwrap();
+    assert!(stdout(&o).contains("--source") && stdout(&o).contains("Exit codes:"));
+}
+
+#[test]
+fn good_run_exits_0_and_json_summary_parses() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    copy_tree(&demo_dir(), &src);
+    let lake = tmp.path().join("lake");
+    let j = job(tmp.path(), &src, &lake);
+    let o = bin().args(["run", j.to_str().unwrap(), "--json", "-q"]).output().unwrap();
+    assert_eq!(code(&o), 0, "stderr: {}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(stdout(&o).trim()).expect("one JSON object");
+    assert_eq!(v["status"], "committed");
+    assert_eq!(v["job"], "cli-test");
+    assert!(v["observations"].as_u64().unwrap() > 0);
+    assert!(v["observations_by_family"]["motor"].as_u64().unwrap() > 0);
+    assert!(v["inputs"].as_array().unwrap().iter().all(|i| i["status"] == "ok"));
+    assert!(lake.join("_manifest/observations.json").is_file());
+
+    // The human summary names inputs, sessions, families, dead letters, time.
+    let o = bin().args(["run", j.to_str().unwrap()]).output().unwrap();
+    assert_eq!(code(&o), 0);
+    let out = stdout(&o);
+    for want in ["inputs", "sessions", "observations", "motor", "dead letters", "wall time"] {
+        assert!(out.contains(want), "{want} missing from:\n{out}");
+    }
+}
+
+#[test]
+fn failed_input_exits_1_and_is_listed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    copy_tree(&demo_dir(), &src);
+    write(&src, "artifacts/broken-1/ssh/sessions-2026-06-01.jsonl.zst", b"\x28\xb5\x2f\xfd garbage garbage");
+    let lake = tmp.path().join("lake");
+    let j = job(tmp.path(), &src, &lake);
+    let o = bin().args(["run", j.to_str().unwrap()]).output().unwrap();
+    assert_eq!(code(&o), 1, "stdout: {}\nstderr: {}", stdout(&o), stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("failed inputs:") && out.contains("broken-1/ssh/sessions-2026-06-01.jsonl.zst"), "{out}");
+}
+
+#[test]
+fn overrides_point_the_job_elsewhere() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    copy_tree(&demo_dir(), &src);
+    let lake = tmp.path().join("lake");
+    let j = job(tmp.path(), &tmp.path().join("nowhere"), &lake);
+    // As written the job's sources do not exist: nothing committed.
+    let o = bin().args(["run", j.to_str().unwrap()]).output().unwrap();
+    assert_eq!(code(&o), 2);
+    assert!(stderr(&o).contains("does not exist"), "{}", stderr(&o));
+    // --source and --lake replace them.
+    let other = tmp.path().join("other-lake");
+    let o = bin()
+        .args(["run", j.to_str().unwrap(), "--json"])
+        .arg("--source")
+        .arg(format!("sessrec={}", src.join("artifacts").display()))
+        .arg("--source")
+        .arg(format!("session_logs={}", src.join("logs").display()))
+        .arg("--lake")
+        .arg(&other)
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(other.join("sessions").is_dir());
+    assert!(!lake.join("sessions").exists());
+}
+
+#[test]
+fn validate_checks_without_io() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lake = tmp.path().join("lake");
+    let j = job(tmp.path(), &tmp.path().join("src"), &lake);
+    let o = bin().args(["validate", j.to_str().unwrap()]).output().unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stdout(&o).contains("job cli-test is valid"));
+    assert!(!lake.exists(), "validate must not create the lake");
+
+    let bad = tmp.path().join("bad.toml");
+    std::fs::write(&bad, "[job]\nname = \"x\"\n[lake]\nurl = \"./l\"\n[sources]\nsesrec = [\"a\"]\n").unwrap();
+    let o = bin().args(["validate", bad.to_str().unwrap()]).output().unwrap();
+    assert_eq!(code(&o), 2);
+    let err = stderr(&o);
+    assert!(err.contains("sesrec") && err.contains(":6:"), "{err}");
+}

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# make bench: release-build benchmarks over generated data. Prints the figures
+# the README quotes. Data is generated once into $BENCH_DATA and reused.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+CACHE=${CACHE:-$HOME/.cache/driftlake}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$CACHE/target}
+BENCH_DATA=${BENCH_DATA:-$CACHE/bench-data}
+BENCH_MB=${BENCH_MB:-220}
+PY=${PY:-python3}
+
+cargo build --release --locked --bin driftlake --bench engine
+BIN=$CARGO_TARGET_DIR/release/driftlake
+
+if [ ! -f "$BENCH_DATA/.done-$BENCH_MB" ]; then
+  rm -rf "$BENCH_DATA"; mkdir -p "$BENCH_DATA"
+  echo "generating ~${BENCH_MB} MB of sessrec shards into $BENCH_DATA" >&2
+  $PY tools/gen/sessrec_gen.py --out "$BENCH_DATA/sessrec" --seed 7 --days 30 --deckies 8 \
+      --target-bytes $((BENCH_MB * 1000 * 1000)) --syslog
+  touch "$BENCH_DATA/.done-$BENCH_MB"
+fi
+bytes=$(find "$BENCH_DATA/sessrec" -name 'sessions-*.jsonl*' -printf '%s\n' | awk '{s+=$1} END {print s}')
+echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+echo "input: $bytes bytes of sessrec shards"
+
+echo "== engine alone (decode vs extract, 1 thread) =="
+"$CARGO_TARGET_DIR"/release/deps/engine-* "$BENCH_DATA/sessrec" 2>/dev/null || \
+  cargo bench --locked --bench engine -- "$BENCH_DATA/sessrec"
+
+echo "== session pipeline end to end (parse + extract + Parquet) =="
+for threads in 1 2; do
+  lake=$(mktemp -d)
+  /usr/bin/time -f '%e %M' -o /tmp/driftlake-bench-time "$BIN" run jobs/demo.toml \
+      --source sessrec="$BENCH_DATA/sessrec" --source session_logs="$BENCH_DATA/sessrec/logs" \
+      --lake "$lake" --threads "$threads" --json > /tmp/driftlake-bench-summary.json
+  read -r wall rss_kb < /tmp/driftlake-bench-time
+  sessions=$($PY -c 'import json;print(json.load(open("/tmp/driftlake-bench-summary.json"))["sessions"])')
+  awk -v b="$bytes" -v w="$wall" -v t="$threads" -v s="$sessions" -v r="$rss_kb" 'BEGIN {
+    printf "threads=%d wall=%.2fs  %.1f MB/s total  %.1f MB/s per core  %.0f sessions/s  peak RSS %.0f MiB\n",
+           t, w, b/1e6/w, b/1e6/w/t, s/w, r/1024 }'
+  rm -rf "$lake"
+done
