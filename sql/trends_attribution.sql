@@ -91,7 +91,7 @@ state_per_bucket AS (
     CROSS JOIN last_bucket l
 )
 SELECT
-    bucket_start,
+    arrow_cast(bucket_start, 'Timestamp(µs, "UTC")') AS bucket_start,
     arrow_cast($interval, 'Utf8') AS "interval",
     primitive,
     state,

@@ -22,7 +22,7 @@ WITH binned AS (
     FROM observations
 )
 SELECT
-    bucket_start,
+    arrow_cast(bucket_start, 'Timestamp(µs, "UTC")') AS bucket_start,
     arrow_cast($interval, 'Utf8') AS "interval",
     primitive,
     value,

@@ -69,7 +69,9 @@ pub struct RunOptions {
 
 impl Default for RunOptions {
     fn default() -> Self {
-        RunOptions { threads: std::thread::available_parallelism().map_or(2, |n| n.get()) }
+        RunOptions {
+            threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
+        }
     }
 }
 
@@ -177,7 +179,11 @@ pub fn new_run_id(now: DateTime<Utc>, job: &str) -> String {
     h.update(now.timestamp_nanos_opt().unwrap_or_default().to_le_bytes());
     h.update(std::process::id().to_le_bytes());
     h.update(job.as_bytes());
-    format!("{}-{}", now.format("%Y%m%dT%H%M%SZ"), &hex::encode(h.finalize())[..8])
+    format!(
+        "{}-{}",
+        now.format("%Y%m%dT%H%M%SZ"),
+        &hex::encode(h.finalize())[..8]
+    )
 }
 
 /// The crate version for `_runs.version` (plus the git hash when the build
@@ -309,7 +315,10 @@ fn write_run_ledger(rt: &tokio::runtime::Runtime, lake: &Lake, row: &RunRow) -> 
 }
 
 fn arrow_err(table: &str, source: datafusion::arrow::error::ArrowError) -> Error {
-    Error::Sink(SinkError::Arrow { table: table.to_string(), source })
+    Error::Sink(SinkError::Arrow {
+        table: table.to_string(),
+        source,
+    })
 }
 
 /// One session, decoded and extracted, waiting to become rows.
@@ -341,14 +350,14 @@ struct InputOutcome {
 }
 
 impl InputOutcome {
-    fn failed(input: &InputRef, error: String) -> Self {
+    fn failed(error: String) -> Self {
         InputOutcome {
             stats: RecordStats::default(),
             sessions: Vec::new(),
             dlq: Vec::new(),
             identities: Vec::new(),
             error: Some(error),
-            dates: input.shard.iter().map(|s| s.date).collect(),
+            dates: Vec::new(),
             bytes_done: 0,
         }
     }
@@ -363,15 +372,23 @@ fn execute(
     run_id: &str,
     sources: &[(StoreUrl, Listing)],
 ) -> Result<RunSummary> {
-    let all: Vec<(&StoreUrl, &InputRef)> =
-        sources.iter().flat_map(|(su, l)| l.inputs.iter().map(move |i| (su, i))).collect();
+    let all: Vec<(&StoreUrl, &InputRef)> = sources
+        .iter()
+        .flat_map(|(su, l)| l.inputs.iter().map(move |i| (su, i)))
+        .collect();
     let handle = rt.handle().clone();
 
     // Identities first: sessions rows need them (spec §1.10).
-    let logs: Vec<(&StoreUrl, &InputRef)> =
-        all.iter().copied().filter(|(_, i)| i.kind == InputKind::SessionLog).collect();
-    let log_outcomes: Vec<InputOutcome> =
-        pool.install(|| logs.par_iter().map(|(su, i)| read_input(&handle, su, i, &HashMap::new())).collect());
+    let logs: Vec<(&StoreUrl, &InputRef)> = all
+        .iter()
+        .copied()
+        .filter(|(_, i)| i.kind == InputKind::SessionLog)
+        .collect();
+    let log_outcomes: Vec<InputOutcome> = pool.install(|| {
+        logs.par_iter()
+            .map(|(su, i)| read_input(&handle, su, i, &HashMap::new()))
+            .collect()
+    });
     let mut identities: HashMap<String, String> = HashMap::new();
     for o in &log_outcomes {
         for (sid, ip) in &o.identities {
@@ -381,17 +398,32 @@ fn execute(
     }
 
     let sessions_inputs: Vec<(&StoreUrl, &InputRef)> = if plan.sessions {
-        all.iter().copied().filter(|(_, i)| i.kind != InputKind::SessionLog).collect()
+        all.iter()
+            .copied()
+            .filter(|(_, i)| i.kind != InputKind::SessionLog)
+            .collect()
     } else {
         Vec::new()
     };
     let session_outcomes: Vec<InputOutcome> = pool.install(|| {
-        sessions_inputs.par_iter().map(|(su, i)| read_input(&handle, su, i, &identities)).collect()
+        sessions_inputs
+            .par_iter()
+            .map(|(su, i)| read_input(&handle, su, i, &identities))
+            .collect()
     });
 
-    let mut inputs: Vec<(&InputRef, InputOutcome)> = logs.iter().map(|(_, i)| *i).zip(log_outcomes).collect();
-    inputs.extend(sessions_inputs.iter().map(|(_, i)| *i).zip(session_outcomes));
-    let rejected: Vec<&RejectedName> = sources.iter().flat_map(|(_, l)| l.rejected.iter()).collect();
+    let mut inputs: Vec<(&InputRef, InputOutcome)> =
+        logs.iter().map(|(_, i)| *i).zip(log_outcomes).collect();
+    inputs.extend(
+        sessions_inputs
+            .iter()
+            .map(|(_, i)| *i)
+            .zip(session_outcomes),
+    );
+    let rejected: Vec<&RejectedName> = sources
+        .iter()
+        .flat_map(|(_, l)| l.rejected.iter())
+        .collect();
     assemble_and_commit(plan, rt, lake, run_id, inputs, &rejected)
 }
 
@@ -406,7 +438,7 @@ fn read_input(
         Ok(b) => b,
         Err(e) => {
             tracing::warn!(source = %input.url, error = %error_chain(&e), "Input failed.");
-            return InputOutcome::failed(input, error_chain(&e));
+            return InputOutcome::failed(error_chain(&e));
         }
     };
     let outcome = match input.kind {
@@ -440,18 +472,23 @@ fn micros(s: f64) -> Option<i64> {
 /// The UTC day of a µs timestamp, when it is a four-digit-year day.
 fn day_of(us: i64) -> Option<NaiveDate> {
     let d = DateTime::from_timestamp_micros(us)?.date_naive();
-    (1970..=9999).contains(&chrono::Datelike::year(&d)).then_some(d)
+    (1970..=9999)
+        .contains(&chrono::Datelike::year(&d))
+        .then_some(d)
 }
 
 fn midnight_epoch(d: NaiveDate) -> f64 {
-    d.and_hms_opt(0, 0, 0).map_or(0.0, |dt| dt.and_utc().timestamp() as f64)
+    d.and_hms_opt(0, 0, 0)
+        .map_or(0.0, |dt| dt.and_utc().timestamp() as f64)
 }
 
 /// The relative window of spec §2.1: `t_start` = first event's `t`,
 /// `t_end` = max(0, max t) (a NaN never compares greater).
 fn window(ts: impl IntoIterator<Item = f64>) -> (f64, f64) {
     let mut it = ts.into_iter();
-    let Some(first) = it.next() else { return (0.0, 0.0) };
+    let Some(first) = it.next() else {
+        return (0.0, 0.0);
+    };
     let mut t_end = 0.0;
     for t in std::iter::once(first).chain(it) {
         if t > t_end {
@@ -488,13 +525,20 @@ fn build_session(
     identities: &HashMap<String, String>,
 ) -> SessionOut {
     let (t_start, t_end) = window(s.events.iter().map(|e| e.t));
-    let epoch0 = s.header_ts.filter(|t| t.is_finite()).unwrap_or_else(|| midnight_epoch(fallback_day));
+    let epoch0 = s
+        .header_ts
+        .filter(|t| t.is_finite())
+        .unwrap_or_else(|| midnight_epoch(fallback_day));
     let base_us = s.header_ts.and_then(micros);
     let started_at_us = base_us.and_then(|b| micros(t_start).and_then(|t| b.checked_add(t)));
     let ended_at_us = base_us.and_then(|b| micros(t_end).and_then(|t| b.checked_add(t)));
     let date = started_at_us.and_then(day_of).unwrap_or(fallback_day);
     let duration = t_end - t_start;
-    let input_events = s.events.iter().filter(|e| e.ch == crate::model::event::Channel::Input).count();
+    let input_events = s
+        .events
+        .iter()
+        .filter(|e| e.ch == crate::model::event::Channel::Input)
+        .count();
     let output_events = s.events.len() - input_events;
     let (status, error_reason, commands, observations) = if let Some(why) = s.refused {
         ("error", Some(why), None, Vec::new())
@@ -552,13 +596,17 @@ fn dlq_row(input: &InputRef, d: &DeadLetter) -> DlqRow {
     }
 }
 
-fn read_sessrec(input: &InputRef, bytes: &[u8], identities: &HashMap<String, String>) -> InputOutcome {
+fn read_sessrec(
+    input: &InputRef,
+    bytes: &[u8],
+    identities: &HashMap<String, String>,
+) -> InputOutcome {
     let Some(shard) = input.shard.as_ref() else {
-        return InputOutcome::failed(input, "sessrec input without a validated name".into());
+        return InputOutcome::failed("sessrec input without a validated name".into());
     };
     let decoded = match crate::decode::decode_sessrec_object(bytes) {
         Ok(d) => d,
-        Err(e) => return InputOutcome::failed(input, error_chain(&e)),
+        Err(e) => return InputOutcome::failed(error_chain(&e)),
     };
     let mut sessions = Vec::with_capacity(decoded.sessions.len());
     for rec in &decoded.sessions {
@@ -578,7 +626,11 @@ fn read_sessrec(input: &InputRef, bytes: &[u8], identities: &HashMap<String, Str
         };
         sessions.push(build_session(s, input, shard.date, identities));
     }
-    let dlq = decoded.dead.iter().map(|d| (shard.date, dlq_row(input, d))).collect();
+    let dlq = decoded
+        .dead
+        .iter()
+        .map(|d| (shard.date, dlq_row(input, d)))
+        .collect();
     let mut dates: Vec<NaiveDate> = sessions.iter().map(|s| s.date).collect();
     dates.push(shard.date);
     InputOutcome {
@@ -597,7 +649,13 @@ fn date_in_name(name: &str) -> Option<NaiveDate> {
     let b = name.as_bytes();
     (0..b.len().saturating_sub(9)).find_map(|i| {
         let w = &b[i..i + 10];
-        let shape = w.iter().enumerate().all(|(j, c)| if j == 4 || j == 7 { *c == b'-' } else { c.is_ascii_digit() });
+        let shape = w.iter().enumerate().all(|(j, c)| {
+            if j == 4 || j == 7 {
+                *c == b'-'
+            } else {
+                c.is_ascii_digit()
+            }
+        });
         if !shape {
             return None;
         }
@@ -613,14 +671,14 @@ fn object_day(input: &InputRef) -> NaiveDate {
 }
 
 /// One asciinema recording: one session (`cast:<path>`, sid = file stem).
-fn read_asciicast(input: &InputRef, bytes: &[u8], identities: &HashMap<String, String>) -> InputOutcome {
+fn read_asciicast(
+    input: &InputRef,
+    bytes: &[u8],
+    identities: &HashMap<String, String>,
+) -> InputOutcome {
     let cast = match crate::decode::decode_asciicast_object(bytes) {
         Ok(c) => c,
-        Err(e) => {
-            let mut o = InputOutcome::failed(input, error_chain(&e));
-            o.dates = date_in_name(&input.rel_path).into_iter().collect();
-            return o;
-        }
+        Err(e) => return InputOutcome::failed(error_chain(&e)),
     };
     let name = input.rel_path.rsplit('/').next().unwrap_or("");
     let stem = [".cast.gz", ".cast.zst", ".cast", ".json"]
@@ -660,18 +718,17 @@ fn read_session_log(input: &InputRef, bytes: &[u8]) -> InputOutcome {
     let day = object_day(input);
     let logs = match crate::decode::decode_syslog_object(bytes) {
         Ok(l) => l,
-        Err(e) => {
-            // Identities from this file are missing: hold the day it names.
-            let mut o = InputOutcome::failed(input, error_chain(&e));
-            o.dates = date_in_name(&input.rel_path).into_iter().collect();
-            return o;
-        }
+        Err(e) => return InputOutcome::failed(error_chain(&e)),
     };
     InputOutcome {
         stats: logs.stats,
         sessions: Vec::new(),
         dlq: logs.dead.iter().map(|d| (day, dlq_row(input, d))).collect(),
-        identities: logs.records.iter().map(|r| (r.sid.clone(), r.src_ip.to_string())).collect(),
+        identities: logs
+            .records
+            .iter()
+            .map(|r| (r.sid.clone(), r.src_ip.to_string()))
+            .collect(),
         error: None,
         dates: vec![day],
         bytes_done: input.size,
@@ -723,12 +780,18 @@ fn assemble_and_commit(
     };
 
     // Inputs read in full this run own their rows; bad names are re-listed.
-    let mut reread: HashSet<String> =
-        inputs.iter().filter(|(_, o)| o.error.is_none()).map(|(i, _)| i.url.clone()).collect();
+    let mut reread: HashSet<String> = inputs
+        .iter()
+        .filter(|(_, o)| o.error.is_none())
+        .map(|(i, _)| i.url.clone())
+        .collect();
     reread.extend(rejected.iter().map(|r| r.url.clone()));
     // The partitions those inputs feed now or may have fed before.
-    let touched_dates: Vec<NaiveDate> =
-        inputs.iter().filter(|(_, o)| o.error.is_none()).flat_map(|(_, o)| o.dates.iter().copied()).collect();
+    let touched_dates: Vec<NaiveDate> = inputs
+        .iter()
+        .filter(|(_, o)| o.error.is_none())
+        .flat_map(|(_, o)| o.dates.iter().copied())
+        .collect();
 
     let mut sessions: BTreeMap<NaiveDate, Vec<SessionOut>> = BTreeMap::new();
     let mut dlq: BTreeMap<NaiveDate, Vec<DlqRow>> = BTreeMap::new();
@@ -749,14 +812,20 @@ fn assemble_and_commit(
                 _ => summary.sessions.error += 1,
             }
             for o in &s.observations {
-                *summary.observations_by_family.entry(o.primitive.family().to_string()).or_default() += 1;
+                *summary
+                    .observations_by_family
+                    .entry(o.primitive.family().to_string())
+                    .or_default() += 1;
             }
             summary.observations += s.observations.len() as u64;
             rows_out += 1 + s.observations.len() as u64;
             sessions.entry(s.date).or_default().push(s);
         }
         for (date, row) in outcome.dlq {
-            *summary.dead_letters_by_reason.entry(row.reason.to_string()).or_default() += 1;
+            *summary
+                .dead_letters_by_reason
+                .entry(row.reason.to_string())
+                .or_default() += 1;
             summary.dead_letters += 1;
             rows_out += 1;
             dlq.entry(date).or_default().push(row);
@@ -796,7 +865,10 @@ fn assemble_and_commit(
     }
     for r in rejected {
         let (date, row) = bad_name_row(r);
-        *summary.dead_letters_by_reason.entry(row.reason.to_string()).or_default() += 1;
+        *summary
+            .dead_letters_by_reason
+            .entry(row.reason.to_string())
+            .or_default() += 1;
         summary.dead_letters += 1;
         dlq.entry(date).or_default().push(row);
     }
@@ -825,19 +897,39 @@ fn assemble_and_commit(
             let day = date.to_string();
             let old = rt.block_on(lake.read_partition("sessions", Some(&day)))?;
             let new = session_batches(&list, run_id)?;
-            let merged = merge_partition(&schema::sessions_schema(), &old, &new, "evidence_ref", &not_reread("shard"))
-                .map_err(|e| arrow_err("sessions", e))?;
+            let merged = merge_partition(
+                &schema::sessions_schema(),
+                &old,
+                &new,
+                "evidence_ref",
+                &not_reread("shard"),
+            )
+            .map_err(|e| arrow_err("sessions", e))?;
             carried.0 += merged.kept_old.len() as u64;
             let kept: HashSet<String> = merged.kept_old.into_iter().collect();
-            ses_parts.push(Partition { date: Some(day.clone()), batches: merged.batches });
+            ses_parts.push(Partition {
+                date: Some(day.clone()),
+                batches: merged.batches,
+            });
 
             let old = rt.block_on(lake.read_partition("observations", Some(&day)))?;
             let new = observation_batches(&list, run_id)?;
-            let keep_obs = |b: &RecordBatch, row: usize| str_at(b, "evidence_ref", row).is_some_and(|r| kept.contains(r));
-            let merged = merge_partition(&schema::observations_schema(), &old, &new, "evidence_ref", &keep_obs)
-                .map_err(|e| arrow_err("observations", e))?;
+            let keep_obs = |b: &RecordBatch, row: usize| {
+                str_at(b, "evidence_ref", row).is_some_and(|r| kept.contains(r))
+            };
+            let merged = merge_partition(
+                &schema::observations_schema(),
+                &old,
+                &new,
+                "evidence_ref",
+                &keep_obs,
+            )
+            .map_err(|e| arrow_err("observations", e))?;
             carried.1 += merged.kept_old.len() as u64;
-            obs_parts.push(Partition { date: Some(day), batches: merged.batches });
+            obs_parts.push(Partition {
+                date: Some(day),
+                batches: merged.batches,
+            });
         }
         summary.sessions.carried = carried.0;
         summary.sessions_carried_observations = carried.1;
@@ -848,7 +940,12 @@ fn assemble_and_commit(
     for date in &touched {
         let mut rows = dlq.remove(date).unwrap_or_default();
         rows.sort_by(|a, b| {
-            (&a.source, a.byte_offset, a.line, a.reason).cmp(&(&b.source, b.byte_offset, b.line, b.reason))
+            (&a.source, a.byte_offset, a.line, a.reason).cmp(&(
+                &b.source,
+                b.byte_offset,
+                b.line,
+                b.reason,
+            ))
         });
         for r in &mut rows {
             r.run_id = run_id.to_string();
@@ -861,9 +958,18 @@ fn assemble_and_commit(
             .map_err(|e| arrow_err("dlq", e))?;
         let day = date.to_string();
         let old = rt.block_on(lake.read_partition("dlq", Some(&day)))?;
-        let merged = merge_partition(&schema::dlq_schema(), &old, &new, "source", &not_reread("source"))
-            .map_err(|e| arrow_err("dlq", e))?;
-        dlq_parts.push(Partition { date: Some(day), batches: merged.batches });
+        let merged = merge_partition(
+            &schema::dlq_schema(),
+            &old,
+            &new,
+            "source",
+            &not_reread("source"),
+        )
+        .map_err(|e| arrow_err("dlq", e))?;
+        dlq_parts.push(Partition {
+            date: Some(day),
+            batches: merged.batches,
+        });
     }
     commit_table(rt, lake, "dlq", run_id, dlq_parts, &mut summary)?;
 
@@ -908,7 +1014,10 @@ fn commit_table(
 fn session_batches(list: &[SessionOut], run_id: &str) -> Result<Vec<RecordBatch>> {
     let rows: Vec<SessionRow> = list
         .iter()
-        .map(|s| SessionRow { run_id: run_id.to_string(), ..s.row.clone() })
+        .map(|s| SessionRow {
+            run_id: run_id.to_string(),
+            ..s.row.clone()
+        })
         .collect();
     let refs: Vec<&SessionRow> = rows.iter().collect();
     refs.chunks(BATCH_ROWS)
@@ -931,8 +1040,11 @@ fn observation_rows(s: &SessionOut, run_id: &str) -> Vec<ObservationRow> {
             let p: Primitive = o.primitive;
             let text = o.value.as_str();
             let kind = p.value_kind();
-            let value_str = matches!(kind, ValueKind::Categorical | ValueKind::Hash | ValueKind::FreeString)
-                .then(|| text.to_string());
+            let value_str = matches!(
+                kind,
+                ValueKind::Categorical | ValueKind::Hash | ValueKind::FreeString
+            )
+            .then(|| text.to_string());
             ObservationRow {
                 id: observation_id(&s.row.evidence_ref, p.as_str()),
                 primitive: p.as_str(),
@@ -1001,15 +1113,26 @@ fn attribution_stage(
         .map(|b| with_run_id(b, run_id))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| arrow_err("attribution_state", e))?;
-    let part = Partition { date: None, batches };
+    let part = Partition {
+        date: None,
+        batches,
+    };
     commit_table(rt, lake, "attribution_state", run_id, vec![part], summary)
 }
 
 /// `batch` plus a trailing `run_id` column (lake.md §3 attribution_state).
-fn with_run_id(batch: &RecordBatch, run_id: &str) -> Result<RecordBatch, datafusion::arrow::error::ArrowError> {
+fn with_run_id(
+    batch: &RecordBatch,
+    run_id: &str,
+) -> Result<RecordBatch, datafusion::arrow::error::ArrowError> {
     use datafusion::arrow::array::{ArrayRef, StringArray};
     use datafusion::arrow::datatypes::{DataType, Field, Schema};
-    let mut fields: Vec<Field> = batch.schema().fields().iter().map(|f| f.as_ref().clone()).collect();
+    let mut fields: Vec<Field> = batch
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
     fields.push(Field::new("run_id", DataType::Utf8, false));
     let mut cols: Vec<ArrayRef> = batch.columns().to_vec();
     cols.push(Arc::new(StringArray::from(vec![run_id; batch.num_rows()])));
@@ -1019,7 +1142,10 @@ fn with_run_id(batch: &RecordBatch, run_id: &str) -> Result<RecordBatch, datafus
 /// The Utf8 value of column `col` at `row`, if the column exists.
 fn str_at<'a>(b: &'a RecordBatch, col: &str, row: usize) -> Option<&'a str> {
     use datafusion::arrow::array::{Array, StringArray};
-    let a = b.column(b.schema().index_of(col).ok()?).as_any().downcast_ref::<StringArray>()?;
+    let a = b
+        .column(b.schema().index_of(col).ok()?)
+        .as_any()
+        .downcast_ref::<StringArray>()?;
     (!a.is_null(row)).then(|| a.value(row))
 }
 
@@ -1057,7 +1183,9 @@ mod tests {
 
     #[test]
     fn run_id_shape() {
-        let now = DateTime::parse_from_rfc3339("2026-05-02T03:04:05Z").unwrap().with_timezone(&Utc);
+        let now = DateTime::parse_from_rfc3339("2026-05-02T03:04:05Z")
+            .unwrap()
+            .with_timezone(&Utc);
         let id = new_run_id(now, "demo");
         assert!(id.starts_with("20260502T030405Z-"), "{id}");
         assert_eq!(id.len(), "20260502T030405Z-".len() + 8);
@@ -1065,10 +1193,16 @@ mod tests {
 
     #[test]
     fn dates_in_names() {
-        assert_eq!(date_in_name("sessrec-2026-05-02.log"), NaiveDate::from_ymd_opt(2026, 5, 2));
+        assert_eq!(
+            date_in_name("sessrec-2026-05-02.log"),
+            NaiveDate::from_ymd_opt(2026, 5, 2)
+        );
         assert_eq!(date_in_name("2026-02-30.log"), None);
         assert_eq!(date_in_name("x.log"), None);
-        assert_eq!(date_in_name("2026-05-02"), NaiveDate::from_ymd_opt(2026, 5, 2));
+        assert_eq!(
+            date_in_name("2026-05-02"),
+            NaiveDate::from_ymd_opt(2026, 5, 2)
+        );
     }
 
     #[test]
@@ -1076,7 +1210,10 @@ mod tests {
         assert_eq!(micros(1.5), Some(1_500_000));
         assert_eq!(micros(f64::NAN), None);
         assert_eq!(micros(f64::INFINITY), None);
-        assert_eq!(day_of(1_777_680_000_000_000), NaiveDate::from_ymd_opt(2026, 5, 2));
+        assert_eq!(
+            day_of(1_777_680_000_000_000),
+            NaiveDate::from_ymd_opt(2026, 5, 2)
+        );
         assert_eq!(day_of(-1), None);
     }
 }

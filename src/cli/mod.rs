@@ -89,7 +89,10 @@ struct OverrideArgs {
 
 impl OverrideArgs {
     fn to_overrides(&self) -> Overrides {
-        Overrides { sources: self.sources.clone(), lake: self.lake.clone() }
+        Overrides {
+            sources: self.sources.clone(),
+            lake: self.lake.clone(),
+        }
     }
 }
 
@@ -129,7 +132,10 @@ fn init_tracing(verbose: u8, quiet: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 fn load_plan(job: &std::path::Path, ov: &OverrideArgs) -> anyhow::Result<crate::job::JobPlan> {
@@ -141,7 +147,10 @@ fn validate(args: ValidateArgs) -> anyhow::Result<ExitCode> {
     let plan = load_plan(&args.job, &args.overrides)?;
     let mut out = std::io::stdout().lock();
     let text = output::plan_text(&plan);
-    Ok(finish_write(out.write_all(text.as_bytes()), ExitCode::SUCCESS))
+    Ok(finish_write(
+        out.write_all(text.as_bytes()),
+        ExitCode::SUCCESS,
+    ))
 }
 
 fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
@@ -152,7 +161,11 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     }
     let summary = pipeline::run(&plan, &opts)
         .map_err(|e| anyhow::Error::new(e).context(format!("running job {}", plan.name)))?;
-    let code = if summary.all_inputs_ok() { ExitCode::SUCCESS } else { ExitCode::from(1) };
+    let code = if summary.all_inputs_ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    };
     let text = if args.json {
         let mut s = serde_json::to_string(&summary).expect("the summary always serialises");
         s.push('\n');
@@ -161,7 +174,10 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         output::summary_text(&summary)
     };
     let mut out = std::io::stdout().lock();
-    Ok(finish_write(out.write_all(text.as_bytes()).and_then(|()| out.flush()), code))
+    Ok(finish_write(
+        out.write_all(text.as_bytes()).and_then(|()| out.flush()),
+        code,
+    ))
 }
 
 /// A broken pipe on stdout (`driftlake run … | head`) ends quietly with the
@@ -190,8 +206,19 @@ mod tests {
     #[test]
     fn run_flags_parse() {
         let cli = Cli::try_parse_from([
-            "driftlake", "run", "jobs/demo.toml", "--source", "sessrec=memory://a/x", "--source",
-            "session_logs=./logs", "--lake", "memory://a/lake", "--json", "--threads", "3", "-v",
+            "driftlake",
+            "run",
+            "jobs/demo.toml",
+            "--source",
+            "sessrec=memory://a/x",
+            "--source",
+            "session_logs=./logs",
+            "--lake",
+            "memory://a/lake",
+            "--json",
+            "--threads",
+            "3",
+            "-v",
         ])
         .unwrap();
         let Command::Run(r) = cli.cmd else { panic!() };
@@ -219,6 +246,9 @@ mod tests {
     #[test]
     fn help_documents_exit_codes() {
         let help = Cli::command().render_long_help().to_string();
-        assert!(help.contains("Exit codes:") && help.contains("nothing was committed"), "{help}");
+        assert!(
+            help.contains("Exit codes:") && help.contains("nothing was committed"),
+            "{help}"
+        );
     }
 }

@@ -13,13 +13,21 @@ pub fn plan_text(plan: &JobPlan) -> String {
     let _ = writeln!(s, "job {} is valid", plan.name);
     let _ = writeln!(s, "  lake    {}", redact(&plan.lake));
     for src in &plan.sources {
-        let _ = writeln!(s, "  source  {:<13} {}", src.kind.job_key(), redact(&src.url));
+        let _ = writeln!(
+            s,
+            "  source  {:<13} {}",
+            src.kind.job_key(),
+            redact(&src.url)
+        );
     }
-    let stages: Vec<&str> = [("sessions", plan.sessions), ("attribution", plan.attribution)]
-        .iter()
-        .filter(|(_, on)| *on)
-        .map(|(n, _)| *n)
-        .collect();
+    let stages: Vec<&str> = [
+        ("sessions", plan.sessions),
+        ("attribution", plan.attribution),
+    ]
+    .iter()
+    .filter(|(_, on)| *on)
+    .map(|(n, _)| *n)
+    .collect();
     let _ = writeln!(s, "  stages  {}", stages.join(", "));
     s
 }
@@ -33,7 +41,11 @@ fn mib(bytes: u64) -> String {
 pub fn summary_text(r: &RunSummary) -> String {
     let mut s = String::new();
     let ok = r.inputs.len() as u64 - r.failed_inputs;
-    let _ = writeln!(s, "driftlake run {} -> {} (run {})", r.job, r.lake, r.run_id);
+    let _ = writeln!(
+        s,
+        "driftlake run {} -> {} (run {})",
+        r.job, r.lake, r.run_id
+    );
     let _ = writeln!(
         s,
         "  inputs            {} ({ok} ok, {} failed), {}",
@@ -61,11 +73,20 @@ pub fn summary_text(r: &RunSummary) -> String {
     for (family, n) in &r.observations_by_family {
         let _ = writeln!(s, "    {family:<18} {n}");
     }
-    let reasons: Vec<String> = r.dead_letters_by_reason.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    let reasons: Vec<String> = r
+        .dead_letters_by_reason
+        .iter()
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect();
     if reasons.is_empty() {
         let _ = writeln!(s, "  dead letters      0");
     } else {
-        let _ = writeln!(s, "  dead letters      {} ({})", r.dead_letters, reasons.join(", "));
+        let _ = writeln!(
+            s,
+            "  dead letters      {} ({})",
+            r.dead_letters,
+            reasons.join(", ")
+        );
     }
     for (table, t) in &r.tables {
         let _ = writeln!(
@@ -78,7 +99,12 @@ pub fn summary_text(r: &RunSummary) -> String {
     if r.failed_inputs > 0 {
         let _ = writeln!(s, "failed inputs:");
         for i in r.inputs.iter().filter(|i| i.status == "failed") {
-            let _ = writeln!(s, "  {}: {}", i.source, i.error.as_deref().unwrap_or("unknown error"));
+            let _ = writeln!(
+                s,
+                "  {}: {}",
+                i.source,
+                i.error.as_deref().unwrap_or("unknown error")
+            );
         }
     }
     s

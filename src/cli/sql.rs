@@ -49,7 +49,12 @@ pub struct SqlArgs {
     #[arg(long, default_value = "./lake", value_name = "URL")]
     pub lake: String,
     /// Run these statements and exit.
-    #[arg(short = 'e', long = "execute", value_name = "SQL", conflicts_with = "file")]
+    #[arg(
+        short = 'e',
+        long = "execute",
+        value_name = "SQL",
+        conflicts_with = "file"
+    )]
     pub execute: Option<String>,
     /// Run the statements in this file and exit (e.g. sql/observation_series.sql).
     #[arg(short = 'f', long = "file", value_name = "FILE")]
@@ -107,16 +112,24 @@ async fn run_async(args: SqlArgs) -> anyhow::Result<ExitCode> {
         (None, None) if std::io::stdin().is_terminal() => Input::Interactive,
         (None, None) => {
             let mut text = String::new();
-            std::io::stdin().read_to_string(&mut text).context("reading statements from stdin")?;
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .context("reading statements from stdin")?;
             Input::Text(text)
         }
     };
     let ctx = new_context();
-    let tables = register_lake(&ctx, &args.lake).await.with_context(|| format!("registering the lake {}", args.lake))?;
+    let tables = register_lake(&ctx, &args.lake)
+        .await
+        .with_context(|| format!("registering the lake {}", args.lake))?;
     register_views(&ctx, &tables).await;
     match input {
         Input::Text(text) => {
-            let session = Session { ctx: &ctx, args: &args, given: &given };
+            let session = Session {
+                ctx: &ctx,
+                args: &args,
+                given: &given,
+            };
             session.run_text(&text).await
         }
         Input::Interactive => interactive(&ctx, &args, &given, &tables).await,
@@ -131,9 +144,15 @@ async fn register_views(ctx: &DfContext, tables: &[String]) {
         if tables.iter().any(|t| t == f.name) {
             continue;
         }
-        let Ok(values) = param_values(f.text, &BTreeMap::new()) else { continue };
-        let Ok(plan) = ctx.state().create_logical_plan(f.text).await else { continue };
-        let Ok(plan) = plan.with_param_values(values) else { continue };
+        let Ok(values) = param_values(f.text, &BTreeMap::new()) else {
+            continue;
+        };
+        let Ok(plan) = ctx.state().create_logical_plan(f.text).await else {
+            continue;
+        };
+        let Ok(plan) = plan.with_param_values(values) else {
+            continue;
+        };
         let view = ViewTable::new(plan, Some(f.text.to_owned()));
         if ctx.register_table(f.name, Arc::new(view)).is_err() {
             tracing::debug!(view = f.name, "Could not register a sql/ view.");
@@ -158,10 +177,9 @@ impl Session<'_> {
         let mut last: Option<(SchemaRef, Vec<RecordBatch>)> = None;
         for stmt in stmts {
             let (schema, batches) = self.run_one(stmt, &params).await?;
-            if self.args.out.is_none() && !schema.fields().is_empty() {
-                if !print_batches(&batches, &schema, self.args.format)? {
-                    return Ok(ExitCode::SUCCESS);
-                }
+            let shown = self.args.out.is_none() && !schema.fields().is_empty();
+            if shown && !print_batches(&batches, &schema, self.args.format)? {
+                return Ok(ExitCode::SUCCESS);
             }
             last = Some((schema, batches));
         }
@@ -179,9 +197,20 @@ impl Session<'_> {
         if !self.args.allow_write {
             check_read_only(&stmt)?;
         }
-        let plan = self.ctx.state().statement_to_plan(stmt).await.map_err(EngineError::from)?;
-        let plan = plan.with_param_values(params.clone()).map_err(EngineError::from)?;
-        let df = self.ctx.execute_logical_plan(plan).await.map_err(EngineError::from)?;
+        let plan = self
+            .ctx
+            .state()
+            .statement_to_plan(stmt)
+            .await
+            .map_err(EngineError::from)?;
+        let plan = plan
+            .with_param_values(params.clone())
+            .map_err(EngineError::from)?;
+        let df = self
+            .ctx
+            .execute_logical_plan(plan)
+            .await
+            .map_err(EngineError::from)?;
         let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
         let batches = df.collect().await.map_err(EngineError::from)?;
         Ok((schema, batches))
@@ -201,11 +230,19 @@ async fn interactive(
     if let Some(h) = &history {
         let _ = editor.load_history(h);
     }
-    eprintln!("driftlake sql: {} table(s): {}. End statements with ';', quit with \\q or Ctrl-D.", tables.len(), tables.join(", "));
+    eprintln!(
+        "driftlake sql: {} table(s): {}. End statements with ';', quit with \\q or Ctrl-D.",
+        tables.len(),
+        tables.join(", ")
+    );
     let session = Session { ctx, args, given };
     let mut buf = String::new();
     loop {
-        let prompt = if buf.is_empty() { "driftlake> " } else { "       ...> " };
+        let prompt = if buf.is_empty() {
+            "driftlake> "
+        } else {
+            "       ...> "
+        };
         match editor.readline(prompt) {
             Ok(line) => {
                 if buf.is_empty() && matches!(line.trim(), "\\q" | "quit" | "exit") {
@@ -234,24 +271,22 @@ async fn interactive(
 
 /// Print batches to stdout. Returns `false` when stdout is closed (broken
 /// pipe): the caller stops quietly.
-fn print_batches(batches: &[RecordBatch], schema: &SchemaRef, format: Format) -> anyhow::Result<bool> {
+fn print_batches(
+    batches: &[RecordBatch],
+    schema: &SchemaRef,
+    format: Format,
+) -> anyhow::Result<bool> {
+    // Render into memory, then write: a closed stdout then shows up as a
+    // plain io::Error (arrow's CSV writer would wrap it in a string).
+    let mut buf = Vec::new();
+    write_batches(&mut buf, batches, schema, format)?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    let result = write_batches(&mut out, batches, schema, format).and_then(|()| out.flush().map_err(Into::into));
-    match result {
+    match out.write_all(&buf).and_then(|()| out.flush()) {
         Ok(()) => Ok(true),
-        Err(err) if is_broken_pipe(&err) => Ok(false),
-        Err(err) => Err(err),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(false),
+        Err(e) => Err(e).context("writing to stdout"),
     }
-}
-
-fn is_broken_pipe(err: &anyhow::Error) -> bool {
-    err.chain().any(|c| {
-        c.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
-            || c.downcast_ref::<datafusion::arrow::error::ArrowError>().is_some_and(
-                |e| matches!(e, datafusion::arrow::error::ArrowError::IoError(_, io) if io.kind() == std::io::ErrorKind::BrokenPipe),
-            )
-    })
 }
 
 /// Render batches in `format` to `w`.
@@ -264,20 +299,22 @@ pub fn write_batches(
     schema: &SchemaRef,
     format: Format,
 ) -> anyhow::Result<()> {
+    let empty = [RecordBatch::new_empty(Arc::clone(schema))];
+    // An empty result still prints its header.
+    let batches = if batches.is_empty() {
+        &empty[..]
+    } else {
+        batches
+    };
     match format {
         Format::Table => {
-            let table = if batches.is_empty() {
-                datafusion::arrow::util::pretty::pretty_format_batches(&[RecordBatch::new_empty(Arc::clone(schema))])?
-            } else {
-                datafusion::arrow::util::pretty::pretty_format_batches(batches)?
-            };
+            let table = datafusion::arrow::util::pretty::pretty_format_batches(batches)?;
             writeln!(w, "{table}")?;
         }
         Format::Csv => {
-            let mut writer = datafusion::arrow::csv::WriterBuilder::new().with_header(true).build(&mut *w);
-            if batches.is_empty() {
-                writer.write(&RecordBatch::new_empty(Arc::clone(schema)))?;
-            }
+            let mut writer = datafusion::arrow::csv::WriterBuilder::new()
+                .with_header(true)
+                .build(&mut *w);
             for b in batches {
                 writer.write(b)?;
             }
@@ -293,13 +330,23 @@ pub fn write_batches(
     Ok(())
 }
 
-fn write_parquet(path: &std::path::Path, schema: &SchemaRef, batches: &[RecordBatch]) -> anyhow::Result<()> {
-    let file = std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
-    let mut writer = datafusion::parquet::arrow::ArrowWriter::try_new(file, Arc::clone(schema), None)
-        .with_context(|| format!("writing {}", path.display()))?;
+fn write_parquet(
+    path: &std::path::Path,
+    schema: &SchemaRef,
+    batches: &[RecordBatch],
+) -> anyhow::Result<()> {
+    let file =
+        std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+    let mut writer =
+        datafusion::parquet::arrow::ArrowWriter::try_new(file, Arc::clone(schema), None)
+            .with_context(|| format!("writing {}", path.display()))?;
     for b in batches {
-        writer.write(b).with_context(|| format!("writing {}", path.display()))?;
+        writer
+            .write(b)
+            .with_context(|| format!("writing {}", path.display()))?;
     }
-    writer.close().with_context(|| format!("closing {}", path.display()))?;
+    writer
+        .close()
+        .with_context(|| format!("closing {}", path.display()))?;
     Ok(())
 }

@@ -26,9 +26,17 @@ pub fn new_context() -> DfContext {
 
 /// [`new_context`] with the job file's attribution thresholds.
 pub fn new_context_with(thresholds: &AttributionThresholds) -> DfContext {
-    let config = SessionConfig::new()
+    let mut config = SessionConfig::new()
         .with_target_partitions(TARGET_PARTITIONS)
         .with_information_schema(true);
+    // Strings stay Utf8 (model::schema's type) instead of DataFusion 55's
+    // default Utf8View, so derived tables keep the lake's column types.
+    config
+        .options_mut()
+        .execution
+        .parquet
+        .schema_force_view_types = false;
+    config.options_mut().sql_parser.map_string_types_to_utf8view = false;
     let ctx = DfContext::new_with_config(config);
     udf::register_all_with(&ctx, thresholds);
     ctx
@@ -58,8 +66,8 @@ pub async fn run_sql_file(
     name: &str,
     params: &BTreeMap<String, String>,
 ) -> Result<Vec<RecordBatch>> {
-    let SqlFile { text, .. } =
-        sql_file(name).ok_or_else(|| EngineError::Statement(format!("sql/{name}.sql is not embedded")))?;
+    let SqlFile { text, .. } = sql_file(name)
+        .ok_or_else(|| EngineError::Statement(format!("sql/{name}.sql is not embedded")))?;
     run_statement(ctx, text, params).await
 }
 

@@ -12,7 +12,9 @@ use std::sync::Arc;
 
 use datafusion::arrow::datatypes::DataType;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
-use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
+use datafusion::datasource::listing::{
+    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
+};
 use datafusion::prelude::SessionContext as DfContext;
 use object_store::path::Path;
 use object_store::ObjectStore;
@@ -43,17 +45,25 @@ pub async fn register_lake(ctx: &DfContext, lake_url: &str) -> Result<Vec<String
     };
     let store_url = open_url(lake_url).map_err(|e| lake_err(Box::new(e)))?;
     ctx.register_object_store(&store_url.base, Arc::clone(&store_url.store));
-    let dirs = table_dirs(store_url.store.as_ref(), &store_url.prefix).await.map_err(|e| lake_err(Box::new(e)))?;
+    let dirs = table_dirs(store_url.store.as_ref(), &store_url.prefix)
+        .await
+        .map_err(|e| lake_err(Box::new(e)))?;
     let mut names = Vec::with_capacity(dirs.len());
     for dir in dirs {
         let table_path = store_url.child(&dir.name);
         let url = ListingTableUrl::parse(format!("{}{}/", store_url.base, table_path))?;
-        let mut options = ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
+        // The session's Parquet options (e.g. Utf8 rather than Utf8View strings).
+        let format =
+            ParquetFormat::default().with_options(ctx.state().table_options().parquet.clone());
+        let mut options = ListingOptions::new(Arc::new(format)).with_file_extension(".parquet");
         if dir.partitioned {
-            options = options.with_table_partition_cols(vec![(PARTITION_COL.to_owned(), DataType::Utf8)]);
+            options =
+                options.with_table_partition_cols(vec![(PARTITION_COL.to_owned(), DataType::Utf8)]);
         }
         let schema = options.infer_schema(&ctx.state(), &url).await?;
-        let config = ListingTableConfig::new(url).with_listing_options(options).with_schema(schema);
+        let config = ListingTableConfig::new(url)
+            .with_listing_options(options)
+            .with_schema(schema);
         ctx.register_table(dir.name.as_str(), Arc::new(ListingTable::try_new(config)?))?;
         names.push(dir.name);
     }
@@ -67,13 +77,19 @@ async fn table_dirs(store: &dyn ObjectStore, prefix: &Path) -> object_store::Res
     let top = store.list_with_delimiter(Some(prefix)).await?;
     let mut out = Vec::new();
     for dir in top.common_prefixes {
-        let Some(name) = dir.filename().map(str::to_owned) else { continue };
+        let Some(name) = dir.filename().map(str::to_owned) else {
+            continue;
+        };
         if name == "_manifest" || name.starts_with('.') {
             continue;
         }
         let inner = store.list_with_delimiter(Some(&dir)).await?;
         let has_parquet = |objs: &[object_store::ObjectMeta]| {
-            objs.iter().any(|o| o.location.filename().is_some_and(|f| f.ends_with(".parquet")))
+            objs.iter().any(|o| {
+                o.location
+                    .filename()
+                    .is_some_and(|f| f.ends_with(".parquet"))
+            })
         };
         let partitions: Vec<&Path> = inner
             .common_prefixes
@@ -81,9 +97,15 @@ async fn table_dirs(store: &dyn ObjectStore, prefix: &Path) -> object_store::Res
             .filter(|p| p.filename().is_some_and(|f| f.starts_with("date=")))
             .collect();
         if !partitions.is_empty() {
-            out.push(TableDir { name, partitioned: true });
+            out.push(TableDir {
+                name,
+                partitioned: true,
+            });
         } else if has_parquet(&inner.objects) {
-            out.push(TableDir { name, partitioned: false });
+            out.push(TableDir {
+                name,
+                partitioned: false,
+            });
         }
     }
     Ok(out)

@@ -9,8 +9,8 @@
 
 use std::collections::BTreeMap;
 
-use datafusion::common::ScalarValue;
 use datafusion::common::ParamValues;
+use datafusion::common::ScalarValue;
 use datafusion::sql::parser::{DFParser, Statement as DfStatement};
 use datafusion::sql::sqlparser::ast::Statement as SqlStatement;
 
@@ -27,11 +27,26 @@ pub struct SqlFile {
 
 /// Every file in `sql/`, in the order a job runs them.
 pub const SQL_FILES: &[SqlFile] = &[
-    SqlFile { name: "attribution_state", text: include_str!("../../sql/attribution_state.sql") },
-    SqlFile { name: "observations_latest", text: include_str!("../../sql/observations_latest.sql") },
-    SqlFile { name: "observation_series", text: include_str!("../../sql/observation_series.sql") },
-    SqlFile { name: "trends_primitives", text: include_str!("../../sql/trends_primitives.sql") },
-    SqlFile { name: "trends_attribution", text: include_str!("../../sql/trends_attribution.sql") },
+    SqlFile {
+        name: "attribution_state",
+        text: include_str!("../../sql/attribution_state.sql"),
+    },
+    SqlFile {
+        name: "observations_latest",
+        text: include_str!("../../sql/observations_latest.sql"),
+    },
+    SqlFile {
+        name: "observation_series",
+        text: include_str!("../../sql/observation_series.sql"),
+    },
+    SqlFile {
+        name: "trends_primitives",
+        text: include_str!("../../sql/trends_primitives.sql"),
+    },
+    SqlFile {
+        name: "trends_attribution",
+        text: include_str!("../../sql/trends_attribution.sql"),
+    },
 ];
 
 /// The embedded file defining `name`.
@@ -54,8 +69,12 @@ pub struct ParamDecl {
 pub fn declared_params(text: &str) -> Vec<ParamDecl> {
     let mut out = Vec::new();
     for line in text.lines() {
-        let Some(rest) = line.trim_start().strip_prefix("--") else { break };
-        let Some(list) = rest.trim_start().strip_prefix("Params:") else { continue };
+        let Some(rest) = line.trim_start().strip_prefix("--") else {
+            break;
+        };
+        let Some(list) = rest.trim_start().strip_prefix("Params:") else {
+            continue;
+        };
         // Drop parenthesised notes, then split on commas.
         let mut clean = String::new();
         let mut depth = 0usize;
@@ -69,13 +88,18 @@ pub fn declared_params(text: &str) -> Vec<ParamDecl> {
         }
         for item in clean.split(',') {
             let item = item.trim().trim_end_matches('.');
-            let Some(item) = item.strip_prefix('$') else { continue };
+            let Some(item) = item.strip_prefix('$') else {
+                continue;
+            };
             let (name, default) = match item.split_once('=') {
                 Some((n, d)) => (n.trim(), Some(d.trim().trim_matches('\'').to_owned())),
                 None => (item.trim(), None),
             };
             if !name.is_empty() {
-                out.push(ParamDecl { name: name.to_owned(), default });
+                out.push(ParamDecl {
+                    name: name.to_owned(),
+                    default,
+                });
             }
         }
     }
@@ -111,12 +135,18 @@ pub fn param_values(text: &str, given: &BTreeMap<String, String>) -> Result<Para
                 values.insert(d.name, v);
             }
             None => {
-                return Err(EngineError::Param(format!("${} is required (pass --param {}=…)", d.name, d.name)));
+                return Err(EngineError::Param(format!(
+                    "${} is required (pass --param {}=…)",
+                    d.name, d.name
+                )));
             }
         }
     }
     Ok(ParamValues::from(
-        values.into_iter().map(|(k, v)| (k, ScalarValue::Utf8(Some(v)))).collect::<Vec<_>>(),
+        values
+            .into_iter()
+            .map(|(k, v)| (k, ScalarValue::Utf8(Some(v))))
+            .collect::<Vec<_>>(),
     ))
 }
 
@@ -143,7 +173,9 @@ pub fn check_read_only(stmt: &DfStatement) -> Result<()> {
         )))
     };
     match stmt {
-        DfStatement::Statement(s) => check_sql_statement(s).map_or_else(|| Ok(()), |what| refuse(&what)),
+        DfStatement::Statement(s) => {
+            check_sql_statement(s).map_or_else(|| Ok(()), |what| refuse(&what))
+        }
         DfStatement::Explain(e) => check_read_only(&e.statement),
         DfStatement::Reset(_) => Ok(()),
         DfStatement::CopyTo(_) => refuse("COPY"),
@@ -179,7 +211,9 @@ fn check_sql_statement(s: &SqlStatement) -> Option<String> {
         | S::Execute { .. }
         | S::Deallocate { .. } => None,
         S::CreateView(v) if !v.materialized => None,
-        S::Explain { statement, .. } | S::Prepare { statement, .. } => check_sql_statement(statement),
+        S::Explain { statement, .. } | S::Prepare { statement, .. } => {
+            check_sql_statement(statement)
+        }
         S::Insert(_) => Some("INSERT".into()),
         S::Copy { .. } => Some("COPY".into()),
         S::Update(_) => Some("UPDATE".into()),
@@ -234,17 +268,30 @@ mod tests {
         assert_eq!(
             declared_params(text),
             vec![
-                ParamDecl { name: "identity".into(), default: None },
-                ParamDecl { name: "interval".into(), default: Some("1d".into()) },
+                ParamDecl {
+                    name: "identity".into(),
+                    default: None
+                },
+                ParamDecl {
+                    name: "interval".into(),
+                    default: Some("1d".into())
+                },
             ]
         );
         assert!(param_values(text, &BTreeMap::new()).is_err());
         let given = BTreeMap::from([("identity".to_owned(), "1.2.3.4".to_owned())]);
         assert!(param_values(text, &given).is_ok());
-        assert_eq!(parse_param("$a=b=c").expect("param"), ("a".to_owned(), "b=c".to_owned()));
+        assert_eq!(
+            parse_param("$a=b=c").expect("param"),
+            ("a".to_owned(), "b=c".to_owned())
+        );
         assert!(parse_param("novalue").is_err());
         for f in SQL_FILES {
-            assert!(f.text.starts_with(&format!("-- {}:", f.name)), "{} header", f.name);
+            assert!(
+                f.text.starts_with(&format!("-- {}:", f.name)),
+                "{} header",
+                f.name
+            );
         }
     }
 }

@@ -541,7 +541,11 @@ fn last_ts_of(ts: &[f64]) -> f64 {
     ts.last().copied().unwrap_or(0.0)
 }
 
-fn categorical(keys: &[Key<'_>], ts: &[f64], th: &AttributionThresholds) -> Result<Merged, AttributionError> {
+fn categorical(
+    keys: &[Key<'_>],
+    ts: &[f64],
+    th: &AttributionThresholds,
+) -> Result<Merged, AttributionError> {
     let n = keys.len();
     let last_ts = last_ts_of(ts);
     let unknown = |current| Merged {
@@ -572,7 +576,11 @@ fn categorical(keys: &[Key<'_>], ts: &[f64], th: &AttributionThresholds) -> Resu
     let clear = tc >= th.categorical_majority_threshold.min(rs);
     if !clear {
         return Ok(if is_alternation(keys, recent, distinct) {
-            done(State::MultiActor, last, py_min(conf, th.multi_actor_max_confidence))
+            done(
+                State::MultiActor,
+                last,
+                py_min(conf, th.multi_actor_max_confidence),
+            )
         } else {
             done(State::Conflicted, last, conf)
         });
@@ -620,7 +628,11 @@ fn cv_about(xs: &[f64], m: f64) -> Result<f64, AttributionError> {
     Ok(sd / m.abs())
 }
 
-fn numeric(nums: &[NumSlot], ts: &[f64], th: &AttributionThresholds) -> Result<Merged, AttributionError> {
+fn numeric(
+    nums: &[NumSlot],
+    ts: &[f64],
+    th: &AttributionThresholds,
+) -> Result<Merged, AttributionError> {
     let n = nums.len();
     let last_ts = last_ts_of(ts);
     let done = |state, current, confidence| Merged {
@@ -720,7 +732,11 @@ fn rotations_state(distinct: usize, th: &AttributionThresholds) -> (State, f64) 
     (state, 1.0 / (1.0 + rot as f64))
 }
 
-fn hash(keys: &[Key<'_>], ts: &[f64], th: &AttributionThresholds) -> Result<Merged, AttributionError> {
+fn hash(
+    keys: &[Key<'_>],
+    ts: &[f64],
+    th: &AttributionThresholds,
+) -> Result<Merged, AttributionError> {
     let n = keys.len();
     if n == 0 {
         return Ok(Merged {
@@ -736,8 +752,9 @@ fn hash(keys: &[Key<'_>], ts: &[f64], th: &AttributionThresholds) -> Result<Merg
     let mut distinct: Vec<Key<'_>> = Vec::new();
     let mut set: Option<std::collections::HashSet<Key<'_>>> = None;
     for i in 0..n {
-        // NaN `ts` compares false, as in Python.
-        if !(ts[i] >= window_start) || keys[i] == Key::None {
+        // NaN `ts` compares false, as in Python's `ts >= window_start`.
+        let in_window = ts[i] >= window_start;
+        if !in_window || keys[i] == Key::None {
             continue;
         }
         let k = keys[i];
@@ -788,7 +805,10 @@ fn ts_of(series: &[SeriesObs]) -> Vec<f64> {
 /// # Errors
 /// [`AttributionError::Unhashable`] when a counted window holds an array or
 /// object.
-pub fn merge_categorical(series: &[SeriesObs], th: &AttributionThresholds) -> Result<Merged, AttributionError> {
+pub fn merge_categorical(
+    series: &[SeriesObs],
+    th: &AttributionThresholds,
+) -> Result<Merged, AttributionError> {
     categorical(&keys_of(series), &ts_of(series), th)
 }
 
@@ -797,7 +817,10 @@ pub fn merge_categorical(series: &[SeriesObs], th: &AttributionThresholds) -> Re
 /// # Errors
 /// A value in the windows that Python `float()` rejects, or a squared
 /// deviation that overflows.
-pub fn merge_numeric(series: &[SeriesObs], th: &AttributionThresholds) -> Result<Merged, AttributionError> {
+pub fn merge_numeric(
+    series: &[SeriesObs],
+    th: &AttributionThresholds,
+) -> Result<Merged, AttributionError> {
     let nums: Vec<NumSlot> = series.iter().map(|o| NumSlot::of(&o.value)).collect();
     numeric(&nums, &ts_of(series), th)
 }
@@ -806,7 +829,10 @@ pub fn merge_numeric(series: &[SeriesObs], th: &AttributionThresholds) -> Result
 ///
 /// # Errors
 /// [`AttributionError::Unhashable`] when the window holds an array or object.
-pub fn merge_hash(series: &[SeriesObs], th: &AttributionThresholds) -> Result<Merged, AttributionError> {
+pub fn merge_hash(
+    series: &[SeriesObs],
+    th: &AttributionThresholds,
+) -> Result<Merged, AttributionError> {
     hash(&keys_of(series), &ts_of(series), th)
 }
 
@@ -815,7 +841,11 @@ pub fn merge_hash(series: &[SeriesObs], th: &AttributionThresholds) -> Result<Me
 ///
 /// # Errors
 /// Whatever the chosen merger raises.
-pub fn merge(kind: MergerKind, series: &[SeriesObs], th: &AttributionThresholds) -> Result<Merged, AttributionError> {
+pub fn merge(
+    kind: MergerKind,
+    series: &[SeriesObs],
+    th: &AttributionThresholds,
+) -> Result<Merged, AttributionError> {
     match kind {
         MergerKind::Categorical => merge_categorical(series, th),
         MergerKind::Numeric => merge_numeric(series, th),
@@ -830,7 +860,11 @@ pub fn merge(kind: MergerKind, series: &[SeriesObs], th: &AttributionThresholds)
 /// # Errors
 /// An unknown explicit kind (for a non-empty series), or whatever the merger
 /// raises.
-pub fn aggregate(value_kind: Option<&str>, series: &[SeriesObs], th: &AttributionThresholds) -> Result<Merged, AttributionError> {
+pub fn aggregate(
+    value_kind: Option<&str>,
+    series: &[SeriesObs],
+    th: &AttributionThresholds,
+) -> Result<Merged, AttributionError> {
     if series.is_empty() {
         return Ok(Merged {
             state: State::Unknown,
@@ -845,17 +879,27 @@ pub fn aggregate(value_kind: Option<&str>, series: &[SeriesObs], th: &Attributio
 
 /// Fold one prefix result into the running row, the way the worker upserts
 /// (spec §6.8 steps 5-6): `last_change_ts` moves only when the state changes.
-fn fold(out: &mut ReplayOutcome, r: Result<Merged, AttributionError>, on_change: &mut dyn FnMut(StateChange)) {
+fn fold(
+    out: &mut ReplayOutcome,
+    r: Result<Merged, AttributionError>,
+    on_change: &mut dyn FnMut(StateChange),
+) {
     match r {
         Ok(m) => {
             let last_change_ts = match out.row {
                 Some(prior) if prior.merged.state == m.state => prior.last_change_ts,
                 _ => {
-                    on_change(StateChange { ts: m.last_observation_ts, state: m.state });
+                    on_change(StateChange {
+                        ts: m.last_observation_ts,
+                        state: m.state,
+                    });
                     m.last_observation_ts
                 }
             };
-            out.row = Some(Replayed { merged: m, last_change_ts });
+            out.row = Some(Replayed {
+                merged: m,
+                last_change_ts,
+            });
         }
         Err(e) => {
             out.failed_prefixes += 1;
@@ -902,7 +946,11 @@ fn replay_inner(
     on_change: &mut dyn FnMut(StateChange),
 ) -> ReplayOutcome {
     let ts = ts_of(series);
-    let mut out = ReplayOutcome { row: None, failed_prefixes: 0, last_error: None };
+    let mut out = ReplayOutcome {
+        row: None,
+        failed_prefixes: 0,
+        last_error: None,
+    };
     match kind {
         MergerKind::Categorical => {
             let keys = keys_of(series);
@@ -1000,16 +1048,30 @@ mod tests {
     fn cat(vals: &str) -> Vec<SeriesObs> {
         vals.split_whitespace()
             .enumerate()
-            .map(|(i, v)| SeriesObs { value: json!(v), ts: i as f64 })
+            .map(|(i, v)| SeriesObs {
+                value: json!(v),
+                ts: i as f64,
+            })
             .collect()
     }
 
     fn nums(vals: &[f64]) -> Vec<SeriesObs> {
-        vals.iter().enumerate().map(|(i, v)| SeriesObs { value: json!(v), ts: i as f64 }).collect()
+        vals.iter()
+            .enumerate()
+            .map(|(i, v)| SeriesObs {
+                value: json!(v),
+                ts: i as f64,
+            })
+            .collect()
     }
 
     fn hashes(vals: &[(&str, f64)]) -> Vec<SeriesObs> {
-        vals.iter().map(|(v, t)| SeriesObs { value: json!(v), ts: *t }).collect()
+        vals.iter()
+            .map(|(v, t)| SeriesObs {
+                value: json!(v),
+                ts: *t,
+            })
+            .collect()
     }
 
     /// (state, current value, confidence) of a merge.
@@ -1020,7 +1082,11 @@ mod tests {
 
     fn assert_cat(vals: &str, state: &str, value: &str, conf: f64) {
         let (s, v, c) = run(MergerKind::Categorical, &cat(vals));
-        assert_eq!((s, v, c.to_bits()), (state, json!(value), conf.to_bits()), "series {vals}: conf {c}");
+        assert_eq!(
+            (s, v, c.to_bits()),
+            (state, json!(value), conf.to_bits()),
+            "series {vals}: conf {c}"
+        );
     }
 
     #[test]
@@ -1053,13 +1119,22 @@ mod tests {
 
         let mut xs = vec![5000.0; 5];
         xs.extend([8000.0; 5]);
-        assert_eq!(run(MergerKind::Numeric, &nums(&xs)), ("drifting", json!(8000.0), 1.0));
+        assert_eq!(
+            run(MergerKind::Numeric, &nums(&xs)),
+            ("drifting", json!(8000.0), 1.0)
+        );
 
-        let (st, v, c) = run(MergerKind::Numeric, &nums(&[100.0, 20000.0, 50.0, 15000.0, 200.0]));
+        let (st, v, c) = run(
+            MergerKind::Numeric,
+            &nums(&[100.0, 20000.0, 50.0, 15000.0, 200.0]),
+        );
         assert_eq!((st, c), ("conflicted", 0.5));
         assert!((v.as_f64().expect("number") - 5299.36).abs() < 0.01);
 
-        assert_eq!(run(MergerKind::Numeric, &nums(&[0.0, 0.0, 0.0])), ("stable", json!(0.0), 1.0));
+        assert_eq!(
+            run(MergerKind::Numeric, &nums(&[0.0, 0.0, 0.0])),
+            ("stable", json!(0.0), 1.0)
+        );
 
         let h = hashes(&[("a", 0.0), ("a", 10.0), ("b", 20.0)]);
         assert_eq!(run(MergerKind::Hash, &h), ("drifting", json!("b"), 0.5));
@@ -1097,7 +1172,15 @@ mod tests {
         assert_cat("A", "unknown", "A", 0.0);
         assert_cat("A B", "unknown", "B", 0.0);
         let m = merge_categorical(&[], &th()).expect("empty");
-        assert_eq!((m.state, m.current, m.observation_count, m.last_observation_ts), (State::Unknown, CurrentValue::Null, 0, 0.0));
+        assert_eq!(
+            (
+                m.state,
+                m.current,
+                m.observation_count,
+                m.last_observation_ts
+            ),
+            (State::Unknown, CurrentValue::Null, 0, 0.0)
+        );
     }
 
     #[test]
@@ -1112,20 +1195,32 @@ mod tests {
 
     #[test]
     fn python_equality_of_values() {
-        let s: Vec<SeriesObs> =
-            [json!(1.0), json!(1), json!(true)].into_iter().map(|value| SeriesObs { value, ts: 1.0 }).collect();
+        let s: Vec<SeriesObs> = [json!(1.0), json!(1), json!(true)]
+            .into_iter()
+            .map(|value| SeriesObs { value, ts: 1.0 })
+            .collect();
         let m = merge_categorical(&s, &th()).expect("merge");
-        assert_eq!((m.state, m.current.to_json(&s)), (State::Stable, json!(1.0)));
-        let s: Vec<SeriesObs> =
-            [json!([1]), json!([1]), json!([1])].into_iter().map(|value| SeriesObs { value, ts: 1.0 }).collect();
-        assert_eq!(merge_categorical(&s, &th()).map_err(|e| e.python_name()), Err("TypeError"));
+        assert_eq!(
+            (m.state, m.current.to_json(&s)),
+            (State::Stable, json!(1.0))
+        );
+        let s: Vec<SeriesObs> = [json!([1]), json!([1]), json!([1])]
+            .into_iter()
+            .map(|value| SeriesObs { value, ts: 1.0 })
+            .collect();
+        assert_eq!(
+            merge_categorical(&s, &th()).map_err(|e| e.python_name()),
+            Err("TypeError")
+        );
         // Under the floor nothing is counted, so an array is fine.
         assert!(merge_categorical(&s[..2], &th()).is_ok());
     }
 
     fn numeric_state(xs: &[f64]) -> (State, f64, f64) {
         let m = merge_numeric(&nums(xs), &th()).expect("merge");
-        let CurrentValue::Number(v) = m.current else { panic!("numeric current") };
+        let CurrentValue::Number(v) = m.current else {
+            panic!("numeric current")
+        };
         (m.state, v, m.confidence)
     }
 
@@ -1136,9 +1231,15 @@ mod tests {
         // With alpha 0.3 no small series hits 0.2 exactly, so pin alpha to
         // 0.5 where the arithmetic is exact: [12, 12, 8] has EWMA 10 and
         // deviations (2, 2, -2), var 4, sd 2, cv = 2/10.
-        let t = AttributionThresholds { numeric_ewma_alpha: 0.5, ..th() };
+        let t = AttributionThresholds {
+            numeric_ewma_alpha: 0.5,
+            ..th()
+        };
         let r = merge_numeric(&nums(&[12.0, 12.0, 8.0]), &t).expect("merge");
-        assert_eq!((r.state, r.current, r.confidence), (State::Stable, CurrentValue::Number(10.0), 1.0 - 0.2));
+        assert_eq!(
+            (r.state, r.current, r.confidence),
+            (State::Stable, CurrentValue::Number(10.0), 1.0 - 0.2)
+        );
         // Just under and just over 20% with the default alpha: both stable.
         let (st, _, c) = numeric_state(&[8.0, 12.0, 8.0, 12.0, 10.0]);
         assert!(st == State::Stable && c > 0.8, "{st:?} {c}");
@@ -1150,12 +1251,18 @@ mod tests {
     fn numeric_cv_exactly_100_percent_is_stable_above_is_conflicted() {
         // [-2, 8, 1, 6, 7]: EWMA 3.85 and CV == 1.0 exactly (found by search,
         // confirmed with the reference): `cv > 1.0` is false -> stable, conf 0.
-        assert_eq!(numeric_state(&[-2.0, 8.0, 1.0, 6.0, 7.0]), (State::Stable, 3.85, 0.0));
+        assert_eq!(
+            numeric_state(&[-2.0, 8.0, 1.0, 6.0, 7.0]),
+            (State::Stable, 3.85, 0.0)
+        );
         // Above 100% -> conflicted with confidence 0.5 (§6.10).
         let (st, _, c) = numeric_state(&[100.0, 20000.0, 50.0, 15000.0, 200.0]);
         assert_eq!((st, c), (State::Conflicted, 0.5));
         // EWMA exactly 0 with spread: cv = 1e9 -> conflicted at 0.0.
-        assert_eq!(numeric_state(&[-42.0, 28.0, 49.0]), (State::Conflicted, 0.0, 0.5));
+        assert_eq!(
+            numeric_state(&[-42.0, 28.0, 49.0]),
+            (State::Conflicted, 0.0, 0.5)
+        );
         // EWMA 0 and no spread: cv 0 -> stable (§6.10 "0, 0, 0").
         assert_eq!(numeric_state(&[0.0, 0.0, 0.0]), (State::Stable, 0.0, 1.0));
     }
@@ -1199,22 +1306,70 @@ mod tests {
 
     #[test]
     fn numeric_unknown_and_coercion() {
-        let s: Vec<SeriesObs> = [json!(null), json!("2.5")].into_iter().map(|value| SeriesObs { value, ts: 3.0 }).collect();
+        let s: Vec<SeriesObs> = [json!(null), json!("2.5")]
+            .into_iter()
+            .map(|value| SeriesObs { value, ts: 3.0 })
+            .collect();
         let m = merge_numeric(&s, &th()).expect("merge");
-        assert_eq!((m.state, m.current, m.confidence, m.last_observation_ts), (State::Unknown, CurrentValue::Number(2.5), 0.0, 3.0));
-        let s: Vec<SeriesObs> = [json!(true), json!(null), json!(1)].into_iter().map(|value| SeriesObs { value, ts: 3.0 }).collect();
-        assert_eq!(merge_numeric(&s, &th()).expect("merge").current, CurrentValue::Number(0.7899999999999999));
-        let bad = [SeriesObs { value: json!("abc"), ts: 0.0 }];
-        assert_eq!(merge_numeric(&bad, &th()).map_err(|e| e.python_name()), Err("ValueError"));
-        let bad = [SeriesObs { value: json!([1]), ts: 0.0 }];
-        assert_eq!(merge_numeric(&bad, &th()).map_err(|e| e.python_name()), Err("TypeError"));
-        let big: Vec<SeriesObs> = [1e200, -1e200, 1e200].iter().map(|v| SeriesObs { value: json!(v), ts: 0.0 }).collect();
-        assert_eq!(merge_numeric(&big, &th()).map_err(|e| e.python_name()), Err("OverflowError"));
+        assert_eq!(
+            (m.state, m.current, m.confidence, m.last_observation_ts),
+            (State::Unknown, CurrentValue::Number(2.5), 0.0, 3.0)
+        );
+        let s: Vec<SeriesObs> = [json!(true), json!(null), json!(1)]
+            .into_iter()
+            .map(|value| SeriesObs { value, ts: 3.0 })
+            .collect();
+        assert_eq!(
+            merge_numeric(&s, &th()).expect("merge").current,
+            CurrentValue::Number(0.7899999999999999)
+        );
+        let bad = [SeriesObs {
+            value: json!("abc"),
+            ts: 0.0,
+        }];
+        assert_eq!(
+            merge_numeric(&bad, &th()).map_err(|e| e.python_name()),
+            Err("ValueError")
+        );
+        let bad = [SeriesObs {
+            value: json!([1]),
+            ts: 0.0,
+        }];
+        assert_eq!(
+            merge_numeric(&bad, &th()).map_err(|e| e.python_name()),
+            Err("TypeError")
+        );
+        let big: Vec<SeriesObs> = [1e200, -1e200, 1e200]
+            .iter()
+            .map(|v| SeriesObs {
+                value: json!(v),
+                ts: 0.0,
+            })
+            .collect();
+        assert_eq!(
+            merge_numeric(&big, &th()).map_err(|e| e.python_name()),
+            Err("OverflowError")
+        );
     }
 
     #[test]
     fn py_float_strings() {
-        for (s, want) in [("3.5", Some(3.5)), (" 1_0 ", Some(10.0)), ("-.5e1", Some(-5.0)), ("1.", Some(1.0)), ("+Infinity", Some(f64::INFINITY)), ("1__0", None), ("_1", None), ("1_", None), ("1e", None), (".", None), ("", None), ("0x10", None), ("1_.5", None), ("1e1_0", Some(1e10))] {
+        for (s, want) in [
+            ("3.5", Some(3.5)),
+            (" 1_0 ", Some(10.0)),
+            ("-.5e1", Some(-5.0)),
+            ("1.", Some(1.0)),
+            ("+Infinity", Some(f64::INFINITY)),
+            ("1__0", None),
+            ("_1", None),
+            ("1_", None),
+            ("1e", None),
+            (".", None),
+            ("", None),
+            ("0x10", None),
+            ("1_.5", None),
+            ("1e1_0", Some(1e10)),
+        ] {
             assert_eq!(py_float_str(s), want, "{s:?}");
         }
         assert!(py_float_str("nan").is_some_and(f64::is_nan));
@@ -1226,7 +1381,10 @@ mod tests {
         // 0 rotations, even for one observation.
         let r = h(&[("a", 0.0)]);
         assert_eq!((r.state, r.confidence), (State::Stable, 1.0));
-        assert_eq!(h(&[("a", 0.0), ("a", 5.0), ("a", 9.0)]).state, State::Stable);
+        assert_eq!(
+            h(&[("a", 0.0), ("a", 5.0), ("a", 9.0)]).state,
+            State::Stable
+        );
         // 1 and 2 (= HASH_DRIFT_MAX) rotations drift; 3 conflict.
         assert_eq!(h(&[("a", 0.0), ("b", 1.0)]).confidence, 0.5);
         let r = h(&[("a", 0.0), ("b", 1.0), ("c", 2.0)]);
@@ -1237,23 +1395,53 @@ mod tests {
         assert_eq!(h(&[("a", 0.0), ("b", 86400.0)]).state, State::Drifting);
         assert_eq!(h(&[("a", 0.0), ("b", 86400.5)]).state, State::Stable);
         // Rotations outside the window do not count.
-        let r = h(&[("a", 0.0), ("b", 1.0), ("c", 2.0), ("d", 3.0), ("d", 90000.0)]);
+        let r = h(&[
+            ("a", 0.0),
+            ("b", 1.0),
+            ("c", 2.0),
+            ("d", 3.0),
+            ("d", 90000.0),
+        ]);
         assert_eq!((r.state, r.confidence), (State::Stable, 1.0));
         // Nulls are not values.
-        let s = vec![SeriesObs { value: json!(null), ts: 0.0 }, SeriesObs { value: json!("a"), ts: 1.0 }];
+        let s = vec![
+            SeriesObs {
+                value: json!(null),
+                ts: 0.0,
+            },
+            SeriesObs {
+                value: json!("a"),
+                ts: 1.0,
+            },
+        ];
         assert_eq!(merge_hash(&s, &th()).expect("merge").state, State::Stable);
     }
 
     #[test]
     fn dispatcher() {
         assert_eq!(MergerKind::from_explicit(None), Ok(MergerKind::Categorical));
-        assert_eq!(MergerKind::from_explicit(Some("hash")), Ok(MergerKind::Hash));
-        assert_eq!(MergerKind::from_explicit(Some("bool")).map_err(|e| e.python_name()), Err("ValueError"));
-        assert_eq!(MergerKind::for_value_kind(Some("free_string")), Ok(MergerKind::Categorical));
-        assert_eq!(MergerKind::for_value_kind(Some("numeric")), Ok(MergerKind::Numeric));
+        assert_eq!(
+            MergerKind::from_explicit(Some("hash")),
+            Ok(MergerKind::Hash)
+        );
+        assert_eq!(
+            MergerKind::from_explicit(Some("bool")).map_err(|e| e.python_name()),
+            Err("ValueError")
+        );
+        assert_eq!(
+            MergerKind::for_value_kind(Some("free_string")),
+            Ok(MergerKind::Categorical)
+        );
+        assert_eq!(
+            MergerKind::for_value_kind(Some("numeric")),
+            Ok(MergerKind::Numeric)
+        );
         assert!(MergerKind::for_value_kind(Some("bogus")).is_err());
         // The reference checks for an empty series before the kind.
-        assert_eq!(aggregate(Some("bogus"), &[], &th()).map(|m| m.state), Ok(State::Unknown));
+        assert_eq!(
+            aggregate(Some("bogus"), &[], &th()).map(|m| m.state),
+            Ok(State::Unknown)
+        );
         assert!(aggregate(Some("bogus"), &cat("A"), &th()).is_err());
     }
 
@@ -1263,22 +1451,51 @@ mod tests {
         let s = cat("A A A B A A");
         let r = replay(MergerKind::Categorical, &s, &th()).row.expect("row");
         // Prefixes: unknown@0, unknown@1, stable@2, conflicted@3, stable@4 (A A A B A: 4 of 5), stable@5.
-        assert_eq!((r.merged.state, r.last_change_ts, r.merged.last_observation_ts), (State::Stable, 4.0, 5.0));
+        assert_eq!(
+            (
+                r.merged.state,
+                r.last_change_ts,
+                r.merged.last_observation_ts
+            ),
+            (State::Stable, 4.0, 5.0)
+        );
         // First state's change ts is its own last_observation_ts.
-        let r = replay(MergerKind::Categorical, &cat("A"), &th()).row.expect("row");
+        let r = replay(MergerKind::Categorical, &cat("A"), &th())
+            .row
+            .expect("row");
         assert_eq!(r.last_change_ts, 0.0);
         // A value change within one state is not a change: drifting A->B
         // through stable keeps the stable change point... here numeric
         // stable with a moving EWMA keeps last_change_ts at 2.
-        let r = replay(MergerKind::Numeric, &nums(&[5.0, 5.1, 5.2, 5.1, 5.0]), &th()).row.expect("row");
+        let r = replay(
+            MergerKind::Numeric,
+            &nums(&[5.0, 5.1, 5.2, 5.1, 5.0]),
+            &th(),
+        )
+        .row
+        .expect("row");
         assert_eq!((r.merged.state, r.last_change_ts), (State::Stable, 2.0));
         // Hash: stable@0, drifting@1 (b), drifting@2 (c; value changed, state same).
-        let r = replay(MergerKind::Hash, &hashes(&[("a", 0.0), ("b", 1.0), ("c", 2.0)]), &th()).row.expect("row");
+        let r = replay(
+            MergerKind::Hash,
+            &hashes(&[("a", 0.0), ("b", 1.0), ("c", 2.0)]),
+            &th(),
+        )
+        .row
+        .expect("row");
         assert_eq!((r.merged.state, r.last_change_ts), (State::Drifting, 1.0));
         assert!(replay(MergerKind::Hash, &[], &th()).row.is_none());
         let (_, changes) = replay_changes(MergerKind::Categorical, &cat("A A A B A A"), &th());
         let got: Vec<(f64, State)> = changes.iter().map(|c| (c.ts, c.state)).collect();
-        assert_eq!(got, vec![(0.0, State::Unknown), (2.0, State::Stable), (3.0, State::Conflicted), (4.0, State::Stable)]);
+        assert_eq!(
+            got,
+            vec![
+                (0.0, State::Unknown),
+                (2.0, State::Stable),
+                (3.0, State::Conflicted),
+                (4.0, State::Stable)
+            ]
+        );
     }
 
     #[test]
@@ -1286,12 +1503,18 @@ mod tests {
         let s: Vec<SeriesObs> = [json!("A"), json!("A"), json!("A"), json!([1])]
             .into_iter()
             .enumerate()
-            .map(|(i, value)| SeriesObs { value, ts: i as f64 })
+            .map(|(i, value)| SeriesObs {
+                value,
+                ts: i as f64,
+            })
             .collect();
         let out = replay(MergerKind::Categorical, &s, &th());
         assert_eq!(out.failed_prefixes, 1);
         let r = out.row.expect("row");
-        assert_eq!((r.merged.state, r.merged.observation_count, r.last_change_ts), (State::Stable, 3, 2.0));
+        assert_eq!(
+            (r.merged.state, r.merged.observation_count, r.last_change_ts),
+            (State::Stable, 3, 2.0)
+        );
     }
 
     /// The incremental hash replay must equal prefix-by-prefix merging.
@@ -1311,14 +1534,22 @@ mod tests {
             let s: Vec<SeriesObs> = (0..n)
                 .map(|_| {
                     t += [0.0, 1.0, 3600.0, 40000.0, 86400.0][(next() % 5) as usize];
-                    let value = if next() % 10 == 0 { Value::Null } else { json!(alphabet[(next() % 5) as usize]) };
+                    let value = if next() % 10 == 0 {
+                        Value::Null
+                    } else {
+                        json!(alphabet[(next() % 5) as usize])
+                    };
                     SeriesObs { value, ts: t }
                 })
                 .collect();
             let fast = replay(MergerKind::Hash, &s, &th());
             let keys = keys_of(&s);
             let ts = ts_of(&s);
-            let mut naive = ReplayOutcome { row: None, failed_prefixes: 0, last_error: None };
+            let mut naive = ReplayOutcome {
+                row: None,
+                failed_prefixes: 0,
+                last_error: None,
+            };
             for k in 1..=n {
                 fold(&mut naive, hash(&keys[..k], &ts[..k], &th()), &mut |_| {});
             }
@@ -1328,10 +1559,24 @@ mod tests {
 
     #[test]
     fn thresholds_deserialize_and_validate() {
-        let t: AttributionThresholds = serde_json::from_value(json!({"hash_drift_max": 3, "CATEGORICAL_WINDOW_N": 7})).expect("thresholds");
-        assert_eq!((t.hash_drift_max, t.categorical_window_n, t.min_observations_for_state), (3, 7, 3));
-        assert!(serde_json::from_value::<AttributionThresholds>(json!({"hash_drift_maxx": 3})).is_err());
-        let t = AttributionThresholds { categorical_window_n: 0, ..th() };
+        let t: AttributionThresholds =
+            serde_json::from_value(json!({"hash_drift_max": 3, "CATEGORICAL_WINDOW_N": 7}))
+                .expect("thresholds");
+        assert_eq!(
+            (
+                t.hash_drift_max,
+                t.categorical_window_n,
+                t.min_observations_for_state
+            ),
+            (3, 7, 3)
+        );
+        assert!(
+            serde_json::from_value::<AttributionThresholds>(json!({"hash_drift_maxx": 3})).is_err()
+        );
+        let t = AttributionThresholds {
+            categorical_window_n: 0,
+            ..th()
+        };
         assert!(t.validate().is_err());
         assert!(th().validate().is_ok());
     }

@@ -126,7 +126,10 @@ fn yes() -> bool {
 
 impl Default for StagesSection {
     fn default() -> Self {
-        StagesSection { sessions: true, attribution: true }
+        StagesSection {
+            sessions: true,
+            attribution: true,
+        }
     }
 }
 
@@ -173,7 +176,12 @@ impl JobSpec {
     pub fn parse(text: &str, path: &str) -> Result<Self, JobError> {
         toml::from_str(text).map_err(|e| {
             let (line, column) = e.span().map(|s| line_col(text, s.start)).unwrap_or((1, 1));
-            JobError::Parse { path: path.to_string(), line, column, message: e.message().to_string() }
+            JobError::Parse {
+                path: path.to_string(),
+                line,
+                column,
+                message: e.message().to_string(),
+            }
         })
     }
 
@@ -183,7 +191,10 @@ impl JobSpec {
     /// [`JobError::Read`] or [`JobError::Parse`].
     pub fn load(path: &std::path::Path) -> Result<Self, JobError> {
         let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| JobError::Read { path: shown.clone(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| JobError::Read {
+            path: shown.clone(),
+            source,
+        })?;
         Self::parse(&text, &shown)
     }
 
@@ -193,10 +204,19 @@ impl JobSpec {
     /// [`JobError::Invalid`] for a bad name, an empty or malformed URL, or a
     /// job that has nothing to read.
     pub fn plan(&self, path: &str, ov: &Overrides) -> Result<JobPlan, JobError> {
-        let invalid = |message: String| JobError::Invalid { path: path.to_string(), message };
+        let invalid = |message: String| JobError::Invalid {
+            path: path.to_string(),
+            message,
+        };
         let name = self.job.name.trim();
-        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
-            return Err(invalid(format!("[job] name {name:?} must be non-empty [A-Za-z0-9_-]")));
+        if name.is_empty()
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        {
+            return Err(invalid(format!(
+                "[job] name {name:?} must be non-empty [A-Za-z0-9_-]"
+            )));
         }
         let lake = ov.lake.clone().unwrap_or_else(|| self.lake.url.clone());
         check_url(&lake).map_err(|m| invalid(format!("lake url: {m}")))?;
@@ -206,16 +226,29 @@ impl JobSpec {
             (InputKind::SessionLog, &self.sources.session_logs),
             (InputKind::Asciicast, &self.sources.asciicast),
         ] {
-            let over: Vec<&String> = ov.sources.iter().filter(|(k, _)| *k == kind).map(|(_, u)| u).collect();
-            let chosen: Vec<&String> = if over.is_empty() { urls.iter().collect() } else { over };
+            let over: Vec<&String> = ov
+                .sources
+                .iter()
+                .filter(|(k, _)| *k == kind)
+                .map(|(_, u)| u)
+                .collect();
+            let chosen: Vec<&String> = if over.is_empty() {
+                urls.iter().collect()
+            } else {
+                over
+            };
             for url in chosen {
                 check_url(url).map_err(|m| invalid(format!("{} source: {m}", kind.job_key())))?;
-                sources.push(SourceSpec { kind, url: url.clone() });
+                sources.push(SourceSpec {
+                    kind,
+                    url: url.clone(),
+                });
             }
         }
         if self.stages.sessions && !sources.iter().any(|s| s.kind != InputKind::SessionLog) {
             return Err(invalid(
-                "the sessions stage has no sessrec or asciicast source ([sources] or --source)".into(),
+                "the sessions stage has no sessrec or asciicast source ([sources] or --source)"
+                    .into(),
             ));
         }
         Ok(JobPlan {
@@ -233,7 +266,9 @@ impl JobSpec {
 /// # Errors
 /// A message naming the accepted kinds.
 pub fn parse_source_flag(s: &str) -> Result<(InputKind, String), String> {
-    let (k, url) = s.split_once('=').ok_or_else(|| format!("expected kind=url, got {s:?}"))?;
+    let (k, url) = s
+        .split_once('=')
+        .ok_or_else(|| format!("expected kind=url, got {s:?}"))?;
     let kind = InputKind::from_job_key(k.trim())
         .ok_or_else(|| format!("unknown source kind {k:?} (sessrec, session_logs, asciicast)"))?;
     if url.trim().is_empty() {
@@ -248,8 +283,12 @@ fn check_url(url: &str) -> Result<(), String> {
         return Err("empty".into());
     }
     if url.contains("://") {
-        let u = ::url::Url::parse(url).map_err(|e| format!("{} ({e})", crate::source::redact(url)))?;
-        if !matches!(u.scheme(), "file" | "memory" | "s3" | "s3a" | "gs" | "az" | "adl" | "azure" | "abfs" | "abfss") {
+        let u =
+            ::url::Url::parse(url).map_err(|e| format!("{} ({e})", crate::source::redact(url)))?;
+        if !matches!(
+            u.scheme(),
+            "file" | "memory" | "s3" | "s3a" | "gs" | "az" | "adl" | "azure" | "abfs" | "abfss"
+        ) {
             return Err(format!("unsupported scheme {:?}", u.scheme()));
         }
     }
@@ -260,7 +299,10 @@ fn check_url(url: &str) -> Result<(), String> {
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
-    let column = before.rfind('\n').map_or(before.len(), |nl| before.len() - nl - 1) + 1;
+    let column = before
+        .rfind('\n')
+        .map_or(before.len(), |nl| before.len() - nl - 1)
+        + 1;
     (line, column)
 }
 
@@ -290,8 +332,14 @@ attribution = false
         assert_eq!(
             plan.sources,
             vec![
-                SourceSpec { kind: InputKind::Sessrec, url: "fixtures/demo/artifacts".into() },
-                SourceSpec { kind: InputKind::SessionLog, url: "fixtures/demo/logs".into() },
+                SourceSpec {
+                    kind: InputKind::Sessrec,
+                    url: "fixtures/demo/artifacts".into()
+                },
+                SourceSpec {
+                    kind: InputKind::SessionLog,
+                    url: "fixtures/demo/logs".into()
+                },
             ]
         );
         assert!(plan.sessions && !plan.attribution);
@@ -301,7 +349,9 @@ attribution = false
     fn unknown_key_names_key_and_line() {
         let text = GOOD.replace("sessrec = ", "sesrec = ");
         let err = JobSpec::parse(&text, "x.toml").unwrap_err();
-        let JobError::Parse { line, message, .. } = &err else { panic!("{err}") };
+        let JobError::Parse { line, message, .. } = &err else {
+            panic!("{err}")
+        };
         assert_eq!(*line, 7);
         assert!(message.contains("sesrec"), "{message}");
         assert!(err.to_string().starts_with("x.toml:7:"), "{err}");
@@ -310,7 +360,9 @@ attribution = false
     #[test]
     fn wrong_type_names_the_line() {
         let text = GOOD.replace("sessions = true", "sessions = \"yes\"");
-        let JobError::Parse { line, .. } = JobSpec::parse(&text, "x").unwrap_err() else { panic!() };
+        let JobError::Parse { line, .. } = JobSpec::parse(&text, "x").unwrap_err() else {
+            panic!()
+        };
         assert_eq!(line, 10);
     }
 
@@ -326,7 +378,11 @@ attribution = false
         };
         let plan = spec.plan("d", &ov).unwrap();
         assert_eq!(plan.lake, "memory://t/lake");
-        let urls: Vec<_> = plan.sources.iter().map(|s| (s.kind, s.url.as_str())).collect();
+        let urls: Vec<_> = plan
+            .sources
+            .iter()
+            .map(|s| (s.kind, s.url.as_str()))
+            .collect();
         assert_eq!(
             urls,
             [
@@ -340,14 +396,30 @@ attribution = false
     #[test]
     fn invalid_plans_are_rejected() {
         let spec = JobSpec::parse(GOOD, "d").unwrap();
-        let bad_lake = Overrides { lake: Some("ftp://x/y".into()), ..Default::default() };
-        assert!(matches!(spec.plan("d", &bad_lake), Err(JobError::Invalid { .. })));
-        let no_src = JobSpec::parse(&GOOD.replace("sessrec = [\"fixtures/demo/artifacts\"]", ""), "d").unwrap();
-        assert!(matches!(no_src.plan("d", &Overrides::default()), Err(JobError::Invalid { .. })));
+        let bad_lake = Overrides {
+            lake: Some("ftp://x/y".into()),
+            ..Default::default()
+        };
+        assert!(matches!(
+            spec.plan("d", &bad_lake),
+            Err(JobError::Invalid { .. })
+        ));
+        let no_src = JobSpec::parse(
+            &GOOD.replace("sessrec = [\"fixtures/demo/artifacts\"]", ""),
+            "d",
+        )
+        .unwrap();
+        assert!(matches!(
+            no_src.plan("d", &Overrides::default()),
+            Err(JobError::Invalid { .. })
+        ));
         let bad_name = JobSpec::parse(&GOOD.replace("\"demo\"", "\"a/b\""), "d").unwrap();
         assert!(bad_name.plan("d", &Overrides::default()).is_err());
         assert!(parse_source_flag("nope=x").is_err());
         assert!(parse_source_flag("sessrec").is_err());
-        assert_eq!(parse_source_flag("session_logs=a=b").unwrap(), (InputKind::SessionLog, "a=b".into()));
+        assert_eq!(
+            parse_source_flag("session_logs=a=b").unwrap(),
+            (InputKind::SessionLog, "a=b".into())
+        );
     }
 }

@@ -13,8 +13,8 @@
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    ArrayRef, BooleanBuilder, Float64Builder, Int32Builder, Int64Builder, RecordBatch, StringBuilder,
-    TimestampMicrosecondBuilder,
+    ArrayRef, BooleanBuilder, Float64Builder, Int32Builder, Int64Builder, RecordBatch,
+    StringBuilder, TimestampMicrosecondBuilder,
 };
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use datafusion::arrow::error::ArrowError;
@@ -654,7 +654,13 @@ pub fn inputs_batch(rows: &[&InputRow]) -> Result<RecordBatch, ArrowError> {
         e_tag.append_option(r.e_tag.as_deref());
         last_modified.append_option(r.last_modified_us);
         kind.append_value(r.kind);
-        let vals = [r.records_read, r.records_ok, r.records_skipped, r.records_dead, r.rows_out];
+        let vals = [
+            r.records_read,
+            r.records_ok,
+            r.records_skipped,
+            r.records_dead,
+            r.rows_out,
+        ];
         for (b, v) in counts.iter_mut().zip(vals) {
             b.append_value(v);
         }
@@ -688,23 +694,71 @@ mod tests {
 
     #[test]
     fn schemas_have_the_contract_columns_and_no_date() {
-        let names = |s: SchemaRef| s.fields().iter().map(|f| f.name().clone()).collect::<Vec<_>>();
-        for t in [Table::Sessions, Table::Observations, Table::Dlq, Table::Runs, Table::Inputs] {
-            assert!(!names(t.schema()).contains(&PARTITION_COL.to_string()), "{t:?}");
+        let names = |s: SchemaRef| {
+            s.fields()
+                .iter()
+                .map(|f| f.name().clone())
+                .collect::<Vec<_>>()
+        };
+        for t in [
+            Table::Sessions,
+            Table::Observations,
+            Table::Dlq,
+            Table::Runs,
+            Table::Inputs,
+        ] {
+            assert!(
+                !names(t.schema()).contains(&PARTITION_COL.to_string()),
+                "{t:?}"
+            );
         }
         let obs = names(observations_schema());
         for col in [
-            "id", "primitive", "value_kind", "value", "value_str", "value_num", "confidence",
-            "window_start_ts", "window_end_ts", "offset_start_s", "offset_end_s", "source",
-            "evidence_ref", "identity_ref", "v", "ts", "decky", "service", "sid", "run_id",
+            "id",
+            "primitive",
+            "value_kind",
+            "value",
+            "value_str",
+            "value_num",
+            "confidence",
+            "window_start_ts",
+            "window_end_ts",
+            "offset_start_s",
+            "offset_end_s",
+            "source",
+            "evidence_ref",
+            "identity_ref",
+            "v",
+            "ts",
+            "decky",
+            "service",
+            "sid",
+            "run_id",
         ] {
             assert!(obs.contains(&col.to_string()), "{col}");
         }
         let ses = names(sessions_schema());
         for col in [
-            "evidence_ref", "sid", "decky", "service", "shard", "started_at", "ended_at",
-            "duration_s", "input_events", "output_events", "commands", "truncated", "term",
-            "width", "height", "src_ip", "identity_ref", "status", "error_reason", "run_id",
+            "evidence_ref",
+            "sid",
+            "decky",
+            "service",
+            "shard",
+            "started_at",
+            "ended_at",
+            "duration_s",
+            "input_events",
+            "output_events",
+            "commands",
+            "truncated",
+            "term",
+            "width",
+            "height",
+            "src_ip",
+            "identity_ref",
+            "status",
+            "error_reason",
+            "run_id",
         ] {
             assert!(ses.contains(&col.to_string()), "{col}");
         }

@@ -33,6 +33,10 @@ pub struct PartitionEntry {
 impl Manifest {
     /// The manifest of a table that was never committed.
     pub fn empty(table: &str) -> Self {
-        Manifest { version: 1, table: table.to_string(), partitions: BTreeMap::new() }
+        Manifest {
+            version: 1,
+            table: table.to_string(),
+            partitions: BTreeMap::new(),
+        }
     }
 }

@@ -34,7 +34,11 @@ fn key_array<'a>(batch: &'a RecordBatch, key: &str) -> Result<&'a StringArray, A
         .ok_or_else(|| ArrowError::SchemaError(format!("merge key {key} is not Utf8")))
 }
 
-fn segments<'a>(batches: &'a [RecordBatch], key: &str, new: bool) -> Result<Vec<Segment<'a>>, ArrowError> {
+fn segments<'a>(
+    batches: &'a [RecordBatch],
+    key: &str,
+    new: bool,
+) -> Result<Vec<Segment<'a>>, ArrowError> {
     let mut out = Vec::new();
     for batch in batches {
         let keys = key_array(batch, key)?;
@@ -45,7 +49,13 @@ fn segments<'a>(batches: &'a [RecordBatch], key: &str, new: bool) -> Result<Vec<
             while end < batch.num_rows() && keys.value(end) == k {
                 end += 1;
             }
-            out.push(Segment { key: k, batch, offset: start, len: end - start, new });
+            out.push(Segment {
+                key: k,
+                batch,
+                offset: start,
+                len: end - start,
+                new,
+            });
             start = end;
         }
     }
@@ -67,9 +77,15 @@ pub fn adapt(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch, Arr
         .iter()
         .map(|f| match old.index_of(f.name()) {
             Ok(i) if old.field(i).data_type() == f.data_type() => Ok(Arc::clone(batch.column(i))),
-            Ok(_) => Err(ArrowError::SchemaError(format!("column {} changed type", f.name()))),
+            Ok(_) => Err(ArrowError::SchemaError(format!(
+                "column {} changed type",
+                f.name()
+            ))),
             Err(_) if f.is_nullable() => Ok(new_null_array(f.data_type(), batch.num_rows())),
-            Err(_) => Err(ArrowError::SchemaError(format!("old file lacks required column {}", f.name()))),
+            Err(_) => Err(ArrowError::SchemaError(format!(
+                "old file lacks required column {}",
+                f.name()
+            ))),
         })
         .collect::<Result<Vec<ArrayRef>, _>>()?;
     RecordBatch::try_new(Arc::clone(schema), cols)
@@ -99,7 +115,10 @@ pub fn merge_partition(
     key: &str,
     keep_old: &dyn Fn(&RecordBatch, usize) -> bool,
 ) -> Result<Merged, ArrowError> {
-    let old: Vec<RecordBatch> = old.iter().map(|b| adapt(b, schema)).collect::<Result<_, _>>()?;
+    let old: Vec<RecordBatch> = old
+        .iter()
+        .map(|b| adapt(b, schema))
+        .collect::<Result<_, _>>()?;
     let new_segs = segments(new, key, true)?;
     let new_keys: std::collections::HashSet<&str> = new_segs.iter().map(|s| s.key).collect();
     let mut kept_old = Vec::new();
@@ -117,11 +136,17 @@ pub fn merge_partition(
     // two batches stay in file order.
     all.sort_by(|a, b| a.key.cmp(b.key).then(b.new.cmp(&a.new)));
     if all.is_empty() {
-        return Ok(Merged { batches: Vec::new(), kept_old });
+        return Ok(Merged {
+            batches: Vec::new(),
+            kept_old,
+        });
     }
     let slices: Vec<RecordBatch> = all.iter().map(|s| s.batch.slice(s.offset, s.len)).collect();
     let batch = concat_batches(schema, &slices)?;
-    Ok(Merged { batches: vec![batch], kept_old })
+    Ok(Merged {
+        batches: vec![batch],
+        kept_old,
+    })
 }
 
 #[cfg(test)]
@@ -142,9 +167,15 @@ mod tests {
         RecordBatch::try_new(
             schema(),
             vec![
-                Arc::new(StringArray::from(rows.iter().map(|r| r.0).collect::<Vec<_>>())),
-                Arc::new(StringArray::from(rows.iter().map(|r| r.1).collect::<Vec<_>>())),
-                Arc::new(Int64Array::from(rows.iter().map(|r| r.2).collect::<Vec<_>>())),
+                Arc::new(StringArray::from(
+                    rows.iter().map(|r| r.0).collect::<Vec<_>>(),
+                )),
+                Arc::new(StringArray::from(
+                    rows.iter().map(|r| r.1).collect::<Vec<_>>(),
+                )),
+                Arc::new(Int64Array::from(
+                    rows.iter().map(|r| r.2).collect::<Vec<_>>(),
+                )),
             ],
         )
         .unwrap()
@@ -163,28 +194,56 @@ mod tests {
     #[test]
     fn merge_keeps_unowned_old_replaces_same_key_and_keeps_segment_order() {
         // Old file split over two batches mid-segment "b".
-        let old = [batch(&[("a", "x", 1), ("b", "y", 2)]), batch(&[("b", "y", 3), ("d", "x", 4)])];
+        let old = [
+            batch(&[("a", "x", 1), ("b", "y", 2)]),
+            batch(&[("b", "y", 3), ("d", "x", 4)]),
+        ];
         let new = [batch(&[("b", "z", 20), ("c", "z", 30), ("c", "z", 31)])];
         let owner_is_y = |b: &RecordBatch, row: usize| {
-            b.column(1).as_any().downcast_ref::<StringArray>().unwrap().value(row) == "y"
+            b.column(1)
+                .as_any()
+                .downcast_ref::<StringArray>()
+                .unwrap()
+                .value(row)
+                == "y"
         };
         // Keep old rows owned by y only: "a" and "d" (owner x) drop, "b" is replaced.
         let m = merge_partition(&schema(), &old, &new, "k", &owner_is_y).unwrap();
-        assert_eq!(rows(&m), [("b".into(), 20), ("c".into(), 30), ("c".into(), 31)]);
+        assert_eq!(
+            rows(&m),
+            [("b".into(), 20), ("c".into(), 30), ("c".into(), 31)]
+        );
         assert!(m.kept_old.is_empty());
         // Keep everything old: "a", "d" carried, "b" still replaced by new.
         let m = merge_partition(&schema(), &old, &new, "k", &|_, _| true).unwrap();
         assert_eq!(
             rows(&m),
-            [("a".into(), 1), ("b".into(), 20), ("c".into(), 30), ("c".into(), 31), ("d".into(), 4)]
+            [
+                ("a".into(), 1),
+                ("b".into(), 20),
+                ("c".into(), 30),
+                ("c".into(), 31),
+                ("d".into(), 4)
+            ]
         );
         assert_eq!(m.kept_old, ["a", "d"]);
         // Old segment split across batches stays whole and ordered.
         let m = merge_partition(&schema(), &old, &[], "k", &|_, _| true).unwrap();
-        assert_eq!(rows(&m), [("a".into(), 1), ("b".into(), 2), ("b".into(), 3), ("d".into(), 4)]);
+        assert_eq!(
+            rows(&m),
+            [
+                ("a".into(), 1),
+                ("b".into(), 2),
+                ("b".into(), 3),
+                ("d".into(), 4)
+            ]
+        );
         assert_eq!(m.kept_old, ["a", "b", "d"]);
         // Nothing left: no batches.
-        assert!(merge_partition(&schema(), &old, &[], "k", &|_, _| false).unwrap().batches.is_empty());
+        assert!(merge_partition(&schema(), &old, &[], "k", &|_, _| false)
+            .unwrap()
+            .batches
+            .is_empty());
     }
 
     #[test]
@@ -198,7 +257,11 @@ mod tests {
         let a = adapt(&b, &wide).unwrap();
         assert_eq!(a.num_columns(), 2);
         assert_eq!(a.column(1).null_count(), 1);
-        let strict = Arc::new(Schema::new(vec![Field::new("extra", DataType::Int64, false)]));
+        let strict = Arc::new(Schema::new(vec![Field::new(
+            "extra",
+            DataType::Int64,
+            false,
+        )]));
         assert!(adapt(&b, &strict).is_err());
     }
 }

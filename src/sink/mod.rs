@@ -23,6 +23,12 @@
 //! both the old and the new file of a partition between steps 2 and 4;
 //! `engine` reads through [`Lake::manifest`].
 //!
+//! What goes *into* a partition is the caller's choice; the pipeline
+//! rebuilds the rows of the inputs it read and carries over the committed
+//! rows of all other inputs with [`merge_partition`] (read back through
+//! [`Lake::read_partition`]), so a partition always reflects every input
+//! that ever fed it. A partition left with no rows is removed.
+//!
 //! One writer per lake at a time: two concurrent runs would each repair the
 //! other's uncommitted files away. The ledgers `_runs/<run_id>.parquet` and
 //! `_inputs/<run_id>.parquet` are one file per run and need no manifest.
@@ -106,7 +112,10 @@ pub struct Partition {
 impl Partition {
     /// The manifest key: `date=YYYY-MM-DD`, or `""` for the table root.
     pub fn key(&self) -> String {
-        self.date.as_ref().map(|d| format!("{PARTITION_COL}={d}")).unwrap_or_default()
+        self.date
+            .as_ref()
+            .map(|d| format!("{PARTITION_COL}={d}"))
+            .unwrap_or_default()
     }
 }
 
@@ -145,7 +154,9 @@ impl Lake {
     /// # Errors
     /// [`SinkError::Open`] when the URL cannot be opened.
     pub fn open(url: &str) -> Result<Self, SinkError> {
-        Ok(Lake { root: open_lake(url)? })
+        Ok(Lake {
+            root: open_lake(url)?,
+        })
     }
 
     /// A lake on an already opened store.
@@ -167,7 +178,11 @@ impl Lake {
         self.path(&format!("_manifest/{table}.json"))
     }
 
-    fn store_err(&self, op: &'static str, path: &Path) -> impl FnOnce(object_store::Error) -> SinkError {
+    fn store_err(
+        &self,
+        op: &'static str,
+        path: &Path,
+    ) -> impl FnOnce(object_store::Error) -> SinkError {
         let path = self.root.object_url(path);
         move |source| SinkError::Store { op, path, source }
     }
@@ -186,8 +201,10 @@ impl Lake {
             Err(e) => return Err(self.store_err("read", &path)(e)),
         };
         let bytes = got.bytes().await.map_err(self.store_err("read", &path))?;
-        serde_json::from_slice(&bytes)
-            .map_err(|source| SinkError::Manifest { path: self.root.object_url(&path), source })
+        serde_json::from_slice(&bytes).map_err(|source| SinkError::Manifest {
+            path: self.root.object_url(&path),
+            source,
+        })
     }
 
     /// The object paths of a table's current files, from its manifest
@@ -239,7 +256,11 @@ impl Lake {
                 n += 1;
             }
             if n > 0 {
-                tracing::warn!(table, files = n, "Removed stale files of an interrupted run.");
+                tracing::warn!(
+                    table,
+                    files = n,
+                    "Removed stale files of an interrupted run."
+                );
                 report.deleted.insert(table.to_string(), n);
             }
         }
@@ -294,31 +315,49 @@ impl Lake {
                     continue;
                 }
             };
-            let hash = content_hash(&part.batches)
-                .map_err(|source| SinkError::Arrow { table: table.to_string(), source })?;
+            let hash = content_hash(&part.batches).map_err(|source| SinkError::Arrow {
+                table: table.to_string(),
+                source,
+            })?;
             let file = part_file_name(&hash);
             out.rows += rows;
-            if old.partitions.get(&key).is_some_and(|e| e.files == [file.clone()]) {
+            if old
+                .partitions
+                .get(&key)
+                .is_some_and(|e| e.files == [file.clone()])
+            {
                 out.unchanged.push(key);
                 continue;
             }
-            let body = encode_parquet(schema, &part.batches)
-                .map_err(|source| SinkError::Parquet { table: table.to_string(), source })?;
-            self.put(&self.file_path(table, &key, &file), Bytes::from(body)).await?;
+            let body =
+                encode_parquet(schema, &part.batches).map_err(|source| SinkError::Parquet {
+                    table: table.to_string(),
+                    source,
+                })?;
+            self.put(&self.file_path(table, &key, &file), Bytes::from(body))
+                .await?;
             if let Some(prev) = old.partitions.get(&key) {
                 replaced.extend(
-                    prev.files.iter().filter(|f| **f != file).map(|f| self.file_path(table, &key, f)),
+                    prev.files
+                        .iter()
+                        .filter(|f| **f != file)
+                        .map(|f| self.file_path(table, &key, f)),
                 );
             }
             new.partitions.insert(
                 key.clone(),
-                PartitionEntry { files: vec![file], rows, run_id: run_id.to_string() },
+                PartitionEntry {
+                    files: vec![file],
+                    rows,
+                    run_id: run_id.to_string(),
+                },
             );
             out.written.push(key);
         }
         if new != old {
             let body = serde_json::to_vec_pretty(&new).expect("a manifest always serialises");
-            self.put(&self.manifest_path(table), Bytes::from(body)).await?;
+            self.put(&self.manifest_path(table), Bytes::from(body))
+                .await?;
         }
         for path in &replaced {
             self.delete(path).await?;
@@ -332,8 +371,14 @@ impl Lake {
     ///
     /// # Errors
     /// [`SinkError`] when the manifest or a file cannot be read or decoded.
-    pub async fn read_partition(&self, table: &str, date: Option<&str>) -> Result<Vec<RecordBatch>, SinkError> {
-        let key = date.map(|d| format!("{PARTITION_COL}={d}")).unwrap_or_default();
+    pub async fn read_partition(
+        &self,
+        table: &str,
+        date: Option<&str>,
+    ) -> Result<Vec<RecordBatch>, SinkError> {
+        let key = date
+            .map(|d| format!("{PARTITION_COL}={d}"))
+            .unwrap_or_default();
         let m = self.manifest(table).await?;
         let Some(entry) = m.partitions.get(&key) else {
             return Ok(Vec::new());
@@ -341,13 +386,27 @@ impl Lake {
         let mut out = Vec::new();
         for f in &entry.files {
             let path = self.file_path(table, &key, f);
-            let got = self.root.store.get(&path).await.map_err(self.store_err("read", &path))?;
+            let got = self
+                .root
+                .store
+                .get(&path)
+                .await
+                .map_err(self.store_err("read", &path))?;
             let bytes = got.bytes().await.map_err(self.store_err("read", &path))?;
-            let reader = datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(bytes)
+            let reader =
+                datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+                    bytes,
+                )
                 .and_then(|b| b.build())
-                .map_err(|source| SinkError::Parquet { table: table.to_string(), source })?;
+                .map_err(|source| SinkError::Parquet {
+                    table: table.to_string(),
+                    source,
+                })?;
             for batch in reader {
-                out.push(batch.map_err(|source| SinkError::Arrow { table: table.to_string(), source })?);
+                out.push(batch.map_err(|source| SinkError::Arrow {
+                    table: table.to_string(),
+                    source,
+                })?);
             }
         }
         Ok(out)
@@ -359,11 +418,24 @@ impl Lake {
     ///
     /// # Errors
     /// [`SinkError`] when encoding or the put fails.
-    pub async fn write_ledger(&self, table: Table, run_id: &str, batch: &RecordBatch) -> Result<(), SinkError> {
-        let body = encode_parquet(batch.schema(), std::slice::from_ref(batch))
-            .map_err(|source| SinkError::Parquet { table: table.as_str().to_string(), source })?;
-        self.put(&self.path(&format!("{}/{run_id}.parquet", table.as_str())), Bytes::from(body))
-            .await
+    pub async fn write_ledger(
+        &self,
+        table: Table,
+        run_id: &str,
+        batch: &RecordBatch,
+    ) -> Result<(), SinkError> {
+        let body =
+            encode_parquet(batch.schema(), std::slice::from_ref(batch)).map_err(|source| {
+                SinkError::Parquet {
+                    table: table.as_str().to_string(),
+                    source,
+                }
+            })?;
+        self.put(
+            &self.path(&format!("{}/{run_id}.parquet", table.as_str())),
+            Bytes::from(body),
+        )
+        .await
     }
 }
 
@@ -405,14 +477,24 @@ mod tests {
     }
 
     fn part(date: &str, vals: &[i64], run: &str) -> Partition {
-        Partition { date: Some(date.into()), batches: vec![batch(vals, run)] }
+        Partition {
+            date: Some(date.into()),
+            batches: vec![batch(vals, run)],
+        }
     }
 
     #[tokio::test]
     async fn commit_replaces_changed_partitions_and_keeps_unchanged() {
         let lake = Lake::open("memory://sink-commit/lake").unwrap();
         let c1 = lake
-            .commit("t", "run1", vec![part("2026-05-01", &[1, 2], "run1"), part("2026-05-02", &[3], "run1")])
+            .commit(
+                "t",
+                "run1",
+                vec![
+                    part("2026-05-01", &[1, 2], "run1"),
+                    part("2026-05-02", &[3], "run1"),
+                ],
+            )
             .await
             .unwrap();
         assert_eq!(c1.written.len(), 2);
@@ -421,7 +503,14 @@ mod tests {
 
         // Same content under another run id: nothing is written.
         let c2 = lake
-            .commit("t", "run2", vec![part("2026-05-01", &[1, 2], "run2"), part("2026-05-02", &[3], "run2")])
+            .commit(
+                "t",
+                "run2",
+                vec![
+                    part("2026-05-01", &[1, 2], "run2"),
+                    part("2026-05-02", &[3], "run2"),
+                ],
+            )
             .await
             .unwrap();
         assert_eq!(c2.unchanged.len(), 2);
@@ -431,7 +520,10 @@ mod tests {
         assert!(m.partitions.values().all(|e| e.run_id == "run1"));
 
         // One partition changes: its old file goes, the other stays.
-        let c3 = lake.commit("t", "run3", vec![part("2026-05-02", &[3, 4], "run3")]).await.unwrap();
+        let c3 = lake
+            .commit("t", "run3", vec![part("2026-05-02", &[3, 4], "run3")])
+            .await
+            .unwrap();
         assert_eq!((c3.written.len(), c3.deleted), (1, 1));
         let after = files(&lake, "t").await;
         assert_eq!(after.len(), 2);
@@ -443,26 +535,50 @@ mod tests {
     #[tokio::test]
     async fn empty_partition_is_removed_and_partitions_read_back() {
         let lake = Lake::open("memory://sink-remove/lake").unwrap();
-        lake.commit("t", "r1", vec![part("2026-05-01", &[1, 2], "r1"), part("2026-05-02", &[3], "r1")])
-            .await
-            .unwrap();
+        lake.commit(
+            "t",
+            "r1",
+            vec![
+                part("2026-05-01", &[1, 2], "r1"),
+                part("2026-05-02", &[3], "r1"),
+            ],
+        )
+        .await
+        .unwrap();
         let back = lake.read_partition("t", Some("2026-05-01")).await.unwrap();
         assert_eq!(back, vec![batch(&[1, 2], "r1")]);
-        assert!(lake.read_partition("t", Some("2030-01-01")).await.unwrap().is_empty());
-        let c = lake.commit("t", "r2", vec![part("2026-05-01", &[], "r2")]).await.unwrap();
+        assert!(lake
+            .read_partition("t", Some("2030-01-01"))
+            .await
+            .unwrap()
+            .is_empty());
+        let c = lake
+            .commit("t", "r2", vec![part("2026-05-01", &[], "r2")])
+            .await
+            .unwrap();
         assert_eq!((c.removed.len(), c.deleted), (1, 1));
         assert_eq!(files(&lake, "t").await.len(), 1);
-        assert!(!lake.manifest("t").await.unwrap().partitions.contains_key("date=2026-05-01"));
+        assert!(!lake
+            .manifest("t")
+            .await
+            .unwrap()
+            .partitions
+            .contains_key("date=2026-05-01"));
     }
 
     #[tokio::test]
     async fn repair_removes_unlisted_files() {
         let lake = Lake::open("memory://sink-repair/lake").unwrap();
-        lake.commit("t", "r1", vec![part("2026-05-01", &[1], "r1")]).await.unwrap();
-        // A killed run's leftover: written, never listed.
-        lake.put(&lake.path("t/date=2026-05-01/part-0000000000000000.parquet"), Bytes::from_static(b"x"))
+        lake.commit("t", "r1", vec![part("2026-05-01", &[1], "r1")])
             .await
             .unwrap();
+        // A killed run's leftover: written, never listed.
+        lake.put(
+            &lake.path("t/date=2026-05-01/part-0000000000000000.parquet"),
+            Bytes::from_static(b"x"),
+        )
+        .await
+        .unwrap();
         assert_eq!(files(&lake, "t").await.len(), 2);
         let rep = lake.repair(&["t", "never_written"]).await.unwrap();
         assert_eq!(rep.deleted.get("t"), Some(&1));
@@ -473,9 +589,21 @@ mod tests {
     #[tokio::test]
     async fn unpartitioned_table_lives_at_the_root() {
         let lake = Lake::open("memory://sink-root/lake").unwrap();
-        lake.commit("u", "r1", vec![Partition { date: None, batches: vec![batch(&[7], "r1")] }]).await.unwrap();
+        lake.commit(
+            "u",
+            "r1",
+            vec![Partition {
+                date: None,
+                batches: vec![batch(&[7], "r1")],
+            }],
+        )
+        .await
+        .unwrap();
         let f = files(&lake, "u").await;
         assert_eq!(f.len(), 1);
-        assert!(f[0].starts_with("lake/u/part-") && f[0].ends_with(".parquet"), "{f:?}");
+        assert!(
+            f[0].starts_with("lake/u/part-") && f[0].ends_with(".parquet"),
+            "{f:?}"
+        );
     }
 }

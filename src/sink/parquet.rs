@@ -32,8 +32,9 @@ pub fn content_hash(batches: &[RecordBatch]) -> Result<[u8; 32], ArrowError> {
         return Ok(h.finalize().into());
     };
     let schema = first.schema();
-    let keep: Vec<usize> =
-        (0..schema.fields().len()).filter(|&i| schema.field(i).name() != RUN_ID_COL).collect();
+    let keep: Vec<usize> = (0..schema.fields().len())
+        .filter(|&i| schema.field(i).name() != RUN_ID_COL)
+        .collect();
     for &i in &keep {
         let f = schema.field(i);
         h.update(f.name().as_bytes());
@@ -46,7 +47,10 @@ pub fn content_hash(batches: &[RecordBatch]) -> Result<[u8; 32], ArrowError> {
     if keep.is_empty() {
         return Ok(h.finalize().into());
     }
-    let fields = keep.iter().map(|&i| SortField::new(schema.field(i).data_type().clone())).collect();
+    let fields = keep
+        .iter()
+        .map(|&i| SortField::new(schema.field(i).data_type().clone()))
+        .collect();
     let conv = RowConverter::new(fields)?;
     for batch in batches {
         let cols: Vec<_> = keep.iter().map(|&i| Arc::clone(batch.column(i))).collect();
@@ -95,7 +99,10 @@ mod tests {
         ]));
         RecordBatch::try_new(
             schema,
-            vec![Arc::new(Int64Array::from(vals.to_vec())), Arc::new(StringArray::from(vec![run; vals.len()]))],
+            vec![
+                Arc::new(Int64Array::from(vals.to_vec())),
+                Arc::new(StringArray::from(vec![run; vals.len()])),
+            ],
         )
         .unwrap()
     }
@@ -107,8 +114,14 @@ mod tests {
         assert_ne!(a, content_hash(&[batch(&[2, 1], "r1")]).unwrap());
         assert_ne!(a, content_hash(&[batch(&[1, 2, 3], "r1")]).unwrap());
         // Sliced or split batches hash like one fresh batch with the same rows.
-        assert_eq!(content_hash(&[batch(&[0, 1, 2], "r").slice(1, 2)]).unwrap(), a);
-        assert_eq!(content_hash(&[batch(&[1], "r"), batch(&[2], "q")]).unwrap(), a);
+        assert_eq!(
+            content_hash(&[batch(&[0, 1, 2], "r").slice(1, 2)]).unwrap(),
+            a
+        );
+        assert_eq!(
+            content_hash(&[batch(&[1], "r"), batch(&[2], "q")]).unwrap(),
+            a
+        );
         assert_eq!(part_file_name(&a).len(), "part-.parquet".len() + 16);
     }
 
@@ -117,7 +130,10 @@ mod tests {
         let b = batch(&[5, 6, 7], "r");
         let bytes = encode_parquet(b.schema(), &[b.clone()]).unwrap();
         assert_eq!(bytes, encode_parquet(b.schema(), &[b.clone()]).unwrap());
-        let reader = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(bytes)).unwrap().build().unwrap();
+        let reader = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(bytes))
+            .unwrap()
+            .build()
+            .unwrap();
         let got: Vec<RecordBatch> = reader.map(|r| r.unwrap()).collect();
         assert_eq!(got, vec![b]);
     }

@@ -26,7 +26,10 @@ impl ShardName {
     /// The evidence pointer of a session of this shard (spec §1.10):
     /// `shard:<decky>/<service>/<basename>#<sid>`.
     pub fn evidence_ref(&self, sid: &str) -> String {
-        format!("shard:{}/{}/{}#{}", self.decky, self.service, self.basename, sid)
+        format!(
+            "shard:{}/{}/{}#{}",
+            self.decky, self.service, self.basename, sid
+        )
     }
 }
 
@@ -102,7 +105,9 @@ fn parse_basename(base: &str) -> Option<NaiveDate> {
     let shape_ok = b.len() == 10
         && b[4] == b'-'
         && b[7] == b'-'
-        && b.iter().enumerate().all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
     if !shape_ok {
         return None;
     }
@@ -135,9 +140,14 @@ mod tests {
             "web-01/ssh/sessions-2026-05-02.jsonl.gz",
             "web-01/ssh/transcripts/sessions-2026-05-02.jsonl.zst",
         ] {
-            let Candidate::Shard(s) = classify(&parts(p)) else { panic!("{p}") };
+            let Candidate::Shard(s) = classify(&parts(p)) else {
+                panic!("{p}")
+            };
             assert_eq!(s.basename, "sessions-2026-05-02.jsonl");
-            assert_eq!(s.evidence_ref("x"), "shard:web-01/ssh/sessions-2026-05-02.jsonl#x");
+            assert_eq!(
+                s.evidence_ref("x"),
+                "shard:web-01/ssh/sessions-2026-05-02.jsonl#x"
+            );
         }
         let Candidate::Shard(s) = classify(&parts("a/telnet/sessions-2024-02-29.jsonl")) else {
             panic!()
@@ -160,7 +170,10 @@ mod tests {
             "sessions-2026-05-02.jsonl",
             "x/web-01/ssh/extra/sessions-2026-05-02.jsonl",
         ] {
-            assert!(matches!(classify(&parts(p)), Candidate::BadName { .. }), "{p}");
+            assert!(
+                matches!(classify(&parts(p)), Candidate::BadName { .. }),
+                "{p}"
+            );
         }
         let long = format!("{}/ssh/sessions-2026-05-02.jsonl", "a".repeat(64));
         assert!(matches!(classify(&parts(&long)), Candidate::BadName { .. }));
@@ -170,14 +183,20 @@ mod tests {
 
     #[test]
     fn classify_ignores_non_shards() {
-        for p in ["web-01/ssh/README.md", "web-01/ssh/x.cast", "a.jsonl.bak", ""] {
+        for p in [
+            "web-01/ssh/README.md",
+            "web-01/ssh/x.cast",
+            "a.jsonl.bak",
+            "",
+        ] {
             assert_eq!(classify(&parts(p)), Candidate::NotAShard, "{p}");
         }
     }
 
     #[test]
     fn bad_name_keeps_valid_date() {
-        let Candidate::BadName { date, .. } = classify(&parts("Bad/ssh/sessions-2026-05-02.jsonl")) else {
+        let Candidate::BadName { date, .. } = classify(&parts("Bad/ssh/sessions-2026-05-02.jsonl"))
+        else {
             panic!()
         };
         assert_eq!(date, NaiveDate::from_ymd_opt(2026, 5, 2));

@@ -209,10 +209,17 @@ pub async fn list_inputs(src: &StoreUrl, kind: InputKind) -> Result<Listing, Sou
     for meta in metas {
         let url = src.object_url(&meta.location);
         let rel_path = match meta.location.prefix_match(&src.prefix) {
-            Some(parts) if !single => parts.map(|p| p.as_ref().to_string()).collect::<Vec<_>>().join("/"),
+            Some(parts) if !single => parts
+                .map(|p| p.as_ref().to_string())
+                .collect::<Vec<_>>()
+                .join("/"),
             _ => meta.location.filename().unwrap_or_default().to_string(),
         };
-        let parts: Vec<String> = meta.location.parts().map(|p| p.as_ref().to_string()).collect();
+        let parts: Vec<String> = meta
+            .location
+            .parts()
+            .map(|p| p.as_ref().to_string())
+            .collect();
         let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
         let shard = match kind {
             InputKind::Sessrec => match classify(&parts) {
@@ -260,7 +267,10 @@ pub async fn list_inputs(src: &StoreUrl, kind: InputKind) -> Result<Listing, Sou
 }
 
 fn is_cast_name(name: &str) -> bool {
-    [".cast", ".cast.gz", ".cast.zst"].iter().any(|s| name.ends_with(s)) && !name.starts_with('.')
+    [".cast", ".cast.gz", ".cast.zst"]
+        .iter()
+        .any(|s| name.ends_with(s))
+        && !name.starts_with('.')
 }
 
 /// Every object under the source: the object itself when the URL names
@@ -278,7 +288,10 @@ async fn list_objects(src: &StoreUrl) -> Result<(Vec<ObjectMeta>, bool), SourceE
         .list(prefix)
         .try_collect()
         .await
-        .map_err(|source| SourceError::List { url: src.redacted(), source })?;
+        .map_err(|source| SourceError::List {
+            url: src.redacted(),
+            source,
+        })?;
     Ok((metas, false))
 }
 
@@ -287,7 +300,10 @@ async fn list_objects(src: &StoreUrl) -> Result<(Vec<ObjectMeta>, bool), SourceE
 /// # Errors
 /// [`SourceError::Read`] when the get fails or the body breaks off.
 pub async fn fetch(src: &StoreUrl, input: &InputRef) -> Result<Bytes, SourceError> {
-    let read_err = |source| SourceError::Read { path: input.url.clone(), source };
+    let read_err = |source| SourceError::Read {
+        path: input.url.clone(),
+        source,
+    };
     let got = src.store.get(&input.location).await.map_err(read_err)?;
     got.bytes().await.map_err(read_err)
 }
@@ -299,13 +315,21 @@ mod tests {
 
     async fn put(src: &StoreUrl, rel: &str, body: &'static [u8]) {
         let loc = src.child(rel);
-        src.store.put(&loc, PutPayload::from_static(body)).await.unwrap();
+        src.store
+            .put(&loc, PutPayload::from_static(body))
+            .await
+            .unwrap();
     }
 
     #[tokio::test]
     async fn list_sessrec_splits_valid_invalid_and_ignored() {
         let src = open_url("memory://source-list-test/art").unwrap();
-        put(&src, "web-01/ssh/transcripts/sessions-2026-05-02.jsonl", b"{}\n").await;
+        put(
+            &src,
+            "web-01/ssh/transcripts/sessions-2026-05-02.jsonl",
+            b"{}\n",
+        )
+        .await;
         put(&src, "web-01/telnet/sessions-2026-05-03.jsonl.gz", b"x").await;
         put(&src, "Web_01/ssh/sessions-2026-05-02.jsonl", b"{}\n").await;
         put(&src, "web-01/ftp/sessions-2026-05-02.jsonl", b"{}\n").await;
@@ -320,9 +344,15 @@ mod tests {
             ]
         );
         let shard = listing.inputs[1].shard.as_ref().unwrap();
-        assert_eq!((shard.decky.as_str(), shard.service.as_str()), ("web-01", "telnet"));
+        assert_eq!(
+            (shard.decky.as_str(), shard.service.as_str()),
+            ("web-01", "telnet")
+        );
         assert_eq!(shard.basename, "sessions-2026-05-03.jsonl");
-        assert_eq!(listing.inputs[1].rel_path, "web-01/telnet/sessions-2026-05-03.jsonl.gz");
+        assert_eq!(
+            listing.inputs[1].rel_path,
+            "web-01/telnet/sessions-2026-05-03.jsonl.gz"
+        );
         assert_eq!(listing.rejected.len(), 2);
         assert!(listing.rejected.iter().all(|r| r.date.is_some()));
     }
@@ -331,7 +361,8 @@ mod tests {
     async fn list_single_object_url() {
         let src = open_url("memory://source-single/a/web-01/ssh").unwrap();
         put(&src, "sessions-2026-05-02.jsonl", b"{}\n").await;
-        let one = open_url("memory://source-single/a/web-01/ssh/sessions-2026-05-02.jsonl").unwrap();
+        let one =
+            open_url("memory://source-single/a/web-01/ssh/sessions-2026-05-02.jsonl").unwrap();
         let listing = list_inputs(&one, InputKind::Sessrec).await.unwrap();
         assert_eq!(listing.inputs.len(), 1);
         assert_eq!(listing.inputs[0].size, 3);
@@ -347,13 +378,19 @@ mod tests {
         put(&src, "casts/b.txt", b"{}").await;
         put(&src, "logs/.hidden", b"x").await;
         put(&src, "logs/decnet.log", b"x").await;
-        let casts = list_inputs(&open_url("memory://source-kinds/casts").unwrap(), InputKind::Asciicast)
-            .await
-            .unwrap();
+        let casts = list_inputs(
+            &open_url("memory://source-kinds/casts").unwrap(),
+            InputKind::Asciicast,
+        )
+        .await
+        .unwrap();
         assert_eq!(casts.inputs.len(), 1);
-        let logs = list_inputs(&open_url("memory://source-kinds/logs").unwrap(), InputKind::SessionLog)
-            .await
-            .unwrap();
+        let logs = list_inputs(
+            &open_url("memory://source-kinds/logs").unwrap(),
+            InputKind::SessionLog,
+        )
+        .await
+        .unwrap();
         assert_eq!(logs.inputs.len(), 1);
         assert!(logs.inputs[0].url.ends_with("logs/decnet.log"));
     }

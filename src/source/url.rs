@@ -75,12 +75,18 @@ fn open(url: &str, create: bool) -> Result<StoreUrl, SourceError> {
     if !url.contains("://") && !url.starts_with("memory:") {
         return open_local(std::path::Path::new(url), url, create);
     }
-    let parsed = Url::parse(url).map_err(|source| SourceError::BadUrl { url: redact(url), source })?;
+    let parsed = Url::parse(url).map_err(|source| SourceError::BadUrl {
+        url: redact(url),
+        source,
+    })?;
     match parsed.scheme() {
         "file" => {
             let path = parsed.to_file_path().map_err(|()| SourceError::LocalPath {
                 path: redact(url),
-                source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a local file url"),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    "not a local file url",
+                ),
             })?;
             open_local(&path, url, create)
         }
@@ -89,39 +95,58 @@ fn open(url: &str, create: bool) -> Result<StoreUrl, SourceError> {
             let store = object_store::aws::AmazonS3Builder::from_env()
                 .with_url(url)
                 .build()
-                .map_err(|source| SourceError::Store { url: redact(url), source })?;
+                .map_err(|source| SourceError::Store {
+                    url: redact(url),
+                    source,
+                })?;
             cloud(Arc::new(store), &parsed, url)
         }
         "gs" => {
             let store = object_store::gcp::GoogleCloudStorageBuilder::from_env()
                 .with_url(url)
                 .build()
-                .map_err(|source| SourceError::Store { url: redact(url), source })?;
+                .map_err(|source| SourceError::Store {
+                    url: redact(url),
+                    source,
+                })?;
             cloud(Arc::new(store), &parsed, url)
         }
         "az" | "adl" | "azure" | "abfs" | "abfss" => {
             let store = object_store::azure::MicrosoftAzureBuilder::from_env()
                 .with_url(url)
                 .build()
-                .map_err(|source| SourceError::Store { url: redact(url), source })?;
+                .map_err(|source| SourceError::Store {
+                    url: redact(url),
+                    source,
+                })?;
             cloud(Arc::new(store), &parsed, url)
         }
-        other => Err(SourceError::UnsupportedScheme { scheme: other.to_string(), url: redact(url) }),
+        other => Err(SourceError::UnsupportedScheme {
+            scheme: other.to_string(),
+            url: redact(url),
+        }),
     }
 }
 
 fn open_local(path: &std::path::Path, shown: &str, create: bool) -> Result<StoreUrl, SourceError> {
-    let local_err = |source| SourceError::LocalPath { path: redact(shown), source };
+    let local_err = |source| SourceError::LocalPath {
+        path: redact(shown),
+        source,
+    };
     if create {
         std::fs::create_dir_all(path).map_err(local_err)?;
     } else if !path.exists() {
-        return Err(SourceError::Missing { path: redact(shown) });
+        return Err(SourceError::Missing {
+            path: redact(shown),
+        });
     }
     // canonicalize resolves `..` and symlinks, so one directory always has
     // one object path (and one `source` string in the lake).
     let abs = std::fs::canonicalize(path).map_err(local_err)?;
-    let prefix = Path::from_absolute_path(&abs)
-        .map_err(|source| SourceError::Path { url: redact(shown), source })?;
+    let prefix = Path::from_absolute_path(&abs).map_err(|source| SourceError::Path {
+        url: redact(shown),
+        source,
+    })?;
     Ok(StoreUrl {
         store: Arc::new(object_store::local::LocalFileSystem::new()),
         prefix,
@@ -136,23 +161,34 @@ fn memory_store(name: &str) -> Arc<InMemory> {
     // A poisoned lock only means another thread panicked while inserting;
     // the map itself is still consistent.
     let mut map = stores.lock().unwrap_or_else(|e| e.into_inner());
-    Arc::clone(map.entry(name.to_string()).or_insert_with(|| Arc::new(InMemory::new())))
+    Arc::clone(
+        map.entry(name.to_string())
+            .or_insert_with(|| Arc::new(InMemory::new())),
+    )
 }
 
 fn open_memory(parsed: &Url, shown: &str) -> Result<StoreUrl, SourceError> {
     let name = parsed.host_str().unwrap_or("");
-    let prefix = Path::from_url_path(parsed.path())
-        .map_err(|source| SourceError::Path { url: redact(shown), source })?;
+    let prefix = Path::from_url_path(parsed.path()).map_err(|source| SourceError::Path {
+        url: redact(shown),
+        source,
+    })?;
     let base = Url::parse(&format!("memory://{name}/")).map_err(|source| SourceError::BadUrl {
         url: redact(shown),
         source,
     })?;
-    Ok(StoreUrl { store: memory_store(name), prefix, base })
+    Ok(StoreUrl {
+        store: memory_store(name),
+        prefix,
+        base,
+    })
 }
 
 fn cloud(store: Arc<dyn ObjectStore>, parsed: &Url, shown: &str) -> Result<StoreUrl, SourceError> {
-    let prefix = Path::from_url_path(parsed.path())
-        .map_err(|source| SourceError::Path { url: redact(shown), source })?;
+    let prefix = Path::from_url_path(parsed.path()).map_err(|source| SourceError::Path {
+        url: redact(shown),
+        source,
+    })?;
     let mut base = parsed.clone();
     base.set_path("/");
     base.set_query(None);
@@ -162,7 +198,11 @@ fn cloud(store: Arc<dyn ObjectStore>, parsed: &Url, shown: &str) -> Result<Store
     if !matches!(parsed.scheme(), "abfs" | "abfss") {
         let _ = base.set_username("");
     }
-    Ok(StoreUrl { store, prefix, base })
+    Ok(StoreUrl {
+        store,
+        prefix,
+        base,
+    })
 }
 
 /// A URL with its password, query string and fragment removed (SAS tokens
@@ -193,7 +233,10 @@ mod tests {
 
     #[test]
     fn redact_drops_secrets() {
-        assert_eq!(redact("s3://AKIA:s3cret@bucket/p?X-Amz-Signature=abc"), "s3://bucket/p");
+        assert_eq!(
+            redact("s3://AKIA:s3cret@bucket/p?X-Amz-Signature=abc"),
+            "s3://bucket/p"
+        );
         assert_eq!(
             redact("abfss://cont:pw@acct.dfs.core.windows.net/x?sig=1"),
             "abfss://cont@acct.dfs.core.windows.net/x"
@@ -235,7 +278,10 @@ mod tests {
 
     #[test]
     fn unknown_scheme_is_rejected() {
-        assert!(matches!(open_url("ftp://h/x"), Err(SourceError::UnsupportedScheme { .. })));
+        assert!(matches!(
+            open_url("ftp://h/x"),
+            Err(SourceError::UnsupportedScheme { .. })
+        ));
     }
 
     #[test]

@@ -6,18 +6,23 @@
 //! same comparison over a fresh, larger sample:
 //! `generate.py 5000 7 /tmp/d && ATTRIBUTION_GOLDEN_DIR=/tmp/d cargo test --test it attribution`.
 
-use driftlake::extract::attribution::{aggregate, replay, AttributionThresholds, Merged, MergerKind, SeriesObs};
+use driftlake::extract::attribution::{
+    aggregate, replay, AttributionThresholds, Merged, MergerKind, SeriesObs,
+};
 use serde_json::Value;
 
 fn golden_dir() -> String {
-    std::env::var("ATTRIBUTION_GOLDEN_DIR")
-        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/golden/attribution").to_owned())
+    std::env::var("ATTRIBUTION_GOLDEN_DIR").unwrap_or_else(|_| {
+        concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/golden/attribution").to_owned()
+    })
 }
 
 fn read_lines(name: &str) -> Vec<Value> {
     let path = format!("{}/{name}", golden_dir());
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {path}: {e}"));
-    text.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{path}: {e}: {l}"))).collect()
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{path}: {e}: {l}")))
+        .collect()
 }
 
 struct Request {
@@ -31,7 +36,10 @@ fn request(v: &Value) -> Request {
         .as_array()
         .expect("series array")
         .iter()
-        .map(|o| SeriesObs { value: o["value"].clone(), ts: o["ts"].as_f64().expect("ts") })
+        .map(|o| SeriesObs {
+            value: o["value"].clone(),
+            ts: o["ts"].as_f64().expect("ts"),
+        })
         .collect();
     Request { kind, series }
 }
@@ -40,12 +48,20 @@ fn request(v: &Value) -> Request {
 /// a float (the reference prints `1` and `1.0` differently).
 fn same_json(a: &Value, b: &Value) -> bool {
     match (a, b) {
-        (Value::Number(x), Value::Number(y)) => match (x.as_i64(), y.as_i64(), x.as_u64(), y.as_u64()) {
-            (Some(p), Some(q), _, _) => p == q && x.is_f64() == y.is_f64(),
-            (_, _, Some(p), Some(q)) => p == q && x.is_f64() == y.is_f64(),
-            _ => x.is_f64() && y.is_f64() && x.as_f64().map(f64::to_bits) == y.as_f64().map(f64::to_bits),
-        },
-        (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same_json(p, q)),
+        (Value::Number(x), Value::Number(y)) => {
+            match (x.as_i64(), y.as_i64(), x.as_u64(), y.as_u64()) {
+                (Some(p), Some(q), _, _) => p == q && x.is_f64() == y.is_f64(),
+                (_, _, Some(p), Some(q)) => p == q && x.is_f64() == y.is_f64(),
+                _ => {
+                    x.is_f64()
+                        && y.is_f64()
+                        && x.as_f64().map(f64::to_bits) == y.as_f64().map(f64::to_bits)
+                }
+            }
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same_json(p, q))
+        }
         _ => a == b,
     }
 }
@@ -62,13 +78,22 @@ fn check(series: &[SeriesObs], got: &Merged, want: &Value) -> Result<(), String>
         return Err(format!("current_value {cv} != {}", want["current_value"]));
     }
     if got.confidence.to_bits() != want_f("confidence")?.to_bits() {
-        return Err(format!("confidence {:?} != {}", got.confidence, want["confidence"]));
+        return Err(format!(
+            "confidence {:?} != {}",
+            got.confidence, want["confidence"]
+        ));
     }
     if Some(got.observation_count as u64) != want["observation_count"].as_u64() {
-        return Err(format!("observation_count {} != {}", got.observation_count, want["observation_count"]));
+        return Err(format!(
+            "observation_count {} != {}",
+            got.observation_count, want["observation_count"]
+        ));
     }
     if got.last_observation_ts.to_bits() != want_f("last_observation_ts")?.to_bits() {
-        return Err(format!("last_observation_ts {} != {}", got.last_observation_ts, want["last_observation_ts"]));
+        return Err(format!(
+            "last_observation_ts {} != {}",
+            got.last_observation_ts, want["last_observation_ts"]
+        ));
     }
     Ok(())
 }
@@ -88,7 +113,11 @@ fn attribution_merge_matches_reference_bit_for_bit() {
         let outcome = match (&got, want.get("error")) {
             (Err(e), Some(name)) => {
                 errors_seen += 1;
-                if e.python_name() == name { Ok(()) } else { Err(format!("error {} != {name}", e.python_name())) }
+                if e.python_name() == name {
+                    Ok(())
+                } else {
+                    Err(format!("error {} != {name}", e.python_name()))
+                }
             }
             (Err(e), None) => Err(format!("unexpected error {e}")),
             (Ok(m), Some(name)) => Err(format!("expected {name}, got {:?}", m.state)),
@@ -98,7 +127,13 @@ fn attribution_merge_matches_reference_bit_for_bit() {
             failures.push(format!("line {}: {msg}", i + 1));
         }
     }
-    assert!(failures.is_empty(), "{} of {} differ:\n{}", failures.len(), reqs.len(), failures[..failures.len().min(20)].join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} differ:\n{}",
+        failures.len(),
+        reqs.len(),
+        failures[..failures.len().min(20)].join("\n")
+    );
     // The fixture must exercise the raising paths too.
     assert!(errors_seen > 0);
 }
@@ -114,21 +149,36 @@ fn attribution_replay_matches_reference_worker() {
         let r = request(req);
         let outcome = match MergerKind::from_explicit(r.kind.as_deref()) {
             // An unknown kind raises on every prefix: no row.
-            Err(_) => if want["row"].is_null() { Ok(()) } else { Err("row for unknown kind".to_owned()) },
+            Err(_) => {
+                if want["row"].is_null() {
+                    Ok(())
+                } else {
+                    Err("row for unknown kind".to_owned())
+                }
+            }
             Ok(kind) => {
                 let out = replay(kind, &r.series, &th);
                 match (out.row, want["row"].is_null()) {
                     (None, true) => Ok(()),
-                    (Some(row), false) => check(&r.series, &row.merged, &want["row"]).and_then(|()| {
-                        let w = want["row"]["last_change_ts"].as_f64().expect("last_change_ts");
-                        if row.last_change_ts.to_bits() != w.to_bits() {
-                            Err(format!("last_change_ts {} != {w}", row.last_change_ts))
-                        } else if Some(out.failed_prefixes as u64) != want["failed_prefixes"].as_u64() {
-                            Err(format!("failed_prefixes {} != {}", out.failed_prefixes, want["failed_prefixes"]))
-                        } else {
-                            Ok(())
-                        }
-                    }),
+                    (Some(row), false) => {
+                        check(&r.series, &row.merged, &want["row"]).and_then(|()| {
+                            let w = want["row"]["last_change_ts"]
+                                .as_f64()
+                                .expect("last_change_ts");
+                            if row.last_change_ts.to_bits() != w.to_bits() {
+                                Err(format!("last_change_ts {} != {w}", row.last_change_ts))
+                            } else if Some(out.failed_prefixes as u64)
+                                != want["failed_prefixes"].as_u64()
+                            {
+                                Err(format!(
+                                    "failed_prefixes {} != {}",
+                                    out.failed_prefixes, want["failed_prefixes"]
+                                ))
+                            } else {
+                                Ok(())
+                            }
+                        })
+                    }
                     (got, _) => Err(format!("row {got:?} != {}", want["row"])),
                 }
             }
@@ -137,5 +187,11 @@ fn attribution_replay_matches_reference_worker() {
             failures.push(format!("line {}: {msg}", i + 1));
         }
     }
-    assert!(failures.is_empty(), "{} of {} differ:\n{}", failures.len(), reqs.len(), failures[..failures.len().min(20)].join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} differ:\n{}",
+        failures.len(),
+        reqs.len(),
+        failures[..failures.len().min(20)].join("\n")
+    );
 }

@@ -47,7 +47,10 @@ fn usage_errors_exit_2() {
     let o = bin().arg("run").output().unwrap();
     assert_eq!(code(&o), 2, "run without a job");
     assert!(stderr(&o).contains("<JOB>"), "{}", stderr(&o));
-    let o = bin().args(["run", "x.toml", "--source", "nope=1"]).output().unwrap();
+    let o = bin()
+        .args(["run", "x.toml", "--source", "nope=1"])
+        .output()
+        .unwrap();
     assert_eq!(code(&o), 2);
 }
 
@@ -56,7 +59,10 @@ fn help_documents_exit_codes() {
     let o = bin().arg("--help").output().unwrap();
     assert_eq!(code(&o), 0);
     let out = stdout(&o);
-    assert!(out.contains("Exit codes:") && out.contains("run") && out.contains("validate"), "{out}");
+    assert!(
+        out.contains("Exit codes:") && out.contains("run") && out.contains("validate"),
+        "{out}"
+    );
     let o = bin().args(["run", "--help"]).output().unwrap();
     assert!(stdout(&o).contains("--source") && stdout(&o).contains("Exit codes:"));
 }
@@ -68,21 +74,35 @@ fn good_run_exits_0_and_json_summary_parses() {
     copy_tree(&demo_dir(), &src);
     let lake = tmp.path().join("lake");
     let j = job(tmp.path(), &src, &lake);
-    let o = bin().args(["run", j.to_str().unwrap(), "--json", "-q"]).output().unwrap();
+    let o = bin()
+        .args(["run", j.to_str().unwrap(), "--json", "-q"])
+        .output()
+        .unwrap();
     assert_eq!(code(&o), 0, "stderr: {}", stderr(&o));
     let v: serde_json::Value = serde_json::from_str(stdout(&o).trim()).expect("one JSON object");
     assert_eq!(v["status"], "committed");
     assert_eq!(v["job"], "cli-test");
     assert!(v["observations"].as_u64().unwrap() > 0);
     assert!(v["observations_by_family"]["motor"].as_u64().unwrap() > 0);
-    assert!(v["inputs"].as_array().unwrap().iter().all(|i| i["status"] == "ok"));
+    assert!(v["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|i| i["status"] == "ok"));
     assert!(lake.join("_manifest/observations.json").is_file());
 
     // The human summary names inputs, sessions, families, dead letters, time.
     let o = bin().args(["run", j.to_str().unwrap()]).output().unwrap();
     assert_eq!(code(&o), 0);
     let out = stdout(&o);
-    for want in ["inputs", "sessions", "observations", "motor", "dead letters", "wall time"] {
+    for want in [
+        "inputs",
+        "sessions",
+        "observations",
+        "motor",
+        "dead letters",
+        "wall time",
+    ] {
         assert!(out.contains(want), "{want} missing from:\n{out}");
     }
 }
@@ -92,13 +112,27 @@ fn failed_input_exits_1_and_is_listed() {
     let tmp = tempfile::tempdir().unwrap();
     let src = tmp.path().join("src");
     copy_tree(&demo_dir(), &src);
-    write(&src, "artifacts/broken-1/ssh/sessions-2026-06-01.jsonl.zst", b"\x28\xb5\x2f\xfd garbage garbage");
+    write(
+        &src,
+        "artifacts/broken-1/ssh/sessions-2026-06-01.jsonl.zst",
+        b"\x28\xb5\x2f\xfd garbage garbage",
+    );
     let lake = tmp.path().join("lake");
     let j = job(tmp.path(), &src, &lake);
     let o = bin().args(["run", j.to_str().unwrap()]).output().unwrap();
-    assert_eq!(code(&o), 1, "stdout: {}\nstderr: {}", stdout(&o), stderr(&o));
+    assert_eq!(
+        code(&o),
+        1,
+        "stdout: {}\nstderr: {}",
+        stdout(&o),
+        stderr(&o)
+    );
     let out = stdout(&o);
-    assert!(out.contains("failed inputs:") && out.contains("broken-1/ssh/sessions-2026-06-01.jsonl.zst"), "{out}");
+    assert!(
+        out.contains("failed inputs:")
+            && out.contains("broken-1/ssh/sessions-2026-06-01.jsonl.zst"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -134,14 +168,24 @@ fn validate_checks_without_io() {
     let tmp = tempfile::tempdir().unwrap();
     let lake = tmp.path().join("lake");
     let j = job(tmp.path(), &tmp.path().join("src"), &lake);
-    let o = bin().args(["validate", j.to_str().unwrap()]).output().unwrap();
+    let o = bin()
+        .args(["validate", j.to_str().unwrap()])
+        .output()
+        .unwrap();
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(stdout(&o).contains("job cli-test is valid"));
     assert!(!lake.exists(), "validate must not create the lake");
 
     let bad = tmp.path().join("bad.toml");
-    std::fs::write(&bad, "[job]\nname = \"x\"\n[lake]\nurl = \"./l\"\n[sources]\nsesrec = [\"a\"]\n").unwrap();
-    let o = bin().args(["validate", bad.to_str().unwrap()]).output().unwrap();
+    std::fs::write(
+        &bad,
+        "[job]\nname = \"x\"\n[lake]\nurl = \"./l\"\n[sources]\nsesrec = [\"a\"]\n",
+    )
+    .unwrap();
+    let o = bin()
+        .args(["validate", bad.to_str().unwrap()])
+        .output()
+        .unwrap();
     assert_eq!(code(&o), 2);
     let err = stderr(&o);
     assert!(err.contains("sesrec") && err.contains(":6:"), "{err}");

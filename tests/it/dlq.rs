@@ -33,7 +33,12 @@ fn good_session(sid: &str) -> String {
     s += &ev(sid, "1.000000", "i", "\"i\"");
     s += &ev(sid, "1.125000", "i", "\"d\"");
     s += &ev(sid, "1.250000", "i", "\"\\r\"");
-    s += &ev(sid, "1.500000", "o", "\"\\r\\nuid=0(root)\\r\\nroot@web-01:~# \"");
+    s += &ev(
+        sid,
+        "1.500000",
+        "o",
+        "\"\\r\\nuid=0(root)\\r\\nroot@web-01:~# \"",
+    );
     s
 }
 
@@ -48,7 +53,9 @@ fn cases() -> BTreeMap<&'static str, Vec<u8>> {
     let mut m = BTreeMap::new();
     // Invalid UTF-8 in d: kept as surrogate-escaped chars (spec §1.9).
     let mut b = good_session(SID).into_bytes();
-    b.extend_from_slice(format!("{{\"sid\":\"{SID}\",\"t\":2.0,\"ch\":\"o\",\"d\":\"caf").as_bytes());
+    b.extend_from_slice(
+        format!("{{\"sid\":\"{SID}\",\"t\":2.0,\"ch\":\"o\",\"d\":\"caf").as_bytes(),
+    );
     b.extend_from_slice(b"\xe9 \xff\"}\n");
     m.insert("invalid-utf8", b);
     // Truncated JSON and other syntax errors.
@@ -120,7 +127,11 @@ struct Ran {
 impl Ran {
     fn input(&self, decky: &str) -> &InputSummary {
         let tail = shard_rel(decky);
-        self.summary.inputs.iter().find(|i| i.source.ends_with(&tail)).unwrap_or_else(|| panic!("{decky}"))
+        self.summary
+            .inputs
+            .iter()
+            .find(|i| i.source.ends_with(&tail))
+            .unwrap_or_else(|| panic!("{decky}"))
     }
 
     /// dlq reasons of one case's shard.
@@ -153,7 +164,14 @@ fn run_cases() -> Ran {
     }
     let lake = tempfile::tempdir().unwrap();
     let url = src.path().display().to_string();
-    let summary = run(&plan(&[(InputKind::Sessrec, &url)], lake.path().to_str().unwrap(), false), 2);
+    let summary = run(
+        &plan(
+            &[(InputKind::Sessrec, &url)],
+            lake.path().to_str().unwrap(),
+            false,
+        ),
+        2,
+    );
     Ran { summary, lake }
 }
 
@@ -164,13 +182,25 @@ fn every_bad_input_case_gets_its_spec_behaviour() {
     assert_eq!(s.failed_inputs, 0, "{:?}", s.inputs);
     // The accounting identity, per input, and dlq rows = records_dead.
     for i in &s.inputs {
-        assert_eq!(i.records_read, i.records_ok + i.records_skipped + i.records_dead, "{i:?}");
+        assert_eq!(
+            i.records_read,
+            i.records_ok + i.records_skipped + i.records_dead,
+            "{i:?}"
+        );
         let decky = i.source.split('/').rev().nth(3).unwrap();
         assert_eq!(r.reasons(decky).len() as u64, i.records_dead, "{decky}");
     }
     let good = r.input("gzip-named-jsonl");
     // A clean session: header + 5 events.
-    assert_eq!((good.records_read, good.records_ok, good.records_skipped, good.records_dead), (6, 6, 0, 0));
+    assert_eq!(
+        (
+            good.records_read,
+            good.records_ok,
+            good.records_skipped,
+            good.records_dead
+        ),
+        (6, 6, 0, 0)
+    );
 
     let i = r.input("invalid-utf8");
     assert_eq!((i.records_read, i.records_dead), (7, 0));
@@ -180,11 +210,19 @@ fn every_bad_input_case_gets_its_spec_behaviour() {
     assert_eq!(r.reasons("non-object"), ["not_an_object"; 4]);
 
     let i = r.input("odd-t");
-    assert_eq!((i.records_ok, i.records_dead), (10, 0), "NaN/Infinity/true are numbers to Python");
+    assert_eq!(
+        (i.records_ok, i.records_dead),
+        (10, 0),
+        "NaN/Infinity/true are numbers to Python"
+    );
     assert!(r.sessions("odd-t")[0].contains("output_events=6"));
 
     assert_eq!(r.reasons("null-d"), ["bad_d"]);
-    assert_eq!(r.input("null-d").records_ok, 7, "a missing d is an empty string");
+    assert_eq!(
+        r.input("null-d").records_ok,
+        7,
+        "a missing d is an empty string"
+    );
 
     assert_eq!(r.reasons("unknown-ch"), ["bad_ch"]);
 
@@ -209,25 +247,52 @@ fn every_bad_input_case_gets_its_spec_behaviour() {
 
     let inter = r.sessions("interleaved");
     assert_eq!(inter.len(), 2);
-    assert!(inter.iter().all(|row| row.contains("status=ok") && row.contains("input_events=3")));
+    assert!(inter
+        .iter()
+        .all(|row| row.contains("status=ok") && row.contains("input_events=3")));
 
     let a7 = r.sessions("first-token-invalid");
     assert_eq!(a7.len(), 1);
-    assert!(a7[0].contains("status=error") && a7[0].contains("error_reason=first_token_not_utf8"), "{a7:?}");
+    assert!(
+        a7[0].contains("status=error") && a7[0].contains("error_reason=first_token_not_utf8"),
+        "{a7:?}"
+    );
     let obs_refs = column(r.lake.path(), "observations", "evidence_ref");
-    assert!(!obs_refs.iter().any(|e| e.contains("first-token-invalid")), "A7 sessions emit nothing");
+    assert!(
+        !obs_refs.iter().any(|e| e.contains("first-token-invalid")),
+        "A7 sessions emit nothing"
+    );
     assert!(obs_refs.iter().any(|e| e.contains("gzip-named-jsonl")));
 }
 
 #[test]
 fn bad_names_become_dead_letters_not_paths() {
     let src = tempfile::tempdir().unwrap();
-    write(src.path(), &shard_rel("good-1"), good_session(SID).as_bytes());
-    write(src.path(), "Evil_Decky/ssh/sessions-2026-05-02.jsonl", good_session(SID).as_bytes());
-    write(src.path(), "good-1/ftp/sessions-2026-05-02.jsonl", good_session(SID).as_bytes());
+    write(
+        src.path(),
+        &shard_rel("good-1"),
+        good_session(SID).as_bytes(),
+    );
+    write(
+        src.path(),
+        "Evil_Decky/ssh/sessions-2026-05-02.jsonl",
+        good_session(SID).as_bytes(),
+    );
+    write(
+        src.path(),
+        "good-1/ftp/sessions-2026-05-02.jsonl",
+        good_session(SID).as_bytes(),
+    );
     let lake = tempfile::tempdir().unwrap();
     let url = src.path().display().to_string();
-    let s = run(&plan(&[(InputKind::Sessrec, &url)], lake.path().to_str().unwrap(), false), 1);
+    let s = run(
+        &plan(
+            &[(InputKind::Sessrec, &url)],
+            lake.path().to_str().unwrap(),
+            false,
+        ),
+        1,
+    );
     assert_eq!(s.inputs.len(), 1);
     assert_eq!(s.dead_letters_by_reason.get("bad_name"), Some(&2));
     let reasons = column(lake.path(), "dlq", "reason");
@@ -241,7 +306,11 @@ fn bad_names_become_dead_letters_not_paths() {
 #[test]
 fn corrupt_gzip_fails_one_input_and_the_run_goes_on() {
     let src = tempfile::tempdir().unwrap();
-    write(src.path(), &shard_rel("good-1"), good_session(SID).as_bytes());
+    write(
+        src.path(),
+        &shard_rel("good-1"),
+        good_session(SID).as_bytes(),
+    );
     let mut gz = gzip(good_session(SID2).as_bytes());
     let n = gz.len();
     gz[n / 2..].iter_mut().for_each(|b| *b ^= 0x5a);
@@ -249,25 +318,46 @@ fn corrupt_gzip_fails_one_input_and_the_run_goes_on() {
     write(src.path(), "bad-1/ssh/sessions-2026-05-03.jsonl.gz", &gz);
     let lake = tempfile::tempdir().unwrap();
     let url = src.path().display().to_string();
-    let s = run(&plan(&[(InputKind::Sessrec, &url)], lake.path().to_str().unwrap(), false), 2);
+    let s = run(
+        &plan(
+            &[(InputKind::Sessrec, &url)],
+            lake.path().to_str().unwrap(),
+            false,
+        ),
+        2,
+    );
     assert_eq!(s.failed_inputs, 1);
     let bad = s.inputs.iter().find(|i| i.status == "failed").unwrap();
     assert!(bad.source.ends_with("sessions-2026-05-03.jsonl.gz"));
     assert!(bad.error.as_deref().unwrap().contains("gzip"), "{bad:?}");
     assert_eq!(s.sessions.ok, 1);
-    assert_eq!(column(lake.path(), "_inputs", "status").iter().filter(|s| *s == "failed").count(), 1);
+    assert_eq!(
+        column(lake.path(), "_inputs", "status")
+            .iter()
+            .filter(|s| *s == "failed")
+            .count(),
+        1
+    );
     assert_eq!(column(lake.path(), "_runs", "status"), ["committed"]);
 }
 
 #[test]
 fn failed_input_keeps_the_rows_it_committed_before() {
     let src = tempfile::tempdir().unwrap();
-    write(src.path(), &shard_rel("good-1"), good_session(SID).as_bytes());
+    write(
+        src.path(),
+        &shard_rel("good-1"),
+        good_session(SID).as_bytes(),
+    );
     let gz_rel = "gz-1/ssh/sessions-2026-05-02.jsonl.gz";
     write(src.path(), gz_rel, &gzip(good_session(SID2).as_bytes()));
     let lake = tempfile::tempdir().unwrap();
     let url = src.path().display().to_string();
-    let p = plan(&[(InputKind::Sessrec, &url)], lake.path().to_str().unwrap(), false);
+    let p = plan(
+        &[(InputKind::Sessrec, &url)],
+        lake.path().to_str().unwrap(),
+        false,
+    );
     let first = run(&p, 2);
     assert_eq!(first.sessions.ok, 2);
     let before = table_files(lake.path());
@@ -277,33 +367,65 @@ fn failed_input_keeps_the_rows_it_committed_before() {
     let second = run(&p, 2);
     assert_eq!(second.failed_inputs, 1);
     assert_eq!((second.sessions.ok, second.sessions.carried), (1, 1));
-    assert_eq!(table_files(lake.path()), before, "same rows, so the same files");
+    assert_eq!(
+        table_files(lake.path()),
+        before,
+        "same rows, so the same files"
+    );
     // The object is repaired and changed: its rows are replaced, not doubled.
     write(src.path(), gz_rel, &gzip(good_session(SID).as_bytes()));
     let third = run(&p, 2);
     assert_eq!((third.failed_inputs, third.sessions.carried), (0, 0));
     let rows = table_rows(lake.path(), "sessions", &[]);
     assert_eq!(rows.len(), 2);
-    assert!(rows.iter().all(|r| r.contains(SID) && !r.contains(SID2)), "{rows:?}");
+    assert!(
+        rows.iter().all(|r| r.contains(SID) && !r.contains(SID2)),
+        "{rows:?}"
+    );
 }
 
 #[test]
 fn a_run_over_a_subset_keeps_the_other_inputs_rows() {
     let src = tempfile::tempdir().unwrap();
-    write(src.path(), &shard_rel("good-1"), good_session(SID).as_bytes());
-    write(src.path(), &shard_rel("good-2"), good_session(SID2).as_bytes());
+    write(
+        src.path(),
+        &shard_rel("good-1"),
+        good_session(SID).as_bytes(),
+    );
+    write(
+        src.path(),
+        &shard_rel("good-2"),
+        good_session(SID2).as_bytes(),
+    );
     write(src.path(), "bad-3/ssh/sessions-2026-05-02.jsonl", b"[1]\n");
     let lake = tempfile::tempdir().unwrap();
     let all = src.path().display().to_string();
-    run(&plan(&[(InputKind::Sessrec, &all)], lake.path().to_str().unwrap(), false), 2);
+    run(
+        &plan(
+            &[(InputKind::Sessrec, &all)],
+            lake.path().to_str().unwrap(),
+            false,
+        ),
+        2,
+    );
     let before = table_files(lake.path());
     let sessions_before = table_rows(lake.path(), "sessions", &["run_id"]);
     assert_eq!(sessions_before.len(), 2);
     // Only one shard this time (e.g. `--source sessrec=<one shard>`).
     let one = src.path().join(shard_rel("good-2")).display().to_string();
-    let s = run(&plan(&[(InputKind::Sessrec, &one)], lake.path().to_str().unwrap(), false), 2);
+    let s = run(
+        &plan(
+            &[(InputKind::Sessrec, &one)],
+            lake.path().to_str().unwrap(),
+            false,
+        ),
+        2,
+    );
     assert_eq!((s.sessions.ok, s.sessions.carried), (1, 1));
     assert_eq!(table_files(lake.path()), before);
-    assert_eq!(table_rows(lake.path(), "sessions", &["run_id"]), sessions_before);
+    assert_eq!(
+        table_rows(lake.path(), "sessions", &["run_id"]),
+        sessions_before
+    );
     assert_eq!(column(lake.path(), "dlq", "reason"), ["not_an_object"]);
 }

@@ -48,7 +48,13 @@ pub mod support {
         JobPlan {
             name: "it".into(),
             lake: lake.into(),
-            sources: sources.iter().map(|(k, u)| SourceSpec { kind: *k, url: u.to_string() }).collect(),
+            sources: sources
+                .iter()
+                .map(|(k, u)| SourceSpec {
+                    kind: *k,
+                    url: u.to_string(),
+                })
+                .collect(),
             sessions: true,
             attribution,
         }
@@ -63,13 +69,20 @@ pub mod support {
     pub fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
         let mut out = BTreeMap::new();
         fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
-            let Ok(rd) = std::fs::read_dir(dir) else { return };
+            let Ok(rd) = std::fs::read_dir(dir) else {
+                return;
+            };
             for e in rd {
                 let e = e.unwrap();
                 if e.file_type().unwrap().is_dir() {
                     walk(root, &e.path(), out);
                 } else {
-                    let rel = e.path().strip_prefix(root).unwrap().to_string_lossy().into_owned();
+                    let rel = e
+                        .path()
+                        .strip_prefix(root)
+                        .unwrap()
+                        .to_string_lossy()
+                        .into_owned();
                     out.insert(rel, std::fs::read(e.path()).unwrap());
                 }
             }
@@ -99,10 +112,18 @@ pub mod support {
                 .iter()
                 .zip(b.columns())
                 .filter(|(f, _)| !skip.contains(&f.name().as_str()))
-                .map(|(f, c)| (f.name().clone(), ArrayFormatter::try_new(c.as_ref() as &dyn Array, &opts).unwrap()))
+                .map(|(f, c)| {
+                    (
+                        f.name().clone(),
+                        ArrayFormatter::try_new(c.as_ref() as &dyn Array, &opts).unwrap(),
+                    )
+                })
                 .collect();
             for r in 0..b.num_rows() {
-                let cells: Vec<String> = cols.iter().map(|(n, f)| format!("{n}={}", f.value(r))).collect();
+                let cells: Vec<String> = cols
+                    .iter()
+                    .map(|(n, f)| format!("{n}={}", f.value(r)))
+                    .collect();
                 out.push(cells.join("|"));
             }
         }
@@ -116,8 +137,16 @@ pub mod support {
             if !rel.ends_with(".parquet") {
                 continue;
             }
-            let part = rel.split('/').find(|p| p.starts_with("date=")).unwrap_or("").to_string();
-            rows.extend(render(&read_parquet(&bytes), skip).into_iter().map(|r| format!("{part}|{r}")));
+            let part = rel
+                .split('/')
+                .find(|p| p.starts_with("date="))
+                .unwrap_or("")
+                .to_string();
+            rows.extend(
+                render(&read_parquet(&bytes), skip)
+                    .into_iter()
+                    .map(|r| format!("{part}|{r}")),
+            );
         }
         rows.sort();
         rows
@@ -131,9 +160,14 @@ pub mod support {
                 continue;
             }
             for b in read_parquet(&bytes) {
-                let Some(idx) = b.schema().index_of(col).ok() else { continue };
-                let f = ArrayFormatter::try_new(b.column(idx).as_ref(), &FormatOptions::default().with_null("∅"))
-                    .unwrap();
+                let Some(idx) = b.schema().index_of(col).ok() else {
+                    continue;
+                };
+                let f = ArrayFormatter::try_new(
+                    b.column(idx).as_ref(),
+                    &FormatOptions::default().with_null("∅"),
+                )
+                .unwrap();
                 out.extend((0..b.num_rows()).map(|r| f.value(r).to_string()));
             }
         }
@@ -153,9 +187,18 @@ use support::*;
 
 fn demo_sources(root: &Path) -> Vec<(InputKind, String)> {
     vec![
-        (InputKind::Sessrec, root.join("artifacts").display().to_string()),
-        (InputKind::SessionLog, root.join("logs").display().to_string()),
-        (InputKind::Asciicast, root.join("casts").display().to_string()),
+        (
+            InputKind::Sessrec,
+            root.join("artifacts").display().to_string(),
+        ),
+        (
+            InputKind::SessionLog,
+            root.join("logs").display().to_string(),
+        ),
+        (
+            InputKind::Asciicast,
+            root.join("casts").display().to_string(),
+        ),
     ]
 }
 
@@ -175,13 +218,21 @@ fn rerun_leaves_tables_byte_identical() {
     let first = run(&p, 2);
     assert!(first.sessions.ok > 0 && first.observations > 0, "{first:?}");
     let before = table_files(&lake);
-    assert!(before.keys().any(|k| k.starts_with("observations/date=")), "{:?}", before.keys());
+    assert!(
+        before.keys().any(|k| k.starts_with("observations/date=")),
+        "{:?}",
+        before.keys()
+    );
     let rows_before = table_rows(&lake, "observations", &[]);
     assert_eq!(rows_before.len() as u64, first.observations);
 
     let second = run(&p, 2);
     assert_ne!(first.run_id, second.run_id);
-    assert_eq!(table_files(&lake), before, "a rerun must not change any table byte");
+    assert_eq!(
+        table_files(&lake),
+        before,
+        "a rerun must not change any table byte"
+    );
     assert_eq!(table_rows(&lake, "observations", &[]), rows_before);
     for t in ["sessions", "observations", "dlq"] {
         let s = &second.tables[t];
@@ -191,7 +242,10 @@ fn rerun_leaves_tables_byte_identical() {
     // Both runs are in the run ledger, both committed.
     let runs = column(&lake, "_runs", "status");
     assert_eq!(runs, ["committed", "committed"]);
-    assert_eq!(column(&lake, "_inputs", "run_id").len(), first.inputs.len() * 2);
+    assert_eq!(
+        column(&lake, "_inputs", "run_id").len(),
+        first.inputs.len() * 2
+    );
 }
 
 #[test]
@@ -210,7 +264,12 @@ fn fresh_lake_and_thread_count_give_the_same_rows_and_ids() {
         assert_eq!(ra, table_rows(&b, t, &["run_id"]), "{t}");
     }
     // Content-addressed names do not depend on the run either.
-    let names = |l: &Path| table_files(l).into_keys().filter(|k| k.ends_with(".parquet")).collect::<Vec<_>>();
+    let names = |l: &Path| {
+        table_files(l)
+            .into_keys()
+            .filter(|k| k.ends_with(".parquet"))
+            .collect::<Vec<_>>()
+    };
     assert_eq!(names(&a), names(&b));
     // Ids are the documented hash, and unique per (evidence_ref, primitive).
     let ids = column(&a, "observations", "id");
@@ -258,7 +317,10 @@ fn changed_shard_replaces_only_its_partitions() {
         }
     }
     let d3 = |m: &BTreeMap<String, Vec<u8>>| {
-        m.keys().filter(|k| k.starts_with("sessions/date=2026-05-03/")).cloned().collect::<Vec<_>>()
+        m.keys()
+            .filter(|k| k.starts_with("sessions/date=2026-05-03/"))
+            .cloned()
+            .collect::<Vec<_>>()
     };
     assert_eq!(d3(&after).len(), 1, "old file removed: {:?}", d3(&after));
     assert_ne!(d3(&after), d3(&before));
@@ -278,11 +340,25 @@ fn leftovers_of_a_killed_run_are_repaired() {
     run(&p, 2);
     let before = table_files(&lake);
     // A run killed after writing a new file, before switching the manifest.
-    write(&lake, "observations/date=2026-05-02/part-deadbeefdeadbeef.parquet", b"half-written");
-    write(&lake, "sessions/date=2031-01-01/part-0123456789abcdef.parquet", b"orphan");
+    write(
+        &lake,
+        "observations/date=2026-05-02/part-deadbeefdeadbeef.parquet",
+        b"half-written",
+    );
+    write(
+        &lake,
+        "sessions/date=2031-01-01/part-0123456789abcdef.parquet",
+        b"orphan",
+    );
     run(&p, 2);
     let after = table_files(&lake);
-    assert!(after.keys().all(|k| !k.contains("deadbeef") && !k.contains("2031")), "{:?}", after.keys());
+    assert!(
+        after
+            .keys()
+            .all(|k| !k.contains("deadbeef") && !k.contains("2031")),
+        "{:?}",
+        after.keys()
+    );
     assert_eq!(after, before);
 }
 
@@ -293,9 +369,14 @@ fn memory_lake_and_sources_round_trip() {
     let src = driftlake::source::open_url("memory://it-memory/src").unwrap();
     for (rel, bytes) in files(&demo_dir().join("artifacts")) {
         let loc = src.child(&rel);
-        rt.block_on(src.store.put(&loc, PutPayload::from(bytes))).unwrap();
+        rt.block_on(src.store.put(&loc, PutPayload::from(bytes)))
+            .unwrap();
     }
-    let p = plan(&[(InputKind::Sessrec, "memory://it-memory/src")], "memory://it-memory/lake", false);
+    let p = plan(
+        &[(InputKind::Sessrec, "memory://it-memory/src")],
+        "memory://it-memory/lake",
+        false,
+    );
     let first = run(&p, 2);
     assert!(first.sessions.ok > 0);
     let lake = driftlake::sink::Lake::open("memory://it-memory/lake").unwrap();
@@ -303,12 +384,19 @@ fn memory_lake_and_sources_round_trip() {
     assert!(!files1.is_empty());
     let second = run(&p, 2);
     assert_eq!(second.tables["observations"].partitions_written, 0);
-    assert_eq!(rt.block_on(lake.current_files("observations")).unwrap(), files1);
+    assert_eq!(
+        rt.block_on(lake.current_files("observations")).unwrap(),
+        files1
+    );
     // The files the manifest lists exist and decode to the summary's count.
     let mut n = 0;
     for f in &files1 {
-        let bytes = rt.block_on(async { lake.root.store.get(f).await.unwrap().bytes().await.unwrap() });
-        n += read_parquet(&bytes).iter().map(|b| b.num_rows() as u64).sum::<u64>();
+        let bytes =
+            rt.block_on(async { lake.root.store.get(f).await.unwrap().bytes().await.unwrap() });
+        n += read_parquet(&bytes)
+            .iter()
+            .map(|b| b.num_rows() as u64)
+            .sum::<u64>();
     }
     assert_eq!(n, first.observations);
 }

@@ -19,8 +19,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    ArrayRef, BooleanBuilder, Float64Builder, Int32Builder, Int64Builder, RecordBatch, StringBuilder,
-    TimestampMicrosecondBuilder,
+    ArrayRef, BooleanBuilder, Float64Builder, Int32Builder, Int64Builder, RecordBatch,
+    StringBuilder, TimestampMicrosecondBuilder,
 };
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
@@ -51,7 +51,8 @@ struct FixtureSession {
 }
 
 fn fixture_sessions() -> Vec<FixtureSession> {
-    let text = std::fs::read_to_string(format!("{MANIFEST}/fixtures/lake_small/sessions.jsonl")).expect("fixture");
+    let text = std::fs::read_to_string(format!("{MANIFEST}/fixtures/lake_small/sessions.jsonl"))
+        .expect("fixture");
     text.lines()
         .map(|l| {
             let v: Value = serde_json::from_str(l).expect("fixture json");
@@ -159,7 +160,9 @@ fn batch(schema: &SchemaRef, rows: &[Map<String, Value>]) -> RecordBatch {
                     let mut b = Int32Builder::new();
                     for r in rows {
                         match get(r) {
-                            Some(v) => b.append_value(i32::try_from(v.as_i64().expect("i32")).expect("i32")),
+                            Some(v) => b.append_value(
+                                i32::try_from(v.as_i64().expect("i32")).expect("i32"),
+                            ),
                             None if f.is_nullable() => b.append_null(),
                             None => b.append_value(0),
                         }
@@ -181,7 +184,9 @@ fn batch(schema: &SchemaRef, rows: &[Map<String, Value>]) -> RecordBatch {
                     let mut b = TimestampMicrosecondBuilder::new();
                     for r in rows {
                         match get(r) {
-                            Some(v) => b.append_value((v.as_f64().expect("secs") * 1e6).round() as i64),
+                            Some(v) => {
+                                b.append_value((v.as_f64().expect("secs") * 1e6).round() as i64)
+                            }
                             None if f.is_nullable() => b.append_null(),
                             None => b.append_value(0),
                         }
@@ -232,19 +237,33 @@ pub(crate) fn build_lake(root: &Path, layout: &Layout) {
             // differs between layouts too.
             let name = format!("part-{:02}{:02}.parquet", n, p);
             let srows: Vec<_> = part.iter().map(|s| session_row(s)).collect();
-            write_parquet(&root.join(format!("sessions/date={day}/{name}")), &batch(&sessions_schema(), &srows));
+            write_parquet(
+                &root.join(format!("sessions/date={day}/{name}")),
+                &batch(&sessions_schema(), &srows),
+            );
             let orows: Vec<_> = part.iter().flat_map(|s| observation_rows(s)).collect();
-            write_parquet(&root.join(format!("observations/date={day}/{name}")), &batch(&observations_schema(), &orows));
+            write_parquet(
+                &root.join(format!("observations/date={day}/{name}")),
+                &batch(&observations_schema(), &orows),
+            );
         }
     }
 }
 
 pub(crate) fn in_order() -> Layout {
-    Layout { reverse_days: false, reverse_rows: false, parts: 1 }
+    Layout {
+        reverse_days: false,
+        reverse_rows: false,
+        parts: 1,
+    }
 }
 
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime")
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
 }
 
 // ---------------------------------------------------------------------------
@@ -256,7 +275,11 @@ fn cell(formatter: &ArrayFormatter<'_>, array: &ArrayRef, row: usize) -> String 
         return "NULL".to_owned();
     }
     if let DataType::Float64 = array.data_type() {
-        let v = array.as_any().downcast_ref::<datafusion::arrow::array::Float64Array>().expect("f64").value(row);
+        let v = array
+            .as_any()
+            .downcast_ref::<datafusion::arrow::array::Float64Array>()
+            .expect("f64")
+            .value(row);
         return float_cell(v);
     }
     let s = formatter.value(row).to_string();
@@ -273,7 +296,14 @@ fn float_cell(v: f64) -> String {
         return format!("{v}");
     }
     let digits = 12 - 1 - v.abs().log10().floor() as i32;
-    let s = if digits >= 0 { format!("{:.*}", digits as usize, v) } else { format!("{}", (v / 10f64.powi(-digits)).round() * 10f64.powi(-digits)) };
+    let s = if digits >= 0 {
+        format!("{:.*}", digits as usize, v)
+    } else {
+        format!(
+            "{}",
+            (v / 10f64.powi(-digits)).round() * 10f64.powi(-digits)
+        )
+    };
     if s.contains('.') {
         s.trim_end_matches('0').trim_end_matches('.').to_owned()
     } else {
@@ -285,10 +315,18 @@ fn render(batches: &[RecordBatch]) -> Vec<String> {
     let opts = FormatOptions::default();
     let mut rows = Vec::new();
     for b in batches {
-        let fmts: Vec<ArrayFormatter<'_>> =
-            b.columns().iter().map(|c| ArrayFormatter::try_new(c.as_ref(), &opts).expect("formatter")).collect();
+        let fmts: Vec<ArrayFormatter<'_>> = b
+            .columns()
+            .iter()
+            .map(|c| ArrayFormatter::try_new(c.as_ref(), &opts).expect("formatter"))
+            .collect();
         for r in 0..b.num_rows() {
-            let cells: Vec<String> = b.columns().iter().zip(&fmts).map(|(c, f)| cell(f, c, r)).collect();
+            let cells: Vec<String> = b
+                .columns()
+                .iter()
+                .zip(&fmts)
+                .map(|(c, f)| cell(f, c, r))
+                .collect();
             rows.push(cells.join(" "));
         }
     }
@@ -300,7 +338,9 @@ fn render(batches: &[RecordBatch]) -> Vec<String> {
 /// parameter are left out), so a test can join relations.
 async fn slt_context(lake: &Path, relation: &str, params: &BTreeMap<String, String>) -> DfContext {
     let ctx = new_context();
-    register_lake(&ctx, lake.to_str().expect("utf8 path")).await.expect("register lake");
+    register_lake(&ctx, lake.to_str().expect("utf8 path"))
+        .await
+        .expect("register lake");
     assert!(sql_file(relation).is_some(), "no sql/{relation}.sql");
     let none = BTreeMap::new();
     for file in driftlake::engine::sql::SQL_FILES {
@@ -309,19 +349,38 @@ async fn slt_context(lake: &Path, relation: &str, params: &BTreeMap<String, Stri
             assert_ne!(file.name, relation, "{relation}: missing # param: lines");
             continue;
         };
-        let plan = ctx.state().create_logical_plan(file.text).await.expect("plan");
+        let plan = ctx
+            .state()
+            .create_logical_plan(file.text)
+            .await
+            .expect("plan");
         let plan = plan.with_param_values(values).expect("bind");
-        ctx.register_table(file.name, Arc::new(ViewTable::new(plan, Some(file.text.to_owned())))).expect("view");
+        ctx.register_table(
+            file.name,
+            Arc::new(ViewTable::new(plan, Some(file.text.to_owned()))),
+        )
+        .expect("view");
     }
     ctx
 }
 
 enum Record {
-    Statement { sql: String, error: Option<String> },
-    Query { header: String, sql: String, sort: bool, expected: Vec<String> },
+    Statement {
+        sql: String,
+        error: Option<String>,
+    },
+    Query {
+        header: String,
+        sql: String,
+        sort: bool,
+        expected: Vec<String>,
+    },
 }
 
-fn parse_slt(text: &str) -> (BTreeMap<String, String>, Vec<(Vec<String>, Record)>) {
+/// `# param:` values, and each record with the comment lines before it.
+type Slt = (BTreeMap<String, String>, Vec<(Vec<String>, Record)>);
+
+fn parse_slt(text: &str) -> Slt {
     let mut params = BTreeMap::new();
     let mut out = Vec::new();
     let mut lines = text.lines().peekable();
@@ -364,7 +423,12 @@ fn parse_slt(text: &str) -> (BTreeMap<String, String>, Vec<(Vec<String>, Record)
                     expected.push(lines.next().expect("peeked").to_owned());
                 }
             }
-            Record::Query { header: line.to_owned(), sql, sort, expected }
+            Record::Query {
+                header: line.to_owned(),
+                sql,
+                sort,
+                expected,
+            }
         } else {
             panic!("slt: unknown record {line:?}");
         };
@@ -393,14 +457,21 @@ async fn run_slt(lake: &Path, relation: &str, text: &str) -> (String, Vec<String
                 match (&got, &error) {
                     (Ok(()), None) => {}
                     (Err(e), Some(want)) if e.to_string().contains(want.as_str()) => {}
-                    _ => failures.push(format!("{relation}: statement {sql:?}: got {got:?}, want error {error:?}")),
+                    _ => failures.push(format!(
+                        "{relation}: statement {sql:?}: got {got:?}, want error {error:?}"
+                    )),
                 }
                 blessed.push_str(&match &error {
                     Some(e) => format!("statement error {e}\n{sql}\n"),
                     None => format!("statement ok\n{sql}\n"),
                 });
             }
-            Record::Query { header, sql, sort, expected } => {
+            Record::Query {
+                header,
+                sql,
+                sort,
+                expected,
+            } => {
                 let got = match ctx.sql(&sql).await {
                     Ok(df) => df.collect().await.map(|b| render(&b)),
                     Err(e) => Err(e),
@@ -446,7 +517,8 @@ fn slt_every_sql_file_against_fixture_lake() {
     let mut failures = Vec::new();
     for f in driftlake::engine::sql::SQL_FILES {
         let path = PathBuf::from(format!("{MANIFEST}/tests/slt/{}.slt", f.name));
-        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e} (every sql/ file needs one)", path.display()));
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("{}: {e} (every sql/ file needs one)", path.display()));
         let (blessed, mut fails) = rt.block_on(run_slt(tmp.path(), f.name, &text));
         if bless {
             std::fs::write(&path, blessed).expect("bless");
@@ -462,8 +534,14 @@ fn slt_every_sql_file_against_fixture_lake() {
 
 async fn attribution_rows(lake: &Path) -> Vec<String> {
     let ctx = new_context();
-    register_lake(&ctx, lake.to_str().expect("utf8")).await.expect("register");
-    render(&compute_attribution_state(&ctx).await.expect("attribution_state"))
+    register_lake(&ctx, lake.to_str().expect("utf8"))
+        .await
+        .expect("register");
+    render(
+        &compute_attribution_state(&ctx)
+            .await
+            .expect("attribution_state"),
+    )
 }
 
 #[test]
@@ -471,9 +549,21 @@ fn attribution_state_does_not_depend_on_ingestion_order() {
     let rt = runtime();
     let layouts = [
         in_order(),
-        Layout { reverse_days: true, reverse_rows: true, parts: 1 },
-        Layout { reverse_days: true, reverse_rows: false, parts: 3 },
-        Layout { reverse_days: false, reverse_rows: true, parts: 2 },
+        Layout {
+            reverse_days: true,
+            reverse_rows: true,
+            parts: 1,
+        },
+        Layout {
+            reverse_days: true,
+            reverse_rows: false,
+            parts: 3,
+        },
+        Layout {
+            reverse_days: false,
+            reverse_rows: true,
+            parts: 2,
+        },
     ];
     let mut results = Vec::new();
     for layout in &layouts {
@@ -486,6 +576,42 @@ fn attribution_state_does_not_depend_on_ingestion_order() {
     for r in &results[1..] {
         assert_eq!(r, &results[0]);
     }
+}
+
+#[test]
+fn attribution_state_columns_follow_lake_md() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    build_lake(tmp.path(), &in_order());
+    let batches = runtime().block_on(async {
+        let ctx = new_context();
+        register_lake(&ctx, tmp.path().to_str().expect("utf8"))
+            .await
+            .expect("register");
+        compute_attribution_state(&ctx)
+            .await
+            .expect("attribution_state")
+    });
+    let schema = batches[0].schema();
+    let got: Vec<(String, DataType)> = schema
+        .fields()
+        .iter()
+        .map(|f| (f.name().clone(), f.data_type().clone()))
+        .collect();
+    let want: Vec<(String, DataType)> = [
+        ("identity_ref", DataType::Utf8),
+        ("primitive", DataType::Utf8),
+        ("value_kind", DataType::Utf8),
+        ("current_value", DataType::Utf8),
+        ("state", DataType::Utf8),
+        ("confidence", DataType::Float64),
+        ("observation_count", DataType::Int64),
+        ("last_observation_ts", DataType::Float64),
+        ("last_change_ts", DataType::Float64),
+    ]
+    .into_iter()
+    .map(|(n, t)| (n.to_owned(), t))
+    .collect();
+    assert_eq!(got, want);
 }
 
 // ---------------------------------------------------------------------------
@@ -506,18 +632,35 @@ fn lake_with_attribution_state(root: &Path) {
     let rt = runtime();
     let batches = rt.block_on(async {
         let ctx = new_context();
-        register_lake(&ctx, root.to_str().expect("utf8")).await.expect("register");
-        compute_attribution_state(&ctx).await.expect("attribution_state")
+        register_lake(&ctx, root.to_str().expect("utf8"))
+            .await
+            .expect("register");
+        compute_attribution_state(&ctx)
+            .await
+            .expect("attribution_state")
     });
-    let merged = datafusion::arrow::compute::concat_batches(&batches[0].schema(), &batches).expect("concat");
-    let run_id: ArrayRef = Arc::new(datafusion::arrow::array::StringArray::from(vec!["fixture"; merged.num_rows()]));
+    let merged =
+        datafusion::arrow::compute::concat_batches(&batches[0].schema(), &batches).expect("concat");
+    let run_id: ArrayRef = Arc::new(datafusion::arrow::array::StringArray::from(vec![
+        "fixture";
+        merged
+            .num_rows(
+            )
+    ]));
     let mut fields: Vec<_> = merged.schema().fields().iter().cloned().collect();
-    fields.push(Arc::new(datafusion::arrow::datatypes::Field::new("run_id", DataType::Utf8, false)));
+    fields.push(Arc::new(datafusion::arrow::datatypes::Field::new(
+        "run_id",
+        DataType::Utf8,
+        false,
+    )));
     let mut cols = merged.columns().to_vec();
     cols.push(run_id);
     let schema = Arc::new(datafusion::arrow::datatypes::Schema::new(fields));
     let with_run = RecordBatch::try_new(schema, cols).expect("batch");
-    write_parquet(&root.join("attribution_state/part-0000000000000000.parquet"), &with_run);
+    write_parquet(
+        &root.join("attribution_state/part-0000000000000000.parquet"),
+        &with_run,
+    );
 }
 
 #[test]
@@ -525,22 +668,89 @@ fn cli_sql_counts_states_and_refuses_writes() {
     let tmp = tempfile::tempdir().expect("tempdir");
     lake_with_attribution_state(tmp.path());
     let lake = tmp.path().to_str().expect("utf8");
-    let out = driftlake(&["sql", "--lake", lake, "--format", "csv", "-e", "select state, count(*) AS n from attribution_state group by 1 order by 1"]);
-    assert_eq!(out.status.code(), Some(0), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    let out = driftlake(&[
+        "sql",
+        "--lake",
+        lake,
+        "--format",
+        "csv",
+        "-e",
+        "select state, count(*) AS n from attribution_state group by 1 order by 1",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8(out.stdout).expect("utf8");
-    assert_eq!(stdout, "state,n\nconflicted,1\ndrifting,1\nmulti_actor,2\nstable,5\nunknown,3\n");
+    assert_eq!(
+        stdout,
+        "state,n\nconflicted,1\ndrifting,1\nmulti_actor,2\nstable,5\nunknown,3\n"
+    );
 
     // The default table format is aligned.
-    let out = driftlake(&["sql", "--lake", lake, "-e", "select count(*) AS n from observations"]);
+    let out = driftlake(&[
+        "sql",
+        "--lake",
+        lake,
+        "-e",
+        "select count(*) AS n from observations",
+    ]);
     assert_eq!(out.status.code(), Some(0));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("| 80 |"), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("| 80 |"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 
     // Parameters bind $names (never spliced into the text).
     let out = driftlake(&[
-        "sql", "--lake", lake, "--format", "json", "--param", "identity=192.0.2.99",
-        "-e", "select count(*) AS n from observations where identity_ref = $identity",
+        "sql",
+        "--lake",
+        lake,
+        "--format",
+        "json",
+        "--param",
+        "identity=192.0.2.99",
+        "-e",
+        "select count(*) AS n from observations where identity_ref = $identity",
     ]);
     assert_eq!(String::from_utf8_lossy(&out.stdout), "{\"n\":8}\n");
+
+    // A sql/ file with a parameter default overridden: weekly buckets start
+    // on Mondays (2026-04-27 and 2026-05-04 for data from 05-01 to 05-04).
+    let file = format!("{MANIFEST}/sql/trends_primitives.sql");
+    let out = driftlake(&[
+        "sql",
+        "--lake",
+        lake,
+        "--format",
+        "csv",
+        "--param",
+        "interval=1w",
+        "-f",
+        &file,
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let csv = String::from_utf8(out.stdout).expect("utf8");
+    let rows: Vec<&str> = csv.lines().skip(1).collect();
+    assert!(!rows.is_empty());
+    assert!(
+        rows.iter()
+            .all(|r| r.starts_with("2026-04-27T00:00:00Z,1w,")
+                || r.starts_with("2026-05-04T00:00:00Z,1w,")),
+        "{csv}"
+    );
+    assert!(
+        rows.iter().any(|r| r.starts_with("2026-05-04"))
+            && rows.iter().any(|r| r.starts_with("2026-04-27"))
+    );
 
     for write in [
         "COPY (select 1) TO '/tmp/driftlake_sql_copy.parquet'",
@@ -551,16 +761,38 @@ fn cli_sql_counts_states_and_refuses_writes() {
         let out = driftlake(&["sql", "--lake", lake, "-e", write]);
         assert_eq!(out.status.code(), Some(2), "{write}");
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(stderr.contains("read-only") && stderr.contains("--allow-write"), "{write}: {stderr}");
+        assert!(
+            stderr.contains("read-only") && stderr.contains("--allow-write"),
+            "{write}: {stderr}"
+        );
     }
     assert!(!Path::new("/tmp/driftlake_sql_copy.parquet").exists());
 
     // --out writes Parquet; a bad statement is exit 2 with a message.
     let out_file = tmp.path().join("states.parquet");
-    let out = driftlake(&["sql", "--lake", lake, "--out", out_file.to_str().expect("utf8"), "-e", "select * from attribution_state"]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = driftlake(&[
+        "sql",
+        "--lake",
+        lake,
+        "--out",
+        out_file.to_str().expect("utf8"),
+        "-e",
+        "select * from attribution_state",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(out_file.metadata().expect("parquet written").len() > 0);
-    let out = driftlake(&["sql", "--lake", lake, "-e", "select nope from attribution_state"]);
+    let out = driftlake(&[
+        "sql",
+        "--lake",
+        lake,
+        "-e",
+        "select nope from attribution_state",
+    ]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).starts_with("error:"));
 }

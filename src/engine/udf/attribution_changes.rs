@@ -7,11 +7,15 @@
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
-use datafusion::arrow::array::{ArrayRef, Float64Builder, Int64Builder, ListArray, StringBuilder, StructArray};
+use datafusion::arrow::array::{
+    ArrayRef, Float64Builder, Int64Builder, ListArray, StringBuilder, StructArray,
+};
 use datafusion::arrow::buffer::{NullBuffer, OffsetBuffer};
 use datafusion::arrow::datatypes::{DataType, Field, Fields};
 use datafusion::common::{Result, ScalarValue};
-use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility};
+use datafusion::logical_expr::{
+    ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
+};
 
 use super::attribution_merge::{thresholds_key, AttributionMergeUdf, SeriesInput};
 use crate::extract::attribution::{replay_changes, AttributionThresholds, SeriesObs};
@@ -26,7 +30,10 @@ pub struct AttributionChangesUdf {
 impl AttributionChangesUdf {
     /// The UDF with the given thresholds.
     pub fn new(thresholds: AttributionThresholds) -> Self {
-        AttributionChangesUdf { signature: Signature::user_defined(Volatility::Immutable), thresholds }
+        AttributionChangesUdf {
+            signature: Signature::user_defined(Volatility::Immutable),
+            thresholds,
+        }
     }
 
     fn item_fields() -> Fields {
@@ -38,7 +45,10 @@ impl AttributionChangesUdf {
     }
 
     fn item_field() -> Arc<Field> {
-        Arc::new(Field::new_list_field(DataType::Struct(Self::item_fields()), false))
+        Arc::new(Field::new_list_field(
+            DataType::Struct(Self::item_fields()),
+            false,
+        ))
     }
 }
 
@@ -73,7 +83,10 @@ impl ScalarUDFImpl for AttributionChangesUdf {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let all_scalar = args.args.iter().all(|a| matches!(a, ColumnarValue::Scalar(_)));
+        let all_scalar = args
+            .args
+            .iter()
+            .all(|a| matches!(a, ColumnarValue::Scalar(_)));
         let arrays = ColumnarValue::values_to_arrays(&args.args)?;
         let input = SeriesInput::try_new("attribution_changes", &arrays)?;
         let n = input.len();
@@ -106,12 +119,21 @@ impl ScalarUDFImpl for AttributionChangesUdf {
         }
         let items = StructArray::try_new(
             Self::item_fields(),
-            vec![Arc::new(seq.finish()) as ArrayRef, Arc::new(ts.finish()), Arc::new(state.finish())],
+            vec![
+                Arc::new(seq.finish()) as ArrayRef,
+                Arc::new(ts.finish()),
+                Arc::new(state.finish()),
+            ],
             None,
         )?;
         let nulls = NullBuffer::from(valid);
         let nulls = (nulls.null_count() > 0).then_some(nulls);
-        let out = ListArray::try_new(Self::item_field(), OffsetBuffer::from_lengths(lengths), Arc::new(items), nulls)?;
+        let out = ListArray::try_new(
+            Self::item_field(),
+            OffsetBuffer::from_lengths(lengths),
+            Arc::new(items),
+            nulls,
+        )?;
         if all_scalar {
             return Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(&out, 0)?));
         }

@@ -23,9 +23,13 @@ use datafusion::arrow::array::{
 use datafusion::arrow::buffer::NullBuffer;
 use datafusion::arrow::datatypes::{DataType, Field, Fields, Float64Type};
 use datafusion::common::{internal_err, plan_err, Result, ScalarValue};
-use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility};
+use datafusion::logical_expr::{
+    ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
+};
 
-use crate::extract::attribution::{replay, AttributionThresholds, CurrentValue, MergerKind, SeriesObs};
+use crate::extract::attribution::{
+    replay, AttributionThresholds, CurrentValue, MergerKind, SeriesObs,
+};
 
 /// The `attribution_merge` scalar UDF.
 #[derive(Debug)]
@@ -38,7 +42,10 @@ impl AttributionMergeUdf {
     /// The UDF with the given thresholds (the job file's overrides, or
     /// `AttributionThresholds::default()`).
     pub fn new(thresholds: AttributionThresholds) -> Self {
-        AttributionMergeUdf { signature: Signature::user_defined(Volatility::Immutable), thresholds }
+        AttributionMergeUdf {
+            signature: Signature::user_defined(Volatility::Immutable),
+            thresholds,
+        }
     }
 
     /// The output struct's fields, in lake.md column order.
@@ -97,7 +104,10 @@ impl ScalarUDFImpl for AttributionMergeUdf {
 
     fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
         if arg_types.len() != 3 {
-            return plan_err!("attribution_merge(value_kind, values, ts) takes 3 arguments, got {}", arg_types.len());
+            return plan_err!(
+                "attribution_merge(value_kind, values, ts) takes 3 arguments, got {}",
+                arg_types.len()
+            );
         }
         Ok(vec![
             DataType::Utf8,
@@ -111,7 +121,10 @@ impl ScalarUDFImpl for AttributionMergeUdf {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let all_scalar = args.args.iter().all(|a| matches!(a, ColumnarValue::Scalar(_)));
+        let all_scalar = args
+            .args
+            .iter()
+            .all(|a| matches!(a, ColumnarValue::Scalar(_)));
         let arrays = ColumnarValue::values_to_arrays(&args.args)?;
         let out = merge_rows(&arrays, &self.thresholds)?;
         if all_scalar {
@@ -136,17 +149,28 @@ impl<'a> SeriesInput<'a> {
         let [kinds, values, ts] = arrays else {
             return internal_err!("{name}: expected 3 argument arrays");
         };
-        let (Some(kinds), Some(values), Some(ts)) =
-            (kinds.as_string_opt::<i32>(), values.as_list_opt::<i32>(), ts.as_list_opt::<i32>())
-        else {
-            return internal_err!("{name}: arguments not coerced to (Utf8, List<Utf8>, List<Float64>)");
+        let (Some(kinds), Some(values), Some(ts)) = (
+            kinds.as_string_opt::<i32>(),
+            values.as_list_opt::<i32>(),
+            ts.as_list_opt::<i32>(),
+        ) else {
+            return internal_err!(
+                "{name}: arguments not coerced to (Utf8, List<Utf8>, List<Float64>)"
+            );
         };
-        let (Some(value_text), Some(ts_vals)) =
-            (values.values().as_string_opt::<i32>(), ts.values().as_primitive_opt::<Float64Type>())
-        else {
+        let (Some(value_text), Some(ts_vals)) = (
+            values.values().as_string_opt::<i32>(),
+            ts.values().as_primitive_opt::<Float64Type>(),
+        ) else {
             return internal_err!("{name}: list children not coerced");
         };
-        Ok(SeriesInput { kinds, values, ts, value_text, ts_vals })
+        Ok(SeriesInput {
+            kinds,
+            values,
+            ts,
+            value_text,
+            ts_vals,
+        })
     }
 
     /// Rows in the batch.
@@ -157,11 +181,19 @@ impl<'a> SeriesInput<'a> {
     /// Fill `buf` with row `row`'s series; returns the merger and the offset
     /// of the row's first value in the child array, or `None` when the row
     /// has no usable series (see the module docs).
-    pub(crate) fn series(&self, row: usize, buf: &mut Vec<SeriesObs>) -> Option<(MergerKind, usize)> {
+    pub(crate) fn series(
+        &self,
+        row: usize,
+        buf: &mut Vec<SeriesObs>,
+    ) -> Option<(MergerKind, usize)> {
         if self.values.is_null(row) || self.ts.is_null(row) {
             return None;
         }
-        let kind = if self.kinds.is_null(row) { None } else { Some(self.kinds.value(row)) };
+        let kind = if self.kinds.is_null(row) {
+            None
+        } else {
+            Some(self.kinds.value(row))
+        };
         let kind = MergerKind::for_value_kind(kind).ok()?;
         let v_off = self.values.value_offsets();
         let t_off = self.ts.value_offsets();
@@ -177,7 +209,11 @@ impl<'a> SeriesInput<'a> {
             } else {
                 serde_json::from_str(self.value_text.value(vi)).ok()?
             };
-            let t = if self.ts_vals.is_null(ti) { f64::NAN } else { self.ts_vals.value(ti) };
+            let t = if self.ts_vals.is_null(ti) {
+                f64::NAN
+            } else {
+                self.ts_vals.value(ti)
+            };
             buf.push(SeriesObs { value, ts: t });
         }
         Some((kind, vs))
@@ -240,7 +276,10 @@ fn merge_rows(arrays: &[ArrayRef], th: &AttributionThresholds) -> Result<ArrayRe
         }
     }
     if no_state > 0 {
-        tracing::debug!(groups = no_state, "Attribution merge produced no state for some series.");
+        tracing::debug!(
+            groups = no_state,
+            "Attribution merge produced no state for some series."
+        );
     }
     let columns: Vec<ArrayRef> = vec![
         Arc::new(state.finish()),
@@ -252,7 +291,11 @@ fn merge_rows(arrays: &[ArrayRef], th: &AttributionThresholds) -> Result<ArrayRe
     ];
     let nulls = NullBuffer::from(valid);
     let nulls = (nulls.null_count() > 0).then_some(nulls);
-    Ok(Arc::new(StructArray::try_new(AttributionMergeUdf::fields(), columns, nulls)?))
+    Ok(Arc::new(StructArray::try_new(
+        AttributionMergeUdf::fields(),
+        columns,
+        nulls,
+    )?))
 }
 
 /// A float as JSON text; JSON has no NaN or infinity, so those are `null`.

@@ -43,7 +43,9 @@ pub struct CvUdaf {
 impl CvUdaf {
     /// The aggregate.
     pub fn new() -> Self {
-        CvUdaf { signature: Signature::user_defined(Volatility::Immutable) }
+        CvUdaf {
+            signature: Signature::user_defined(Volatility::Immutable),
+        }
     }
 }
 
@@ -94,7 +96,9 @@ struct CvAccumulator {
 impl CvAccumulator {
     fn all(&self) -> Result<ArrayRef> {
         if self.chunks.is_empty() {
-            return Ok(datafusion::arrow::array::new_empty_array(&DataType::Float64));
+            return Ok(datafusion::arrow::array::new_empty_array(
+                &DataType::Float64,
+            ));
         }
         let refs: Vec<&dyn Array> = self.chunks.iter().map(|a| a.as_ref()).collect();
         Ok(concat(&refs)?)
@@ -122,16 +126,27 @@ impl Accumulator for CvAccumulator {
         let values = self.all()?;
         let field = Arc::new(Field::new_list_field(DataType::Float64, true));
         let offsets = OffsetBuffer::from_lengths([values.len()]);
-        Ok(vec![ScalarValue::List(Arc::new(ListArray::new(field, offsets, values, None)))])
+        Ok(vec![ScalarValue::List(Arc::new(ListArray::new(
+            field, offsets, values, None,
+        )))])
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
         let values = self.all()?;
-        let mut xs: Vec<f64> = values.as_primitive::<Float64Type>().iter().flatten().collect();
+        let mut xs: Vec<f64> = values
+            .as_primitive::<Float64Type>()
+            .iter()
+            .flatten()
+            .collect();
         Ok(ScalarValue::Float64(population_cv(&mut xs)))
     }
 
     fn size(&self) -> usize {
-        std::mem::size_of_val(self) + self.chunks.iter().map(|a| a.get_array_memory_size()).sum::<usize>()
+        std::mem::size_of_val(self)
+            + self
+                .chunks
+                .iter()
+                .map(|a| a.get_array_memory_size())
+                .sum::<usize>()
     }
 }

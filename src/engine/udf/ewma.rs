@@ -20,7 +20,8 @@ use datafusion::common::{exec_err, internal_err, plan_err, Result, ScalarValue};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::utils::AggregateOrderSensitivity;
 use datafusion::logical_expr::{
-    Accumulator, AggregateUDFImpl, ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
+    Accumulator, AggregateUDFImpl, ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature,
+    Volatility,
 };
 use datafusion::physical_expr::expressions::Literal;
 
@@ -44,7 +45,9 @@ pub struct EwmaUdaf {
 impl EwmaUdaf {
     /// The aggregate.
     pub fn new() -> Self {
-        EwmaUdaf { signature: Signature::user_defined(Volatility::Immutable) }
+        EwmaUdaf {
+            signature: Signature::user_defined(Volatility::Immutable),
+        }
     }
 }
 
@@ -56,7 +59,10 @@ impl Default for EwmaUdaf {
 
 fn coerce_two_doubles(name: &str, arg_types: &[DataType]) -> Result<Vec<DataType>> {
     if arg_types.len() != 2 {
-        return plan_err!("{name}(value, alpha) takes 2 arguments, got {}", arg_types.len());
+        return plan_err!(
+            "{name}(value, alpha) takes 2 arguments, got {}",
+            arg_types.len()
+        );
     }
     Ok(vec![DataType::Float64, DataType::Float64])
 }
@@ -98,7 +104,11 @@ impl AggregateUDFImpl for EwmaUdaf {
         if acc_args.order_bys.is_empty() {
             return plan_err!("ewma(value, alpha) needs an order: ewma(value, alpha ORDER BY ts)");
         }
-        let alpha = match acc_args.exprs.get(1).and_then(|e| e.downcast_ref::<Literal>()) {
+        let alpha = match acc_args
+            .exprs
+            .get(1)
+            .and_then(|e| e.downcast_ref::<Literal>())
+        {
             Some(lit) => match lit.value().clone() {
                 ScalarValue::Float64(Some(a)) => a,
                 ref other => match other.cast_to(&DataType::Float64)? {
@@ -114,7 +124,13 @@ impl AggregateUDFImpl for EwmaUdaf {
             order_types.push(o.expr.data_type(acc_args.schema)?);
             options.push(o.options);
         }
-        Ok(Box::new(EwmaAccumulator { alpha, values: Vec::new(), orders: vec![Vec::new(); order_types.len()], order_types, options }))
+        Ok(Box::new(EwmaAccumulator {
+            alpha,
+            values: Vec::new(),
+            orders: vec![Vec::new(); order_types.len()],
+            order_types,
+            options,
+        }))
     }
 
     fn order_sensitivity(&self) -> AggregateOrderSensitivity {
@@ -159,7 +175,11 @@ impl Accumulator for EwmaAccumulator {
         // values = [value, alpha, order keys...] (DataFusion appends the
         // ORDER BY expressions for order-sensitive aggregates).
         if values.len() != 2 + self.orders.len() {
-            return internal_err!("ewma: expected {} input columns, got {}", 2 + self.orders.len(), values.len());
+            return internal_err!(
+                "ewma: expected {} input columns, got {}",
+                2 + self.orders.len(),
+                values.len()
+            );
         }
         self.values.push(Arc::clone(&values[0]));
         for (chunks, col) in self.orders.iter_mut().zip(&values[2..]) {
@@ -170,7 +190,11 @@ impl Accumulator for EwmaAccumulator {
 
     fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
         if states.len() != 1 + self.orders.len() {
-            return internal_err!("ewma: expected {} state columns, got {}", 1 + self.orders.len(), states.len());
+            return internal_err!(
+                "ewma: expected {} state columns, got {}",
+                1 + self.orders.len(),
+                states.len()
+            );
         }
         let Some(vals) = states[0].as_list_opt::<i32>() else {
             return internal_err!("ewma: state is not a list");
@@ -186,7 +210,10 @@ impl Accumulator for EwmaAccumulator {
     }
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        let mut out = vec![one_row_list(concat_or_empty(&self.values, &DataType::Float64)?)];
+        let mut out = vec![one_row_list(concat_or_empty(
+            &self.values,
+            &DataType::Float64,
+        )?)];
         for (chunks, dt) in self.orders.iter().zip(&self.order_types) {
             out.push(one_row_list(concat_or_empty(chunks, dt)?));
         }
@@ -199,15 +226,25 @@ impl Accumulator for EwmaAccumulator {
             return Ok(ScalarValue::Float64(None));
         }
         let mut cols = Vec::with_capacity(self.orders.len() + 1);
-        for ((chunks, dt), options) in self.orders.iter().zip(&self.order_types).zip(&self.options) {
-            cols.push(SortColumn { values: concat_or_empty(chunks, dt)?, options: Some(*options) });
+        for ((chunks, dt), options) in self.orders.iter().zip(&self.order_types).zip(&self.options)
+        {
+            cols.push(SortColumn {
+                values: concat_or_empty(chunks, dt)?,
+                options: Some(*options),
+            });
         }
         // Tie-break on the value so equal keys never depend on arrival order.
-        cols.push(SortColumn { values: Arc::clone(&values), options: None });
+        cols.push(SortColumn {
+            values: Arc::clone(&values),
+            options: None,
+        });
         let idx = lexsort_to_indices(&cols, None)?;
         let sorted = take(values.as_ref(), &idx, None)?;
         let sorted = sorted.as_primitive::<Float64Type>();
-        Ok(ScalarValue::Float64(ewma(sorted.iter().flatten(), self.alpha)))
+        Ok(ScalarValue::Float64(ewma(
+            sorted.iter().flatten(),
+            self.alpha,
+        )))
     }
 
     fn size(&self) -> usize {
@@ -232,7 +269,9 @@ pub struct EwmaListUdf {
 impl EwmaListUdf {
     /// The scalar function.
     pub fn new() -> Self {
-        EwmaListUdf { signature: Signature::user_defined(Volatility::Immutable) }
+        EwmaListUdf {
+            signature: Signature::user_defined(Volatility::Immutable),
+        }
     }
 }
 
@@ -253,9 +292,15 @@ impl ScalarUDFImpl for EwmaListUdf {
 
     fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
         if arg_types.len() != 2 {
-            return plan_err!("ewma_list(list, alpha) takes 2 arguments, got {}", arg_types.len());
+            return plan_err!(
+                "ewma_list(list, alpha) takes 2 arguments, got {}",
+                arg_types.len()
+            );
         }
-        Ok(vec![DataType::List(Arc::new(Field::new_list_field(DataType::Float64, true))), DataType::Float64])
+        Ok(vec![
+            DataType::List(Arc::new(Field::new_list_field(DataType::Float64, true))),
+            DataType::Float64,
+        ])
     }
 
     fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
@@ -263,10 +308,15 @@ impl ScalarUDFImpl for EwmaListUdf {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let all_scalar = args.args.iter().all(|a| matches!(a, ColumnarValue::Scalar(_)));
+        let all_scalar = args
+            .args
+            .iter()
+            .all(|a| matches!(a, ColumnarValue::Scalar(_)));
         let arrays = ColumnarValue::values_to_arrays(&args.args)?;
-        let (Some(lists), Some(alphas)) = (arrays[0].as_list_opt::<i32>(), arrays[1].as_primitive_opt::<Float64Type>())
-        else {
+        let (Some(lists), Some(alphas)) = (
+            arrays[0].as_list_opt::<i32>(),
+            arrays[1].as_primitive_opt::<Float64Type>(),
+        ) else {
             return exec_err!("ewma_list: arguments not coerced to (List<Float64>, Float64)");
         };
         let Some(child) = lists.values().as_primitive_opt::<Float64Type>() else {
@@ -279,7 +329,9 @@ impl ScalarUDFImpl for EwmaListUdf {
                     return None;
                 }
                 let (s, e) = (offsets[row] as usize, offsets[row + 1] as usize);
-                let xs = (s..e).filter(|&i| child.is_valid(i)).map(|i| child.value(i));
+                let xs = (s..e)
+                    .filter(|&i| child.is_valid(i))
+                    .map(|i| child.value(i));
                 ewma(xs, alphas.value(row))
             })
             .collect();

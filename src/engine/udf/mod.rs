@@ -29,9 +29,15 @@ pub fn register_all(ctx: &DfContext) {
 /// Register every UDF; the attribution functions use `thresholds` (the job
 /// file's overrides).
 pub fn register_all_with(ctx: &DfContext, thresholds: &AttributionThresholds) {
-    ctx.register_udf(ScalarUDF::from(attribution_merge::AttributionMergeUdf::new(thresholds.clone())));
-    ctx.register_udf(ScalarUDF::from(attribution_changes::AttributionChangesUdf::new(thresholds.clone())));
-    ctx.register_udf(ScalarUDF::from(primitive_value_kind::PrimitiveValueKindUdf::new()));
+    ctx.register_udf(ScalarUDF::from(
+        attribution_merge::AttributionMergeUdf::new(thresholds.clone()),
+    ));
+    ctx.register_udf(ScalarUDF::from(
+        attribution_changes::AttributionChangesUdf::new(thresholds.clone()),
+    ));
+    ctx.register_udf(ScalarUDF::from(
+        primitive_value_kind::PrimitiveValueKindUdf::new(),
+    ));
     ctx.register_udf(ScalarUDF::from(ewma::EwmaListUdf::new()));
     ctx.register_udaf(AggregateUDF::from(ewma::EwmaUdaf::new()));
     ctx.register_udaf(AggregateUDF::from(cv::CvUdaf::new()));

@@ -12,7 +12,9 @@ use std::sync::Arc;
 use datafusion::arrow::array::{AsArray, StringArray};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{exec_err, plan_err, Result, ScalarValue};
-use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility};
+use datafusion::logical_expr::{
+    ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
+};
 
 use crate::model::observation::Primitive;
 
@@ -25,7 +27,9 @@ pub struct PrimitiveValueKindUdf {
 impl PrimitiveValueKindUdf {
     /// The scalar function.
     pub fn new() -> Self {
-        PrimitiveValueKindUdf { signature: Signature::user_defined(Volatility::Immutable) }
+        PrimitiveValueKindUdf {
+            signature: Signature::user_defined(Volatility::Immutable),
+        }
     }
 }
 
@@ -46,7 +50,10 @@ impl ScalarUDFImpl for PrimitiveValueKindUdf {
 
     fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
         if arg_types.len() != 1 {
-            return plan_err!("primitive_value_kind(primitive) takes 1 argument, got {}", arg_types.len());
+            return plan_err!(
+                "primitive_value_kind(primitive) takes 1 argument, got {}",
+                arg_types.len()
+            );
         }
         Ok(vec![DataType::Utf8])
     }
@@ -56,13 +63,21 @@ impl ScalarUDFImpl for PrimitiveValueKindUdf {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let all_scalar = args.args.iter().all(|a| matches!(a, ColumnarValue::Scalar(_)));
+        let all_scalar = args
+            .args
+            .iter()
+            .all(|a| matches!(a, ColumnarValue::Scalar(_)));
         let arrays = ColumnarValue::values_to_arrays(&args.args)?;
         let Some(names) = arrays.first().and_then(|a| a.as_string_opt::<i32>()) else {
             return exec_err!("primitive_value_kind: argument not coerced to Utf8");
         };
-        let out: StringArray =
-            names.iter().map(|n| n.and_then(Primitive::parse).map(|p| p.value_kind().as_str())).collect();
+        let out: StringArray = names
+            .iter()
+            .map(|n| {
+                n.and_then(Primitive::parse)
+                    .map(|p| p.value_kind().as_str())
+            })
+            .collect();
         if all_scalar {
             return Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(&out, 0)?));
         }
