@@ -974,7 +974,14 @@ fn assemble_and_commit(
     commit_table(rt, lake, "dlq", run_id, dlq_parts, &mut summary)?;
 
     if plan.attribution {
-        attribution_stage(rt, lake, &plan.lake, run_id, &mut summary)?;
+        attribution_stage(
+            rt,
+            lake,
+            &plan.lake,
+            &plan.attribution_thresholds,
+            run_id,
+            &mut summary,
+        )?;
     }
 
     let refs: Vec<&InputRow> = input_rows.iter().collect();
@@ -1098,10 +1105,12 @@ fn attribution_stage(
     rt: &tokio::runtime::Runtime,
     lake: &Lake,
     lake_url: &str,
+    thresholds: &crate::extract::attribution::AttributionThresholds,
     run_id: &str,
     summary: &mut RunSummary,
 ) -> Result<()> {
-    let ctx = crate::engine::context::new_context();
+    // The job's `[attribution]` thresholds reach the merge UDFs here.
+    let ctx = crate::engine::context::new_context_with(thresholds);
     let tables = rt.block_on(crate::engine::lake_tables::register_lake(&ctx, lake_url))?;
     if !tables.iter().any(|t| t == "observations") {
         tracing::info!("No observations table yet: attribution skipped.");

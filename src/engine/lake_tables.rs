@@ -1,29 +1,58 @@
-//! Register a lake's tables with DataFusion (spec/lake.md §1).
+//! Register a lake's tables with DataFusion (spec/lake.md §1, §2).
 //!
-//! Every directory directly under the lake that holds Parquet becomes a
-//! `ListingTable` named after the directory (`sessions`, `observations`,
-//! `dlq`, `attribution_state`, `_runs`, `_inputs`, `trends_*`, …). A table
-//! whose directory holds `date=YYYY-MM-DD/` subdirectories gets the hive
-//! partition column `date` (Utf8), as model::schema writes it (the column is
-//! not stored in the files). `_manifest/` (JSON) and empty directories are
-//! skipped.
+//! Every table with a commit manifest (`<lake>/_manifest/<table>.json`) is
+//! registered with exactly the files its manifest lists: lake.md §2 makes the
+//! manifest put the commit switch, so files in the table directory that the
+//! manifest does not list (a new file written before the switch, an old one
+//! not yet deleted after it, or leftovers of a killed run until the next
+//! run's repair) are not part of the table and must not be read. Tables
+//! without a manifest (the ledgers `_runs`, `_inputs`, and hand-made test
+//! lakes) are read by directory listing.
+//!
+//! Every table becomes a `ListingTable` named after its directory
+//! (`sessions`, `observations`, `dlq`, `attribution_state`, `_runs`,
+//! `_inputs`, `trends_*`, …). A table with `date=YYYY-MM-DD` partitions gets
+//! the hive partition column `date` (Utf8), as model::schema writes it (the
+//! column is not stored in the files).
+//!
+//! Why a filtered store rather than one `ListingTableUrl` per file: DataFusion
+//! 55 parses hive partition values from the path *below* the table URL, so a
+//! URL naming the file itself yields no `date` value. Registering the lake's
+//! store wrapped in [`ManifestView`], whose listings of a managed table
+//! directory hold only the manifest's files, keeps the table URL at the table
+//! directory (partition values and partition pruning work unchanged) while
+//! the table reads exactly the committed files.
 
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::ops::Range;
+use std::pin::Pin;
 use std::sync::Arc;
 
+use bytes::Bytes;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
 use datafusion::prelude::SessionContext as DfContext;
+use futures::stream::BoxStream;
+use futures::{Future, StreamExt, TryStreamExt};
 use object_store::path::Path;
-use object_store::ObjectStore;
+use object_store::{
+    CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
+    PutMultipartOptions, PutOptions, PutPayload, PutResult,
+};
 
 use super::{EngineError, Result};
-use crate::source::open_url;
+use crate::sink::Lake;
+use crate::source::{open_url, StoreUrl};
 
 /// The hive partition column (spec/lake.md §1).
 const PARTITION_COL: &str = "date";
+
+/// The manifest directory under the lake root (lake.md §1).
+const MANIFEST_DIR: &str = "_manifest";
 
 /// How one table directory is laid out.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -33,21 +62,48 @@ struct TableDir {
 }
 
 /// Register every table of the lake at `lake_url` and return their names,
-/// sorted.
+/// sorted. Tables with a manifest read exactly the manifest's files (see
+/// the module docs); a managed table whose manifest lists no file is left
+/// out, as an empty directory is.
 ///
 /// # Errors
-/// [`EngineError::Lake`] when the URL cannot be opened or listed;
-/// DataFusion errors when a table's Parquet schema cannot be read.
+/// [`EngineError::Lake`] when the URL cannot be opened or listed or a
+/// manifest cannot be read; DataFusion errors when a table's Parquet schema
+/// cannot be read.
 pub async fn register_lake(ctx: &DfContext, lake_url: &str) -> Result<Vec<String>> {
     let lake_err = |source: Box<dyn std::error::Error + Send + Sync>| EngineError::Lake {
         url: crate::source::redact(lake_url),
         source,
     };
     let store_url = open_url(lake_url).map_err(|e| lake_err(Box::new(e)))?;
-    ctx.register_object_store(&store_url.base, Arc::clone(&store_url.store));
-    let dirs = table_dirs(store_url.store.as_ref(), &store_url.prefix)
+    let managed = managed_tables(&store_url).await.map_err(|e| lake_err(e))?;
+    let view = ManifestView {
+        inner: Arc::clone(&store_url.store),
+        tables: Arc::new(
+            managed
+                .iter()
+                .map(|(name, files)| (store_url.child(name), files.clone()))
+                .collect(),
+        ),
+    };
+    ctx.register_object_store(&store_url.base, Arc::new(view));
+    let mut dirs = table_dirs(store_url.store.as_ref(), &store_url.prefix)
         .await
         .map_err(|e| lake_err(Box::new(e)))?;
+    dirs.retain(|d| !managed.contains_key(&d.name));
+    dirs.extend(
+        managed
+            .iter()
+            .filter(|(_, files)| !files.is_empty())
+            .map(|(name, files)| TableDir {
+                name: name.clone(),
+                // A managed table is partitioned when its files sit in `date=`
+                // directories (manifest key non-empty; sink::Partition::key).
+                partitioned: files
+                    .iter()
+                    .any(|f| f.parts_count() > store_url.child(name).parts_count() + 1),
+            }),
+    );
     let mut names = Vec::with_capacity(dirs.len());
     for dir in dirs {
         let table_path = store_url.child(&dir.name);
@@ -60,6 +116,7 @@ pub async fn register_lake(ctx: &DfContext, lake_url: &str) -> Result<Vec<String
             options =
                 options.with_table_partition_cols(vec![(PARTITION_COL.to_owned(), DataType::Utf8)]);
         }
+        // Lists through the ManifestView: a stray file never shapes the schema.
         let schema = options.infer_schema(&ctx.state(), &url).await?;
         let config = ListingTableConfig::new(url)
             .with_listing_options(options)
@@ -71,6 +128,32 @@ pub async fn register_lake(ctx: &DfContext, lake_url: &str) -> Result<Vec<String
     Ok(names)
 }
 
+/// Every table with a manifest under `_manifest/`, with the object paths
+/// of the files the manifest lists (through [`Lake::current_files`], the
+/// sink's own reading of its manifests).
+async fn managed_tables(
+    root: &StoreUrl,
+) -> Result<BTreeMap<String, BTreeSet<Path>>, Box<dyn std::error::Error + Send + Sync>> {
+    let listed = root
+        .store
+        .list_with_delimiter(Some(&root.child(MANIFEST_DIR)))
+        .await?;
+    let lake = Lake::from_store(root.clone());
+    let mut out = BTreeMap::new();
+    for meta in listed.objects {
+        let Some(table) = meta
+            .location
+            .filename()
+            .and_then(|f| f.strip_suffix(".json"))
+        else {
+            continue;
+        };
+        let files = lake.current_files(table).await?;
+        out.insert(table.to_owned(), files.into_iter().collect());
+    }
+    Ok(out)
+}
+
 /// The table directories under `prefix`: those holding `.parquet` files
 /// directly or in `date=…/` subdirectories.
 async fn table_dirs(store: &dyn ObjectStore, prefix: &Path) -> object_store::Result<Vec<TableDir>> {
@@ -80,11 +163,11 @@ async fn table_dirs(store: &dyn ObjectStore, prefix: &Path) -> object_store::Res
         let Some(name) = dir.filename().map(str::to_owned) else {
             continue;
         };
-        if name == "_manifest" || name.starts_with('.') {
+        if name == MANIFEST_DIR || name.starts_with('.') {
             continue;
         }
         let inner = store.list_with_delimiter(Some(&dir)).await?;
-        let has_parquet = |objs: &[object_store::ObjectMeta]| {
+        let has_parquet = |objs: &[ObjectMeta]| {
             objs.iter().any(|o| {
                 o.location
                     .filename()
@@ -109,4 +192,218 @@ async fn table_dirs(store: &dyn ObjectStore, prefix: &Path) -> object_store::Res
         }
     }
     Ok(out)
+}
+
+/// Table directory → the files its manifest lists.
+type ManagedFiles = BTreeMap<Path, BTreeSet<Path>>;
+
+/// A read view of the lake's store in which the listing of a managed table
+/// directory holds only the files its manifest lists (lake.md §2). Every
+/// other call, and every path outside managed tables, goes to the store
+/// unchanged.
+#[derive(Debug)]
+struct ManifestView {
+    inner: Arc<dyn ObjectStore>,
+    tables: Arc<ManagedFiles>,
+}
+
+/// Whether `location` is a committed object: outside every managed table,
+/// or listed by its table's manifest.
+fn visible_object(tables: &ManagedFiles, location: &Path) -> bool {
+    tables
+        .iter()
+        .find(|(dir, _)| location.prefix_matches(dir))
+        .is_none_or(|(_, files)| files.contains(location))
+}
+
+/// Whether the directory `location` is outside every managed table or
+/// holds a file its table's manifest lists.
+fn visible_dir(tables: &ManagedFiles, location: &Path) -> bool {
+    tables
+        .iter()
+        .find(|(dir, _)| location.prefix_matches(dir))
+        .is_none_or(|(_, files)| files.iter().any(|f| f.prefix_matches(location)))
+}
+
+impl ManifestView {
+    fn filtered(
+        &self,
+        stream: BoxStream<'static, object_store::Result<ObjectMeta>>,
+    ) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+        let tables = Arc::clone(&self.tables);
+        stream
+            .try_filter(move |m| futures::future::ready(visible_object(&tables, &m.location)))
+            .boxed()
+    }
+}
+
+impl fmt::Display for ManifestView {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ManifestView({})", self.inner)
+    }
+}
+
+/// The boxed future `object_store`'s `#[async_trait]` methods return
+/// (written out: async-trait is not a dependency of ours).
+type BoxFut<'a, T> = Pin<Box<dyn Future<Output = object_store::Result<T>> + Send + 'a>>;
+
+impl ObjectStore for ManifestView {
+    fn put_opts<'life0, 'life1, 'async_trait>(
+        &'life0 self,
+        location: &'life1 Path,
+        payload: PutPayload,
+        opts: PutOptions,
+    ) -> BoxFut<'async_trait, PutResult>
+    where
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        Self: 'async_trait,
+    {
+        self.inner.put_opts(location, payload, opts)
+    }
+
+    fn put_multipart_opts<'life0, 'life1, 'async_trait>(
+        &'life0 self,
+        location: &'life1 Path,
+        opts: PutMultipartOptions,
+    ) -> BoxFut<'async_trait, Box<dyn MultipartUpload>>
+    where
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        Self: 'async_trait,
+    {
+        self.inner.put_multipart_opts(location, opts)
+    }
+
+    fn get_opts<'life0, 'life1, 'async_trait>(
+        &'life0 self,
+        location: &'life1 Path,
+        options: GetOptions,
+    ) -> BoxFut<'async_trait, GetResult>
+    where
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        Self: 'async_trait,
+    {
+        self.inner.get_opts(location, options)
+    }
+
+    fn get_ranges<'life0, 'life1, 'life2, 'async_trait>(
+        &'life0 self,
+        location: &'life1 Path,
+        ranges: &'life2 [Range<u64>],
+    ) -> BoxFut<'async_trait, Vec<Bytes>>
+    where
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        'life2: 'async_trait,
+        Self: 'async_trait,
+    {
+        self.inner.get_ranges(location, ranges)
+    }
+
+    fn delete_stream(
+        &self,
+        locations: BoxStream<'static, object_store::Result<Path>>,
+    ) -> BoxStream<'static, object_store::Result<Path>> {
+        self.inner.delete_stream(locations)
+    }
+
+    fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+        self.filtered(self.inner.list(prefix))
+    }
+
+    fn list_with_offset(
+        &self,
+        prefix: Option<&Path>,
+        offset: &Path,
+    ) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+        self.filtered(self.inner.list_with_offset(prefix, offset))
+    }
+
+    fn list_with_delimiter<'life0, 'life1, 'async_trait>(
+        &'life0 self,
+        prefix: Option<&'life1 Path>,
+    ) -> BoxFut<'async_trait, ListResult>
+    where
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        Self: 'async_trait,
+    {
+        Box::pin(async move {
+            let mut got = self.inner.list_with_delimiter(prefix).await?;
+            got.objects
+                .retain(|m| visible_object(&self.tables, &m.location));
+            got.common_prefixes.retain(|p| visible_dir(&self.tables, p));
+            Ok(got)
+        })
+    }
+
+    fn copy_opts<'life0, 'life1, 'life2, 'async_trait>(
+        &'life0 self,
+        from: &'life1 Path,
+        to: &'life2 Path,
+        options: CopyOptions,
+    ) -> BoxFut<'async_trait, ()>
+    where
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        'life2: 'async_trait,
+        Self: 'async_trait,
+    {
+        self.inner.copy_opts(from, to, options)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn managed() -> ManagedFiles {
+        let mut files = BTreeSet::new();
+        files.insert(Path::from(
+            "lake/observations/date=2026-01-01/part-a.parquet",
+        ));
+        let mut m = BTreeMap::new();
+        m.insert(Path::from("lake/observations"), files);
+        m
+    }
+
+    #[test]
+    fn visible_object_hides_unlisted_files_of_managed_tables_only() {
+        let m = managed();
+        assert!(visible_object(
+            &m,
+            &Path::from("lake/observations/date=2026-01-01/part-a.parquet")
+        ));
+        assert!(!visible_object(
+            &m,
+            &Path::from("lake/observations/date=2026-01-01/part-b.parquet")
+        ));
+        assert!(!visible_object(
+            &m,
+            &Path::from("lake/observations/date=2026-01-02/part-a.parquet")
+        ));
+        assert!(visible_object(&m, &Path::from("lake/_runs/r1.parquet")));
+        // A sibling whose name merely starts with the table's name is not inside it.
+        assert!(visible_object(
+            &m,
+            &Path::from("lake/observations_x/part-b.parquet")
+        ));
+    }
+
+    #[test]
+    fn visible_dir_keeps_only_partitions_with_listed_files() {
+        let m = managed();
+        assert!(visible_dir(&m, &Path::from("lake/observations")));
+        assert!(visible_dir(
+            &m,
+            &Path::from("lake/observations/date=2026-01-01")
+        ));
+        assert!(!visible_dir(
+            &m,
+            &Path::from("lake/observations/date=2026-01-02")
+        ));
+        assert!(visible_dir(&m, &Path::from("lake/dlq")));
+    }
 }

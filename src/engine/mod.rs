@@ -6,8 +6,9 @@
 //!   read-only guard used by `driftlake sql`.
 //! - [`context`]: the DataFusion context with fixed options and our UDFs, and
 //!   the derived-table computations the runner writes (`attribution_state`).
-//! - [`lake_tables`]: registers every table directory of a lake as a
-//!   `ListingTable` (hive `date=` partitions as a column).
+//! - [`lake_tables`]: registers every table of a lake as a `ListingTable`
+//!   (hive `date=` partitions as a column); tables with a commit manifest
+//!   are read through it, so stray or replaced files are never seen.
 //!
 //! The engine queries only tables that are registered and never builds object
 //! store credentials itself; URLs go through `crate::source::open_url`.

@@ -17,6 +17,9 @@
 //! [stages]
 //! sessions = true                # sources → sessions, observations, dlq
 //! attribution = true             # observations → attribution_state
+//!
+//! [attribution]                  # optional: spec §6.7 threshold overrides
+//! min_observations_for_state = 3 # (snake_case or the reference's NAME)
 //! ```
 //!
 //! Relative paths resolve against the current directory, as every command
@@ -25,6 +28,7 @@
 
 use serde::Deserialize;
 
+use crate::extract::attribution::AttributionThresholds;
 use crate::source::InputKind;
 
 /// Errors from reading or validating a job.
@@ -75,6 +79,10 @@ pub struct JobSpec {
     /// `[stages]`.
     #[serde(default)]
     pub stages: StagesSection,
+    /// `[attribution]`: threshold overrides of spec §6.7 (the reference's
+    /// values when absent). Unknown keys are errors, as everywhere.
+    #[serde(default)]
+    pub attribution: AttributionThresholds,
 }
 
 /// `[job]`: what the job is called (the `_runs.job` value).
@@ -155,6 +163,8 @@ pub struct JobPlan {
     pub sessions: bool,
     /// Run the attribution stage.
     pub attribution: bool,
+    /// The attribution stage's thresholds (validated).
+    pub attribution_thresholds: AttributionThresholds,
 }
 
 /// Command-line overrides of a job (STYLE §1: the job says what, flags say
@@ -201,8 +211,9 @@ impl JobSpec {
     /// Validate into a plan, applying overrides.
     ///
     /// # Errors
-    /// [`JobError::Invalid`] for a bad name, an empty or malformed URL, or a
-    /// job that has nothing to read.
+    /// [`JobError::Invalid`] for a bad name, an empty or malformed URL, a
+    /// job that has nothing to read, or out-of-range `[attribution]`
+    /// thresholds.
     pub fn plan(&self, path: &str, ov: &Overrides) -> Result<JobPlan, JobError> {
         let invalid = |message: String| JobError::Invalid {
             path: path.to_string(),
@@ -251,12 +262,16 @@ impl JobSpec {
                     .into(),
             ));
         }
+        self.attribution
+            .validate()
+            .map_err(|e| invalid(format!("[attribution] {e}")))?;
         Ok(JobPlan {
             name: name.to_string(),
             lake,
             sources,
             sessions: self.stages.sessions,
             attribution: self.stages.attribution,
+            attribution_thresholds: self.attribution.clone(),
         })
     }
 }
@@ -343,6 +358,49 @@ attribution = false
             ]
         );
         assert!(plan.sessions && !plan.attribution);
+        assert_eq!(
+            plan.attribution_thresholds,
+            AttributionThresholds::default()
+        );
+    }
+
+    #[test]
+    fn attribution_section_overrides_thresholds() {
+        let text =
+            format!("{GOOD}[attribution]\nmin_observations_for_state = 2\nHASH_DRIFT_MAX = 5\n");
+        let plan = JobSpec::parse(&text, "x")
+            .unwrap()
+            .plan("x", &Overrides::default())
+            .unwrap();
+        assert_eq!(plan.attribution_thresholds.min_observations_for_state, 2);
+        assert_eq!(plan.attribution_thresholds.hash_drift_max, 5);
+        // Keys not given keep the reference's values.
+        assert_eq!(
+            plan.attribution_thresholds.categorical_window_n,
+            AttributionThresholds::default().categorical_window_n
+        );
+    }
+
+    #[test]
+    fn attribution_unknown_key_names_key_and_line() {
+        let text = format!("{GOOD}[attribution]\nmin_observations_for_state = 2\nmin_obs = 2\n");
+        let err = JobSpec::parse(&text, "x.toml").unwrap_err();
+        let JobError::Parse { line, message, .. } = &err else {
+            panic!("{err}")
+        };
+        assert_eq!(*line, 14, "{err}");
+        assert!(message.contains("min_obs"), "{message}");
+    }
+
+    #[test]
+    fn attribution_out_of_range_is_invalid() {
+        let text = format!("{GOOD}[attribution]\ncategorical_window_n = 0\n");
+        let err = JobSpec::parse(&text, "x")
+            .unwrap()
+            .plan("x", &Overrides::default())
+            .unwrap_err();
+        assert!(matches!(err, JobError::Invalid { .. }), "{err}");
+        assert!(err.to_string().contains("categorical_window_n"), "{err}");
     }
 
     #[test]

@@ -57,6 +57,7 @@ pub mod support {
                 .collect(),
             sessions: true,
             attribution,
+            attribution_thresholds: Default::default(),
         }
     }
 

@@ -11,3 +11,5 @@ mod engine_props;
 mod golden;
 mod attribution;
 mod sql;
+mod lake_read;
+mod attribution_job;

@@ -40,3 +40,6 @@ for threads in 1 2; do
            t, w, b/1e6/w, b/1e6/w/t, s/w, r/1024 }'
   rm -rf "$lake"
 done
+
+echo "== attribution_state (1,000,000 synthetic observations, 10,000 identities) =="
+cargo bench --locked --bench attribution
