@@ -170,12 +170,20 @@ impl Observation {
             "{label} is not a registry label of {}",
             primitive.as_str()
         );
-        Observation { primitive, value: Value::Label(label), confidence }
+        Observation {
+            primitive,
+            value: Value::Label(label),
+            confidence,
+        }
     }
 
     /// An observation with a computed string value.
     pub fn text(primitive: Primitive, text: String, confidence: f64) -> Self {
-        Observation { primitive, value: Value::Text(text), confidence }
+        Observation {
+            primitive,
+            value: Value::Text(text),
+            confidence,
+        }
     }
 }
 
@@ -187,7 +195,10 @@ mod tests {
     fn thirty_eight_primitives_in_emission_order() {
         assert_eq!(Primitive::ALL.len(), 38);
         assert_eq!(Primitive::ALL[0].as_str(), "motor.input_modality");
-        assert_eq!(Primitive::ALL[37].as_str(), "emotional_valence.frustration_venting");
+        assert_eq!(
+            Primitive::ALL[37].as_str(),
+            "emotional_valence.frustration_venting"
+        );
         for p in Primitive::ALL {
             assert_eq!(Primitive::parse(p.as_str()), Some(*p));
         }

@@ -7,7 +7,10 @@
 use sha2::{Digest, Sha256};
 
 use super::numeric::py_max;
-use super::text::{find_prompt_lines, first_token, has_error_fingerprint, strip_ansi};
+const ESC: Char = 0x1B;
+use super::text::{
+    find_prompt_lines_bytes, first_token, has_error_fingerprint_bytes, narrow_ascii, strip_ansi,
+};
 use super::thresholds::{
     CLEANUP, DESTRUCTIVE, EXFIL, GRACEFUL_EXIT, HELP_FAMILY, IKI_THINK_MAX_S, LANDING_RITUAL,
     LATERAL, LAYOUT_BIGRAM_TOP_N, LEXEME_MAX_LEN, NEGATIVE, OBSCENITY, OPSEC_HISTORY,
@@ -15,6 +18,7 @@ use super::thresholds::{
 };
 use super::ExtractError;
 use crate::model::event::{Channel, Char, Event};
+use std::cell::OnceCell;
 
 /// Token-set membership of a command's first token (spec §4.3), as bit flags.
 /// Computed from the token text at segmentation time, so the primitives never
@@ -140,6 +144,48 @@ pub struct SessionCtx<'a> {
     pub caps_run_max: u32,
     /// Longest run of typed `!` (§2.10).
     pub bang_run_max: u32,
+    /// The output narrowed to bytes, built on first use
+    /// ([`SessionCtx::output_text`]).
+    pub output_text: OnceCell<OutputText>,
+}
+
+/// All output events end to end, narrowed to bytes by
+/// [`narrow_ascii`](super::text::narrow_ascii), with each event's offset.
+/// The ASCII-only scans (ANSI, error fingerprints, multiplexer markers,
+/// locale) run here with SIMD byte search instead of over the chars.
+#[derive(Clone, Debug, Default)]
+pub struct OutputText {
+    /// The narrowed bytes of every output event, in list order.
+    pub bytes: Vec<u8>,
+    /// `starts[i]..starts[i + 1]` is output event `i`; one more than events.
+    pub starts: Vec<usize>,
+}
+
+impl OutputText {
+    fn new(outputs: &[Event<'_>]) -> Self {
+        let total = outputs.iter().map(|e| e.data.len()).sum();
+        let mut bytes = Vec::with_capacity(total);
+        let mut starts = Vec::with_capacity(outputs.len() + 1);
+        for e in outputs {
+            starts.push(bytes.len());
+            narrow_ascii(e.data, &mut bytes);
+        }
+        starts.push(bytes.len());
+        OutputText { bytes, starts }
+    }
+
+    /// The narrowed bytes of output event `i`.
+    pub fn event(&self, i: usize) -> &[u8] {
+        &self.bytes[self.starts[i]..self.starts[i + 1]]
+    }
+}
+
+impl SessionCtx<'_> {
+    /// The output narrowed to bytes; built once, on first use.
+    pub fn output_text(&self) -> &OutputText {
+        self.output_text
+            .get_or_init(|| OutputText::new(&self.outputs))
+    }
 }
 
 /// Build the session context (spec §2.1–2.10, in that order).
@@ -190,7 +236,22 @@ pub fn build<'a>(events: &[Event<'a>]) -> Result<SessionCtx<'a>, super::ExtractE
             ctx.paste_event_count += 1;
             typed.reset();
         }
-        for &c in e.data {
+        let mut rest = e.data;
+        while let Some((&c, tail)) = rest.split_first() {
+            rest = tail;
+            if paste && is_plain(c) {
+                // A run of plain chars in a paste: no correction signal, no
+                // segmentation boundary, no counter, and no typed text, so
+                // the whole run is one step.
+                let n = rest
+                    .iter()
+                    .position(|&d| !is_plain(d))
+                    .unwrap_or(rest.len());
+                last_non_bs_t = Some(e.t);
+                seg.push_plain(c, &rest[..n], e.t);
+                rest = &rest[n..];
+                continue;
+            }
             // §2.5 correction signals (every char, pastes included).
             match c {
                 0x7F | 0x08 => {
@@ -284,6 +345,16 @@ struct Segmenter {
 }
 
 impl Segmenter {
+    /// [`Segmenter::push`] of `first` then `rest`, all [`is_plain`] chars at
+    /// one `t`: they only extend the buffer.
+    fn push_plain(&mut self, first: Char, rest: &[Char], t: f64) {
+        if self.buf.is_empty() {
+            self.start = t;
+        }
+        self.buf.push(first);
+        self.buf.extend_from_slice(rest);
+    }
+
     fn push(&mut self, c: Char, t: f64, out: &mut Vec<Command>) -> Result<(), ExtractError> {
         if c == u32::from(b'\r') || c == u32::from(b'\n') {
             if !self.buf.is_empty() {
@@ -321,6 +392,12 @@ impl Segmenter {
         }
         Ok(())
     }
+}
+
+/// True for a char that no per-char rule of §2.5, §2.7 or §2.10 singles
+/// out in a paste: not a control char, DEL, or `|`.
+fn is_plain(c: Char) -> bool {
+    c >= 0x20 && c != 0x7F && c != u32::from(b'|')
 }
 
 /// SHA-256 of the token's UTF-8, using `utf8` as scratch. parity A7: a lone
@@ -579,11 +656,16 @@ impl TimeIndex {
 }
 
 /// §2.8: output chars, error fingerprint and prompt lines per command window.
+///
+/// Each window is scanned in the narrowed byte view; chars are gathered only
+/// for a prompt candidate that is not plain ASCII.
 fn output_windows(ctx: &mut SessionCtx<'_>) {
     let times = TimeIndex::new(ctx.outputs.iter().map(|e| e.t));
+    let text = std::mem::take(&mut ctx.output_text);
+    let ot = text.get_or_init(|| OutputText::new(&ctx.outputs));
     let mut sel = Vec::new();
-    let mut joined: Vec<Char> = Vec::new();
-    let mut stripped: Vec<Char> = Vec::new();
+    let mut joined: Vec<u8> = Vec::new();
+    let mut stripped: Vec<u8> = Vec::new();
     let k = ctx.commands.len();
     for i in 0..k {
         let lo = ctx.commands[i].end_ts;
@@ -592,25 +674,49 @@ fn output_windows(ctx: &mut SessionCtx<'_>) {
             .get(i + 1)
             .map_or(f64::INFINITY, |c| c.start_ts);
         times.select_window(lo, hi, &mut sel);
-        if sel.is_empty() {
+        let (Some(&first), Some(&last)) = (sel.first(), sel.last()) else {
             continue; // not errored, 0 chars, no prompt lines
-        }
-        joined.clear();
-        let mut chars = 0u64;
-        for &j in &sel {
-            let d = ctx.outputs[j].data;
-            chars += d.len() as u64;
-            joined.extend_from_slice(d);
-        }
-        stripped.clear();
-        strip_ansi(&joined, &mut stripped);
+        };
+        // `sel` is ascending; a run of consecutive events is one slice.
+        let window: &[u8] = if last - first + 1 == sel.len() {
+            &ot.bytes[ot.starts[first]..ot.starts[last + 1]]
+        } else {
+            joined.clear();
+            for &j in &sel {
+                joined.extend_from_slice(ot.event(j));
+            }
+            &joined
+        };
+        let has_esc = memchr::memchr(ESC as u8, window).is_some();
+        let text: &[u8] = if has_esc {
+            stripped.clear();
+            strip_ansi(window, &mut stripped);
+            &stripped
+        } else {
+            window
+        };
+        let outputs = &ctx.outputs;
+        let mut wide = || {
+            let mut w: Vec<Char> = Vec::new();
+            for &j in &sel {
+                w.extend_from_slice(outputs[j].data);
+            }
+            if has_esc {
+                let mut s = Vec::with_capacity(w.len());
+                strip_ansi(&w, &mut s);
+                s
+            } else {
+                w
+            }
+        };
         let before = ctx.prompt_lines.len();
-        find_prompt_lines(&stripped, &mut ctx.prompt_lines);
+        find_prompt_lines_bytes(text, &mut wide, &mut ctx.prompt_lines);
         let c = &mut ctx.commands[i];
-        c.output_chars = chars;
-        c.errored = has_error_fingerprint(&stripped);
+        c.output_chars = window.len() as u64;
+        c.errored = has_error_fingerprint_bytes(text);
         c.followed_by_prompt = ctx.prompt_lines.len() > before;
     }
+    ctx.output_text = text;
 }
 
 #[cfg(test)]

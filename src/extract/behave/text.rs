@@ -20,20 +20,53 @@ const LBRACKET: Char = b'[' as Char;
 const RBRACKET: Char = b']' as Char;
 const BACKSLASH: Char = b'\\' as Char;
 
+/// One unit of text the scanners run over: a [`Char`], or the char
+/// narrowed to a byte by [`narrow_ascii`] (ASCII as itself, anything else
+/// `0xFF`). The ANSI and locale patterns only name ASCII chars, and `0xFF`
+/// falls in exactly the classes a non-ASCII char falls in there (none, or
+/// "not BEL/ESC"), so they match the same spans over either view.
+pub trait Unit: Copy + Eq {
+    /// The code point (`0xFF` for any non-ASCII char of a narrowed view).
+    fn code(self) -> Char;
+    /// Index of the first `c` in `hay`.
+    fn find(hay: &[Self], c: u8) -> Option<usize>;
+}
+
+impl Unit for Char {
+    fn code(self) -> Char {
+        self
+    }
+    fn find(hay: &[Self], c: u8) -> Option<usize> {
+        find_char(hay, Char::from(c))
+    }
+}
+
+impl Unit for u8 {
+    fn code(self) -> Char {
+        Char::from(self)
+    }
+    fn find(hay: &[Self], c: u8) -> Option<usize> {
+        memchr::memchr(c, hay)
+    }
+}
+
+/// Appends `s` narrowed to bytes: ASCII chars as themselves, any other char
+/// as `0xFF`. Vectorises; the byte view is what the hot scans search.
+pub fn narrow_ascii(s: &[Char], out: &mut Vec<u8>) {
+    out.extend(s.iter().map(|&c| if c < 0x80 { c as u8 } else { 0xFF }));
+}
+
 /// Appends `s` to `out` with every ANSI escape removed (spec §2.8.1).
 ///
 /// Equivalent to Python
 /// `re.sub(r'\x1B(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1B]*(?:\x07|\x1B\\)?|[@-Z\\-_])', '', s)`.
 /// `out` is not cleared, so a caller can reuse one buffer.
-pub fn strip_ansi(s: &[Char], out: &mut Vec<Char>) {
+pub fn strip_ansi<T: Unit>(s: &[T], out: &mut Vec<T>) {
     out.reserve(s.len());
     let mut i = 0;
     while i < s.len() {
         // Copy the run up to the next ESC in one go.
-        let run_end = s[i..]
-            .iter()
-            .position(|&c| c == ESC)
-            .map_or(s.len(), |p| i + p);
+        let run_end = T::find(&s[i..], ESC as u8).map_or(s.len(), |p| i + p);
         out.extend_from_slice(&s[i..run_end]);
         i = run_end;
         if i < s.len() {
@@ -42,7 +75,7 @@ pub fn strip_ansi(s: &[Char], out: &mut Vec<Char>) {
                 None => {
                     // No alternative matched: the ESC stays and the scan
                     // resumes at the next char, as `re.sub` does.
-                    out.push(ESC);
+                    out.push(s[i]);
                     i += 1;
                 }
             }
@@ -52,23 +85,24 @@ pub fn strip_ansi(s: &[Char], out: &mut Vec<Char>) {
 
 /// The end of the ANSI escape starting at `s[i] == ESC`, or `None` when no
 /// alternative matches there. Alternatives in pattern order: CSI, OSC, 2-char.
-fn ansi_match_end(s: &[Char], i: usize) -> Option<usize> {
+fn ansi_match_end<T: Unit>(s: &[T], i: usize) -> Option<usize> {
+    let at = |k: usize| s.get(k).map(|c| c.code());
     let j = i + 1;
-    match s.get(j).copied()? {
+    match at(j)? {
         LBRACKET => {
             // CSI: params 0x30-0x3F*, intermediates 0x20-0x2F*, final 0x40-0x7E.
             // The three classes are disjoint, so greedy matching never needs
             // to backtrack. On failure the OSC branch (needs `]`) and the
             // 2-char branch (excludes `[`) fail too.
             let mut k = j + 1;
-            while s.get(k).is_some_and(|c| (0x30..=0x3F).contains(c)) {
+            while at(k).is_some_and(|c| (0x30..=0x3F).contains(&c)) {
                 k += 1;
             }
-            while s.get(k).is_some_and(|c| (0x20..=0x2F).contains(c)) {
+            while at(k).is_some_and(|c| (0x20..=0x2F).contains(&c)) {
                 k += 1;
             }
-            s.get(k)
-                .is_some_and(|c| (0x40..=0x7E).contains(c))
+            at(k)
+                .is_some_and(|c| (0x40..=0x7E).contains(&c))
                 .then_some(k + 1)
         }
         RBRACKET => {
@@ -76,11 +110,11 @@ fn ansi_match_end(s: &[Char], i: usize) -> Option<usize> {
             // then an optional BEL or ESC `\`. Always matches (A12).
             let k = s[j + 1..]
                 .iter()
-                .position(|&c| c == BEL || c == ESC)
+                .position(|c| matches!(c.code(), BEL | ESC))
                 .map_or(s.len(), |p| j + 1 + p);
-            Some(match s.get(k).copied() {
+            Some(match at(k) {
                 Some(BEL) => k + 1,
-                Some(ESC) if s.get(k + 1) == Some(&BACKSLASH) => k + 2,
+                Some(ESC) if at(k + 1) == Some(BACKSLASH) => k + 2,
                 _ => k,
             })
         }
@@ -102,33 +136,95 @@ const ERROR_FINGERPRINTS: [&str; 6] = [
 
 /// True when the stripped window text holds any error fingerprint (§2.8.2).
 pub fn has_error_fingerprint(s: &[Char]) -> bool {
-    ERROR_FINGERPRINTS
-        .iter()
-        .any(|needle| contains_ascii(s, needle.as_bytes()))
+    let mut bytes = Vec::with_capacity(s.len());
+    narrow_ascii(s, &mut bytes);
+    has_error_fingerprint_bytes(&bytes)
 }
 
-/// True when `needle` (ASCII, non-empty) occurs in `hay` as a substring.
-fn contains_ascii(hay: &[Char], needle: &[u8]) -> bool {
-    let Some((&first, rest)) = needle.split_first() else {
+/// [`has_error_fingerprint`] over the narrowed view: the fingerprints are
+/// ASCII, so a match there is a match in the chars. SIMD `memmem`.
+pub fn has_error_fingerprint_bytes(text: &[u8]) -> bool {
+    use std::sync::LazyLock;
+    static FINDERS: LazyLock<Vec<memchr::memmem::Finder<'static>>> = LazyLock::new(|| {
+        ERROR_FINGERPRINTS
+            .iter()
+            .map(|f| memchr::memmem::Finder::new(f.as_bytes()))
+            .collect()
+    });
+    FINDERS.iter().any(|f| f.find(text).is_some())
+}
+
+/// True when `needle` occurs in `hay` as a substring (plain char compare).
+///
+/// The hot text scans of the engine go through here: candidate positions are
+/// those whose first and last chars both match, tested 16 at a time so the
+/// compiler can vectorise the filter; only candidates are compared in full.
+pub fn contains_ascii<T: Copy>(hay: &[Char], needle: &[T]) -> bool
+where
+    Char: From<T>,
+{
+    let n = needle.len();
+    let Some((&first, &last)) = needle.first().zip(needle.last()) else {
         return true;
     };
-    if hay.len() < needle.len() {
+    if hay.len() < n {
         return false;
     }
-    (0..=hay.len() - needle.len()).any(|i| {
-        hay[i] == Char::from(first)
-            && hay[i + 1..i + needle.len()]
-                .iter()
-                .zip(rest)
-                .all(|(&h, &n)| h == Char::from(n))
-    })
+    let (first, last) = (Char::from(first), Char::from(last));
+    let m = hay.len() - n + 1;
+    let (heads, tails) = (&hay[..m], &hay[n - 1..]);
+    let full_match = |i: usize| {
+        hay[i..i + n]
+            .iter()
+            .zip(needle)
+            .all(|(&h, &c)| h == Char::from(c))
+    };
+    const LANES: usize = 16;
+    let mut start = 0;
+    while start + LANES <= m {
+        let hit = heads[start..start + LANES]
+            .iter()
+            .zip(&tails[start..start + LANES])
+            .fold(false, |acc, (&h, &t)| acc | ((h == first) & (t == last)));
+        if hit
+            && (start..start + LANES)
+                .any(|i| heads[i] == first && tails[i] == last && full_match(i))
+        {
+            return true;
+        }
+        start += LANES;
+    }
+    (start..m).any(|i| heads[i] == first && tails[i] == last && full_match(i))
+}
+
+/// Index of the first `c` in `hay`, scanning 16 chars at a time.
+pub fn find_char(hay: &[Char], c: Char) -> Option<usize> {
+    const LANES: usize = 16;
+    let mut chunks = hay.chunks_exact(LANES);
+    let mut base = 0;
+    for chunk in &mut chunks {
+        if chunk.iter().fold(false, |acc, &x| acc | (x == c)) {
+            return chunk.iter().position(|&x| x == c).map(|p| base + p);
+        }
+        base += LANES;
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(|&x| x == c)
+        .map(|p| base + p)
 }
 
 /// Appends the prompt lines of one stripped output window to `out`
 /// (spec §2.8.3). The caller sets each line's timestamp if it needs one.
 pub fn find_prompt_lines(stripped: &[Char], out: &mut Vec<PromptLine>) {
     // Python `str.split('\n')`: a trailing `\r` stays on its piece.
-    for raw in stripped.split(|&c| c == LF) {
+    let mut rest = stripped;
+    loop {
+        let (raw, next) = match find_char(rest, LF) {
+            Some(p) => (&rest[..p], Some(&rest[p + 1..])),
+            None => (rest, None),
+        };
         if let Some(suffix_char) = prompt_suffix(raw) {
             let line = py_strip(raw);
             let cut = line.len().saturating_sub(PROMPT_LINE_MAX_CHARS);
@@ -137,6 +233,54 @@ pub fn find_prompt_lines(stripped: &[Char], out: &mut Vec<PromptLine>) {
                 raw_line: line[cut..].to_vec(),
             });
         }
+        match next {
+            Some(n) => rest = n,
+            None => break,
+        }
+    }
+}
+
+/// [`find_prompt_lines`] over the narrowed view of a stripped window.
+///
+/// A line whose last non-space byte is ASCII and not a prompt suffix is
+/// rejected on the bytes alone (ASCII whitespace is exactly what Python
+/// strips there). A candidate line that is all ASCII is its own chars; any
+/// other candidate is checked on the chars of the stripped window, which
+/// `chars` builds on first need (positions agree between the two views).
+pub fn find_prompt_lines_bytes(
+    text: &[u8],
+    chars: &mut dyn FnMut() -> Vec<Char>,
+    out: &mut Vec<PromptLine>,
+) {
+    let mut wide: Option<Vec<Char>> = None;
+    let mut line_chars: Vec<Char> = Vec::new();
+    let mut start = 0;
+    loop {
+        let end = memchr::memchr(b'\n', &text[start..]).map_or(text.len(), |p| start + p);
+        let raw = &text[start..end];
+        let trimmed = raw
+            .iter()
+            .rposition(|&b| !matches!(b, 0x09..=0x0D | 0x1C..=0x20))
+            .map(|p| raw[p]);
+        let candidate = match trimmed {
+            None => false,
+            Some(b'$' | b'#' | b'%' | b'>') => true,
+            Some(b) => b >= 0x80,
+        };
+        if candidate {
+            if raw.iter().all(|&b| b < 0x80) {
+                line_chars.clear();
+                line_chars.extend(raw.iter().map(|&b| Char::from(b)));
+                find_prompt_lines(&line_chars, out);
+            } else {
+                let w = wide.get_or_insert_with(&mut *chars);
+                find_prompt_lines(&w[start..end], out);
+            }
+        }
+        if end == text.len() {
+            break;
+        }
+        start = end + 1;
     }
 }
 
@@ -219,11 +363,16 @@ const LOCALE_KEYS: [(&str, u8); 3] = [("LC_ALL", 3), ("LANG", 2), ("LC_CTYPE", 1
 /// Scans like Python `re.finditer` over
 /// `(?P<key>LC_ALL|LANG|LC_CTYPE)=(?P<val>[A-Za-z]{2,3}(?:_[A-Za-z]{2,3})?(?:\.[A-Za-z0-9-]+)?(?:@[A-Za-z0-9]+)?|C|POSIX)`
 /// (no word boundary, no end anchor, A6).
-pub fn find_locale_tag(text: &[Char]) -> Option<String> {
+pub fn find_locale_tag<T: Unit>(text: &[T]) -> Option<String> {
     let mut best = 0u8;
     let mut tag = None;
     let mut i = 0;
     while i < text.len() {
+        // Every key starts with `L`: jump to the next candidate.
+        match T::find(&text[i..], b'L') {
+            Some(p) => i += p,
+            None => break,
+        }
         match locale_match_at(text, i) {
             Some((priority, val, end)) => {
                 if priority > best {
@@ -242,15 +391,15 @@ pub fn find_locale_tag(text: &[Char]) -> Option<String> {
 }
 
 /// A locale match starting exactly at `i`: `(priority, val_start, end)`.
-fn locale_match_at(text: &[Char], i: usize) -> Option<(u8, usize, usize)> {
+fn locale_match_at<T: Unit>(text: &[T], i: usize) -> Option<(u8, usize, usize)> {
     LOCALE_KEYS.iter().find_map(|&(key, priority)| {
         let after_key = i + key.len();
         let key_hit = text
             .get(i..after_key)?
             .iter()
             .zip(key.bytes())
-            .all(|(&c, k)| c == Char::from(k));
-        if !key_hit || text.get(after_key) != Some(&Char::from(b'=')) {
+            .all(|(c, k)| c.code() == Char::from(k));
+        if !key_hit || text.get(after_key).map(|c| c.code()) != Some(Char::from(b'=')) {
             return None;
         }
         let val = after_key + 1;
@@ -259,13 +408,14 @@ fn locale_match_at(text: &[Char], i: usize) -> Option<(u8, usize, usize)> {
 }
 
 /// The end of the `val` group starting at `j`, alternatives in order.
-fn locale_val_end(text: &[Char], j: usize) -> Option<usize> {
+fn locale_val_end<T: Unit>(text: &[T], j: usize) -> Option<usize> {
     // Count chars from `at` matching `class`, at most `max`.
     let run = |at: usize, max: usize, class: fn(Char) -> bool| {
-        text.get(at..)
-            .map_or(0, |t| t.iter().take(max).take_while(|&&c| class(c)).count())
+        text.get(at..).map_or(0, |t| {
+            t.iter().take(max).take_while(|c| class(c.code())).count()
+        })
     };
-    let is_char = |at: usize, want: u8| text.get(at) == Some(&Char::from(want));
+    let is_char = |at: usize, want: u8| text.get(at).map(|c| c.code()) == Some(Char::from(want));
     let dash_alnum = |c: Char| is_ascii_alnum(c) || c == Char::from(b'-');
 
     // Branch 1. Nothing follows the group in the pattern, so the first,
@@ -303,7 +453,10 @@ fn locale_val_end(text: &[Char], j: usize) -> Option<usize> {
 }
 
 /// §4.4.28 step 3 normalisation of one `val`, or `None` when rejected.
-fn normalise_locale(val: &[Char]) -> Option<String> {
+fn normalise_locale<T: Unit>(val: &[T]) -> Option<String> {
+    // The pattern admits ASCII only, so `val` is ASCII in either view.
+    let val: Vec<Char> = val.iter().map(|c| c.code()).collect();
+    let val = &val[..];
     let as_string = |cs: &[Char]| {
         cs.iter()
             .filter_map(|&c| char::from_u32(c))

@@ -7,7 +7,9 @@
 
 use crate::extract::behave::ctx::SessionCtx;
 use crate::extract::behave::pychar::is_py_digit;
-use crate::extract::behave::text::{find_locale_tag, py_lstrip, strip_ansi};
+use crate::extract::behave::text::{
+    contains_ascii as contains, find_locale_tag, py_lstrip, strip_ansi,
+};
 use crate::extract::behave::thresholds::{
     LAYOUT_AZERTY_ENG_MAX, LAYOUT_AZERTY_Q_MIN, LAYOUT_MIN_TYPED_LETTERS, LAYOUT_QWERTY_ENG_MIN,
     LAYOUT_QWERTZ_Y_MAX, LAYOUT_QWERTZ_Z_MIN, LAYOUT_TOP_ENG_BIGRAMS, NUMPAD_FAST_IAT_S,
@@ -30,11 +32,6 @@ fn prompt_shell(suffix: Char, raw_line: &[Char]) -> &'static str {
         _ if contains(raw_line, &DRIVE_UPPER) || contains(raw_line, &DRIVE_LOWER) => "cmd.exe",
         _ => "fish",
     }
-}
-
-/// True when `needle` occurs in `hay` (plain substring test on chars).
-fn contains(hay: &[Char], needle: &[Char]) -> bool {
-    hay.windows(needle.len()).any(|w| w == needle)
 }
 
 /// spec §4.4.26: the shell family, by majority vote over the prompt lines.
@@ -66,21 +63,12 @@ pub fn shell_type(ctx: &SessionCtx<'_>) -> Option<Observation> {
     Some(Observation::label(Primitive::ShellType, best.0, conf))
 }
 
-/// Byte markers of spec §4.4.27, as char sequences.
-const fn marker<const N: usize>(s: &[u8; N]) -> [Char; N] {
-    let mut out = [0 as Char; N];
-    let mut i = 0;
-    while i < N {
-        out[i] = s[i] as Char;
-        i += 1;
-    }
-    out
-}
-const TMUX_DCS: [Char; 7] = marker(b"\x1bPtmux;");
-const TMUX_FOCUS: [Char; 7] = marker(b"\x1b[?1004");
-const TMUX_TITLE: [Char; 8] = marker(b"\x1b]2;tmux");
-const SCREEN_DCS: [Char; 3] = marker(b"\x1bP=");
-const SCREEN_OSC: [Char; 5] = marker(b"\x1b]83;");
+/// Byte markers of spec §4.4.27 (matched in the narrowed output view).
+const TMUX_DCS: &[u8] = b"\x1bPtmux;";
+const TMUX_FOCUS: &[u8] = b"\x1b[?1004";
+const TMUX_TITLE: &[u8] = b"\x1b]2;tmux";
+const SCREEN_DCS: &[u8] = b"\x1bP=";
+const SCREEN_OSC: &[u8] = b"\x1b]83;";
 
 /// spec §4.4.27: tmux or screen control sequences in the raw output.
 ///
@@ -91,14 +79,29 @@ pub fn terminal_multiplexer(ctx: &SessionCtx<'_>) -> Option<Observation> {
     if ctx.commands.is_empty() {
         return None;
     }
-    let any = |markers: &[&[Char]]| {
-        ctx.outputs
-            .iter()
-            .any(|e| markers.iter().any(|m| contains(e.data, m)))
-    };
-    let (label, conf) = if any(&[&TMUX_DCS, &TMUX_FOCUS, &TMUX_TITLE]) {
+    // Every marker starts with ESC and is ASCII: visit each ESC of each
+    // event's narrowed bytes once.
+    let ot = ctx.output_text();
+    let (mut tmux, mut screen) = (false, false);
+    'events: for i in 0..ctx.outputs.len() {
+        let d = ot.event(i);
+        for p in memchr::memchr_iter(0x1B, d) {
+            let at = &d[p..];
+            if [&TMUX_DCS[..], TMUX_FOCUS, TMUX_TITLE]
+                .iter()
+                .any(|m| at.starts_with(m))
+            {
+                tmux = true;
+                break 'events;
+            }
+            screen |= [&SCREEN_DCS[..], SCREEN_OSC]
+                .iter()
+                .any(|m| at.starts_with(m));
+        }
+    }
+    let (label, conf) = if tmux {
         ("tmux", 0.85)
-    } else if any(&[&SCREEN_DCS, &SCREEN_OSC]) {
+    } else if screen {
         ("screen", 0.85)
     } else {
         ("none", 0.55)
@@ -118,17 +121,18 @@ pub fn locale(ctx: &SessionCtx<'_>) -> Option<Observation> {
     if ctx.commands.is_empty() {
         return None;
     }
-    let joined: Vec<Char> = ctx
-        .outputs
-        .iter()
-        .flat_map(|e| e.data.iter().copied())
-        .collect();
+    // The whole output joined, in the narrowed view (the pattern is ASCII).
+    let joined = &ctx.output_text().bytes;
     if joined.is_empty() {
         return None;
     }
-    let mut stripped = Vec::with_capacity(joined.len());
-    strip_ansi(&joined, &mut stripped);
-    let tag = find_locale_tag(&stripped)?;
+    let tag = if memchr::memchr(0x1B, joined).is_some() {
+        let mut stripped = Vec::with_capacity(joined.len());
+        strip_ansi(joined, &mut stripped);
+        find_locale_tag(&stripped)
+    } else {
+        find_locale_tag(joined)
+    }?;
     Some(Observation::text(Primitive::Locale, tag, 0.80))
 }
 

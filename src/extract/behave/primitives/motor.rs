@@ -6,8 +6,6 @@
 //! observation. Confidence literals are the reference's, hard-coded in each
 //! feature (spec §2.12, bottom list).
 
-use std::collections::BTreeMap;
-
 use crate::extract::behave::ctx::SessionCtx;
 use crate::extract::behave::numeric::{fmean, median, near, pstdev, py_min};
 use crate::extract::behave::simhash::{hex16, simhash64};
@@ -138,10 +136,21 @@ pub fn keystroke_cadence(ctx: &SessionCtx<'_>) -> Option<Observation> {
 }
 
 /// Digraph flight times of spec §4.4.4 step 1: for each pair of consecutive
-/// single-char input events, the gap `dt` when `0 < dt <= IKI_THINK_MAX_S`.
-fn digraph_flights(ctx: &SessionCtx<'_>) -> BTreeMap<[Char; 2], Vec<f64>> {
-    // BTreeMap for determinism; the SimHash itself is order-free (step 7).
+/// single-char input events, the gap `dt` when `0 < dt <= IKI_THINK_MAX_S`,
+/// grouped by digraph (tests read the grouping through this).
+#[cfg(test)]
+fn digraph_flights(ctx: &SessionCtx<'_>) -> std::collections::BTreeMap<[Char; 2], Vec<f64>> {
+    use std::collections::BTreeMap;
     let mut flights: BTreeMap<[Char; 2], Vec<f64>> = BTreeMap::new();
+    for (g, dt) in digraph_pairs(ctx) {
+        flights.entry(g).or_default().push(dt);
+    }
+    flights
+}
+
+/// Every kept (digraph, flight time) pair of §4.4.4 steps 1-2, in input order.
+fn digraph_pairs(ctx: &SessionCtx<'_>) -> Vec<([Char; 2], f64)> {
+    let mut pairs = Vec::new();
     let mut prev: Option<(f64, Char)> = None;
     for ev in &ctx.inputs {
         let &[c] = ev.data else {
@@ -154,12 +163,12 @@ fn digraph_flights(ctx: &SessionCtx<'_>) -> BTreeMap<[Char; 2], Vec<f64>> {
             // A think-pause or a non-positive (or NaN) gap drops this pair
             // but keeps the chain going.
             if dt > 0.0 && dt <= IKI_THINK_MAX_S {
-                flights.entry([pc, c]).or_default().push(dt);
+                pairs.push(([pc, c], dt));
             }
         }
         prev = Some((ev.t, c));
     }
-    flights
+    pairs
 }
 
 /// The flight bucket of a median (spec §4.4.4 step 3): the first edge it is
@@ -182,18 +191,26 @@ fn digraph_confidence(k: usize) -> f64 {
 /// spec §4.4.4: a 64-bit SimHash of per-digraph flight-time buckets, a
 /// typist fingerprint.
 pub fn digraph_simhash(ctx: &SessionCtx<'_>) -> Option<Observation> {
-    let flights = digraph_flights(ctx);
-    let k = flights.len();
-    let n: usize = flights.values().map(Vec::len).sum();
+    // Group the pairs by digraph with one sort (a median does not depend on
+    // the order of its samples, and the SimHash not on the token order).
+    let mut pairs = digraph_pairs(ctx);
+    pairs.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    let groups: Vec<&[([Char; 2], f64)]> = pairs.chunk_by(|a, b| a.0 == b.0).collect();
+    let k = groups.len();
+    let n = pairs.len();
     if k < MIN_DIGRAPHS_FOR_SIMHASH || n < MIN_DIGRAPH_SAMPLES {
         return None;
     }
-    let tokens = flights.iter().map(|(g, samples)| {
-        let bucket = flight_bucket(median(samples));
+    let mut samples: Vec<f64> = Vec::new();
+    let tokens = groups.iter().map(|group| {
+        samples.clear();
+        samples.extend(group.iter().map(|&(_, dt)| dt));
+        let bucket = flight_bucket(median(&samples));
+        let g = group[0].0;
         // "<g>:<bucket>"; the bucket is 0..=6, one decimal digit.
         let digit = Char::from(b'0') + bucket as Char;
-        let token = vec![g[0], g[1], Char::from(b':'), digit];
-        (token, i64::try_from(samples.len()).unwrap_or(i64::MAX))
+        let token = [g[0], g[1], Char::from(b':'), digit];
+        (token, i64::try_from(group.len()).unwrap_or(i64::MAX))
     });
     let h = simhash64(tokens);
     Some(Observation::text(
@@ -643,7 +660,7 @@ mod tests {
         chars_of(s)
     }
 
-    fn flight_keys(f: &BTreeMap<[Char; 2], Vec<f64>>) -> Vec<String> {
+    fn flight_keys(f: &std::collections::BTreeMap<[Char; 2], Vec<f64>>) -> Vec<String> {
         f.keys()
             .map(|k| {
                 k.iter()
