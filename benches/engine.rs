@@ -12,19 +12,28 @@ use driftlake::decode::sessrec::decode_shard;
 use driftlake::extract::behave::extract_session;
 
 fn shards(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(rd) = std::fs::read_dir(dir) else { return };
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
     for e in rd.flatten() {
         let p = e.path();
         if p.is_dir() {
             shards(&p, out);
-        } else if p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("sessions-") && n.ends_with(".jsonl")) {
+        } else if p
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with("sessions-") && n.ends_with(".jsonl"))
+        {
             out.push(p);
         }
     }
 }
 
 fn main() {
-    let dir = std::env::args().skip(1).find(|a| !a.starts_with('-')).unwrap_or_else(|| "fixtures".into());
+    let dir = std::env::args()
+        .skip(1)
+        .find(|a| !a.starts_with('-'))
+        .unwrap_or_else(|| "fixtures".into());
     let mut files = Vec::new();
     shards(Path::new(&dir), &mut files);
     files.sort();
@@ -53,8 +62,24 @@ fn main() {
         t_extract += t1.elapsed().as_secs_f64();
     }
     let mb = bytes as f64 / 1e6;
-    println!("shards={} bytes={} sessions={} observations={} payload_chars={}", files.len(), bytes, sessions, observations, payload_chars);
-    println!("decode : {:8.1} MB/s  {:9.0} sessions/s", mb / t_decode, sessions as f64 / t_decode);
-    println!("extract: {:8.1} MB/s  {:9.0} sessions/s  ({:.1} M payload chars/s)", mb / t_extract, sessions as f64 / t_extract, payload_chars as f64 / 1e6 / t_extract);
+    println!(
+        "shards={} bytes={} sessions={} observations={} payload_chars={}",
+        files.len(),
+        bytes,
+        sessions,
+        observations,
+        payload_chars
+    );
+    println!(
+        "decode : {:8.1} MB/s  {:9.0} sessions/s",
+        mb / t_decode,
+        sessions as f64 / t_decode
+    );
+    println!(
+        "extract: {:8.1} MB/s  {:9.0} sessions/s  ({:.1} M payload chars/s)",
+        mb / t_extract,
+        sessions as f64 / t_extract,
+        payload_chars as f64 / 1e6 / t_extract
+    );
     println!("extract/decode speed ratio: {:.2}x", t_decode / t_extract);
 }

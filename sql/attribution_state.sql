@@ -7,31 +7,22 @@
 --          the runner adds run_id).
 -- UDFs:    primitive_value_kind(primitive): registry kind, NULL (= categorical)
 --          for a primitive the registry does not know (§6.3);
---          attribution_merge(kind, values, ts) with both lists from
---          array_agg(... ORDER BY ts, evidence_ref).
+--          attribution_agg(kind, value, ts, evidence_ref): the merge as an
+--          aggregate; it orders each group's series by (ts, evidence_ref)
+--          itself, so the result does not depend on ingestion order.
 -- Params:  none.
--- Why SQL: grouping and ordering are relational; the merge rules stay in Rust
+-- Why SQL: grouping is relational; the merge rules stay in Rust
 --          (extract::attribution). (ts, evidence_ref) is unique within a group
---          (one observation per evidence_ref and primitive), so the two lists
---          line up and the result does not depend on ingestion order.
-WITH series AS (
+--          (one observation per evidence_ref and primitive).
+WITH merged AS (
     SELECT
         identity_ref,
         primitive,
         coalesce(primitive_value_kind(primitive), min(value_kind)) AS value_kind,
-        array_agg(value ORDER BY ts, evidence_ref) AS series_values,
-        array_agg(ts ORDER BY ts, evidence_ref) AS series_ts
+        attribution_agg(primitive_value_kind(primitive), value, ts, evidence_ref) AS m
     FROM observations
     WHERE identity_ref IS NOT NULL
     GROUP BY identity_ref, primitive
-),
-merged AS (
-    SELECT
-        identity_ref,
-        primitive,
-        value_kind,
-        attribution_merge(primitive_value_kind(primitive), series_values, series_ts) AS m
-    FROM series
 )
 SELECT
     identity_ref,

@@ -6,7 +6,7 @@
 //! Each managed table has a manifest, `<lake>/_manifest/<table>.json`,
 //! listing the current file of every partition. A commit of a table:
 //!
-//! 1. computes each partition's **content hash** (sha256 over the Arrow row
+//! 1. computes each partition's **content hash** (BLAKE3 over the Arrow row
 //!    encoding of every column except `run_id`) and its file name
 //!    `part-<16 hex>.parquet`;
 //! 2. writes the files of partitions whose content changed (a partition

@@ -10,7 +10,6 @@ use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::basic::{Compression, ZstdLevel};
 use datafusion::parquet::errors::ParquetError;
 use datafusion::parquet::file::properties::WriterProperties;
-use sha2::{Digest, Sha256};
 
 /// The column left out of the content hash: the same rows written by
 /// another run are the same partition.
@@ -26,10 +25,10 @@ const RUN_ID_COL: &str = "run_id";
 /// # Errors
 /// When the row format does not support a column type (a schema bug).
 pub fn content_hash(batches: &[RecordBatch]) -> Result<[u8; 32], ArrowError> {
-    let mut h = Sha256::new();
-    h.update(b"driftlake-content-v1\x1f");
+    let mut h = blake3::Hasher::new();
+    h.update(b"driftlake-content-v2\x1f");
     let Some(first) = batches.first() else {
-        return Ok(h.finalize().into());
+        return Ok(*h.finalize().as_bytes());
     };
     let schema = first.schema();
     let keep: Vec<usize> = (0..schema.fields().len())
@@ -43,9 +42,9 @@ pub fn content_hash(batches: &[RecordBatch]) -> Result<[u8; 32], ArrowError> {
         h.update(b"\x1e");
     }
     let total: usize = batches.iter().map(RecordBatch::num_rows).sum();
-    h.update((total as u64).to_le_bytes());
+    h.update(&(total as u64).to_le_bytes());
     if keep.is_empty() {
-        return Ok(h.finalize().into());
+        return Ok(*h.finalize().as_bytes());
     }
     let fields = keep
         .iter()
@@ -57,11 +56,11 @@ pub fn content_hash(batches: &[RecordBatch]) -> Result<[u8; 32], ArrowError> {
         let rows = conv.convert_columns(&cols)?;
         for row in rows.iter() {
             let bytes: &[u8] = row.as_ref();
-            h.update((bytes.len() as u64).to_le_bytes());
+            h.update(&(bytes.len() as u64).to_le_bytes());
             h.update(bytes);
         }
     }
-    Ok(h.finalize().into())
+    Ok(*h.finalize().as_bytes())
 }
 
 /// `part-<first 16 hex of the content hash>.parquet`.

@@ -1,15 +1,15 @@
 //! The one integration-test binary (STYLE.md §5): one link of the
 //! DataFusion-sized crate instead of one per test file.
 
+mod attribution;
+mod attribution_job;
 mod cli;
-mod dlq;
-mod idempotency;
-mod pii;
 mod common;
 mod differential;
+mod dlq;
 mod engine_props;
 mod golden;
-mod attribution;
-mod sql;
+mod idempotency;
 mod lake_read;
-mod attribution_job;
+mod pii;
+mod sql;

@@ -27,19 +27,22 @@ echo "== engine alone (decode vs extract, 1 thread) =="
 "$CARGO_TARGET_DIR"/release/deps/engine-* "$BENCH_DATA/sessrec" 2>/dev/null || \
   cargo bench --locked --bench engine -- "$BENCH_DATA/sessrec"
 
-echo "== session pipeline end to end (parse + extract + Parquet) =="
+echo "== session pipeline end to end (parse + extract + Parquet; attribution stage off) =="
+job=$(mktemp --suffix=.toml)
+sed 's/^attribution = true/attribution = false/' jobs/demo.toml > "$job"
 for threads in 1 2; do
   lake=$(mktemp -d)
-  /usr/bin/time -f '%e %M' -o /tmp/driftlake-bench-time "$BIN" run jobs/demo.toml \
+  /usr/bin/time -f '%e %M' -o /tmp/driftlake-bench-time "$BIN" run "$job" \
       --source sessrec="$BENCH_DATA/sessrec" --source session_logs="$BENCH_DATA/sessrec/logs" \
       --lake "$lake" --threads "$threads" --json > /tmp/driftlake-bench-summary.json
   read -r wall rss_kb < /tmp/driftlake-bench-time
-  sessions=$($PY -c 'import json;print(json.load(open("/tmp/driftlake-bench-summary.json"))["sessions"])')
+  sessions=$($PY -c 'import json;print(sum(json.load(open("/tmp/driftlake-bench-summary.json"))["sessions"].values()))')
   awk -v b="$bytes" -v w="$wall" -v t="$threads" -v s="$sessions" -v r="$rss_kb" 'BEGIN {
     printf "threads=%d wall=%.2fs  %.1f MB/s total  %.1f MB/s per core  %.0f sessions/s  peak RSS %.0f MiB\n",
            t, w, b/1e6/w, b/1e6/w/t, s/w, r/1024 }'
   rm -rf "$lake"
 done
+rm -f "$job"
 
 echo "== attribution_state (1,000,000 synthetic observations, 10,000 identities) =="
 cargo bench --locked --bench attribution

@@ -28,7 +28,7 @@ use datafusion::logical_expr::{
 };
 
 use crate::extract::attribution::{
-    replay, AttributionThresholds, CurrentValue, MergerKind, SeriesObs,
+    replay, AttributionThresholds, CurrentValue, MergerKind, Replayed, SeriesObs,
 };
 
 /// The `attribution_merge` scalar UDF.
@@ -233,13 +233,7 @@ impl<'a> SeriesInput<'a> {
 fn merge_rows(arrays: &[ArrayRef], th: &AttributionThresholds) -> Result<ArrayRef> {
     let input = SeriesInput::try_new("attribution_merge", arrays)?;
     let n = input.len();
-    let mut state = StringBuilder::with_capacity(n, n * 8);
-    let mut current = StringBuilder::with_capacity(n, n * 8);
-    let mut confidence = Float64Builder::with_capacity(n);
-    let mut count = Int64Builder::with_capacity(n);
-    let mut last_obs = Float64Builder::with_capacity(n);
-    let mut last_change = Float64Builder::with_capacity(n);
-    let mut valid = Vec::with_capacity(n);
+    let mut out = StateColumns::with_capacity(n);
     let mut series: Vec<SeriesObs> = Vec::new();
     let mut no_state = 0usize;
     for row in 0..n {
@@ -247,31 +241,10 @@ fn merge_rows(arrays: &[ArrayRef], th: &AttributionThresholds) -> Result<ArrayRe
             .series(row, &mut series)
             .and_then(|(kind, base)| replay(kind, &series, th).row.map(|r| (r, base)));
         match row_out {
-            Some((r, base)) => {
-                let m = r.merged;
-                state.append_value(m.state.as_str());
-                match m.current {
-                    // The stored text, so `1.0` stays `1.0` and strings keep
-                    // their escaping.
-                    CurrentValue::Element(i) => current.append_value(input.value_text(base + i)),
-                    CurrentValue::Null => current.append_value("null"),
-                    CurrentValue::Number(x) => current.append_value(json_number(x)),
-                }
-                confidence.append_value(m.confidence);
-                count.append_value(i64::try_from(m.observation_count).unwrap_or(i64::MAX));
-                last_obs.append_value(m.last_observation_ts);
-                last_change.append_value(r.last_change_ts);
-                valid.push(true);
-            }
+            Some((r, base)) => out.push(&r, |i| input.value_text(base + i)),
             None => {
                 no_state += 1;
-                state.append_value("");
-                current.append_value("");
-                confidence.append_value(0.0);
-                count.append_value(0);
-                last_obs.append_value(0.0);
-                last_change.append_value(0.0);
-                valid.push(false);
+                out.push_null();
             }
         }
     }
@@ -281,21 +254,81 @@ fn merge_rows(arrays: &[ArrayRef], th: &AttributionThresholds) -> Result<ArrayRe
             "Attribution merge produced no state for some series."
         );
     }
-    let columns: Vec<ArrayRef> = vec![
-        Arc::new(state.finish()),
-        Arc::new(current.finish()),
-        Arc::new(confidence.finish()),
-        Arc::new(count.finish()),
-        Arc::new(last_obs.finish()),
-        Arc::new(last_change.finish()),
-    ];
-    let nulls = NullBuffer::from(valid);
-    let nulls = (nulls.null_count() > 0).then_some(nulls);
-    Ok(Arc::new(StructArray::try_new(
-        AttributionMergeUdf::fields(),
-        columns,
-        nulls,
-    )?))
+    out.finish()
+}
+
+/// Builds the output struct of the attribution functions, row by row.
+pub(crate) struct StateColumns {
+    state: StringBuilder,
+    current: StringBuilder,
+    confidence: Float64Builder,
+    count: Int64Builder,
+    last_obs: Float64Builder,
+    last_change: Float64Builder,
+    valid: Vec<bool>,
+}
+
+impl StateColumns {
+    pub(crate) fn with_capacity(n: usize) -> Self {
+        StateColumns {
+            state: StringBuilder::with_capacity(n, n * 8),
+            current: StringBuilder::with_capacity(n, n * 8),
+            confidence: Float64Builder::with_capacity(n),
+            count: Int64Builder::with_capacity(n),
+            last_obs: Float64Builder::with_capacity(n),
+            last_change: Float64Builder::with_capacity(n),
+            valid: Vec::with_capacity(n),
+        }
+    }
+
+    /// One state row; `element_text(i)` is the stored JSON text of the
+    /// series' `i`-th observation (in series order).
+    pub(crate) fn push<'t>(&mut self, r: &Replayed, element_text: impl Fn(usize) -> &'t str) {
+        let m = &r.merged;
+        self.state.append_value(m.state.as_str());
+        match m.current {
+            // The stored text, so `1.0` stays `1.0` and strings keep their
+            // escaping.
+            CurrentValue::Element(i) => self.current.append_value(element_text(i)),
+            CurrentValue::Null => self.current.append_value("null"),
+            CurrentValue::Number(x) => self.current.append_value(json_number(x)),
+        }
+        self.confidence.append_value(m.confidence);
+        self.count
+            .append_value(i64::try_from(m.observation_count).unwrap_or(i64::MAX));
+        self.last_obs.append_value(m.last_observation_ts);
+        self.last_change.append_value(r.last_change_ts);
+        self.valid.push(true);
+    }
+
+    /// A NULL struct (no state).
+    pub(crate) fn push_null(&mut self) {
+        self.state.append_value("");
+        self.current.append_value("");
+        self.confidence.append_value(0.0);
+        self.count.append_value(0);
+        self.last_obs.append_value(0.0);
+        self.last_change.append_value(0.0);
+        self.valid.push(false);
+    }
+
+    pub(crate) fn finish(mut self) -> Result<ArrayRef> {
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(self.state.finish()),
+            Arc::new(self.current.finish()),
+            Arc::new(self.confidence.finish()),
+            Arc::new(self.count.finish()),
+            Arc::new(self.last_obs.finish()),
+            Arc::new(self.last_change.finish()),
+        ];
+        let nulls = NullBuffer::from(self.valid);
+        let nulls = (nulls.null_count() > 0).then_some(nulls);
+        Ok(Arc::new(StructArray::try_new(
+            AttributionMergeUdf::fields(),
+            columns,
+            nulls,
+        )?))
+    }
 }
 
 /// A float as JSON text; JSON has no NaN or infinity, so those are `null`.

@@ -3,6 +3,7 @@
 //!
 //! | SQL | kind | what |
 //! |---|---|---|
+//! | `attribution_agg(value_kind, value, ts, evidence_ref)` | aggregate | §6 state row of a group's series (any input order) |
 //! | `attribution_merge(value_kind, values, ts)` | scalar | §6 state row from an ordered series |
 //! | `attribution_changes(value_kind, values, ts)` | scalar | the state changes of the replay |
 //! | `primitive_value_kind(primitive)` | scalar | registry value kind |
@@ -10,6 +11,7 @@
 //! | `ewma_list(list, alpha)` | scalar | EWMA of an ordered list |
 //! | `cv(value)` | aggregate | population coefficient of variation |
 
+pub mod attribution_agg;
 pub mod attribution_changes;
 pub mod attribution_merge;
 pub mod cv;
@@ -29,6 +31,9 @@ pub fn register_all(ctx: &DfContext) {
 /// Register every UDF; the attribution functions use `thresholds` (the job
 /// file's overrides).
 pub fn register_all_with(ctx: &DfContext, thresholds: &AttributionThresholds) {
+    ctx.register_udaf(AggregateUDF::from(
+        attribution_agg::AttributionAggUdaf::new(thresholds.clone()),
+    ));
     ctx.register_udf(ScalarUDF::from(
         attribution_merge::AttributionMergeUdf::new(thresholds.clone()),
     ));
