@@ -414,9 +414,12 @@ mod tests {
     use super::*;
     use datafusion::arrow::array::{Float64Array, StringArray, StructArray};
 
-    /// (group, kind, value, ts, evidence_ref) rows as argument arrays.
-    fn args(rows: &[(usize, &str, &str, f64, &str)]) -> (Vec<ArrayRef>, Vec<usize>) {
-        let col = |f: fn(&(usize, &str, &str, f64, &str)) -> &str| -> ArrayRef {
+    /// (group, kind, value, ts, evidence_ref).
+    type Row = (usize, &'static str, &'static str, f64, &'static str);
+
+    /// Rows as argument arrays and group indices.
+    fn args(rows: &[Row]) -> (Vec<ArrayRef>, Vec<usize>) {
+        let col = |f: fn(&Row) -> &'static str| -> ArrayRef {
             Arc::new(StringArray::from(rows.iter().map(f).collect::<Vec<_>>()))
         };
         let ts: ArrayRef = Arc::new(Float64Array::from(
@@ -428,7 +431,7 @@ mod tests {
         )
     }
 
-    fn evaluate(batches: &[&[(usize, &str, &str, f64, &str)]], groups: usize) -> StructArray {
+    fn evaluate(batches: &[&[Row]], groups: usize) -> StructArray {
         let mut acc = SeriesGroups::new(AttributionThresholds::default());
         for b in batches {
             let (a, g) = args(b);
@@ -437,7 +440,7 @@ mod tests {
         acc.evaluate(EmitTo::All).unwrap().as_struct().clone()
     }
 
-    fn rows() -> Vec<(usize, &'static str, &'static str, f64, &'static str)> {
+    fn rows() -> Vec<Row> {
         let mut r = Vec::new();
         for i in 0..12 {
             let label = if i < 7 { "\"bash\"" } else { "\"zsh\"" };
