@@ -16,7 +16,6 @@
 //! whole batches with group indices.
 
 use std::cmp::Ordering;
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
@@ -29,7 +28,7 @@ use datafusion::logical_expr::{
     Accumulator, AggregateUDFImpl, EmitTo, GroupsAccumulator, Signature, Volatility,
 };
 
-use super::attribution_merge::{thresholds_key, AttributionMergeUdf, StateColumns};
+use super::attribution_merge::{eq_by_thresholds, AttributionMergeUdf, StateColumns};
 use crate::extract::attribution::{replay, AttributionThresholds, MergerKind, SeriesObs};
 
 /// The `attribution_agg` aggregate UDF.
@@ -50,17 +49,7 @@ impl AttributionAggUdaf {
     }
 }
 
-impl PartialEq for AttributionAggUdaf {
-    fn eq(&self, other: &Self) -> bool {
-        thresholds_key(&self.thresholds) == thresholds_key(&other.thresholds)
-    }
-}
-impl Eq for AttributionAggUdaf {}
-impl Hash for AttributionAggUdaf {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        thresholds_key(&self.thresholds).hash(state);
-    }
-}
+eq_by_thresholds!(AttributionAggUdaf);
 
 fn list_of(t: DataType) -> DataType {
     DataType::List(Arc::new(Field::new_list_field(t, true)))

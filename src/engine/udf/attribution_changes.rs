@@ -4,7 +4,6 @@
 //! where that function gives NULL. Feeds `trends_attribution`, which needs the
 //! state each identity was in at the end of every bucket.
 
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
@@ -17,7 +16,7 @@ use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
 };
 
-use super::attribution_merge::{thresholds_key, AttributionMergeUdf, SeriesInput};
+use super::attribution_merge::{eq_by_thresholds, AttributionMergeUdf, SeriesInput};
 use crate::extract::attribution::{replay_changes, AttributionThresholds, SeriesObs};
 
 /// The `attribution_changes` scalar UDF.
@@ -52,17 +51,7 @@ impl AttributionChangesUdf {
     }
 }
 
-impl PartialEq for AttributionChangesUdf {
-    fn eq(&self, other: &Self) -> bool {
-        thresholds_key(&self.thresholds) == thresholds_key(&other.thresholds)
-    }
-}
-impl Eq for AttributionChangesUdf {}
-impl Hash for AttributionChangesUdf {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        thresholds_key(&self.thresholds).hash(state);
-    }
-}
+eq_by_thresholds!(AttributionChangesUdf);
 
 impl ScalarUDFImpl for AttributionChangesUdf {
     fn name(&self) -> &str {

@@ -14,7 +14,6 @@
 //! different lengths, a value that is not JSON, a value kind that is not a
 //! registry kind, or a series on which every prefix raises (§6.8 step 8).
 
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
@@ -61,19 +60,31 @@ impl AttributionMergeUdf {
     }
 }
 
-// DataFusion compares UDFs to deduplicate plans: two instances are equal when
-// their thresholds are (floats by bits).
-impl PartialEq for AttributionMergeUdf {
-    fn eq(&self, other: &Self) -> bool {
-        thresholds_key(&self.thresholds) == thresholds_key(&other.thresholds)
-    }
+/// `PartialEq`/`Eq`/`Hash` for an attribution function holding `thresholds`.
+/// DataFusion compares UDFs to deduplicate plans: two instances are equal
+/// when their thresholds are (floats by bits).
+macro_rules! eq_by_thresholds {
+    ($t:ty) => {
+        impl PartialEq for $t {
+            fn eq(&self, other: &Self) -> bool {
+                $crate::engine::udf::attribution_merge::thresholds_key(&self.thresholds)
+                    == $crate::engine::udf::attribution_merge::thresholds_key(&other.thresholds)
+            }
+        }
+        impl Eq for $t {}
+        impl std::hash::Hash for $t {
+            fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+                std::hash::Hash::hash(
+                    &$crate::engine::udf::attribution_merge::thresholds_key(&self.thresholds),
+                    state,
+                );
+            }
+        }
+    };
 }
-impl Eq for AttributionMergeUdf {}
-impl Hash for AttributionMergeUdf {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        thresholds_key(&self.thresholds).hash(state);
-    }
-}
+pub(crate) use eq_by_thresholds;
+
+eq_by_thresholds!(AttributionMergeUdf);
 
 /// The thresholds as hashable bits.
 pub(crate) fn thresholds_key(t: &AttributionThresholds) -> [u64; 12] {

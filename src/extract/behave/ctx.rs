@@ -7,9 +7,8 @@
 use sha2::{Digest, Sha256};
 
 use super::numeric::py_max;
-const ESC: Char = 0x1B;
 use super::text::{
-    find_prompt_lines_bytes, first_token, has_error_fingerprint_bytes, narrow_ascii, strip_ansi,
+    find_prompt_lines_bytes, first_token, has_error_fingerprint_bytes, narrow_ascii, stripped,
 };
 use super::thresholds::{
     CLEANUP, DESTRUCTIVE, EXFIL, GRACEFUL_EXIT, HELP_FAMILY, IKI_THINK_MAX_S, LANDING_RITUAL,
@@ -661,11 +660,12 @@ impl TimeIndex {
 /// for a prompt candidate that is not plain ASCII.
 fn output_windows(ctx: &mut SessionCtx<'_>) {
     let times = TimeIndex::new(ctx.outputs.iter().map(|e| e.t));
-    let text = std::mem::take(&mut ctx.output_text);
-    let ot = text.get_or_init(|| OutputText::new(&ctx.outputs));
+    // Taken out of `ctx` for the loop, which writes other fields of it.
+    let cell = std::mem::take(&mut ctx.output_text);
+    let ot = cell.get_or_init(|| OutputText::new(&ctx.outputs));
     let mut sel = Vec::new();
     let mut joined: Vec<u8> = Vec::new();
-    let mut stripped: Vec<u8> = Vec::new();
+    let mut stripped_buf: Vec<u8> = Vec::new();
     let k = ctx.commands.len();
     for i in 0..k {
         let lo = ctx.commands[i].end_ts;
@@ -687,26 +687,19 @@ fn output_windows(ctx: &mut SessionCtx<'_>) {
             }
             &joined
         };
-        let has_esc = memchr::memchr(ESC as u8, window).is_some();
-        let text: &[u8] = if has_esc {
-            stripped.clear();
-            strip_ansi(window, &mut stripped);
-            &stripped
-        } else {
-            window
-        };
+        let text = stripped(window, &mut stripped_buf);
         let outputs = &ctx.outputs;
         let mut wide = || {
             let mut w: Vec<Char> = Vec::new();
             for &j in &sel {
                 w.extend_from_slice(outputs[j].data);
             }
-            if has_esc {
-                let mut s = Vec::with_capacity(w.len());
-                strip_ansi(&w, &mut s);
-                s
-            } else {
+            // Stripping only deletes, so an unchanged length is unchanged text.
+            let mut s = Vec::new();
+            if stripped(&w, &mut s).len() == w.len() {
                 w
+            } else {
+                s
             }
         };
         let before = ctx.prompt_lines.len();
@@ -716,7 +709,7 @@ fn output_windows(ctx: &mut SessionCtx<'_>) {
         c.errored = has_error_fingerprint_bytes(text);
         c.followed_by_prompt = ctx.prompt_lines.len() > before;
     }
-    ctx.output_text = text;
+    ctx.output_text = cell;
 }
 
 #[cfg(test)]

@@ -7,9 +7,7 @@
 
 use crate::extract::behave::ctx::SessionCtx;
 use crate::extract::behave::pychar::is_py_digit;
-use crate::extract::behave::text::{
-    contains_ascii as contains, find_locale_tag, py_lstrip, strip_ansi,
-};
+use crate::extract::behave::text::{find_locale_tag, py_lstrip, stripped};
 use crate::extract::behave::thresholds::{
     LAYOUT_AZERTY_ENG_MAX, LAYOUT_AZERTY_Q_MIN, LAYOUT_MIN_TYPED_LETTERS, LAYOUT_QWERTY_ENG_MIN,
     LAYOUT_QWERTZ_Y_MAX, LAYOUT_QWERTZ_Z_MIN, LAYOUT_TOP_ENG_BIGRAMS, NUMPAD_FAST_IAT_S,
@@ -61,6 +59,11 @@ pub fn shell_type(ctx: &SessionCtx<'_>) -> Option<Observation> {
         0.75
     };
     Some(Observation::label(Primitive::ShellType, best.0, conf))
+}
+
+/// True when `needle` occurs in `hay` (plain substring test on chars).
+fn contains(hay: &[Char], needle: &[Char]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
 }
 
 /// Byte markers of spec §4.4.27 (matched in the narrowed output view).
@@ -126,13 +129,8 @@ pub fn locale(ctx: &SessionCtx<'_>) -> Option<Observation> {
     if joined.is_empty() {
         return None;
     }
-    let tag = if memchr::memchr(0x1B, joined).is_some() {
-        let mut stripped = Vec::with_capacity(joined.len());
-        strip_ansi(joined, &mut stripped);
-        find_locale_tag(&stripped)
-    } else {
-        find_locale_tag(joined)
-    }?;
+    let mut buf = Vec::new();
+    let tag = find_locale_tag(stripped(joined, &mut buf))?;
     Some(Observation::text(Primitive::Locale, tag, 0.80))
 }
 
