@@ -16,6 +16,7 @@
 //! extraction engine and `pipeline` for how a run moves data.
 #![warn(missing_docs)]
 
+pub mod agents;
 pub mod cli;
 pub mod decode;
 pub mod engine;

@@ -48,17 +48,28 @@ use crate::job::JobPlan;
 use crate::model::dead_letter::{DeadLetter, RecordStats};
 use crate::model::observation::{Observation, Primitive, ValueKind};
 use crate::model::schema::{self, DlqRow, InputRow, ObservationRow, RunRow, SessionRow, Table};
-use crate::sink::{merge_partition, Lake, Partition, SinkError};
+use crate::agents::{self, AgentRead, ReadMode};
+use crate::sink::{merge_partition, merge_rows, Lake, Partition, SinkError};
 use crate::source::{self, InputKind, InputRef, Listing, RejectedName, StoreUrl};
 
 /// The envelope `source` of every observation (spec §3.1).
 pub const OBSERVATION_SOURCE: &str = "decnet/profiler/behave_shell/extract.py";
 
+/// The row order of a `dlq` partition (unique per row).
+const DLQ_ORDER: [&str; 6] = ["source", "byte_offset", "line", "reason", "detail", "raw_sha256"];
+
 /// Rows per Arrow batch (DataFusion's default batch size, STYLE §7).
 pub const BATCH_ROWS: usize = 8192;
 
 /// The tables a sessions run manages (repaired at start).
-const MANAGED_TABLES: [&str; 4] = ["sessions", "observations", "dlq", "attribution_state"];
+const MANAGED_TABLES: [&str; 6] = [
+    "sessions",
+    "observations",
+    "dlq",
+    "attribution_state",
+    "agent_events",
+    "agent_profiles",
+];
 
 /// How this run behaves (flags, not job content).
 #[derive(Clone, Debug)]
@@ -160,6 +171,10 @@ pub struct RunSummary {
     pub tables: BTreeMap<String, TableSummary>,
     /// Observations carried over with [`SessionCounts::carried`].
     pub sessions_carried_observations: u64,
+    /// Agent events decoded this run (new bytes only).
+    pub agent_events: u64,
+    /// Agent inputs with nothing new since the last run (not read).
+    pub agent_inputs_unchanged: u64,
     /// Wall seconds.
     pub wall_s: f64,
     /// Peak RSS in bytes, when the OS reports it.
@@ -297,7 +312,8 @@ pub fn run(plan: &JobPlan, opts: &RunOptions) -> Result<RunSummary> {
     }
 }
 
-fn error_chain(err: &dyn std::error::Error) -> String {
+/// An error and its sources, joined with `: `.
+pub(crate) fn error_chain(err: &dyn std::error::Error) -> String {
     let mut s = err.to_string();
     let mut cur = err.source();
     while let Some(e) = cur {
@@ -400,7 +416,7 @@ fn execute(
     let sessions_inputs: Vec<(&StoreUrl, &InputRef)> = if plan.sessions {
         all.iter()
             .copied()
-            .filter(|(_, i)| i.kind != InputKind::SessionLog)
+            .filter(|(_, i)| matches!(i.kind, InputKind::Sessrec | InputKind::Asciicast))
             .collect()
     } else {
         Vec::new()
@@ -424,7 +440,45 @@ fn execute(
         .iter()
         .flat_map(|(_, l)| l.rejected.iter())
         .collect();
-    assemble_and_commit(plan, rt, lake, run_id, inputs, &rejected)
+
+    // Agent telemetry: only what is new since the ledger's offsets.
+    let agent_inputs: Vec<(&StoreUrl, &InputRef)> = if plan.agents {
+        all.iter()
+            .copied()
+            .filter(|(_, i)| i.kind == InputKind::AgentEvents)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let refs: Vec<&InputRef> = agent_inputs.iter().map(|(_, i)| *i).collect();
+    let resume = rt.block_on(agents::load_resume(lake, &refs))?;
+    let agent_reads: Vec<AgentRead> = pool.install(|| {
+        agent_inputs
+            .par_iter()
+            .map(|(su, i)| {
+                let read = agents::read_agent_input(&handle, su, i, resume.get(&i.url));
+                log_agent_read(i, &read);
+                read
+            })
+            .collect()
+    });
+    let agent: Vec<(&InputRef, AgentRead)> = refs.into_iter().zip(agent_reads).collect();
+    assemble_and_commit(plan, rt, lake, run_id, inputs, agent, &rejected)
+}
+
+fn log_agent_read(input: &InputRef, read: &AgentRead) {
+    match &read.error {
+        Some(err) => tracing::warn!(source = %input.url, error = %err, "Input failed."),
+        None => tracing::info!(
+            source = %input.url,
+            mode = ?read.mode,
+            records_read = read.stats.read,
+            records_dead = read.stats.dead,
+            byte_offset_done = read.done,
+            "Agent input read."
+        ),
+    }
+    debug_assert!(read.stats.balanced(), "accounting identity (lake.md §2)");
 }
 
 /// Fetch and decode one input on the current (rayon) thread.
@@ -445,6 +499,9 @@ fn read_input(
         InputKind::Sessrec => read_sessrec(input, &bytes, identities),
         InputKind::Asciicast => read_asciicast(input, &bytes, identities),
         InputKind::SessionLog => read_session_log(input, &bytes),
+        InputKind::AgentEvents => {
+            InputOutcome::failed("agent telemetry is read by the agents stage".into())
+        }
     };
     match &outcome.error {
         Some(err) => tracing::warn!(source = %input.url, error = %err, "Input failed."),
@@ -752,12 +809,14 @@ fn bad_name_row(r: &RejectedName) -> (NaiveDate, DlqRow) {
 }
 
 /// Rows per date of each table, deduplicated and sorted; then commit.
+#[allow(clippy::too_many_lines)]
 fn assemble_and_commit(
     plan: &JobPlan,
     rt: &tokio::runtime::Runtime,
     lake: &Lake,
     run_id: &str,
     inputs: Vec<(&InputRef, InputOutcome)>,
+    agent: Vec<(&InputRef, AgentRead)>,
     rejected: &[&RejectedName],
 ) -> Result<RunSummary> {
     let mut summary = RunSummary {
@@ -775,6 +834,8 @@ fn assemble_and_commit(
         dead_letters_by_reason: BTreeMap::new(),
         tables: BTreeMap::new(),
         sessions_carried_observations: 0,
+        agent_events: 0,
+        agent_inputs_unchanged: 0,
         wall_s: 0.0,
         peak_rss_bytes: None,
     };
@@ -861,8 +922,19 @@ fn assemble_and_commit(
             status: if failed { "failed" } else { "ok" },
             error: outcome.error,
             byte_offset_done: outcome.bytes_done as i64,
+            lines_done: None,
+            head_hash: None,
         });
     }
+    let agent_new = collect_agent_reads(
+        rt,
+        &plan.lake,
+        run_id,
+        agent,
+        &mut summary,
+        &mut input_rows,
+        &mut dlq,
+    )?;
     for r in rejected {
         let (date, row) = bad_name_row(r);
         *summary
@@ -881,6 +953,7 @@ fn assemble_and_commit(
         .into_iter()
         .chain(sessions.keys().copied())
         .chain(dlq.keys().copied())
+        .chain(agent_new.dlq_dates.iter().copied())
         .collect();
     let not_reread = |col: &'static str| {
         let reread = &reread;
@@ -958,20 +1031,23 @@ fn assemble_and_commit(
             .map_err(|e| arrow_err("dlq", e))?;
         let day = date.to_string();
         let old = rt.block_on(lake.read_partition("dlq", Some(&day)))?;
-        let merged = merge_partition(
+        let batches = merge_rows(
             &schema::dlq_schema(),
             &old,
             &new,
-            "source",
-            &not_reread("source"),
+            &|b, r| not_reread("source")(b, r) && !agent_new.replaces(b, r),
+            &DLQ_ORDER,
         )
         .map_err(|e| arrow_err("dlq", e))?;
         dlq_parts.push(Partition {
             date: Some(day),
-            batches: merged.batches,
+            batches,
         });
     }
     commit_table(rt, lake, "dlq", run_id, dlq_parts, &mut summary)?;
+    if plan.agents {
+        commit_agent_events(rt, lake, run_id, agent_new, &mut summary)?;
+    }
 
     if plan.attribution {
         attribution_stage(
@@ -982,6 +1058,9 @@ fn assemble_and_commit(
             run_id,
             &mut summary,
         )?;
+    }
+    if plan.agents {
+        agent_profiles_stage(rt, lake, &plan.lake, &plan.agent_settings, run_id, &mut summary)?;
     }
 
     let refs: Vec<&InputRow> = input_rows.iter().collect();
@@ -1099,6 +1178,248 @@ fn observation_batches(list: &[SessionOut], run_id: &str) -> Result<Vec<RecordBa
     Ok(out)
 }
 
+/// What this run read of agent telemetry, waiting to be merged.
+#[derive(Debug, Default)]
+struct AgentNew {
+    /// New `agent_events` rows per event day.
+    events: BTreeMap<NaiveDate, Vec<RecordBatch>>,
+    /// Sources read this run: their committed rows at or after this
+    /// offset are replaced (0: the whole source).
+    from: HashMap<String, u64>,
+    /// `agent_events` partitions to recompute: new rows, and old rows of
+    /// replaced sources.
+    event_dates: BTreeSet<NaiveDate>,
+    /// `dlq` partitions holding earlier dead letters of sources read.
+    dlq_dates: BTreeSet<NaiveDate>,
+}
+
+impl AgentNew {
+    /// True when the committed row `r` of `b` (`dlq` or `agent_events`) is
+    /// replaced by this run's read of its source.
+    fn replaces(&self, b: &RecordBatch, r: usize) -> bool {
+        use datafusion::arrow::array::{Array, Int64Array};
+        let Some(from) = str_at(b, "source", r).and_then(|s| self.from.get(s)) else {
+            return false;
+        };
+        let off = b
+            .schema()
+            .index_of("byte_offset")
+            .ok()
+            .and_then(|i| b.column(i).as_any().downcast_ref::<Int64Array>().cloned())
+            .filter(|a| !a.is_null(r))
+            .map_or(0, |a| a.value(r));
+        u64::try_from(off).unwrap_or(0) >= *from
+    }
+}
+
+/// Account for every agent input (summary, `_inputs` rows, dead letters)
+/// and gather the new event rows and the partitions they touch.
+#[allow(clippy::too_many_arguments)]
+fn collect_agent_reads(
+    rt: &tokio::runtime::Runtime,
+    lake_url: &str,
+    run_id: &str,
+    agent: Vec<(&InputRef, AgentRead)>,
+    summary: &mut RunSummary,
+    input_rows: &mut Vec<InputRow>,
+    dlq: &mut BTreeMap<NaiveDate, Vec<DlqRow>>,
+) -> Result<AgentNew> {
+    let mut out = AgentNew::default();
+    let mut replaced: Vec<String> = Vec::new();
+    for (input, read) in agent {
+        let failed = read.error.is_some();
+        let st = read.stats;
+        let mut rows_out = 0u64;
+        if !failed {
+            match read.mode {
+                ReadMode::Unchanged => summary.agent_inputs_unchanged += 1,
+                ReadMode::Full { replaced: r } => {
+                    out.from.insert(input.url.clone(), 0);
+                    if r {
+                        replaced.push(input.url.clone());
+                    }
+                }
+                ReadMode::From(o) => {
+                    out.from.insert(input.url.clone(), o);
+                }
+            }
+            let day = object_day(input);
+            for d in &read.dead {
+                let mut row = dlq_row(input, d);
+                row.stage = "agents";
+                *summary
+                    .dead_letters_by_reason
+                    .entry(row.reason.to_string())
+                    .or_default() += 1;
+                summary.dead_letters += 1;
+                rows_out += 1;
+                dlq.entry(day).or_default().push(row);
+            }
+            let batches = agents::event_batches(&read.events, &input.url, run_id)
+                .map_err(|e| arrow_err("agent_events", e))?;
+            for (date, b) in batches {
+                rows_out += b.num_rows() as u64;
+                out.event_dates.insert(date);
+                out.events.entry(date).or_default().push(b);
+            }
+            summary.agent_events += read.events.len() as u64;
+        }
+        summary.failed_inputs += u64::from(failed);
+        summary.input_bytes += input.size;
+        summary.inputs.push(InputSummary {
+            source: input.url.clone(),
+            kind: input.kind.as_str(),
+            size: input.size,
+            status: if failed { "failed" } else { "ok" },
+            error: read.error.clone(),
+            records_read: st.read,
+            records_ok: st.ok,
+            records_skipped: st.skipped,
+            records_dead: st.dead,
+            rows_out,
+        });
+        input_rows.push(InputRow {
+            run_id: run_id.to_string(),
+            source: input.url.clone(),
+            size: input.size as i64,
+            e_tag: input.e_tag.clone(),
+            last_modified_us: Some(input.last_modified.timestamp_micros()),
+            kind: input.kind.as_str(),
+            records_read: st.read as i64,
+            records_ok: st.ok as i64,
+            records_skipped: st.skipped as i64,
+            records_dead: st.dead as i64,
+            rows_out: rows_out as i64,
+            status: if failed { "failed" } else { "ok" },
+            error: read.error,
+            byte_offset_done: read.done as i64,
+            lines_done: Some(read.lines as i64),
+            head_hash: read.head_hash,
+        });
+    }
+    // Where earlier rows of the sources read now live: a replaced source's
+    // events anywhere, any read source's dead letters (their day is the
+    // object's day when read, which moves as a file grows).
+    let reread: Vec<String> = out.from.keys().cloned().collect();
+    if !reread.is_empty() {
+        let days = |table: &'static str, urls: Vec<String>| -> Result<Vec<NaiveDate>> {
+            rt.block_on(source_dates(lake_url, table, urls))
+        };
+        out.dlq_dates.extend(days("dlq", reread)?);
+        if !replaced.is_empty() {
+            out.event_dates.extend(days("agent_events", replaced)?);
+        }
+    }
+    Ok(out)
+}
+
+/// The `date` partitions of `table` holding rows of any of `sources`
+/// (empty when the table does not exist yet).
+async fn source_dates(lake_url: &str, table: &str, sources: Vec<String>) -> Result<Vec<NaiveDate>> {
+    use datafusion::arrow::array::{Array, StringArray};
+    use datafusion::prelude::{col, lit};
+    let ctx = crate::engine::context::new_context();
+    let tables = crate::engine::lake_tables::register_lake(&ctx, lake_url).await?;
+    if !tables.iter().any(|t| t == table) {
+        return Ok(Vec::new());
+    }
+    let engine = |e: datafusion::error::DataFusionError| Error::Engine(e.into());
+    let batches = ctx
+        .table(table)
+        .await
+        .map_err(engine)?
+        .filter(col("source").in_list(sources.into_iter().map(lit).collect(), false))
+        .map_err(engine)?
+        .select(vec![col(schema::PARTITION_COL)])
+        .map_err(engine)?
+        .distinct()
+        .map_err(engine)?
+        .collect()
+        .await
+        .map_err(engine)?;
+    let mut out = Vec::new();
+    for b in &batches {
+        let Some(a) = b.column(0).as_any().downcast_ref::<StringArray>() else {
+            continue;
+        };
+        for r in 0..a.len() {
+            if let Some(d) = (!a.is_null(r))
+                .then(|| NaiveDate::parse_from_str(a.value(r), "%Y-%m-%d").ok())
+                .flatten()
+            {
+                out.push(d);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Merge this run's agent events into the partitions they touch and commit
+/// `agent_events`.
+fn commit_agent_events(
+    rt: &tokio::runtime::Runtime,
+    lake: &Lake,
+    run_id: &str,
+    mut new: AgentNew,
+    summary: &mut RunSummary,
+) -> Result<()> {
+    let mut parts = Vec::with_capacity(new.event_dates.len());
+    for date in new.event_dates.clone() {
+        let day = date.to_string();
+        let old = rt.block_on(lake.read_partition("agent_events", Some(&day)))?;
+        let fresh = new.events.remove(&date).unwrap_or_default();
+        let batches = merge_rows(
+            &schema::agent_events_schema(),
+            &old,
+            &fresh,
+            &|b, r| !new.replaces(b, r),
+            &["source", "byte_offset"],
+        )
+        .map_err(|e| arrow_err("agent_events", e))?;
+        parts.push(Partition {
+            date: Some(day),
+            batches,
+        });
+    }
+    commit_table(rt, lake, "agent_events", run_id, parts, summary)
+}
+
+/// Recompute `agent_profiles` from the committed `agent_events`
+/// (sql/agent_profiles.sql) and replace every partition; partitions left
+/// without rows are removed.
+fn agent_profiles_stage(
+    rt: &tokio::runtime::Runtime,
+    lake: &Lake,
+    lake_url: &str,
+    settings: &agents::AgentSettings,
+    run_id: &str,
+    summary: &mut RunSummary,
+) -> Result<()> {
+    let ctx = crate::engine::context::new_context();
+    let tables = rt.block_on(crate::engine::lake_tables::register_lake(&ctx, lake_url))?;
+    let computed = if tables.iter().any(|t| t == "agent_events") {
+        rt.block_on(agents::compute_profiles(&ctx, settings))?
+    } else {
+        Vec::new()
+    };
+    let mut by_date = agents::profile_partitions(&computed, run_id)
+        .map_err(|e| arrow_err("agent_profiles", e))?;
+    let old = rt.block_on(lake.manifest("agent_profiles"))?;
+    for key in old.partitions.keys() {
+        if let Some(d) = key.strip_prefix(&format!("{}=", schema::PARTITION_COL)) {
+            by_date.entry(d.to_string()).or_default();
+        }
+    }
+    let parts = by_date
+        .into_iter()
+        .map(|(date, batches)| Partition {
+            date: Some(date),
+            batches,
+        })
+        .collect();
+    commit_table(rt, lake, "agent_profiles", run_id, parts, summary)
+}
+
 /// Recompute `attribution_state` from the committed `observations`
 /// (spec/behave-shell.md attribution; lake.md §3) and replace it whole.
 fn attribution_stage(
@@ -1130,7 +1451,7 @@ fn attribution_stage(
 }
 
 /// `batch` plus a trailing `run_id` column (lake.md §3 attribution_state).
-fn with_run_id(
+pub(crate) fn with_run_id(
     batch: &RecordBatch,
     run_id: &str,
 ) -> Result<RecordBatch, datafusion::arrow::error::ArrowError> {

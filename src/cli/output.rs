@@ -23,6 +23,7 @@ pub fn plan_text(plan: &JobPlan) -> String {
     let stages: Vec<&str> = [
         ("sessions", plan.sessions),
         ("attribution", plan.attribution),
+        ("agents", plan.agents),
     ]
     .iter()
     .filter(|(_, on)| *on)
@@ -72,6 +73,14 @@ pub fn summary_text(r: &RunSummary) -> String {
     let _ = writeln!(s, "  observations      {}", r.observations);
     for (family, n) in &r.observations_by_family {
         let _ = writeln!(s, "    {family:<18} {n}");
+    }
+    let agent_inputs = r.inputs.iter().filter(|i| i.kind == "agent_events").count();
+    if agent_inputs > 0 {
+        let _ = writeln!(
+            s,
+            "  agent events      {} new ({agent_inputs} inputs, {} unchanged since the last run)",
+            r.agent_events, r.agent_inputs_unchanged
+        );
     }
     let reasons: Vec<String> = r
         .dead_letters_by_reason

@@ -10,9 +10,11 @@
 //! * [`json`]: a JSON reader with CPython `json.loads` semantics over bytes
 //!   that may hold invalid UTF-8 (behave-shell.md §1.8–1.9).
 //! * [`sessrec`]: DECNET sessrec shards → per-sid sessions (§1.2–1.8).
+//! * [`agent`]: agent telemetry events (JSON lines, JSON documents).
 //! * [`asciicast`]: asciinema recordings v1/v2/v3 → one session.
 //! * [`syslog`]: the recorder's `session_recorded` RFC 5424 lines (§1.10).
 
+pub mod agent;
 pub mod asciicast;
 pub mod frame;
 pub mod json;

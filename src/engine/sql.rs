@@ -47,6 +47,14 @@ pub const SQL_FILES: &[SqlFile] = &[
         name: "trends_attribution",
         text: include_str!("../../sql/trends_attribution.sql"),
     },
+    SqlFile {
+        name: "agent_profiles",
+        text: include_str!("../../sql/agent_profiles.sql"),
+    },
+    SqlFile {
+        name: "trends_agents",
+        text: include_str!("../../sql/trends_agents.sql"),
+    },
 ];
 
 /// The embedded file defining `name`.

@@ -13,13 +13,18 @@
 //! sessrec = ["fixtures/demo/artifacts"]
 //! session_logs = ["fixtures/demo/logs"]
 //! asciicast = []
+//! agents = ["fixtures/demo/agents"]   # agent telemetry (.jsonl, .json)
 //!
 //! [stages]
 //! sessions = true                # sources → sessions, observations, dlq
 //! attribution = true             # observations → attribution_state
+//! agents = true                  # agent telemetry → agent_events, agent_profiles
 //!
 //! [attribution]                  # optional: spec §6.7 threshold overrides
 //! min_observations_for_state = 3 # (snake_case or the reference's NAME)
+//!
+//! [agents]                       # optional: agent-monitor.md tunables
+//! window_secs = 300
 //! ```
 //!
 //! Relative paths resolve against the current directory, as every command
@@ -28,6 +33,7 @@
 
 use serde::Deserialize;
 
+use crate::agents::AgentSettings;
 use crate::extract::attribution::AttributionThresholds;
 use crate::source::InputKind;
 
@@ -83,6 +89,9 @@ pub struct JobSpec {
     /// values when absent). Unknown keys are errors, as everywhere.
     #[serde(default)]
     pub attribution: AttributionThresholds,
+    /// `[agents]`: the agent monitor's window, hop, weights and thresholds.
+    #[serde(default)]
+    pub agents: AgentSettings,
 }
 
 /// `[job]`: what the job is called (the `_runs.job` value).
@@ -114,6 +123,9 @@ pub struct SourcesSection {
     /// asciinema `.cast` files or directories.
     #[serde(default)]
     pub asciicast: Vec<String>,
+    /// Agent telemetry roots (`.jsonl` / `.json`, listed recursively).
+    #[serde(default)]
+    pub agents: Vec<String>,
 }
 
 /// `[stages]`: which stages run.
@@ -126,6 +138,9 @@ pub struct StagesSection {
     /// `observations` → `attribution_state`.
     #[serde(default = "yes")]
     pub attribution: bool,
+    /// Agent telemetry → `agent_events`, `agent_profiles`.
+    #[serde(default = "yes")]
+    pub agents: bool,
 }
 
 fn yes() -> bool {
@@ -137,6 +152,7 @@ impl Default for StagesSection {
         StagesSection {
             sessions: true,
             attribution: true,
+            agents: true,
         }
     }
 }
@@ -165,6 +181,10 @@ pub struct JobPlan {
     pub attribution: bool,
     /// The attribution stage's thresholds (validated).
     pub attribution_thresholds: AttributionThresholds,
+    /// Run the agent monitor stage (when there are agent sources).
+    pub agents: bool,
+    /// The agent monitor's settings (validated).
+    pub agent_settings: AgentSettings,
 }
 
 /// Command-line overrides of a job (STYLE §1: the job says what, flags say
@@ -236,6 +256,7 @@ impl JobSpec {
             (InputKind::Sessrec, &self.sources.sessrec),
             (InputKind::SessionLog, &self.sources.session_logs),
             (InputKind::Asciicast, &self.sources.asciicast),
+            (InputKind::AgentEvents, &self.sources.agents),
         ] {
             let over: Vec<&String> = ov
                 .sources
@@ -256,12 +277,18 @@ impl JobSpec {
                 });
             }
         }
-        if self.stages.sessions && !sources.iter().any(|s| s.kind != InputKind::SessionLog) {
+        let has = |k: &dyn Fn(InputKind) -> bool| sources.iter().any(|s| k(s.kind));
+        let session_sources = has(&|k| matches!(k, InputKind::Sessrec | InputKind::Asciicast));
+        let agent_sources = has(&|k| k == InputKind::AgentEvents);
+        if self.stages.sessions && !session_sources && !(self.stages.agents && agent_sources) {
             return Err(invalid(
                 "the sessions stage has no sessrec or asciicast source ([sources] or --source)"
                     .into(),
             ));
         }
+        self.agents
+            .validate()
+            .map_err(|e| invalid(format!("[agents] {e}")))?;
         self.attribution
             .validate()
             .map_err(|e| invalid(format!("[attribution] {e}")))?;
@@ -272,6 +299,8 @@ impl JobSpec {
             sessions: self.stages.sessions,
             attribution: self.stages.attribution,
             attribution_thresholds: self.attribution.clone(),
+            agents: self.stages.agents && agent_sources,
+            agent_settings: self.agents.clone(),
         })
     }
 }
@@ -285,7 +314,7 @@ pub fn parse_source_flag(s: &str) -> Result<(InputKind, String), String> {
         .split_once('=')
         .ok_or_else(|| format!("expected kind=url, got {s:?}"))?;
     let kind = InputKind::from_job_key(k.trim())
-        .ok_or_else(|| format!("unknown source kind {k:?} (sessrec, session_logs, asciicast)"))?;
+        .ok_or_else(|| format!("unknown source kind {k:?} (sessrec, session_logs, asciicast, agents)"))?;
     if url.trim().is_empty() {
         return Err("empty url".into());
     }

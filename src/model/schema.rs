@@ -196,6 +196,26 @@ pub fn inputs_schema() -> SchemaRef {
         utf8("status", false),
         utf8("error", true),
         i64f("byte_offset_done", false),
+        i64f("lines_done", true),
+        utf8("head_hash", true),
+    ]))
+}
+
+/// `agent_events` (spec/agent-monitor.md "Input"), without `date` (the
+/// event's UTC day): one row per decoded agent event, the input the
+/// profiles are recomputed from. Keyed by (`source`, `byte_offset`). No
+/// payload: the target is a 64-bit digest.
+pub fn agent_events_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        utf8("source", false),
+        i64f("line", false),
+        i64f("byte_offset", false),
+        utf8("agent_id", false),
+        tsf("ts", false),
+        utf8("event_type", false),
+        utf8("op", false),
+        i64f("target_hash", true),
+        utf8("run_id", false),
     ]))
 }
 
@@ -378,6 +398,11 @@ pub struct InputRow {
     pub error: Option<String>,
     /// Bytes of the object consumed.
     pub byte_offset_done: i64,
+    /// Complete lines consumed (append-only JSON lines read incrementally).
+    pub lines_done: Option<i64>,
+    /// BLAKE3 hex of the object's first `min(byte_offset_done, 4096)`
+    /// bytes, to tell an appended file from a replaced one.
+    pub head_hash: Option<String>,
 }
 
 fn finish(schema: SchemaRef, cols: Vec<ArrayRef>) -> Result<RecordBatch, ArrowError> {
@@ -647,6 +672,8 @@ pub fn inputs_batch(rows: &[&InputRow]) -> Result<RecordBatch, ArrowError> {
     let mut status = StringBuilder::new();
     let mut error = StringBuilder::new();
     let mut done = Int64Builder::with_capacity(n);
+    let mut lines_done = Int64Builder::with_capacity(n);
+    let mut head_hash = StringBuilder::new();
     for r in rows {
         run_id.append_value(&r.run_id);
         source.append_value(&r.source);
@@ -667,6 +694,8 @@ pub fn inputs_batch(rows: &[&InputRow]) -> Result<RecordBatch, ArrowError> {
         status.append_value(r.status);
         error.append_option(r.error.as_deref());
         done.append_value(r.byte_offset_done);
+        lines_done.append_option(r.lines_done);
+        head_hash.append_option(r.head_hash.as_deref());
     }
     let mut cols: Vec<ArrayRef> = vec![
         Arc::new(run_id.finish()),
@@ -680,6 +709,8 @@ pub fn inputs_batch(rows: &[&InputRow]) -> Result<RecordBatch, ArrowError> {
     cols.push(Arc::new(status.finish()));
     cols.push(Arc::new(error.finish()));
     cols.push(Arc::new(done.finish()));
+    cols.push(Arc::new(lines_done.finish()));
+    cols.push(Arc::new(head_hash.finish()));
     finish(inputs_schema(), cols)
 }
 
@@ -802,6 +833,8 @@ mod tests {
             status: "ok",
             error: None,
             byte_offset_done: 1,
+            lines_done: None,
+            head_hash: None,
         };
         assert_eq!(inputs_batch(&[&input]).unwrap().num_rows(), 1);
         assert_eq!(sessions_batch(&[]).unwrap().num_rows(), 0);

@@ -149,6 +149,56 @@ pub fn merge_partition(
     })
 }
 
+/// Merge a partition row by row: the old rows `keep_old(batch, row)`
+/// accepts, plus every new row, sorted by `sort_by` (ascending, nulls
+/// first; give a key that is unique per row, as the sort is not stable).
+/// For tables whose rows are replaced by range rather than by whole key (an
+/// append-only input read from a byte offset replaces its rows at and after
+/// that offset).
+///
+/// # Errors
+/// When an old file cannot be adapted to the schema or a sort column is
+/// missing.
+pub fn merge_rows(
+    schema: &SchemaRef,
+    old: &[RecordBatch],
+    new: &[RecordBatch],
+    keep_old: &dyn Fn(&RecordBatch, usize) -> bool,
+    sort_by: &[&str],
+) -> Result<Vec<RecordBatch>, ArrowError> {
+    use datafusion::arrow::array::BooleanArray;
+    use datafusion::arrow::compute::{
+        filter_record_batch, lexsort_to_indices, take_record_batch, SortColumn, SortOptions,
+    };
+    let mut parts = Vec::with_capacity(old.len() + new.len());
+    for b in old {
+        let b = adapt(b, schema)?;
+        let mask: BooleanArray = (0..b.num_rows()).map(|r| Some(keep_old(&b, r))).collect();
+        parts.push(filter_record_batch(&b, &mask)?);
+    }
+    for b in new {
+        parts.push(adapt(b, schema)?);
+    }
+    let all = concat_batches(schema, &parts)?;
+    if all.num_rows() == 0 {
+        return Ok(Vec::new());
+    }
+    let cols = sort_by
+        .iter()
+        .map(|c| {
+            Ok(SortColumn {
+                values: Arc::clone(all.column(schema.index_of(c)?)),
+                options: Some(SortOptions {
+                    descending: false,
+                    nulls_first: true,
+                }),
+            })
+        })
+        .collect::<Result<Vec<_>, ArrowError>>()?;
+    let idx = lexsort_to_indices(&cols, None)?;
+    Ok(vec![take_record_batch(&all, &idx)?])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -244,6 +294,29 @@ mod tests {
             .unwrap()
             .batches
             .is_empty());
+    }
+
+    #[test]
+    fn merge_rows_filters_old_rows_and_sorts() {
+        let old = batch(&[("a", "r1", 3), ("a", "r1", 1), ("b", "r1", 1)]);
+        let new = batch(&[("a", "r2", 2), ("c", "r2", 0)]);
+        // Drop old rows of `a` from value 2 on (a re-read from an offset).
+        let keep = |b: &RecordBatch, r: usize| {
+            let k = key_array(b, "k").unwrap().value(r);
+            let v = b.column(2).as_any().downcast_ref::<Int64Array>().unwrap().value(r);
+            !(k == "a" && v >= 2)
+        };
+        let out = merge_rows(&schema(), &[old], &[new], &keep, &["k", "n"]).unwrap();
+        let m = Merged {
+            batches: out,
+            kept_old: Vec::new(),
+        };
+        assert_eq!(
+            rows(&m),
+            vec![("a".into(), 1), ("a".into(), 2), ("b".into(), 1), ("c".into(), 0)]
+        );
+        let none = merge_rows(&schema(), &[], &[], &keep, &["k"]).unwrap();
+        assert!(none.is_empty());
     }
 
     #[test]

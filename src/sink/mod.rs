@@ -38,7 +38,7 @@ mod merge;
 mod parquet;
 
 pub use manifest::{Manifest, PartitionEntry};
-pub use merge::{adapt, merge_partition, Merged};
+pub use merge::{adapt, merge_partition, merge_rows, Merged};
 pub use parquet::{content_hash, encode_parquet, part_file_name};
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -385,31 +385,61 @@ impl Lake {
         };
         let mut out = Vec::new();
         for f in &entry.files {
-            let path = self.file_path(table, &key, f);
-            let got = self
-                .root
-                .store
-                .get(&path)
-                .await
-                .map_err(self.store_err("read", &path))?;
-            let bytes = got.bytes().await.map_err(self.store_err("read", &path))?;
-            let reader =
-                datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
-                    bytes,
-                )
-                .and_then(|b| b.build())
-                .map_err(|source| SinkError::Parquet {
-                    table: table.to_string(),
-                    source,
-                })?;
-            for batch in reader {
-                out.push(batch.map_err(|source| SinkError::Arrow {
-                    table: table.to_string(),
-                    source,
-                })?);
-            }
+            out.extend(self.read_file(table, &self.file_path(table, &key, f)).await?);
         }
         Ok(out)
+    }
+
+    /// Every record batch of one Parquet file of `table`.
+    ///
+    /// # Errors
+    /// [`SinkError`] when the file cannot be read or decoded.
+    pub async fn read_file(&self, table: &str, path: &Path) -> Result<Vec<RecordBatch>, SinkError> {
+        let got = self
+            .root
+            .store
+            .get(path)
+            .await
+            .map_err(self.store_err("read", path))?;
+        let bytes = got.bytes().await.map_err(self.store_err("read", path))?;
+        let reader =
+            datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+                bytes,
+            )
+            .and_then(|b| b.build())
+            .map_err(|source| SinkError::Parquet {
+                table: table.to_string(),
+                source,
+            })?;
+        reader
+            .map(|b| {
+                b.map_err(|source| SinkError::Arrow {
+                    table: table.to_string(),
+                    source,
+                })
+            })
+            .collect()
+    }
+
+    /// The files of a ledger table (`_runs`, `_inputs`), newest run first
+    /// (run ids sort by start time).
+    ///
+    /// # Errors
+    /// [`SinkError::Store`] when listing fails.
+    pub async fn ledger_files(&self, table: Table) -> Result<Vec<Path>, SinkError> {
+        let dir = self.path(table.as_str());
+        let mut files: Vec<Path> = self
+            .root
+            .store
+            .list(Some(&dir))
+            .map_ok(|m| m.location)
+            .try_collect()
+            .await
+            .map_err(self.store_err("list", &dir))?;
+        files.retain(|p| p.filename().is_some_and(|f| f.ends_with(".parquet")));
+        files.sort();
+        files.reverse();
+        Ok(files)
     }
 
     /// Write a ledger file `<lake>/<table>/<run_id>.parquet` (`_runs`,

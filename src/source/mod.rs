@@ -109,6 +109,9 @@ pub enum InputKind {
     Asciicast,
     /// The recorder's syslog lines with `session_recorded` events (spec §1.10).
     SessionLog,
+    /// Agent telemetry: `.jsonl` (read incrementally) and `.json` files
+    /// (spec/agent-monitor.md "Input").
+    AgentEvents,
 }
 
 impl InputKind {
@@ -118,6 +121,7 @@ impl InputKind {
             InputKind::Sessrec => "sessrec",
             InputKind::Asciicast => "asciicast",
             InputKind::SessionLog => "session_log",
+            InputKind::AgentEvents => "agent_events",
         }
     }
 
@@ -127,6 +131,7 @@ impl InputKind {
             InputKind::Sessrec => "sessrec",
             InputKind::Asciicast => "asciicast",
             InputKind::SessionLog => "session_logs",
+            InputKind::AgentEvents => "agents",
         }
     }
 
@@ -136,6 +141,7 @@ impl InputKind {
             "sessrec" => Some(InputKind::Sessrec),
             "asciicast" => Some(InputKind::Asciicast),
             "session_logs" | "session_log" => Some(InputKind::SessionLog),
+            "agents" => Some(InputKind::AgentEvents),
             _ => None,
         }
     }
@@ -249,6 +255,17 @@ pub async fn list_inputs(src: &StoreUrl, kind: InputKind) -> Result<Listing, Sou
                 }
                 None
             }
+            InputKind::AgentEvents => {
+                // Recursive: every `.jsonl` / `.json` below the source, dot
+                // files and anything under a dot directory excluded; other
+                // extensions are ignored (spec "Input").
+                let hidden = rel_path.split('/').any(|p| p.starts_with('.'));
+                let name = parts.last().copied().unwrap_or("");
+                if !single && (hidden || agent_format(name).is_none()) {
+                    continue;
+                }
+                None
+            }
         };
         listing.inputs.push(InputRef {
             kind,
@@ -264,6 +281,28 @@ pub async fn list_inputs(src: &StoreUrl, kind: InputKind) -> Result<Listing, Sou
     listing.inputs.sort_by(|a, b| a.url.cmp(&b.url));
     listing.rejected.sort_by(|a, b| a.url.cmp(&b.url));
     Ok(listing)
+}
+
+/// How an agent telemetry object is framed, from its name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AgentFormat {
+    /// `.jsonl`: one event per line, append-only, read incrementally.
+    Lines,
+    /// `.json`: one event per file, read whole.
+    Document,
+}
+
+/// The framing of an agent telemetry object named `name`, `None` when the
+/// spec ignores it (a URL naming one object is read as JSON lines unless it
+/// ends in `.json`).
+pub fn agent_format(name: &str) -> Option<AgentFormat> {
+    if name.ends_with(".jsonl") {
+        Some(AgentFormat::Lines)
+    } else if name.ends_with(".json") {
+        Some(AgentFormat::Document)
+    } else {
+        None
+    }
 }
 
 fn is_cast_name(name: &str) -> bool {
@@ -308,10 +347,52 @@ pub async fn fetch(src: &StoreUrl, input: &InputRef) -> Result<Bytes, SourceErro
     got.bytes().await.map_err(read_err)
 }
 
+/// Read the bytes `range` of one object (an append-only file's new tail,
+/// or its head for the rotation check).
+///
+/// # Errors
+/// [`SourceError::Read`] when the get fails or the body breaks off.
+pub async fn fetch_range(
+    src: &StoreUrl,
+    input: &InputRef,
+    range: std::ops::Range<u64>,
+) -> Result<Bytes, SourceError> {
+    if range.is_empty() {
+        return Ok(Bytes::new());
+    }
+    src.store
+        .get_range(&input.location, range)
+        .await
+        .map_err(|source| SourceError::Read {
+            path: input.url.clone(),
+            source,
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use object_store::PutPayload;
+
+    #[tokio::test]
+    async fn list_agents_recursively_by_extension() {
+        let src = open_url("memory://source-agents/telemetry").unwrap();
+        put(&src, "a/b/events.jsonl", b"{}\n").await;
+        put(&src, "one.json", b"{}").await;
+        put(&src, "notes.txt", b"x").await;
+        put(&src, "a/.hidden.jsonl", b"x").await;
+        put(&src, ".cache/x.jsonl", b"x").await;
+        put(&src, "a/events.jsonl.gz", b"x").await;
+        let listing = list_inputs(&src, InputKind::AgentEvents).await.unwrap();
+        let rel: Vec<&str> = listing.inputs.iter().map(|i| i.rel_path.as_str()).collect();
+        assert_eq!(rel, ["a/b/events.jsonl", "one.json"]);
+        assert!(listing.rejected.is_empty());
+        let bytes = fetch_range(&src, &listing.inputs[0], 1..3).await.unwrap();
+        assert_eq!(&bytes[..], b"}\n");
+        assert_eq!(agent_format("x.jsonl"), Some(AgentFormat::Lines));
+        assert_eq!(agent_format("x.json"), Some(AgentFormat::Document));
+        assert_eq!(agent_format("x.ndjson"), None);
+    }
 
     async fn put(src: &StoreUrl, rel: &str, body: &'static [u8]) {
         let loc = src.child(rel);

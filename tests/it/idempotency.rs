@@ -58,6 +58,8 @@ pub mod support {
             sessions: true,
             attribution,
             attribution_thresholds: Default::default(),
+            agents: sources.iter().any(|(k, _)| *k == InputKind::AgentEvents),
+            agent_settings: Default::default(),
         }
     }
 

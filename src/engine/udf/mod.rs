@@ -10,6 +10,7 @@
 //! | `ewma(value, alpha ORDER BY …)` | aggregate | §6.5 EWMA, order-aware |
 //! | `ewma_list(list, alpha)` | scalar | EWMA of an ordered list |
 //! | `cv(value)` | aggregate | population coefficient of variation |
+//! | `symbol_entropy(counts)` | scalar | agent monitor E: normalised Shannon entropy of per-symbol counts |
 
 pub mod attribution_agg;
 pub mod attribution_changes;
@@ -17,6 +18,7 @@ pub mod attribution_merge;
 pub mod cv;
 pub mod ewma;
 pub mod primitive_value_kind;
+pub mod symbol_entropy;
 
 use datafusion::logical_expr::{AggregateUDF, ScalarUDF};
 use datafusion::prelude::SessionContext as DfContext;
@@ -46,4 +48,5 @@ pub fn register_all_with(ctx: &DfContext, thresholds: &AttributionThresholds) {
     ctx.register_udf(ScalarUDF::from(ewma::EwmaListUdf::new()));
     ctx.register_udaf(AggregateUDF::from(ewma::EwmaUdaf::new()));
     ctx.register_udaf(AggregateUDF::from(cv::CvUdaf::new()));
+    ctx.register_udf(ScalarUDF::from(symbol_entropy::SymbolEntropyUdf::new()));
 }

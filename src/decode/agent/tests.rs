@@ -1,0 +1,183 @@
+use super::*;
+use crate::decode::frame::LineFramer;
+
+fn decode_lines(bytes: &[u8]) -> AgentDecoder {
+    let mut d = AgentDecoder::default();
+    let mut f = LineFramer::new();
+    f.push(&bytes[..complete_prefix(bytes)], &mut d);
+    d
+}
+
+fn reasons(d: &AgentDecoder) -> Vec<&'static str> {
+    d.dead.iter().map(|x| x.reason.as_str()).collect()
+}
+
+#[test]
+fn decodes_events_with_defaults_and_targets() {
+    let input = br#"{"type":"file_read","source":"a1","timestamp":1700000000,"data":{"path":"/etc/passwd"}}
+{"timestamp":"2026-05-02T10:00:00.5Z","data":{"host":"h","url":"https://x"}}
+{"type":"api_call","source":"a1","timestamp":1700000000.25,"data":[1,2]}
+"#;
+    let d = decode_lines(input);
+    assert_eq!(d.stats, RecordStats { read: 3, ok: 3, skipped: 0, dead: 0 });
+    let e = &d.events;
+    assert_eq!(e.ts_us, vec![1_700_000_000_000_000, 1_777_716_000_500_000, 1_700_000_000_250_000]);
+    assert_eq!(e.agents, vec!["a1", UNKNOWN_AGENT]);
+    assert_eq!(e.agent, vec![0, 1, 0]);
+    assert_eq!(e.types, vec!["file_read", UNKNOWN_TYPE, "api_call"]);
+    // url is preferred to host whatever the key order; no target in an array.
+    assert_eq!(
+        e.target_hash,
+        vec![Some(target_hash("/etc/passwd")), Some(target_hash("https://x")), None]
+    );
+    assert_eq!(e.line, vec![1, 2, 3]);
+    let second = input.iter().position(|&b| b == b'\n').unwrap() as u64 + 1;
+    assert_eq!(e.byte_offset[1], second);
+}
+
+#[test]
+fn target_takes_the_first_string_of_path_url_host() {
+    let d = decode_lines(
+        br#"{"timestamp":1,"data":{"path":7,"url":"u","host":"h"}}
+{"timestamp":1,"data":{"host":"h","path":null}}
+{"timestamp":1,"data":{"path":"p1","path":"p2"}}
+{"timestamp":1,"data":"just a string"}
+{"timestamp":1,"data":{"path":{"nested":"x"}}}
+"#,
+    );
+    assert_eq!(
+        d.events.target_hash,
+        vec![
+            Some(target_hash("u")),
+            Some(target_hash("h")),
+            Some(target_hash("p2")),
+            None,
+            None
+        ]
+    );
+}
+
+#[test]
+fn bad_records_become_dead_letters_with_reasons() {
+    let input = b"{\"timestamp\":1}\r\n\
+\n\
+   \r\n\
+{\"timestamp\":1,\n\
+[1,2]\n\
+\"str\"\n\
+{\"type\":\"x\",\"timestamp\":\"2026-05-02T10:00:00\"}\n\
+{\"timestamp\":\"1700000000\"}\n\
+{\"timestamp\":null}\n\
+{\"type\":\"x\"}\n\
+{\"timestamp\":true}\n\
+{\"timestamp\":1e300}\n\
+{\"timestamp\":\"garbage\"}\n\
+{\"type\":5,\"timestamp\":1}\n\
+{\"source\":[\"a\"],\"timestamp\":1}\n\
+{\"timestamp\":1,\"x\":\"\xff\"}\n\
+{\"timestamp\":253402300800}\n";
+    let d = decode_lines(input);
+    assert_eq!(
+        reasons(&d),
+        vec![
+            "json_syntax",
+            "not_an_object",
+            "not_an_object",
+            "bad_timestamp",
+            "bad_timestamp",
+            "bad_timestamp",
+            "bad_timestamp",
+            "bad_timestamp",
+            "bad_timestamp",
+            "bad_timestamp",
+            "bad_event",
+            "bad_event",
+            "invalid_utf8",
+            "bad_timestamp",
+        ]
+    );
+    assert_eq!(d.stats.ok, 1);
+    assert_eq!(d.stats.skipped, 2);
+    assert_eq!(d.stats.dead, 14);
+    assert_eq!(d.stats.read, 17);
+    assert!(d.stats.balanced());
+    // Pointers, never payload: the detail of the invalid UTF-8 line does not quote it.
+    let lines: Vec<Option<u64>> = d.dead.iter().map(|x| x.line).collect();
+    assert_eq!(lines[0], Some(4));
+    assert!(d.dead.iter().all(|x| !x.detail.contains("garbage")));
+    assert_eq!(d.dead[4].detail, BadTimestamp::DigitString.to_string());
+}
+
+#[test]
+fn half_line_is_not_a_record() {
+    let input = b"{\"timestamp\":1}\n{\"timestamp\":2";
+    assert_eq!(complete_prefix(input), 16);
+    let d = decode_lines(input);
+    assert_eq!(d.stats.read, 1);
+    assert_eq!(complete_prefix(b"no newline"), 0);
+}
+
+#[test]
+fn bases_shift_lines_and_offsets() {
+    let mut d = AgentDecoder::starting_at(100, 7);
+    let mut f = LineFramer::new();
+    f.push(b"{\"timestamp\":1}\n{\"timestamp\":\"x\"}\n", &mut d);
+    assert_eq!(d.events.line, vec![8]);
+    assert_eq!(d.events.byte_offset, vec![100]);
+    assert_eq!(d.dead[0].line, Some(9));
+    assert_eq!(d.dead[0].byte_offset, 116);
+}
+
+#[test]
+fn whole_file_document_is_one_record() {
+    let mut d = AgentDecoder::default();
+    d.document(b"{\n  \"type\": \"file_write\",\n  \"source\": \"a\",\n  \"timestamp\": 5\n}\n");
+    assert_eq!(d.stats, RecordStats { read: 1, ok: 1, skipped: 0, dead: 0 });
+    let mut d = AgentDecoder::default();
+    d.document(b"{\"timestamp\":1}\n{\"timestamp\":2}\n");
+    assert_eq!(reasons(&d), vec!["json_syntax"]);
+    let mut d = AgentDecoder::default();
+    d.document(b"  \n");
+    assert_eq!(d.stats.skipped, 1);
+}
+
+#[test]
+fn timestamps_follow_the_spec() {
+    let ok = |s: &str| rfc3339_us(s).unwrap();
+    assert_eq!(ok("1970-01-01T00:00:00Z"), 0);
+    assert_eq!(ok("1970-01-01T01:00:00+01:00"), 0);
+    assert_eq!(ok("1970-01-01 00:00:01.0000019z"), 1_000_001);
+    assert_eq!(ok("1969-12-31T23:59:59Z"), -1_000_000);
+    assert_eq!(rfc3339_us("2026-05-02T10:00:00"), Err(BadTimestamp::NotRfc3339));
+    assert_eq!(rfc3339_us("2026-05-02"), Err(BadTimestamp::NotRfc3339));
+    assert_eq!(rfc3339_us("42"), Err(BadTimestamp::DigitString));
+    assert_eq!(timestamp_us(&Some(Ts::Float(1.5))), Ok(1_500_000));
+    assert_eq!(timestamp_us(&Some(Ts::Int(-5))), Ok(-5_000_000));
+    assert_eq!(timestamp_us(&Some(Ts::UInt(u64::MAX))), Err(BadTimestamp::OutOfRange));
+    assert_eq!(timestamp_us(&Some(Ts::Int(i64::MAX))), Err(BadTimestamp::OutOfRange));
+    assert_eq!(timestamp_us(&Some(Ts::Float(f64::MAX))), Err(BadTimestamp::OutOfRange));
+    assert_eq!(timestamp_us(&None), Err(BadTimestamp::Missing));
+}
+
+#[test]
+fn op_classes_are_exact_and_case_sensitive() {
+    for t in ["file_read", "file_write", "file_delete", "file_create"] {
+        assert_eq!(OpClass::of(t), OpClass::File);
+    }
+    for t in ["network_request", "network_response", "api_call"] {
+        assert_eq!(OpClass::of(t), OpClass::Network);
+    }
+    for t in ["File_read", "file_read ", "unknown", "process_spawn", ""] {
+        assert_eq!(OpClass::of(t), OpClass::Other);
+    }
+}
+
+#[test]
+fn too_long_lines_are_dead_and_hashed() {
+    let mut d = AgentDecoder::default();
+    let mut f = LineFramer::with_max_line(16);
+    f.push(b"{\"timestamp\":12345}\n{\"timestamp\":1}\n", &mut d);
+    assert_eq!(reasons(&d), vec!["line_too_long"]);
+    assert_eq!(d.stats.read, 2);
+    assert_eq!(d.stats.ok, 1);
+}
