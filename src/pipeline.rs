@@ -42,13 +42,13 @@ use rayon::prelude::*;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::agents::{self, AgentRead, ReadMode};
 use crate::error::{Error, Result};
 use crate::extract::behave::extract_session;
 use crate::job::JobPlan;
 use crate::model::dead_letter::{DeadLetter, RecordStats};
 use crate::model::observation::{Observation, Primitive, ValueKind};
 use crate::model::schema::{self, DlqRow, InputRow, ObservationRow, RunRow, SessionRow, Table};
-use crate::agents::{self, AgentRead, ReadMode};
 use crate::sink::{merge_partition, merge_rows, Lake, Partition, SinkError};
 use crate::source::{self, InputKind, InputRef, Listing, RejectedName, StoreUrl};
 
@@ -56,7 +56,14 @@ use crate::source::{self, InputKind, InputRef, Listing, RejectedName, StoreUrl};
 pub const OBSERVATION_SOURCE: &str = "decnet/profiler/behave_shell/extract.py";
 
 /// The row order of a `dlq` partition (unique per row).
-const DLQ_ORDER: [&str; 6] = ["source", "byte_offset", "line", "reason", "detail", "raw_sha256"];
+const DLQ_ORDER: [&str; 6] = [
+    "source",
+    "byte_offset",
+    "line",
+    "reason",
+    "detail",
+    "raw_sha256",
+];
 
 /// Rows per Arrow batch (DataFusion's default batch size, STYLE §7).
 pub const BATCH_ROWS: usize = 8192;
@@ -188,7 +195,9 @@ impl RunSummary {
     }
 }
 
-/// A new run id: `YYYYMMDDTHHMMSSZ-<8 hex>` (sortable by start time).
+/// A new run id: `YYYYMMDDTHHMMSS.ffffffZ-<8 hex>`, sortable by start time
+/// to the microsecond, so runs started within one second still sort in the
+/// order they ran (the input ledger's newest entry is found that way).
 pub fn new_run_id(now: DateTime<Utc>, job: &str) -> String {
     let mut h = Sha256::new();
     h.update(now.timestamp_nanos_opt().unwrap_or_default().to_le_bytes());
@@ -196,7 +205,7 @@ pub fn new_run_id(now: DateTime<Utc>, job: &str) -> String {
     h.update(job.as_bytes());
     format!(
         "{}-{}",
-        now.format("%Y%m%dT%H%M%SZ"),
+        now.format("%Y%m%dT%H%M%S%.6fZ"),
         &hex::encode(h.finalize())[..8]
     )
 }
@@ -1060,7 +1069,14 @@ fn assemble_and_commit(
         )?;
     }
     if plan.agents {
-        agent_profiles_stage(rt, lake, &plan.lake, &plan.agent_settings, run_id, &mut summary)?;
+        agent_profiles_stage(
+            rt,
+            lake,
+            &plan.lake,
+            &plan.agent_settings,
+            run_id,
+            &mut summary,
+        )?;
     }
 
     let refs: Vec<&InputRow> = input_rows.iter().collect();
@@ -1513,12 +1529,14 @@ mod tests {
 
     #[test]
     fn run_id_shape() {
-        let now = DateTime::parse_from_rfc3339("2026-05-02T03:04:05Z")
+        let now = DateTime::parse_from_rfc3339("2026-05-02T03:04:05.000042Z")
             .unwrap()
             .with_timezone(&Utc);
         let id = new_run_id(now, "demo");
-        assert!(id.starts_with("20260502T030405Z-"), "{id}");
-        assert_eq!(id.len(), "20260502T030405Z-".len() + 8);
+        assert!(id.starts_with("20260502T030405.000042Z-"), "{id}");
+        assert_eq!(id.len(), "20260502T030405.000042Z-".len() + 8);
+        let later = new_run_id(now + chrono::Duration::microseconds(1), "demo");
+        assert!(later > id);
     }
 
     #[test]

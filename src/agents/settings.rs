@@ -129,7 +129,10 @@ mod tests {
     fn defaults_are_the_seed_values_and_valid() {
         let s = AgentSettings::default();
         s.validate().unwrap();
-        assert_eq!((s.window_secs, s.hop(), s.windows_per_event()), (300, 300, 1));
+        assert_eq!(
+            (s.window_secs, s.hop(), s.windows_per_event()),
+            (300, 300, 1)
+        );
         let p = s.sql_params();
         assert_eq!(p["weight_file"], "0.4");
         assert_eq!(p["anomaly_threshold"], "0.7");

@@ -54,7 +54,12 @@ fn profiles(jsonl: &str, settings: &AgentSettings) -> Vec<Row> {
         let c = |n: &str| b.column(b.schema().index_of(n).unwrap()).clone();
         let s = |n: &str| c(n).as_any().downcast_ref::<StringArray>().unwrap().clone();
         let i = |n: &str| c(n).as_any().downcast_ref::<Int64Array>().unwrap().clone();
-        let f = |n: &str| c(n).as_any().downcast_ref::<Float64Array>().unwrap().clone();
+        let f = |n: &str| {
+            c(n).as_any()
+                .downcast_ref::<Float64Array>()
+                .unwrap()
+                .clone()
+        };
         let t = |n: &str| {
             c(n).as_any()
                 .downcast_ref::<TimestampMicrosecondArray>()
@@ -62,11 +67,21 @@ fn profiles(jsonl: &str, settings: &AgentSettings) -> Vec<Row> {
                 .clone()
         };
         let i32c = |n: &str| c(n).as_any().downcast_ref::<Int32Array>().unwrap().clone();
-        let bc = |n: &str| c(n).as_any().downcast_ref::<BooleanArray>().unwrap().clone();
+        let bc = |n: &str| {
+            c(n).as_any()
+                .downcast_ref::<BooleanArray>()
+                .unwrap()
+                .clone()
+        };
         let (agent, ws, we, date) = (s("agent_id"), t("window_start"), t("window_end"), s("date"));
         let (fo, no, oo, ev) = (i("file_ops"), i("network_ops"), i("other_ops"), i("events"));
         let (en, sc) = (f("entropy"), f("anomaly_score"));
-        let (an, ti, pt, ch) = (bc("anomalous"), i32c("tier"), i32c("prev_tier"), bc("tier_changed"));
+        let (an, ti, pt, ch) = (
+            bc("anomalous"),
+            i32c("tier"),
+            i32c("prev_tier"),
+            bc("tier_changed"),
+        );
         for r in 0..b.num_rows() {
             rows.push(Row {
                 agent: agent.value(r).to_string(),
@@ -102,9 +117,18 @@ fn zero_operations_score_zero_tier_one() {
     let rows = profiles(&s, &seed());
     assert_eq!(rows.len(), 1);
     let r = &rows[0];
-    assert_eq!((r.file_ops, r.network_ops, r.other_ops, r.events), (0, 0, 5, 5));
-    assert_eq!((r.entropy, r.score, r.tier, r.anomalous), (0.0, 0.0, 1, false));
-    assert_eq!((r.start_s, r.end_s, r.date.as_str()), (0, 300, "1970-01-01"));
+    assert_eq!(
+        (r.file_ops, r.network_ops, r.other_ops, r.events),
+        (0, 0, 5, 5)
+    );
+    assert_eq!(
+        (r.entropy, r.score, r.tier, r.anomalous),
+        (0.0, 0.0, 1, false)
+    );
+    assert_eq!(
+        (r.start_s, r.end_s, r.date.as_str()),
+        (0, 300, "1970-01-01")
+    );
     assert_eq!((r.prev_tier, r.changed), (None, false));
 }
 
@@ -141,11 +165,20 @@ fn hundred_operations_saturate() {
 #[test]
 fn entropy_with_one_and_with_many_symbols() {
     // One symbol (type, target), repeated: E = 0.
-    let one: String = (0..7).map(|k| line("file_read", "e", f64::from(k), Some("/x"))).collect();
+    let one: String = (0..7)
+        .map(|k| line("file_read", "e", f64::from(k), Some("/x")))
+        .collect();
     assert_eq!(profiles(&one, &seed())[0].entropy, 0.0);
     // Eight symbols, equally often: E = 1 exactly.
     let uniform: String = (0..16)
-        .map(|k| line("file_read", "e", f64::from(k), Some(&format!("/f{}", k % 8))))
+        .map(|k| {
+            line(
+                "file_read",
+                "e",
+                f64::from(k),
+                Some(&format!("/f{}", k % 8)),
+            )
+        })
         .collect();
     assert_eq!(profiles(&uniform, &seed())[0].entropy, 1.0);
     // Counts 2, 1, 1: H = 1.5 bits over log2(3).
@@ -162,7 +195,9 @@ fn entropy_with_one_and_with_many_symbols() {
 
 #[test]
 fn tiers_at_exactly_half_and_seven_tenths() {
-    let hundred: String = (0..100).map(|k| line("file_read", "t", f64::from(k), Some("/p"))).collect();
+    let hundred: String = (0..100)
+        .map(|k| line("file_read", "t", f64::from(k), Some("/p")))
+        .collect();
     let weighted = |w: f64| AgentSettings {
         weight_file: w,
         weight_network: 0.0,
@@ -183,13 +218,20 @@ fn tiers_at_exactly_half_and_seven_tenths() {
 
 #[test]
 fn an_event_at_the_window_end_starts_the_next_window() {
-    let s = line("file_read", "w", 299.999999, Some("/a")) + &line("file_read", "w", 300.0, Some("/b"));
+    let s =
+        line("file_read", "w", 299.999999, Some("/a")) + &line("file_read", "w", 300.0, Some("/b"));
     let rows = profiles(&s, &seed());
-    let spans: Vec<(i64, i64, i64)> = rows.iter().map(|r| (r.start_s, r.end_s, r.events)).collect();
+    let spans: Vec<(i64, i64, i64)> = rows
+        .iter()
+        .map(|r| (r.start_s, r.end_s, r.events))
+        .collect();
     assert_eq!(spans, vec![(0, 300, 1), (300, 600, 1)]);
     // Before the epoch, windows still align to it.
     let rows = profiles(&line("file_read", "w", -1.0, None), &seed());
-    assert_eq!((rows[0].start_s, rows[0].date.as_str()), (-300, "1969-12-31"));
+    assert_eq!(
+        (rows[0].start_s, rows[0].date.as_str()),
+        (-300, "1969-12-31")
+    );
 }
 
 #[test]
@@ -207,7 +249,15 @@ fn hop_windows_overlap_and_only_windows_with_events_get_rows() {
     let spans: Vec<(i64, i64)> = rows.iter().map(|r| (r.start_s, r.events)).collect();
     assert_eq!(
         spans,
-        vec![(0, 1), (100, 2), (200, 2), (300, 1), (800, 1), (900, 1), (1000, 1)]
+        vec![
+            (0, 1),
+            (100, 2),
+            (200, 2),
+            (300, 1),
+            (800, 1),
+            (900, 1),
+            (1000, 1)
+        ]
     );
     assert!(rows.iter().all(|r| r.end_s - r.start_s == 300));
     // A hop that does not divide the window: ceil(300 / 120) = 3 candidates.
@@ -226,8 +276,18 @@ fn prev_tier_follows_each_agent_however_far_back() {
     // Agent x: quiet window at 0, then a burst a day later (tier 3).
     s += &line("file_read", "x", 5.0, Some("/a"));
     for k in 0..120 {
-        s += &line("file_read", "x", 86_400.0 + f64::from(k), Some(&format!("/f{k}")));
-        s += &line("network_request", "x", 86_400.0 + f64::from(k), Some(&format!("h{k}")));
+        s += &line(
+            "file_read",
+            "x",
+            86_400.0 + f64::from(k),
+            Some(&format!("/f{k}")),
+        );
+        s += &line(
+            "network_request",
+            "x",
+            86_400.0 + f64::from(k),
+            Some(&format!("h{k}")),
+        );
     }
     s += &line("file_read", "x", 90_000.0, Some("/a"));
     s += &line("file_read", "y", 5.0, Some("/a"));
@@ -279,7 +339,9 @@ fn event_batches_split_by_utc_day() {
 fn profile_partitions_split_by_date_and_drop_it() {
     let s = line("file_read", "p", 10.0, None) + &line("file_read", "p", 86_410.0, None);
     let batches = events(&s);
-    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
     let computed = rt.block_on(async {
         let ctx = crate::engine::context::new_context();
         let table = MemTable::try_new(schema::agent_events_schema(), vec![batches]).unwrap();
@@ -287,7 +349,10 @@ fn profile_partitions_split_by_date_and_drop_it() {
         compute_profiles(&ctx, &seed()).await.unwrap()
     });
     let parts = profile_partitions(&computed, "run-1").unwrap();
-    assert_eq!(parts.keys().cloned().collect::<Vec<_>>(), ["1970-01-01", "1970-01-02"]);
+    assert_eq!(
+        parts.keys().cloned().collect::<Vec<_>>(),
+        ["1970-01-01", "1970-01-02"]
+    );
     for batches in parts.values() {
         let schema = batches[0].schema();
         assert!(schema.index_of("date").is_err());
@@ -296,9 +361,20 @@ fn profile_partitions_split_by_date_and_drop_it() {
         assert_eq!(
             names,
             [
-                "agent_id", "window_start", "window_end", "file_ops", "network_ops", "other_ops",
-                "events", "entropy", "anomaly_score", "anomalous", "tier", "prev_tier",
-                "tier_changed", "run_id"
+                "agent_id",
+                "window_start",
+                "window_end",
+                "file_ops",
+                "network_ops",
+                "other_ops",
+                "events",
+                "entropy",
+                "anomaly_score",
+                "anomalous",
+                "tier",
+                "prev_tier",
+                "tier_changed",
+                "run_id"
             ]
         );
     }

@@ -236,7 +236,11 @@ impl AgentDecoder {
 
 impl LineSink for AgentDecoder {
     fn line(&mut self, line: &[u8], line_no: u64, byte_offset: u64) {
-        self.record(line, self.line_base + line_no, self.offset_base + byte_offset);
+        self.record(
+            line,
+            self.line_base + line_no,
+            self.offset_base + byte_offset,
+        );
     }
 
     fn too_long(&mut self, len: u64, raw_sha256: [u8; 32], line_no: u64, byte_offset: u64) {

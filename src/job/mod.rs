@@ -313,8 +313,9 @@ pub fn parse_source_flag(s: &str) -> Result<(InputKind, String), String> {
     let (k, url) = s
         .split_once('=')
         .ok_or_else(|| format!("expected kind=url, got {s:?}"))?;
-    let kind = InputKind::from_job_key(k.trim())
-        .ok_or_else(|| format!("unknown source kind {k:?} (sessrec, session_logs, asciicast, agents)"))?;
+    let kind = InputKind::from_job_key(k.trim()).ok_or_else(|| {
+        format!("unknown source kind {k:?} (sessrec, session_logs, asciicast, agents)")
+    })?;
     if url.trim().is_empty() {
         return Err("empty url".into());
     }
@@ -478,6 +479,47 @@ attribution = false
                 (InputKind::SessionLog, "fixtures/demo/logs")
             ]
         );
+    }
+
+    #[test]
+    fn agent_sources_settings_and_overrides() {
+        let text =
+            format!("{GOOD}[agents]\nwindow_secs = 600\nhop_secs = 300\nweight_entropy = 0.5\n");
+        let spec = JobSpec::parse(&text, "d").unwrap();
+        let plan = spec.plan("d", &Overrides::default()).unwrap();
+        assert!(!plan.agents, "no agent source: the stage has nothing to do");
+        assert_eq!(plan.agent_settings.windows_per_event(), 2);
+        assert_eq!(plan.agent_settings.weight_entropy, 0.5);
+        let ov = Overrides {
+            sources: vec![parse_source_flag("agents=memory://t/agents").unwrap()],
+            lake: None,
+        };
+        let plan = spec.plan("d", &ov).unwrap();
+        assert!(plan.agents);
+        assert!(plan.sources.contains(&SourceSpec {
+            kind: InputKind::AgentEvents,
+            url: "memory://t/agents".into()
+        }));
+        // An agents-only job needs no session source.
+        let only =
+            "[job]\nname = \"a\"\n[lake]\nurl = \"./lake\"\n[sources]\nagents = [\"./agents\"]\n";
+        assert!(
+            JobSpec::parse(only, "d")
+                .unwrap()
+                .plan("d", &Overrides::default())
+                .unwrap()
+                .agents
+        );
+        // Bad settings name the section and key; unknown keys name the line.
+        let bad = format!("{GOOD}[agents]\nhop_secs = 900\n");
+        let err = JobSpec::parse(&bad, "d")
+            .unwrap()
+            .plan("d", &Overrides::default())
+            .unwrap_err();
+        assert!(err.to_string().contains("[agents] hop_secs"), "{err}");
+        let typo = format!("{GOOD}[agents]\nwindow = 60\n");
+        let err = JobSpec::parse(&typo, "d").unwrap_err().to_string();
+        assert!(err.contains("window"), "{err}");
     }
 
     #[test]

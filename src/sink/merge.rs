@@ -303,7 +303,12 @@ mod tests {
         // Drop old rows of `a` from value 2 on (a re-read from an offset).
         let keep = |b: &RecordBatch, r: usize| {
             let k = key_array(b, "k").unwrap().value(r);
-            let v = b.column(2).as_any().downcast_ref::<Int64Array>().unwrap().value(r);
+            let v = b
+                .column(2)
+                .as_any()
+                .downcast_ref::<Int64Array>()
+                .unwrap()
+                .value(r);
             !(k == "a" && v >= 2)
         };
         let out = merge_rows(&schema(), &[old], &[new], &keep, &["k", "n"]).unwrap();
@@ -313,7 +318,12 @@ mod tests {
         };
         assert_eq!(
             rows(&m),
-            vec![("a".into(), 1), ("a".into(), 2), ("b".into(), 1), ("c".into(), 0)]
+            vec![
+                ("a".into(), 1),
+                ("a".into(), 2),
+                ("b".into(), 1),
+                ("c".into(), 0)
+            ]
         );
         let none = merge_rows(&schema(), &[], &[], &keep, &["k"]).unwrap();
         assert!(none.is_empty());

@@ -385,7 +385,10 @@ impl Lake {
         };
         let mut out = Vec::new();
         for f in &entry.files {
-            out.extend(self.read_file(table, &self.file_path(table, &key, f)).await?);
+            out.extend(
+                self.read_file(table, &self.file_path(table, &key, f))
+                    .await?,
+            );
         }
         Ok(out)
     }

@@ -1,6 +1,7 @@
 //! The one integration-test binary (STYLE.md §5): one link of the
 //! DataFusion-sized crate instead of one per test file.
 
+mod agents;
 mod attribution;
 mod attribution_job;
 mod cli;

@@ -248,6 +248,34 @@ pub(crate) fn build_lake(root: &Path, layout: &Layout) {
             );
         }
     }
+    write_agent_events(root);
+}
+
+/// `agent_events` of the demo agent fixtures, decoded by the library's
+/// decoder (one file per source and day).
+fn write_agent_events(root: &Path) {
+    use driftlake::decode::agent::AgentDecoder;
+    use driftlake::decode::frame::LineFramer;
+    let dir = crate::idempotency::support::demo_dir().join("agents");
+    for (n, (rel, bytes)) in crate::idempotency::support::files(&dir)
+        .into_iter()
+        .enumerate()
+    {
+        let mut dec = AgentDecoder::default();
+        if rel.ends_with(".jsonl") {
+            LineFramer::new().push(&bytes, &mut dec);
+        } else {
+            dec.document(&bytes);
+        }
+        let by_day = driftlake::agents::event_batches(&dec.events, &format!("fixture:{rel}"), "r0")
+            .expect("agent batches");
+        for (day, b) in by_day {
+            write_parquet(
+                &root.join(format!("agent_events/date={day}/part-{n:02}.parquet")),
+                &b,
+            );
+        }
+    }
 }
 
 pub(crate) fn in_order() -> Layout {

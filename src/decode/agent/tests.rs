@@ -14,21 +14,41 @@ fn reasons(d: &AgentDecoder) -> Vec<&'static str> {
 
 #[test]
 fn decodes_events_with_defaults_and_targets() {
-    let input = br#"{"type":"file_read","source":"a1","timestamp":1700000000,"data":{"path":"/etc/passwd"}}
+    let input =
+        br#"{"type":"file_read","source":"a1","timestamp":1700000000,"data":{"path":"/etc/passwd"}}
 {"timestamp":"2026-05-02T10:00:00.5Z","data":{"host":"h","url":"https://x"}}
 {"type":"api_call","source":"a1","timestamp":1700000000.25,"data":[1,2]}
 "#;
     let d = decode_lines(input);
-    assert_eq!(d.stats, RecordStats { read: 3, ok: 3, skipped: 0, dead: 0 });
+    assert_eq!(
+        d.stats,
+        RecordStats {
+            read: 3,
+            ok: 3,
+            skipped: 0,
+            dead: 0
+        }
+    );
     let e = &d.events;
-    assert_eq!(e.ts_us, vec![1_700_000_000_000_000, 1_777_716_000_500_000, 1_700_000_000_250_000]);
+    assert_eq!(
+        e.ts_us,
+        vec![
+            1_700_000_000_000_000,
+            1_777_716_000_500_000,
+            1_700_000_000_250_000
+        ]
+    );
     assert_eq!(e.agents, vec!["a1", UNKNOWN_AGENT]);
     assert_eq!(e.agent, vec![0, 1, 0]);
     assert_eq!(e.types, vec!["file_read", UNKNOWN_TYPE, "api_call"]);
     // url is preferred to host whatever the key order; no target in an array.
     assert_eq!(
         e.target_hash,
-        vec![Some(target_hash("/etc/passwd")), Some(target_hash("https://x")), None]
+        vec![
+            Some(target_hash("/etc/passwd")),
+            Some(target_hash("https://x")),
+            None
+        ]
     );
     assert_eq!(e.line, vec![1, 2, 3]);
     let second = input.iter().position(|&b| b == b'\n').unwrap() as u64 + 1;
@@ -132,7 +152,15 @@ fn bases_shift_lines_and_offsets() {
 fn whole_file_document_is_one_record() {
     let mut d = AgentDecoder::default();
     d.document(b"{\n  \"type\": \"file_write\",\n  \"source\": \"a\",\n  \"timestamp\": 5\n}\n");
-    assert_eq!(d.stats, RecordStats { read: 1, ok: 1, skipped: 0, dead: 0 });
+    assert_eq!(
+        d.stats,
+        RecordStats {
+            read: 1,
+            ok: 1,
+            skipped: 0,
+            dead: 0
+        }
+    );
     let mut d = AgentDecoder::default();
     d.document(b"{\"timestamp\":1}\n{\"timestamp\":2}\n");
     assert_eq!(reasons(&d), vec!["json_syntax"]);
@@ -148,14 +176,26 @@ fn timestamps_follow_the_spec() {
     assert_eq!(ok("1970-01-01T01:00:00+01:00"), 0);
     assert_eq!(ok("1970-01-01 00:00:01.0000019z"), 1_000_001);
     assert_eq!(ok("1969-12-31T23:59:59Z"), -1_000_000);
-    assert_eq!(rfc3339_us("2026-05-02T10:00:00"), Err(BadTimestamp::NotRfc3339));
+    assert_eq!(
+        rfc3339_us("2026-05-02T10:00:00"),
+        Err(BadTimestamp::NotRfc3339)
+    );
     assert_eq!(rfc3339_us("2026-05-02"), Err(BadTimestamp::NotRfc3339));
     assert_eq!(rfc3339_us("42"), Err(BadTimestamp::DigitString));
     assert_eq!(timestamp_us(&Some(Ts::Float(1.5))), Ok(1_500_000));
     assert_eq!(timestamp_us(&Some(Ts::Int(-5))), Ok(-5_000_000));
-    assert_eq!(timestamp_us(&Some(Ts::UInt(u64::MAX))), Err(BadTimestamp::OutOfRange));
-    assert_eq!(timestamp_us(&Some(Ts::Int(i64::MAX))), Err(BadTimestamp::OutOfRange));
-    assert_eq!(timestamp_us(&Some(Ts::Float(f64::MAX))), Err(BadTimestamp::OutOfRange));
+    assert_eq!(
+        timestamp_us(&Some(Ts::UInt(u64::MAX))),
+        Err(BadTimestamp::OutOfRange)
+    );
+    assert_eq!(
+        timestamp_us(&Some(Ts::Int(i64::MAX))),
+        Err(BadTimestamp::OutOfRange)
+    );
+    assert_eq!(
+        timestamp_us(&Some(Ts::Float(f64::MAX))),
+        Err(BadTimestamp::OutOfRange)
+    );
     assert_eq!(timestamp_us(&None), Err(BadTimestamp::Missing));
 }
 

@@ -49,9 +49,12 @@ impl ScalarUDFImpl for SymbolEntropyUdf {
 
     fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
         match arg_types {
-            [DataType::List(_) | DataType::LargeList(_) | DataType::Null] => Ok(vec![
-                DataType::List(Arc::new(Field::new_list_field(DataType::Int64, true))),
-            ]),
+            [DataType::List(_) | DataType::LargeList(_) | DataType::Null] => {
+                Ok(vec![DataType::List(Arc::new(Field::new_list_field(
+                    DataType::Int64,
+                    true,
+                )))])
+            }
             [t] => plan_err!("symbol_entropy(counts) takes a list of counts, got {t}"),
             _ => plan_err!(
                 "symbol_entropy(counts) takes 1 argument, got {}",
