@@ -34,8 +34,7 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 use datafusion::arrow::array::{
-    Array, ArrayRef, Int64Array, Int64Builder, RecordBatch, StringArray, StringBuilder,
-    TimestampMicrosecondArray, UInt32Array,
+    Array, ArrayRef, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray, UInt32Array,
 };
 use datafusion::arrow::compute::take_record_batch;
 use datafusion::arrow::error::ArrowError;
@@ -293,6 +292,7 @@ pub fn read_agent_input(
     };
     let complete = complete_prefix(&bytes);
     let mut dec = AgentDecoder::starting_at(from, line_base);
+    dec.reserve(memchr::memchr_iter(b'\n', &bytes[..complete]).count());
     let mut framer = LineFramer::new();
     framer.push(&bytes[..complete], &mut dec);
     let done = from + complete as u64;
@@ -322,6 +322,9 @@ pub fn read_agent_input(
 /// The decoded events of one input as `agent_events` batches per UTC day
 /// of the event (rows in input order, `run_id` set).
 ///
+/// String columns are gathered (`take`) from the decoder's interned agent
+/// ids and event types, so a row costs no string formatting.
+///
 /// # Errors
 /// Arrow errors (a schema bug).
 pub fn event_batches(
@@ -329,60 +332,62 @@ pub fn event_batches(
     source: &str,
     run_id: &str,
 ) -> Result<BTreeMap<NaiveDate, RecordBatch>, ArrowError> {
+    use datafusion::arrow::compute::take;
+    let n = events.len();
+    let mut out = BTreeMap::new();
+    if n == 0 {
+        return Ok(out);
+    }
+    let agents: ArrayRef = Arc::new(StringArray::from_iter_values(&events.agents));
+    let types: ArrayRef = Arc::new(StringArray::from_iter_values(&events.types));
+    let ops: ArrayRef = Arc::new(StringArray::from_iter_values(
+        events.types.iter().map(|t| OpClass::of(t).as_str()),
+    ));
+    let to_i64 = |v: &[u64]| -> Int64Array {
+        v.iter()
+            .map(|&x| i64::try_from(x).unwrap_or(i64::MAX))
+            .collect()
+    };
+    let whole = RecordBatch::try_new(
+        schema::agent_events_schema(),
+        vec![
+            Arc::new(StringArray::from_iter_values(std::iter::repeat_n(
+                source, n,
+            ))),
+            Arc::new(to_i64(&events.line)),
+            Arc::new(to_i64(&events.byte_offset)),
+            take(&agents, &UInt32Array::from(events.agent.clone()), None)?,
+            Arc::new(TimestampMicrosecondArray::from(events.ts_us.clone()).with_timezone("UTC")),
+            take(&types, &UInt32Array::from(events.event_type.clone()), None)?,
+            take(&ops, &UInt32Array::from(events.event_type.clone()), None)?,
+            Arc::new(events.target_hash.iter().copied().collect::<Int64Array>()),
+            Arc::new(StringArray::from_iter_values(std::iter::repeat_n(
+                run_id, n,
+            ))),
+        ],
+    )?;
+    let day_of = |ts: i64| ts.div_euclid(DAY_US);
+    let first = day_of(events.ts_us[0]);
+    let date = |day: i64| {
+        chrono::DateTime::from_timestamp(day * 86_400, 0)
+            .map(|d| d.date_naive())
+            .ok_or_else(|| ArrowError::ComputeError(format!("day {day} out of range")))
+    };
+    if events.ts_us.iter().all(|&t| day_of(t) == first) {
+        out.insert(date(first)?, whole);
+        return Ok(out);
+    }
     let mut by_day: BTreeMap<i64, Vec<u32>> = BTreeMap::new();
     for (i, &ts) in events.ts_us.iter().enumerate() {
         by_day
-            .entry(ts.div_euclid(DAY_US))
+            .entry(day_of(ts))
             .or_default()
             .push(u32::try_from(i).expect("fewer than 2^32 events per input"));
     }
-    let mut out = BTreeMap::new();
     for (day, rows) in by_day {
-        let date = chrono::DateTime::from_timestamp(day * 86_400, 0)
-            .map(|d| d.date_naive())
-            .ok_or_else(|| ArrowError::ComputeError(format!("day {day} out of range")))?;
-        let n = rows.len();
-        let mut src = StringBuilder::with_capacity(n, n * source.len());
-        let mut agent = StringBuilder::new();
-        let mut ty = StringBuilder::new();
-        let mut op = StringBuilder::new();
-        let mut line = Int64Builder::with_capacity(n);
-        let mut off = Int64Builder::with_capacity(n);
-        let mut ts = Vec::with_capacity(n);
-        let mut target = Int64Builder::with_capacity(n);
-        let mut run = StringBuilder::with_capacity(n, n * run_id.len());
-        let ops: Vec<&'static str> = events
-            .types
-            .iter()
-            .map(|t| OpClass::of(t).as_str())
-            .collect();
-        for &r in &rows {
-            let r = r as usize;
-            src.append_value(source);
-            line.append_value(i64::try_from(events.line[r]).unwrap_or(i64::MAX));
-            off.append_value(i64::try_from(events.byte_offset[r]).unwrap_or(i64::MAX));
-            agent.append_value(&events.agents[events.agent[r] as usize]);
-            ts.push(events.ts_us[r]);
-            let t = events.event_type[r] as usize;
-            ty.append_value(&events.types[t]);
-            op.append_value(ops[t]);
-            target.append_option(events.target_hash[r]);
-            run.append_value(run_id);
-        }
-        let cols: Vec<ArrayRef> = vec![
-            Arc::new(src.finish()),
-            Arc::new(line.finish()),
-            Arc::new(off.finish()),
-            Arc::new(agent.finish()),
-            Arc::new(TimestampMicrosecondArray::from(ts).with_timezone("UTC")),
-            Arc::new(ty.finish()),
-            Arc::new(op.finish()),
-            Arc::new(target.finish()),
-            Arc::new(run.finish()),
-        ];
         out.insert(
-            date,
-            RecordBatch::try_new(schema::agent_events_schema(), cols)?,
+            date(day)?,
+            take_record_batch(&whole, &UInt32Array::from(rows))?,
         );
     }
     Ok(out)

@@ -171,6 +171,18 @@ pub struct AgentDecoder {
 }
 
 impl AgentDecoder {
+    /// Reserve room for `n` more events (e.g. the line count of the bytes
+    /// about to be framed), sparing the column vectors their regrowth.
+    pub fn reserve(&mut self, n: usize) {
+        let e = &mut self.events;
+        e.line.reserve(n);
+        e.byte_offset.reserve(n);
+        e.agent.reserve(n);
+        e.ts_us.reserve(n);
+        e.event_type.reserve(n);
+        e.target_hash.reserve(n);
+    }
+
     /// A decoder for a read that starts at byte `offset_base`, after
     /// `line_base` complete lines.
     pub fn starting_at(offset_base: u64, line_base: u64) -> Self {
@@ -435,7 +447,7 @@ impl<'de> Visitor<'de> for TopVisitor {
 
 /// A value that should be a string: the string, `null`, or anything else.
 enum Str<'a> {
-    Str(Cow<'a, str>),
+    Text(Cow<'a, str>),
     Null,
     Other,
 }
@@ -444,7 +456,7 @@ impl<'a> Str<'a> {
     /// The string (none for null or a wrong type) and whether the type was wrong.
     fn split(self) -> (Option<Cow<'a, str>>, bool) {
         match self {
-            Str::Str(s) => (Some(s), false),
+            Str::Text(s) => (Some(s), false),
             Str::Null => (None, false),
             Str::Other => (None, true),
         }
@@ -460,13 +472,13 @@ impl<'de> de::Deserialize<'de> for Str<'de> {
                 f.write_str("a JSON value")
             }
             fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Self::Value, E> {
-                Ok(Str::Str(Cow::Borrowed(s)))
+                Ok(Str::Text(Cow::Borrowed(s)))
             }
             fn visit_str<E>(self, s: &str) -> Result<Self::Value, E> {
-                Ok(Str::Str(Cow::Owned(s.to_string())))
+                Ok(Str::Text(Cow::Owned(s.to_string())))
             }
             fn visit_string<E>(self, s: String) -> Result<Self::Value, E> {
-                Ok(Str::Str(Cow::Owned(s)))
+                Ok(Str::Text(Cow::Owned(s)))
             }
             fn visit_unit<E>(self) -> Result<Self::Value, E> {
                 Ok(Str::Null)

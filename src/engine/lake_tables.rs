@@ -76,7 +76,7 @@ pub async fn register_lake(ctx: &DfContext, lake_url: &str) -> Result<Vec<String
         source,
     };
     let store_url = open_url(lake_url).map_err(|e| lake_err(Box::new(e)))?;
-    let managed = managed_tables(&store_url).await.map_err(|e| lake_err(e))?;
+    let managed = managed_tables(&store_url).await.map_err(&lake_err)?;
     let view = ManifestView {
         inner: Arc::clone(&store_url.store),
         tables: Arc::new(

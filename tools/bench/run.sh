@@ -9,7 +9,7 @@ BENCH_DATA=${BENCH_DATA:-$CACHE/bench-data}
 BENCH_MB=${BENCH_MB:-220}
 PY=${PY:-python3}
 
-cargo build --release --locked --bin driftlake --bench engine
+cargo build --release --locked --bin driftlake --bench engine --bench agents
 BIN=$CARGO_TARGET_DIR/release/driftlake
 
 if [ ! -f "$BENCH_DATA/.done-$BENCH_MB" ]; then
@@ -46,3 +46,29 @@ rm -f "$job"
 
 echo "== attribution_state (1,000,000 synthetic observations, 10,000 identities) =="
 cargo bench --locked --bench attribution
+
+echo "== agent monitor (JSON lines -> agent_profiles) =="
+AGENT_EVENTS=${AGENT_EVENTS:-2000000}
+agents_file="$BENCH_DATA/agents/agents-$AGENT_EVENTS.jsonl"
+if [ ! -f "$agents_file" ]; then
+  mkdir -p "$BENCH_DATA/agents"
+  echo "generating $AGENT_EVENTS agent events into $agents_file" >&2
+  $PY tools/gen/agents_gen.py bench "$agents_file.tmp" "$AGENT_EVENTS"
+  mv "$agents_file.tmp" "$agents_file"
+fi
+cargo bench --locked --bench agents -- "$agents_file"
+echo "-- driftlake run, agents stage only (+ agent_events and agent_profiles Parquet), 1 thread --"
+job=$(mktemp --suffix=.toml)
+printf '[job]\nname = "bench-agents"\n[lake]\nurl = "./lake"\n[sources]\nagents = ["%s"]\n[stages]\nsessions = false\nattribution = false\n' \
+  "$agents_file" > "$job"
+lake=$(mktemp -d)
+/usr/bin/time -f '%e %M' -o /tmp/driftlake-bench-time "$BIN" run "$job" --lake "$lake" --threads 1 --json \
+  > /tmp/driftlake-bench-summary.json
+read -r wall rss_kb < /tmp/driftlake-bench-time
+abytes=$(stat -c %s "$agents_file")
+awk -v b="$abytes" -v w="$wall" -v n="$AGENT_EVENTS" -v r="$rss_kb" 'BEGIN {
+  printf "wall=%.2fs  %.2f M events/s  %.1f MB/s  peak RSS %.0f MiB\n", w, n/w/1e6, b/1e6/w, r/1024 }'
+/usr/bin/time -f '%e' -o /tmp/driftlake-bench-time "$BIN" run "$job" --lake "$lake" --threads 1 --json \
+  > /tmp/driftlake-bench-summary.json
+echo "rerun with nothing new: $(cat /tmp/driftlake-bench-time) s"
+rm -rf "$lake" "$job"

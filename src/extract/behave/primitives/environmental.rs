@@ -90,14 +90,14 @@ pub fn terminal_multiplexer(ctx: &SessionCtx<'_>) -> Option<Observation> {
         let d = ot.event(i);
         for p in memchr::memchr_iter(0x1B, d) {
             let at = &d[p..];
-            if [&TMUX_DCS[..], TMUX_FOCUS, TMUX_TITLE]
+            if [TMUX_DCS, TMUX_FOCUS, TMUX_TITLE]
                 .iter()
                 .any(|m| at.starts_with(m))
             {
                 tmux = true;
                 break 'events;
             }
-            screen |= [&SCREEN_DCS[..], SCREEN_OSC]
+            screen |= [SCREEN_DCS, SCREEN_OSC]
                 .iter()
                 .any(|m| at.starts_with(m));
         }
