@@ -37,22 +37,29 @@ WITH binned AS (
     FROM agent_events
 ),
 -- Every window an event falls in: the last one starting at or before it,
--- and up to windows_per_event - 1 earlier ones that still cover it.
+-- and up to windows_per_event - 1 earlier ones that still cover it. Tumbling
+-- windows (one per event) skip the expansion: the bound parameter folds one
+-- branch of the UNION ALL away.
 windowed AS (
+    SELECT agent_id, event_type, op, target_hash, last_start_us AS start_us
+    FROM binned
+    WHERE CAST($windows_per_event AS BIGINT) = 1
+    UNION ALL
     SELECT
         b.agent_id,
         b.event_type,
         b.op,
         b.target_hash,
-        b.last_start_us - h.k * CAST($hop_secs AS BIGINT) * 1000000 AS start_us,
-        b.ts_us
+        b.last_start_us - h.k * CAST($hop_secs AS BIGINT) * 1000000 AS start_us
     FROM binned b
     CROSS JOIN (SELECT unnest(range(0, CAST($windows_per_event AS BIGINT))) AS k) h
+    WHERE CAST($windows_per_event AS BIGINT) > 1
+      AND b.last_start_us - h.k * CAST($hop_secs AS BIGINT) * 1000000
+          + CAST($window_secs AS BIGINT) * 1000000 > b.ts_us
 ),
 symbols AS (
     SELECT agent_id, start_us, event_type, op, target_hash, count(*) AS c
     FROM windowed
-    WHERE start_us + CAST($window_secs AS BIGINT) * 1000000 > ts_us
     GROUP BY agent_id, start_us, event_type, op, target_hash
 ),
 counts AS (

@@ -2,9 +2,9 @@
 //! → `agent_events` → `agent_profiles` (SQL), read incrementally.
 //!
 //! ```text
-//!  _inputs ledger ──► plan per file ──► read new bytes ──► decode (decode::agent)
-//!  (offset, lines,     (unchanged /       (whole file,         │
-//!   head hash)          append / full)     or a range)         ▼
+//!  _inputs ledger ──► plan per file ──► stream new bytes ──► decode (decode::agent)
+//!  (offset, lines,     (unchanged /       (a ranged GET,        │
+//!   head hash)          append / full)     chunk by chunk)      ▼
 //!                                              agent_events partitions (merge by
 //!                                              (source, byte_offset)) ──► sql/agent_profiles.sql
 //! ```
@@ -12,7 +12,8 @@
 //! * **Incremental.** A `.jsonl` file is append-only: the ledger keeps the
 //!   offset after its last complete line (`byte_offset_done`), the lines
 //!   consumed (`lines_done`) and a hash of its first bytes (`head_hash`). A
-//!   run reads only `[done, size)`. A file shorter than `done`, or whose
+//!   run reads only `[done, size)`, streamed through the line framer, so
+//!   the raw bytes are never held whole. A file shorter than `done`, or whose
 //!   head changed, was rotated or replaced: it is read from 0 and its
 //!   earlier rows are dropped. A last line without `\n` is left for a later
 //!   run. A `.json` document is read again when its size, e_tag or
@@ -40,7 +41,7 @@ use datafusion::arrow::compute::take_record_batch;
 use datafusion::arrow::error::ArrowError;
 use datafusion::prelude::SessionContext as DfContext;
 
-use crate::decode::agent::{complete_prefix, AgentDecoder, AgentEvents, OpClass};
+use crate::decode::agent::{AgentDecoder, AgentEvents, OpClass};
 use crate::decode::frame::LineFramer;
 use crate::model::dead_letter::{DeadLetter, RecordStats};
 use crate::model::schema::{self, Table};
@@ -234,10 +235,6 @@ pub fn read_agent_input(
             && r.e_tag == input.e_tag
             && r.last_modified_us == Some(input.last_modified.timestamp_micros())
     };
-    let fetch = |range: std::ops::Range<u64>| {
-        rt.block_on(source::fetch_range(su, input, range))
-            .map_err(|e| crate::pipeline::error_chain(&e))
-    };
     if format == AgentFormat::Document {
         if let Some(r) = resume.filter(|r| same_object(r)) {
             return AgentRead::unchanged(r);
@@ -268,9 +265,10 @@ pub fn read_agent_input(
         Some(r) if input.size < r.done => (ReadMode::Full { replaced: true }, None),
         Some(r) if same_object(r) => return AgentRead::unchanged(r),
         Some(r) => {
-            let head = match fetch(0..r.done.min(HEAD_BYTES)) {
+            let head = match rt.block_on(source::fetch_range(su, input, 0..r.done.min(HEAD_BYTES)))
+            {
                 Ok(h) => h,
-                Err(e) => return AgentRead::failed(e),
+                Err(e) => return AgentRead::failed(crate::pipeline::error_chain(&e)),
             };
             if r.head_hash.as_deref() == Some(head_hash(&head).as_str()) {
                 if input.size == r.done {
@@ -286,27 +284,29 @@ pub fn read_agent_input(
         (ReadMode::From(o), Some(r)) => (o, r.lines),
         _ => (0, 0),
     };
-    let bytes = match fetch(from..input.size) {
-        Ok(b) => b,
-        Err(e) => return AgentRead::failed(e),
-    };
-    let complete = complete_prefix(&bytes);
+    // Stream the new bytes through the framer: only complete lines are
+    // emitted, the unfinished last one stays in the framer and is dropped.
     let mut dec = AgentDecoder::starting_at(from, line_base);
-    dec.reserve(memchr::memchr_iter(b'\n', &bytes[..complete]).count());
     let mut framer = LineFramer::new();
-    framer.push(&bytes[..complete], &mut dec);
-    let done = from + complete as u64;
-    // The head hash covers min(done, HEAD_BYTES) bytes of the object.
-    let head_hash = match head {
-        Some(h) if from >= HEAD_BYTES => head_hash(&h),
-        Some(h) => {
-            let mut buf = h.to_vec();
-            let more = (HEAD_BYTES.min(done) - from) as usize;
-            buf.extend_from_slice(&bytes[..more]);
-            head_hash(&buf)
+    let head_want = HEAD_BYTES.saturating_sub(from) as usize;
+    let mut head_tail: Vec<u8> = Vec::new();
+    let streamed = rt.block_on(source::stream_range(su, input, from..input.size, |chunk| {
+        if head_tail.len() < head_want {
+            let take = (head_want - head_tail.len()).min(chunk.len());
+            head_tail.extend_from_slice(&chunk[..take]);
         }
-        None => head_hash(&bytes[..complete]),
-    };
+        dec.reserve(memchr::memchr_iter(b'\n', chunk).count());
+        framer.push(chunk, &mut dec);
+    }));
+    if let Err(e) = streamed {
+        return AgentRead::failed(crate::pipeline::error_chain(&e));
+    }
+    let done = from + framer.complete_bytes();
+    // The head hash covers min(done, HEAD_BYTES) bytes of the object.
+    let in_head = (HEAD_BYTES.min(done).saturating_sub(from)) as usize;
+    let mut buf = head.map(|h| h.to_vec()).unwrap_or_default();
+    buf.extend_from_slice(&head_tail[..in_head.min(head_tail.len())]);
+    let head_hash = head_hash(&buf);
     AgentRead {
         mode,
         events: dec.events,

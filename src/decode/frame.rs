@@ -86,6 +86,16 @@ impl LineFramer {
         self.line_no
     }
 
+    /// Bytes up to the end of the last complete line (`\n` included): what
+    /// has been consumed when an unfinished last line is left for later.
+    pub fn complete_bytes(&self) -> u64 {
+        if self.carry.is_empty() && self.overlong.is_none() {
+            self.pos
+        } else {
+            self.line_start
+        }
+    }
+
     /// Frame the next chunk, emitting every line it completes.
     pub fn push(&mut self, chunk: &[u8], sink: &mut impl LineSink) {
         let base = self.pos;

@@ -128,7 +128,10 @@ mod tests {
     fn parquet_round_trips_and_is_deterministic() {
         let b = batch(&[5, 6, 7], "r");
         let bytes = encode_parquet(b.schema(), std::slice::from_ref(&b)).unwrap();
-        assert_eq!(bytes, encode_parquet(b.schema(), std::slice::from_ref(&b)).unwrap());
+        assert_eq!(
+            bytes,
+            encode_parquet(b.schema(), std::slice::from_ref(&b)).unwrap()
+        );
         let reader = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(bytes))
             .unwrap()
             .build()

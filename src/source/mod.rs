@@ -369,6 +369,39 @@ pub async fn fetch_range(
         })
 }
 
+/// Stream the bytes `range` of one object in the store's chunks (an
+/// append-only file's new tail read without holding it whole), handing
+/// each chunk to `each` on the calling thread.
+///
+/// # Errors
+/// [`SourceError::Read`] when the get fails or the body breaks off.
+pub async fn stream_range(
+    src: &StoreUrl,
+    input: &InputRef,
+    range: std::ops::Range<u64>,
+    mut each: impl FnMut(&[u8]),
+) -> Result<(), SourceError> {
+    use futures::StreamExt;
+    if range.is_empty() {
+        return Ok(());
+    }
+    let read_err = |source| SourceError::Read {
+        path: input.url.clone(),
+        source,
+    };
+    let opts = object_store::GetOptions::default().with_range(Some(range));
+    let mut body = src
+        .store
+        .get_opts(&input.location, opts)
+        .await
+        .map_err(read_err)?
+        .into_stream();
+    while let Some(chunk) = body.next().await {
+        each(&chunk.map_err(read_err)?);
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -389,6 +422,13 @@ mod tests {
         assert!(listing.rejected.is_empty());
         let bytes = fetch_range(&src, &listing.inputs[0], 1..3).await.unwrap();
         assert_eq!(&bytes[..], b"}\n");
+        let mut streamed = Vec::new();
+        stream_range(&src, &listing.inputs[0], 1..3, |c| {
+            streamed.extend_from_slice(c)
+        })
+        .await
+        .unwrap();
+        assert_eq!(streamed, b"}\n");
         assert_eq!(agent_format("x.jsonl"), Some(AgentFormat::Lines));
         assert_eq!(agent_format("x.json"), Some(AgentFormat::Document));
         assert_eq!(agent_format("x.ndjson"), None);

@@ -221,3 +221,18 @@ fn too_long_lines_are_dead_and_hashed() {
     assert_eq!(d.stats.read, 2);
     assert_eq!(d.stats.ok, 1);
 }
+
+#[test]
+fn framer_reports_the_end_of_the_last_complete_line_across_chunks() {
+    let mut d = AgentDecoder::default();
+    let mut f = LineFramer::new();
+    f.push(b"{\"timestamp\":1}\n{\"time", &mut d);
+    assert_eq!(f.complete_bytes(), 16);
+    f.push(b"stamp\":2}\n{\"timestamp\"", &mut d);
+    assert_eq!(f.complete_bytes(), 32);
+    f.push(b":3}", &mut d);
+    assert_eq!((f.complete_bytes(), d.stats.read), (32, 2));
+    let mut f = LineFramer::with_max_line(8);
+    f.push(b"{}\n0123456789", &mut d);
+    assert_eq!(f.complete_bytes(), 3, "an unfinished overlong line is not consumed");
+}

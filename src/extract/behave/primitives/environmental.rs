@@ -97,9 +97,7 @@ pub fn terminal_multiplexer(ctx: &SessionCtx<'_>) -> Option<Observation> {
                 tmux = true;
                 break 'events;
             }
-            screen |= [SCREEN_DCS, SCREEN_OSC]
-                .iter()
-                .any(|m| at.starts_with(m));
+            screen |= [SCREEN_DCS, SCREEN_OSC].iter().any(|m| at.starts_with(m));
         }
     }
     let (label, conf) = if tmux {
