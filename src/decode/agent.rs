@@ -23,8 +23,8 @@
 //! needs (it tells symbols apart), so paths, URLs and hosts never reach the
 //! lake.
 
+use rustc_hash::FxHashMap;
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::fmt;
 
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -95,8 +95,8 @@ pub struct AgentEvents {
     pub agents: Vec<String>,
     /// Distinct event types, in first-seen order.
     pub types: Vec<String>,
-    agent_ix: HashMap<String, u32>,
-    type_ix: HashMap<String, u32>,
+    agent_ix: FxHashMap<String, u32>,
+    type_ix: FxHashMap<String, u32>,
 }
 
 impl AgentEvents {
@@ -110,7 +110,7 @@ impl AgentEvents {
         self.ts_us.is_empty()
     }
 
-    fn intern(ix: &mut HashMap<String, u32>, list: &mut Vec<String>, s: &str) -> u32 {
+    fn intern(ix: &mut FxHashMap<String, u32>, list: &mut Vec<String>, s: &str) -> u32 {
         if let Some(&i) = ix.get(s) {
             return i;
         }
@@ -220,17 +220,19 @@ impl AgentDecoder {
                 return self.dead(line, off, Reason::InvalidUtf8, detail, raw);
             }
         };
-        let parsed: Parsed<'_> = match serde_json::from_str::<Top<'_>>(text) {
-            Ok(Top::Object(p)) => p,
-            Ok(Top::NotObject(kind)) => {
-                let detail = format!("the record is a JSON {kind}, not an object");
-                return self.dead(line, off, Reason::NotAnObject, detail, raw);
-            }
-            Err(e) => {
-                let detail = format!("{} at column {}", classify_json_error(&e), e.column());
-                return self.dead(line, off, Reason::JsonSyntax, detail, raw);
-            }
-        };
+        let fast = fast::parse(text);
+        let parsed: Parsed<'_> =
+            match fast.map_or_else(|| serde_json::from_str::<Top<'_>>(text), Ok) {
+                Ok(Top::Object(p)) => p,
+                Ok(Top::NotObject(kind)) => {
+                    let detail = format!("the record is a JSON {kind}, not an object");
+                    return self.dead(line, off, Reason::NotAnObject, detail, raw);
+                }
+                Err(e) => {
+                    let detail = format!("{} at column {}", classify_json_error(&e), e.column());
+                    return self.dead(line, off, Reason::JsonSyntax, detail, raw);
+                }
+            };
         if parsed.bad_type || parsed.bad_source {
             let field = if parsed.bad_type { "type" } else { "source" };
             let detail = format!("`{field}` is not a string");
@@ -366,7 +368,7 @@ pub enum Ts<'a> {
 /// The fields of one event object the monitor reads; everything else is
 /// skipped without being materialised. Duplicate keys: the last one wins
 /// (as Python's `json.loads`).
-#[derive(Debug, Default)]
+#[derive(Debug, Default, PartialEq)]
 struct Parsed<'a> {
     event_type: Option<Cow<'a, str>>,
     source: Option<Cow<'a, str>>,
@@ -379,6 +381,7 @@ struct Parsed<'a> {
 }
 
 /// A top-level JSON value: an event object, or the kind of what it was.
+#[derive(Debug, PartialEq)]
 enum Top<'a> {
     Object(Parsed<'a>),
     NotObject(&'static str),
@@ -609,6 +612,233 @@ impl<'de> de::Deserialize<'de> for Target<'de> {
             }
         }
         d.deserialize_any(V)
+    }
+}
+
+/// A fast path for the usual event shape: a flat object whose strings have
+/// no escapes, and whose `data` is a flat object. It returns `None` for
+/// anything else (escapes, nesting, any syntax it does not accept), and
+/// serde_json then decides, so every error and every unusual document gets
+/// serde's treatment; when it returns a value it is the one serde's visitor
+/// would give (a property test checks this).
+mod fast {
+    use std::borrow::Cow;
+
+    use super::{Parsed, Top, Ts};
+
+    struct Cur<'a> {
+        s: &'a str,
+        b: &'a [u8],
+        i: usize,
+    }
+
+    enum Scalar<'a> {
+        Text(&'a str),
+        Null,
+        Other,
+    }
+
+    impl<'a> Cur<'a> {
+        fn ws(&mut self) {
+            while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.b.get(self.i) {
+                self.i += 1;
+            }
+        }
+        fn peek(&self) -> Option<u8> {
+            self.b.get(self.i).copied()
+        }
+        fn eat(&mut self, c: u8) -> Option<()> {
+            (self.peek() == Some(c)).then(|| self.i += 1)
+        }
+        fn lit(&mut self, w: &[u8]) -> Option<()> {
+            self.b[self.i..].starts_with(w).then(|| self.i += w.len())
+        }
+        /// A string without escapes or control characters.
+        fn string(&mut self) -> Option<&'a str> {
+            self.eat(b'"')?;
+            let start = self.i;
+            let end = start + memchr::memchr2(b'"', b'\\', &self.b[start..])?;
+            if self.b[end] != b'"' || self.b[start..end].iter().any(|&c| c < 0x20) {
+                return None;
+            }
+            self.i = end + 1;
+            // Both ends sit next to an ASCII quote: char boundaries.
+            Some(&self.s[start..end])
+        }
+        fn digits(&mut self) -> usize {
+            let st = self.i;
+            while self.peek().is_some_and(|c| c.is_ascii_digit()) {
+                self.i += 1;
+            }
+            self.i - st
+        }
+        /// A number in strict JSON grammar; `true` when it is an integer.
+        fn number(&mut self) -> Option<(&'a str, bool)> {
+            let st = self.i;
+            let _ = self.eat(b'-');
+            match self.peek()? {
+                b'0' => self.i += 1,
+                b'1'..=b'9' => {
+                    self.digits();
+                }
+                _ => return None,
+            }
+            let mut int = true;
+            if self.eat(b'.').is_some() {
+                int = false;
+                (self.digits() > 0).then_some(())?;
+            }
+            if let Some(b'e' | b'E') = self.peek() {
+                int = false;
+                self.i += 1;
+                if let Some(b'+' | b'-') = self.peek() {
+                    self.i += 1;
+                }
+                (self.digits() > 0).then_some(())?;
+            }
+            Some((&self.s[st..self.i], int))
+        }
+        /// A string, null, bool or number; nested values are not handled.
+        fn scalar(&mut self) -> Option<Scalar<'a>> {
+            match self.peek()? {
+                b'"' => self.string().map(Scalar::Text),
+                b'n' => self.lit(b"null").map(|()| Scalar::Null),
+                b't' => self.lit(b"true").map(|()| Scalar::Other),
+                b'f' => self.lit(b"false").map(|()| Scalar::Other),
+                b'-' | b'0'..=b'9' => {
+                    let (n, int) = self.number()?;
+                    // serde_json refuses floats out of f64 range.
+                    (int || n.parse::<f64>().ok()?.is_finite()).then_some(Scalar::Other)
+                }
+                _ => None,
+            }
+        }
+        fn timestamp(&mut self) -> Option<Ts<'a>> {
+            match self.peek()? {
+                b'"' => self.string().map(|s| Ts::Str(Cow::Borrowed(s))),
+                b'n' => self.lit(b"null").map(|()| Ts::Null),
+                b't' => self.lit(b"true").map(|()| Ts::Other),
+                b'f' => self.lit(b"false").map(|()| Ts::Other),
+                b'-' | b'0'..=b'9' => {
+                    let (n, int) = self.number()?;
+                    if int {
+                        // Beyond i64: leave it to serde (u64 or f64 there);
+                        // serde_json reads `-0` as the float -0.0.
+                        let v = n.parse::<i64>().ok()?;
+                        Some(if v == 0 && n.starts_with('-') {
+                            Ts::Float(-0.0)
+                        } else {
+                            Ts::Int(v)
+                        })
+                    } else {
+                        let f = n.parse::<f64>().ok()?;
+                        f.is_finite().then_some(Ts::Float(f))
+                    }
+                }
+                _ => None,
+            }
+        }
+        /// `data`: a flat object (its first string of path, url, host), or
+        /// a scalar (no target).
+        fn data(&mut self) -> Option<Option<&'a str>> {
+            if self.peek()? != b'{' {
+                return self.scalar().map(|_| None);
+            }
+            self.i += 1;
+            let mut slots: [Option<&'a str>; 3] = [None, None, None];
+            self.ws();
+            if self.eat(b'}').is_none() {
+                loop {
+                    let key = self.string()?;
+                    self.ws();
+                    self.eat(b':')?;
+                    self.ws();
+                    let v = match self.scalar()? {
+                        Scalar::Text(s) => Some(s),
+                        Scalar::Null | Scalar::Other => None,
+                    };
+                    match key {
+                        "path" => slots[0] = v,
+                        "url" => slots[1] = v,
+                        "host" => slots[2] = v,
+                        _ => {}
+                    }
+                    self.ws();
+                    match self.peek()? {
+                        b',' => {
+                            self.i += 1;
+                            self.ws();
+                        }
+                        b'}' => {
+                            self.i += 1;
+                            break;
+                        }
+                        _ => return None,
+                    }
+                }
+            }
+            let [p, u, h] = slots;
+            Some(p.or(u).or(h))
+        }
+    }
+
+    /// The event, or `None`: let serde_json decide.
+    pub(super) fn parse(s: &str) -> Option<Top<'_>> {
+        let mut c = Cur {
+            s,
+            b: s.as_bytes(),
+            i: 0,
+        };
+        let mut p = Parsed::default();
+        c.ws();
+        c.eat(b'{')?;
+        c.ws();
+        if c.eat(b'}').is_none() {
+            loop {
+                let key = c.string()?;
+                c.ws();
+                c.eat(b':')?;
+                c.ws();
+                match key {
+                    "type" | "source" => {
+                        let (v, bad) = match c.scalar()? {
+                            Scalar::Text(s) => (Some(Cow::Borrowed(s)), false),
+                            Scalar::Null => (None, false),
+                            Scalar::Other => (None, true),
+                        };
+                        if key == "type" {
+                            (p.event_type, p.bad_type) = (v, bad);
+                        } else {
+                            (p.source, p.bad_source) = (v, bad);
+                        }
+                    }
+                    "timestamp" => p.timestamp = Some(c.timestamp()?),
+                    "data" => p.target = c.data()?.map(Cow::Borrowed),
+                    _ => {
+                        c.scalar()?;
+                    }
+                }
+                c.ws();
+                match c.peek()? {
+                    b',' => {
+                        c.i += 1;
+                        c.ws();
+                    }
+                    b'}' => {
+                        c.i += 1;
+                        break;
+                    }
+                    _ => return None,
+                }
+            }
+        }
+        c.ws();
+        (c.i == c.b.len()).then_some(Top::Object(p))
+    }
+
+    #[cfg(test)]
+    pub(super) fn serde(s: &str) -> Option<Top<'_>> {
+        serde_json::from_str(s).ok()
     }
 }
 

@@ -234,5 +234,131 @@ fn framer_reports_the_end_of_the_last_complete_line_across_chunks() {
     assert_eq!((f.complete_bytes(), d.stats.read), (32, 2));
     let mut f = LineFramer::with_max_line(8);
     f.push(b"{}\n0123456789", &mut d);
-    assert_eq!(f.complete_bytes(), 3, "an unfinished overlong line is not consumed");
+    assert_eq!(
+        f.complete_bytes(),
+        3,
+        "an unfinished overlong line is not consumed"
+    );
+}
+
+mod fast_path {
+    use super::super::fast;
+    use proptest::prelude::*;
+
+    /// JSON snippets for values, common and odd.
+    const VALUES: &[&str] = &[
+        "\"file_read\"",
+        "\"a1\"",
+        "\"\"",
+        "\"\\u0041\"",
+        "\"a\\\"b\"",
+        "\"é ☃\"",
+        "\"\u{7f}\"",
+        "\"2026-05-02T10:00:00Z\"",
+        "\"1700000000\"",
+        "null",
+        "true",
+        "false",
+        "0",
+        "-0",
+        "1",
+        "-5",
+        "1700000000",
+        "1700000000.25",
+        "1.5e3",
+        "1E-2",
+        "-0.0",
+        "01",
+        "1.",
+        ".5",
+        "-",
+        "1e",
+        "1e400",
+        "-1e400",
+        "9223372036854775807",
+        "9223372036854775808",
+        "-9223372036854775808",
+        "-9223372036854775809",
+        "18446744073709551616",
+        "{}",
+        "[]",
+        "[1,\"x\"]",
+        "{\"path\":\"/p\",\"url\":\"u\",\"host\":\"h\"}",
+        "{\"host\":\"h\",\"url\":7}",
+        "{\"host\":\"h\",\"url\":\"u\"}",
+        "{\"path\":null,\"path\":\"/q\"}",
+        "{\"path\":{\"a\":1}}",
+        "{\"url\":[1]}",
+        "{\"pa\\u0074h\":\"x\"}",
+        "{\"path\":\"a\",}",
+        "{\"path\" \"a\"}",
+        "nul",
+        "tru",
+        "\"unterminated",
+    ];
+    const KEYS: &[&str] = &[
+        "\"type\"",
+        "\"source\"",
+        "\"timestamp\"",
+        "\"data\"",
+        "\"x\"",
+        "\"path\"",
+        "\"typ\\u0065\"",
+        "\"\"",
+        "type",
+    ];
+    const WS: &[&str] = &["", " ", "\t", "\r\n ", "\n"];
+
+    fn line() -> impl Strategy<Value = String> {
+        let member = (0..KEYS.len(), 0..VALUES.len(), 0..WS.len(), 0..WS.len());
+        (
+            proptest::collection::vec(member, 0..6),
+            0..WS.len(),
+            0..8usize,
+        )
+            .prop_map(|(members, w, mangle)| {
+                let body: Vec<String> = members
+                    .iter()
+                    .map(|&(k, v, a, b)| format!("{}{}:{}{}", KEYS[k], WS[a], WS[b], VALUES[v]))
+                    .collect();
+                let mut s = format!("{}{{{}}}{}", WS[w], body.join(","), WS[w]);
+                match mangle {
+                    0 => s.push(','),
+                    1 => s = s.replacen(':', "", 1),
+                    2 => s.push_str("{}"),
+                    3 => s = s.replacen('}', ",}", 1),
+                    _ => {}
+                }
+                s
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4000))]
+        /// When the fast path answers, serde_json's visitor gives the same.
+        #[test]
+        fn fast_path_agrees_with_serde(s in line()) {
+            if let Some(f) = fast::parse(&s) {
+                prop_assert_eq!(Some(f), fast::serde(&s), "{}", s);
+            }
+        }
+    }
+
+    #[test]
+    fn fast_path_takes_the_usual_shapes() {
+        for s in [
+            r#"{"type":"file_read","source":"a","timestamp":1700000000,"data":{"path":"/x","bytes":5}}"#,
+            r#"{"type":"api_call","source":"a","timestamp":"2026-05-02T10:00:00.5Z","data":{"url":"https://h/x","status":200}}"#,
+            r#" { "type" : "heartbeat" , "timestamp" : 1.25 , "data" : { } } "#,
+        ] {
+            assert!(fast::parse(s).is_some(), "{s}");
+            assert_eq!(fast::parse(s), fast::serde(s), "{s}");
+        }
+        for s in [
+            r#"{"type":"a\"b","timestamp":1}"#,
+            r#"{"meta":{"k":1},"timestamp":1}"#,
+        ] {
+            assert!(fast::parse(s).is_none(), "{s}");
+        }
+    }
 }
