@@ -6,13 +6,14 @@
 --          window that starts there; only windows with events get a row.
 --          F = min(1, ln(1 + file_ops) / ln(101)), N likewise for network_ops;
 --          E = Shannon entropy in bits of the window's symbol multiset divided
---          by log2(k), k distinct symbols, 0 when k < 2 (symbol_entropy over
---          the symbol counts: sorted before summing, so reruns give the same
---          bits; exactly 1 when all counts are equal);
+--          by log2(k), k distinct symbols, 0 when k < 2 (the symbol_entropy
+--          aggregate: it counts the symbols and sorts the counts before
+--          summing, so reruns give the same bits; exactly 1 when all counts
+--          are equal);
 --          score = clamp(wF*F + wN*N + wE*E, 0, 1);
 --          tier 3 (anomalous) above $anomaly_threshold, 2 above
 --          $elevated_threshold, else 1; prev_tier is the agent's previous row.
--- UDFs:    symbol_entropy(counts).
+-- UDFs:    symbol_entropy(event_type, target_hash) (aggregate).
 -- Reads:   agent_events.   Writes: agent_profiles (plus `date`, the UTC day of
 --          window_start, which the runner turns into the partition).
 -- Params:  $window_secs = 300, $hop_secs = 300, $windows_per_event = 1 (ceil(window / hop)), $weight_file = 0.4, $weight_network = 0.3, $weight_entropy = 0.3, $anomaly_threshold = 0.7, $elevated_threshold = 0.5
@@ -57,21 +58,16 @@ windowed AS (
       AND b.last_start_us - h.k * CAST($hop_secs AS BIGINT) * 1000000
           + CAST($window_secs AS BIGINT) * 1000000 > b.ts_us
 ),
-symbols AS (
-    SELECT agent_id, start_us, event_type, op, target_hash, count(*) AS c
-    FROM windowed
-    GROUP BY agent_id, start_us, event_type, op, target_hash
-),
 counts AS (
     SELECT
         agent_id,
         start_us,
-        sum(c) FILTER (WHERE op = 'file') AS file_ops,
-        sum(c) FILTER (WHERE op = 'network') AS network_ops,
-        sum(c) FILTER (WHERE op = 'other') AS other_ops,
-        sum(c) AS events,
-        symbol_entropy(array_agg(c)) AS entropy
-    FROM symbols
+        count(*) FILTER (WHERE op = 'file') AS file_ops,
+        count(*) FILTER (WHERE op = 'network') AS network_ops,
+        count(*) FILTER (WHERE op = 'other') AS other_ops,
+        count(*) AS events,
+        symbol_entropy(event_type, target_hash) AS entropy
+    FROM windowed
     GROUP BY agent_id, start_us
 ),
 terms AS (

@@ -10,7 +10,7 @@
 //! | `ewma(value, alpha ORDER BY …)` | aggregate | §6.5 EWMA, order-aware |
 //! | `ewma_list(list, alpha)` | scalar | EWMA of an ordered list |
 //! | `cv(value)` | aggregate | population coefficient of variation |
-//! | `symbol_entropy(counts)` | scalar | agent monitor E: normalised Shannon entropy of per-symbol counts |
+//! | `symbol_entropy(event_type, target_hash)` | aggregate | agent monitor E: normalised Shannon entropy of the group's symbols |
 
 pub mod attribution_agg;
 pub mod attribution_changes;
@@ -48,5 +48,5 @@ pub fn register_all_with(ctx: &DfContext, thresholds: &AttributionThresholds) {
     ctx.register_udf(ScalarUDF::from(ewma::EwmaListUdf::new()));
     ctx.register_udaf(AggregateUDF::from(ewma::EwmaUdaf::new()));
     ctx.register_udaf(AggregateUDF::from(cv::CvUdaf::new()));
-    ctx.register_udf(ScalarUDF::from(symbol_entropy::SymbolEntropyUdf::new()));
+    ctx.register_udaf(AggregateUDF::from(symbol_entropy::SymbolEntropyUdaf::new()));
 }
