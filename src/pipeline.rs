@@ -189,6 +189,15 @@ pub struct RunSummary {
 }
 
 impl RunSummary {
+    /// Count one dead letter under its reason code.
+    fn count_dead(&mut self, reason: &str) {
+        *self
+            .dead_letters_by_reason
+            .entry(reason.to_string())
+            .or_default() += 1;
+        self.dead_letters += 1;
+    }
+
     /// True when every input was read.
     pub fn all_inputs_ok(&self) -> bool {
         self.failed_inputs == 0
@@ -817,6 +826,61 @@ fn bad_name_row(r: &RejectedName) -> (NaiveDate, DlqRow) {
     (date, row)
 }
 
+/// What one input contributed: its `summary.inputs` entry and `_inputs` row.
+struct InputAccount {
+    stats: RecordStats,
+    rows_out: u64,
+    error: Option<String>,
+    byte_offset_done: u64,
+    lines_done: Option<u64>,
+    head_hash: Option<String>,
+}
+
+/// Record one input in the run summary and the input ledger (lake.md §7).
+fn record_input(
+    summary: &mut RunSummary,
+    input_rows: &mut Vec<InputRow>,
+    run_id: &str,
+    input: &InputRef,
+    a: InputAccount,
+) {
+    let failed = a.error.is_some();
+    let status = if failed { "failed" } else { "ok" };
+    let st = a.stats;
+    summary.failed_inputs += u64::from(failed);
+    summary.input_bytes += input.size;
+    summary.inputs.push(InputSummary {
+        source: input.url.clone(),
+        kind: input.kind.as_str(),
+        size: input.size,
+        status,
+        error: a.error.clone(),
+        records_read: st.read,
+        records_ok: st.ok,
+        records_skipped: st.skipped,
+        records_dead: st.dead,
+        rows_out: a.rows_out,
+    });
+    input_rows.push(InputRow {
+        run_id: run_id.to_string(),
+        source: input.url.clone(),
+        size: input.size as i64,
+        e_tag: input.e_tag.clone(),
+        last_modified_us: Some(input.last_modified.timestamp_micros()),
+        kind: input.kind.as_str(),
+        records_read: st.read as i64,
+        records_ok: st.ok as i64,
+        records_skipped: st.skipped as i64,
+        records_dead: st.dead as i64,
+        rows_out: a.rows_out as i64,
+        status,
+        error: a.error,
+        byte_offset_done: a.byte_offset_done as i64,
+        lines_done: a.lines_done.map(|n| n as i64),
+        head_hash: a.head_hash,
+    });
+}
+
 /// Rows per date of each table, deduplicated and sorted; then commit.
 #[allow(clippy::too_many_lines)]
 fn assemble_and_commit(
@@ -892,48 +956,19 @@ fn assemble_and_commit(
             sessions.entry(s.date).or_default().push(s);
         }
         for (date, row) in outcome.dlq {
-            *summary
-                .dead_letters_by_reason
-                .entry(row.reason.to_string())
-                .or_default() += 1;
-            summary.dead_letters += 1;
+            summary.count_dead(row.reason);
             rows_out += 1;
             dlq.entry(date).or_default().push(row);
         }
-        let failed = outcome.error.is_some();
-        summary.failed_inputs += u64::from(failed);
-        summary.input_bytes += input.size;
-        let st = outcome.stats;
-        summary.inputs.push(InputSummary {
-            source: input.url.clone(),
-            kind: input.kind.as_str(),
-            size: input.size,
-            status: if failed { "failed" } else { "ok" },
-            error: outcome.error.clone(),
-            records_read: st.read,
-            records_ok: st.ok,
-            records_skipped: st.skipped,
-            records_dead: st.dead,
+        let account = InputAccount {
+            stats: outcome.stats,
             rows_out,
-        });
-        input_rows.push(InputRow {
-            run_id: run_id.to_string(),
-            source: input.url.clone(),
-            size: input.size as i64,
-            e_tag: input.e_tag.clone(),
-            last_modified_us: Some(input.last_modified.timestamp_micros()),
-            kind: input.kind.as_str(),
-            records_read: st.read as i64,
-            records_ok: st.ok as i64,
-            records_skipped: st.skipped as i64,
-            records_dead: st.dead as i64,
-            rows_out: rows_out as i64,
-            status: if failed { "failed" } else { "ok" },
             error: outcome.error,
-            byte_offset_done: outcome.bytes_done as i64,
+            byte_offset_done: outcome.bytes_done,
             lines_done: None,
             head_hash: None,
-        });
+        };
+        record_input(&mut summary, &mut input_rows, run_id, input, account);
     }
     let agent_new = collect_agent_reads(
         rt,
@@ -946,11 +981,7 @@ fn assemble_and_commit(
     )?;
     for r in rejected {
         let (date, row) = bad_name_row(r);
-        *summary
-            .dead_letters_by_reason
-            .entry(row.reason.to_string())
-            .or_default() += 1;
-        summary.dead_letters += 1;
+        summary.count_dead(row.reason);
         dlq.entry(date).or_default().push(row);
     }
 
@@ -1044,7 +1075,11 @@ fn assemble_and_commit(
             &schema::dlq_schema(),
             &old,
             &new,
-            &|b, r| not_reread("source")(b, r) && !agent_new.replaces(b, r),
+            &|b| {
+                source_offset_mask(b, |s, o| {
+                    s.is_none_or(|s| !reread.contains(s)) && !agent_new.replaces(s, o)
+                })
+            },
             &DLQ_ORDER,
         )
         .map_err(|e| arrow_err("dlq", e))?;
@@ -1210,22 +1245,44 @@ struct AgentNew {
 }
 
 impl AgentNew {
-    /// True when the committed row `r` of `b` (`dlq` or `agent_events`) is
-    /// replaced by this run's read of its source.
-    fn replaces(&self, b: &RecordBatch, r: usize) -> bool {
-        use datafusion::arrow::array::{Array, Int64Array};
-        let Some(from) = str_at(b, "source", r).and_then(|s| self.from.get(s)) else {
-            return false;
-        };
-        let off = b
-            .schema()
-            .index_of("byte_offset")
-            .ok()
-            .and_then(|i| b.column(i).as_any().downcast_ref::<Int64Array>().cloned())
-            .filter(|a| !a.is_null(r))
-            .map_or(0, |a| a.value(r));
-        u64::try_from(off).unwrap_or(0) >= *from
+    /// True when a committed row (`dlq` or `agent_events`) of `source` at
+    /// `byte_offset` is replaced by this run's read of its source.
+    fn replaces(&self, source: Option<&str>, byte_offset: i64) -> bool {
+        source
+            .and_then(|s| self.from.get(s))
+            .is_some_and(|from| u64::try_from(byte_offset).unwrap_or(0) >= *from)
     }
+}
+
+/// The keep mask of a committed batch with `source` (Utf8) and
+/// `byte_offset` (Int64) columns: `keep(source, byte_offset)` per row.
+fn source_offset_mask(
+    b: &RecordBatch,
+    keep: impl Fn(Option<&str>, i64) -> bool,
+) -> Result<datafusion::arrow::array::BooleanArray, datafusion::arrow::error::ArrowError> {
+    use datafusion::arrow::array::{Array, Int64Array, StringArray};
+    use datafusion::arrow::error::ArrowError;
+    let source = b
+        .column(b.schema().index_of("source")?)
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .ok_or_else(|| ArrowError::SchemaError("source is not Utf8".into()))?;
+    let offset = b
+        .column(b.schema().index_of("byte_offset")?)
+        .as_any()
+        .downcast_ref::<Int64Array>()
+        .ok_or_else(|| ArrowError::SchemaError("byte_offset is not Int64".into()))?;
+    Ok((0..b.num_rows())
+        .map(|r| {
+            let s = source.is_valid(r).then(|| source.value(r));
+            let o = if offset.is_valid(r) {
+                offset.value(r)
+            } else {
+                0
+            };
+            Some(keep(s, o))
+        })
+        .collect())
 }
 
 /// Account for every agent input (summary, `_inputs` rows, dead letters)
@@ -1243,10 +1300,8 @@ fn collect_agent_reads(
     let mut out = AgentNew::default();
     let mut replaced: Vec<String> = Vec::new();
     for (input, read) in agent {
-        let failed = read.error.is_some();
-        let st = read.stats;
         let mut rows_out = 0u64;
-        if !failed {
+        if read.error.is_none() {
             match read.mode {
                 ReadMode::Unchanged => summary.agent_inputs_unchanged += 1,
                 ReadMode::Full { replaced: r } => {
@@ -1263,11 +1318,7 @@ fn collect_agent_reads(
             for d in &read.dead {
                 let mut row = dlq_row(input, d);
                 row.stage = "agents";
-                *summary
-                    .dead_letters_by_reason
-                    .entry(row.reason.to_string())
-                    .or_default() += 1;
-                summary.dead_letters += 1;
+                summary.count_dead(row.reason);
                 rows_out += 1;
                 dlq.entry(day).or_default().push(row);
             }
@@ -1280,94 +1331,73 @@ fn collect_agent_reads(
             }
             summary.agent_events += read.events.len() as u64;
         }
-        summary.failed_inputs += u64::from(failed);
-        summary.input_bytes += input.size;
-        summary.inputs.push(InputSummary {
-            source: input.url.clone(),
-            kind: input.kind.as_str(),
-            size: input.size,
-            status: if failed { "failed" } else { "ok" },
-            error: read.error.clone(),
-            records_read: st.read,
-            records_ok: st.ok,
-            records_skipped: st.skipped,
-            records_dead: st.dead,
+        let account = InputAccount {
+            stats: read.stats,
             rows_out,
-        });
-        input_rows.push(InputRow {
-            run_id: run_id.to_string(),
-            source: input.url.clone(),
-            size: input.size as i64,
-            e_tag: input.e_tag.clone(),
-            last_modified_us: Some(input.last_modified.timestamp_micros()),
-            kind: input.kind.as_str(),
-            records_read: st.read as i64,
-            records_ok: st.ok as i64,
-            records_skipped: st.skipped as i64,
-            records_dead: st.dead as i64,
-            rows_out: rows_out as i64,
-            status: if failed { "failed" } else { "ok" },
             error: read.error,
-            byte_offset_done: read.done as i64,
-            lines_done: Some(read.lines as i64),
+            byte_offset_done: read.done,
+            lines_done: Some(read.lines),
             head_hash: read.head_hash,
-        });
+        };
+        record_input(summary, input_rows, run_id, input, account);
     }
     // Where earlier rows of the sources read now live: a replaced source's
     // events anywhere, any read source's dead letters (their day is the
     // object's day when read, which moves as a file grows).
     let reread: Vec<String> = out.from.keys().cloned().collect();
     if !reread.is_empty() {
-        let days = |table: &'static str, urls: Vec<String>| -> Result<Vec<NaiveDate>> {
-            rt.block_on(source_dates(lake_url, table, urls))
-        };
-        out.dlq_dates.extend(days("dlq", reread)?);
-        if !replaced.is_empty() {
-            out.event_dates.extend(days("agent_events", replaced)?);
-        }
+        let [dlq_days, event_days] = rt.block_on(source_dates(
+            lake_url,
+            [("dlq", reread), ("agent_events", replaced)],
+        ))?;
+        out.dlq_dates.extend(dlq_days);
+        out.event_dates.extend(event_days);
     }
     Ok(out)
 }
 
-/// The `date` partitions of `table` holding rows of any of `sources`
-/// (empty when the table does not exist yet).
-async fn source_dates(lake_url: &str, table: &str, sources: Vec<String>) -> Result<Vec<NaiveDate>> {
+/// For each `(table, sources)`, the `date` partitions of `table` holding
+/// rows of any of `sources` (none when the table does not exist yet or no
+/// source is named), in the order asked; the lake is registered once.
+async fn source_dates<const N: usize>(
+    lake_url: &str,
+    queries: [(&str, Vec<String>); N],
+) -> Result<[Vec<NaiveDate>; N]> {
     use datafusion::arrow::array::{Array, StringArray};
     use datafusion::prelude::{col, lit};
     let ctx = crate::engine::context::new_context();
     let tables = crate::engine::lake_tables::register_lake(&ctx, lake_url).await?;
-    if !tables.iter().any(|t| t == table) {
-        return Ok(Vec::new());
-    }
     let engine = |e: datafusion::error::DataFusionError| Error::Engine(e.into());
-    let batches = ctx
-        .table(table)
-        .await
-        .map_err(engine)?
-        .filter(col("source").in_list(sources.into_iter().map(lit).collect(), false))
-        .map_err(engine)?
-        .select(vec![col(schema::PARTITION_COL)])
-        .map_err(engine)?
-        .distinct()
-        .map_err(engine)?
-        .collect()
-        .await
-        .map_err(engine)?;
-    let mut out = Vec::new();
-    for b in &batches {
-        let Some(a) = b.column(0).as_any().downcast_ref::<StringArray>() else {
+    let mut all: [Vec<NaiveDate>; N] = std::array::from_fn(|_| Vec::new());
+    for ((table, sources), out) in queries.into_iter().zip(all.iter_mut()) {
+        if sources.is_empty() || !tables.iter().any(|t| t == table) {
             continue;
-        };
-        for r in 0..a.len() {
-            if let Some(d) = (!a.is_null(r))
-                .then(|| NaiveDate::parse_from_str(a.value(r), "%Y-%m-%d").ok())
-                .flatten()
-            {
-                out.push(d);
-            }
+        }
+        let batches = ctx
+            .table(table)
+            .await
+            .map_err(engine)?
+            .filter(col("source").in_list(sources.into_iter().map(lit).collect(), false))
+            .map_err(engine)?
+            .select(vec![col(schema::PARTITION_COL)])
+            .map_err(engine)?
+            .distinct()
+            .map_err(engine)?
+            .collect()
+            .await
+            .map_err(engine)?;
+        for b in &batches {
+            let Some(a) = b.column(0).as_any().downcast_ref::<StringArray>() else {
+                continue;
+            };
+            out.extend(
+                (0..a.len())
+                    .filter(|&r| a.is_valid(r))
+                    .filter_map(|r| NaiveDate::parse_from_str(a.value(r), "%Y-%m-%d").ok()),
+            );
         }
     }
-    Ok(out)
+    Ok(all)
 }
 
 /// Merge this run's agent events into the partitions they touch and commit
@@ -1397,7 +1427,7 @@ fn commit_agent_events(
                 &schema::agent_events_schema(),
                 &old,
                 &fresh,
-                &|b, r| !new.replaces(b, r),
+                &|b| source_offset_mask(b, |s, o| !new.replaces(s, o)),
                 &["source", "byte_offset"],
             )
             .map_err(|e| arrow_err("agent_events", e))?

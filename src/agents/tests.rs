@@ -38,17 +38,22 @@ struct Row {
     date: String,
 }
 
-fn profiles(jsonl: &str, settings: &AgentSettings) -> Vec<Row> {
+/// `sql/agent_profiles.sql` over the events of `jsonl`, as computed.
+fn compute(jsonl: &str, settings: &AgentSettings) -> Vec<RecordBatch> {
     let batches = events(jsonl);
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
-    let out = rt.block_on(async {
+    rt.block_on(async {
         let ctx = crate::engine::context::new_context();
         let table = MemTable::try_new(schema::agent_events_schema(), vec![batches]).unwrap();
         ctx.register_table("agent_events", Arc::new(table)).unwrap();
         compute_profiles(&ctx, settings).await.unwrap()
-    });
+    })
+}
+
+fn profiles(jsonl: &str, settings: &AgentSettings) -> Vec<Row> {
+    let out = compute(jsonl, settings);
     let mut rows = Vec::new();
     for b in &out {
         let c = |n: &str| b.column(b.schema().index_of(n).unwrap()).clone();
@@ -338,16 +343,7 @@ fn event_batches_split_by_utc_day() {
 #[test]
 fn profile_partitions_split_by_date_and_drop_it() {
     let s = line("file_read", "p", 10.0, None) + &line("file_read", "p", 86_410.0, None);
-    let batches = events(&s);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap();
-    let computed = rt.block_on(async {
-        let ctx = crate::engine::context::new_context();
-        let table = MemTable::try_new(schema::agent_events_schema(), vec![batches]).unwrap();
-        ctx.register_table("agent_events", Arc::new(table)).unwrap();
-        compute_profiles(&ctx, &seed()).await.unwrap()
-    });
+    let computed = compute(&s, &seed());
     let parts = profile_partitions(&computed, "run-1").unwrap();
     assert_eq!(
         parts.keys().cloned().collect::<Vec<_>>(),

@@ -11,7 +11,9 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{new_null_array, Array, ArrayRef, RecordBatch, StringArray};
+use datafusion::arrow::array::{
+    new_null_array, Array, ArrayRef, BooleanArray, RecordBatch, StringArray,
+};
 use datafusion::arrow::compute::concat_batches;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::error::ArrowError;
@@ -149,8 +151,8 @@ pub fn merge_partition(
     })
 }
 
-/// Merge a partition row by row: the old rows `keep_old(batch, row)`
-/// accepts, plus every new row, sorted by `sort_by` (ascending, nulls
+/// Merge a partition row by row: the old rows the mask `keep_old(batch)`
+/// marks true (one value per row), plus every new row, sorted by `sort_by` (ascending, nulls
 /// first; give a key that is unique per row, as the sort is not stable).
 /// For tables whose rows are replaced by range rather than by whole key (an
 /// append-only input read from a byte offset replaces its rows at and after
@@ -163,18 +165,16 @@ pub fn merge_rows(
     schema: &SchemaRef,
     old: &[RecordBatch],
     new: &[RecordBatch],
-    keep_old: &dyn Fn(&RecordBatch, usize) -> bool,
+    keep_old: &dyn Fn(&RecordBatch) -> Result<BooleanArray, ArrowError>,
     sort_by: &[&str],
 ) -> Result<Vec<RecordBatch>, ArrowError> {
-    use datafusion::arrow::array::BooleanArray;
     use datafusion::arrow::compute::{
         filter_record_batch, lexsort_to_indices, take_record_batch, SortColumn, SortOptions,
     };
     let mut parts = Vec::with_capacity(old.len() + new.len());
     for b in old {
         let b = adapt(b, schema)?;
-        let mask: BooleanArray = (0..b.num_rows()).map(|r| Some(keep_old(&b, r))).collect();
-        parts.push(filter_record_batch(&b, &mask)?);
+        parts.push(filter_record_batch(&b, &keep_old(&b)?)?);
     }
     for b in new {
         parts.push(adapt(b, schema)?);
@@ -301,15 +301,12 @@ mod tests {
         let old = batch(&[("a", "r1", 3), ("a", "r1", 1), ("b", "r1", 1)]);
         let new = batch(&[("a", "r2", 2), ("c", "r2", 0)]);
         // Drop old rows of `a` from value 2 on (a re-read from an offset).
-        let keep = |b: &RecordBatch, r: usize| {
-            let k = key_array(b, "k").unwrap().value(r);
-            let v = b
-                .column(2)
-                .as_any()
-                .downcast_ref::<Int64Array>()
-                .unwrap()
-                .value(r);
-            !(k == "a" && v >= 2)
+        let keep = |b: &RecordBatch| {
+            let k = key_array(b, "k")?;
+            let v = b.column(2).as_any().downcast_ref::<Int64Array>().unwrap();
+            Ok((0..b.num_rows())
+                .map(|r| Some(!(k.value(r) == "a" && v.value(r) >= 2)))
+                .collect())
         };
         let out = merge_rows(&schema(), &[old], &[new], &keep, &["k", "n"]).unwrap();
         let m = Merged {

@@ -5,7 +5,7 @@
 //! over the same files.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use driftlake::pipeline::RunSummary;
 use driftlake::source::InputKind;
@@ -37,6 +37,17 @@ fn lines(agent: &str, from: u32, n: u32) -> String {
 fn append(path: &Path, text: &str) {
     let mut f = std::fs::OpenOptions::new().append(true).open(path).unwrap();
     f.write_all(text.as_bytes()).unwrap();
+}
+
+/// A temp dir with `agents/<rel>` holding `text`, and the lake path beside
+/// it: (dir guard, source root, lake, file).
+fn agent_file(rel: &str, text: &str) -> (tempfile::TempDir, PathBuf, PathBuf, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let (src, lake) = (tmp.path().join("agents"), tmp.path().join("lake"));
+    let file = src.join(rel);
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    std::fs::write(&file, text).unwrap();
+    (tmp, src, lake, file)
 }
 
 fn agents_run(src: &Path, lake: &Path) -> RunSummary {
@@ -86,11 +97,7 @@ fn offset_done(lake: &Path, run_id: &str, name: &str) -> i64 {
 
 #[test]
 fn appended_lines_are_read_alone_and_equal_a_from_scratch_run() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (src, lake) = (tmp.path().join("agents"), tmp.path().join("lake"));
-    std::fs::create_dir_all(src.join("host-1")).unwrap();
-    let file = src.join("host-1/agent.jsonl");
-    std::fs::write(&file, lines("a", 0, 40)).unwrap();
+    let (_tmp, src, lake, file) = agent_file("host-1/agent.jsonl", &lines("a", 0, 40));
     let first = agents_run(&src, &lake);
     assert_eq!(input(&first, "agent.jsonl").records_read, 40);
     let len1 = std::fs::metadata(&file).unwrap().len();
@@ -136,11 +143,7 @@ fn appended_lines_are_read_alone_and_equal_a_from_scratch_run() {
 
 #[test]
 fn a_truncated_or_replaced_file_is_read_again_from_the_start() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (src, lake) = (tmp.path().join("agents"), tmp.path().join("lake"));
-    std::fs::create_dir_all(&src).unwrap();
-    let file = src.join("agent.jsonl");
-    std::fs::write(&file, lines("a", 0, 30)).unwrap();
+    let (_tmp, src, lake, file) = agent_file("agent.jsonl", &lines("a", 0, 30));
     agents_run(&src, &lake);
 
     // Truncated (rotated, copytruncate): shorter than the offset read.
@@ -168,11 +171,7 @@ fn a_truncated_or_replaced_file_is_read_again_from_the_start() {
 
 #[test]
 fn a_run_killed_before_its_ledger_write_is_repaired_without_doubles() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (src, lake) = (tmp.path().join("agents"), tmp.path().join("lake"));
-    std::fs::create_dir_all(&src).unwrap();
-    let file = src.join("agent.jsonl");
-    std::fs::write(&file, lines("a", 0, 20)).unwrap();
+    let (_tmp, src, lake, file) = agent_file("agent.jsonl", &lines("a", 0, 20));
     agents_run(&src, &lake);
     append(&file, &lines("a", 20, 10));
     let second = agents_run(&src, &lake);
@@ -191,13 +190,9 @@ fn a_run_killed_before_its_ledger_write_is_repaired_without_doubles() {
 
 #[test]
 fn dead_letters_survive_appends_and_every_input_balances() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (src, lake) = (tmp.path().join("agents"), tmp.path().join("lake"));
-    std::fs::create_dir_all(&src).unwrap();
-    let file = src.join("agent.jsonl");
     let mut text = lines("a", 0, 5);
     text += "{\"type\":\"file_read\",\"timestamp\":\"1777716000\"}\n\nnot json\r\n";
-    std::fs::write(&file, &text).unwrap();
+    let (_tmp, src, lake, file) = agent_file("agent.jsonl", &text);
     std::fs::write(src.join("doc.json"), ev("j", "api_call", 9, "/x")).unwrap();
     let first = agents_run(&src, &lake);
     let i = input(&first, "agent.jsonl");

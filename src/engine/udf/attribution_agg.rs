@@ -21,12 +21,14 @@ use std::sync::Arc;
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, Float64Builder, ListBuilder, StringBuilder,
 };
-use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Float64Type};
-use datafusion::common::{internal_err, plan_err, Result, ScalarValue};
+use datafusion::arrow::datatypes::{DataType, FieldRef, Float64Type};
+use datafusion::common::{internal_err, plan_err, Result};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{
     Accumulator, AggregateUDFImpl, EmitTo, GroupsAccumulator, Signature, Volatility,
 };
+
+use super::single_group::{list_of, state_field, Grow, SingleGroup};
 
 use super::attribution_merge::{eq_by_thresholds, AttributionMergeUdf, StateColumns};
 use crate::extract::attribution::{replay, AttributionThresholds, MergerKind, SeriesObs};
@@ -50,10 +52,6 @@ impl AttributionAggUdaf {
 }
 
 eq_by_thresholds!(AttributionAggUdaf);
-
-fn list_of(t: DataType) -> DataType {
-    DataType::List(Arc::new(Field::new_list_field(t, true)))
-}
 
 impl AggregateUDFImpl for AttributionAggUdaf {
     fn name(&self) -> &str {
@@ -84,9 +82,7 @@ impl AggregateUDFImpl for AttributionAggUdaf {
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
-        let f = |suffix: &str, t: DataType| {
-            Arc::new(Field::new(format!("{}[{suffix}]", args.name), t, true))
-        };
+        let f = |suffix: &str, t: DataType| state_field(args.name, suffix, t);
         Ok(vec![
             f("kind", DataType::Utf8),
             f("values", list_of(DataType::Utf8)),
@@ -192,16 +188,18 @@ impl SeriesGroups {
             thresholds,
         }
     }
+}
 
+fn str_opt(a: &datafusion::arrow::array::StringArray, i: usize) -> Option<&str> {
+    a.is_valid(i).then(|| a.value(i))
+}
+
+impl Grow for SeriesGroups {
     fn grow(&mut self, total_num_groups: usize) {
         if self.groups.len() < total_num_groups {
             self.groups.resize_with(total_num_groups, Series::default);
         }
     }
-}
-
-fn str_opt(a: &datafusion::arrow::array::StringArray, i: usize) -> Option<&str> {
-    a.is_valid(i).then(|| a.value(i))
 }
 
 impl GroupsAccumulator for SeriesGroups {
@@ -359,42 +357,6 @@ impl GroupsAccumulator for SeriesGroups {
     fn size(&self) -> usize {
         self.groups.iter().map(Series::bytes).sum::<usize>()
             + self.groups.capacity() * std::mem::size_of::<Series>()
-    }
-}
-
-/// The plain [`Accumulator`] DataFusion asks for where it does not use the
-/// groups form: one group, same code.
-#[derive(Debug)]
-struct SingleGroup(SeriesGroups);
-
-impl Accumulator for SingleGroup {
-    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
-        let n = values.first().map_or(0, |a| a.len());
-        self.0.update_batch(values, &vec![0; n], None, 1)
-    }
-
-    fn evaluate(&mut self) -> Result<ScalarValue> {
-        self.0.grow(1);
-        let out = self.0.evaluate(EmitTo::All)?;
-        ScalarValue::try_from_array(&out, 0)
-    }
-
-    fn size(&self) -> usize {
-        self.0.size() + std::mem::size_of::<Self>()
-    }
-
-    fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        self.0.grow(1);
-        self.0
-            .state(EmitTo::All)?
-            .iter()
-            .map(|a| ScalarValue::try_from_array(a, 0))
-            .collect()
-    }
-
-    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
-        let n = states.first().map_or(0, |a| a.len());
-        self.0.merge_batch(states, &vec![0; n], 1)
     }
 }
 

@@ -18,6 +18,7 @@ pub mod attribution_merge;
 pub mod cv;
 pub mod ewma;
 pub mod primitive_value_kind;
+mod single_group;
 pub mod symbol_entropy;
 
 use datafusion::logical_expr::{AggregateUDF, ScalarUDF};

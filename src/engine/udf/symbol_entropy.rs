@@ -14,12 +14,14 @@ use std::sync::Arc;
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, Float64Array, Int64Builder, ListBuilder, StringBuilder,
 };
-use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Int64Type};
-use datafusion::common::{internal_err, plan_err, Result, ScalarValue};
+use datafusion::arrow::datatypes::{DataType, FieldRef, Int64Type};
+use datafusion::common::{internal_err, plan_err, Result};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{
     Accumulator, AggregateUDFImpl, EmitTo, GroupsAccumulator, Signature, Volatility,
 };
+
+use super::single_group::{list_of, state_field, Grow, SingleGroup};
 use rustc_hash::FxHashMap;
 
 use crate::agents::normalized_entropy;
@@ -43,10 +45,6 @@ impl Default for SymbolEntropyUdaf {
     fn default() -> Self {
         Self::new()
     }
-}
-
-fn list_of(t: DataType) -> DataType {
-    DataType::List(Arc::new(Field::new_list_field(t, true)))
 }
 
 impl AggregateUDFImpl for SymbolEntropyUdaf {
@@ -73,9 +71,7 @@ impl AggregateUDFImpl for SymbolEntropyUdaf {
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
-        let f = |suffix: &str, t: DataType| {
-            Arc::new(Field::new(format!("{}[{suffix}]", args.name), t, true))
-        };
+        let f = |suffix: &str, t: DataType| state_field(args.name, suffix, t);
         Ok(vec![
             f("types", list_of(DataType::Utf8)),
             f("targets", list_of(DataType::Int64)),
@@ -113,13 +109,6 @@ struct SymbolCounts {
 const NULL_TYPE: u32 = u32::MAX;
 
 impl SymbolCounts {
-    fn grow(&mut self, total_num_groups: usize) {
-        if self.groups.len() < total_num_groups {
-            self.groups
-                .resize_with(total_num_groups, FxHashMap::default);
-        }
-    }
-
     fn type_id(&mut self, t: Option<&str>) -> u32 {
         let Some(t) = t else {
             return NULL_TYPE;
@@ -135,6 +124,15 @@ impl SymbolCounts {
 
     fn type_name(&self, id: u32) -> Option<&str> {
         self.type_names.get(id as usize).map(String::as_str)
+    }
+}
+
+impl Grow for SymbolCounts {
+    fn grow(&mut self, total_num_groups: usize) {
+        if self.groups.len() < total_num_groups {
+            self.groups
+                .resize_with(total_num_groups, FxHashMap::default);
+        }
     }
 }
 
@@ -275,42 +273,6 @@ impl GroupsAccumulator for SymbolCounts {
                 .iter()
                 .map(|s| 2 * s.capacity() + 16)
                 .sum::<usize>()
-    }
-}
-
-/// The plain [`Accumulator`] DataFusion asks for where it does not use the
-/// groups form: one group, same code.
-#[derive(Debug)]
-struct SingleGroup(SymbolCounts);
-
-impl Accumulator for SingleGroup {
-    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
-        let n = values.first().map_or(0, |a| a.len());
-        self.0.update_batch(values, &vec![0; n], None, 1)
-    }
-
-    fn evaluate(&mut self) -> Result<ScalarValue> {
-        self.0.grow(1);
-        let out = self.0.evaluate(EmitTo::All)?;
-        ScalarValue::try_from_array(&out, 0)
-    }
-
-    fn size(&self) -> usize {
-        self.0.size() + std::mem::size_of::<Self>()
-    }
-
-    fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        self.0.grow(1);
-        self.0
-            .state(EmitTo::All)?
-            .iter()
-            .map(|a| ScalarValue::try_from_array(a, 0))
-            .collect()
-    }
-
-    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
-        let n = states.first().map_or(0, |a| a.len());
-        self.0.merge_batch(states, &vec![0; n], 1)
     }
 }
 
