@@ -28,7 +28,7 @@ use datafusion::logical_expr::{
     Accumulator, AggregateUDFImpl, EmitTo, GroupsAccumulator, Signature, Volatility,
 };
 
-use super::single_group::{list_of, state_field, Grow, SingleGroup};
+use super::single_group::{list_of, one_state_per_row, state_field, Grow, SingleGroup};
 
 use super::attribution_merge::{eq_by_thresholds, AttributionMergeUdf, StateColumns};
 use crate::extract::attribution::{replay, AttributionThresholds, MergerKind, SeriesObs};
@@ -346,12 +346,11 @@ impl GroupsAccumulator for SeriesGroups {
         values: &[ArrayRef],
         opt_filter: Option<&BooleanArray>,
     ) -> Result<Vec<ArrayRef>> {
-        // Each row becomes a one-element state (a filtered row an empty one).
-        let n = values.first().map_or(0, |a| a.len());
-        let mut one_each = SeriesGroups::new(self.thresholds.clone());
-        let idx: Vec<usize> = (0..n).collect();
-        one_each.update_batch(values, &idx, opt_filter, n)?;
-        one_each.state(EmitTo::All)
+        one_state_per_row(
+            SeriesGroups::new(self.thresholds.clone()),
+            values,
+            opt_filter,
+        )
     }
 
     fn size(&self) -> usize {

@@ -21,6 +21,20 @@ pub(crate) fn state_field(name: &str, suffix: &str, t: DataType) -> FieldRef {
     Arc::new(Field::new(format!("{name}[{suffix}]"), t, true))
 }
 
+/// `GroupsAccumulator::convert_to_state` for a groups accumulator whose
+/// state of one row is just that row: each row becomes a one-row state (a
+/// filtered-out row an empty one), computed by a fresh accumulator.
+pub(crate) fn one_state_per_row(
+    mut fresh: impl GroupsAccumulator,
+    values: &[ArrayRef],
+    opt_filter: Option<&datafusion::arrow::array::BooleanArray>,
+) -> Result<Vec<ArrayRef>> {
+    let n = values.first().map_or(0, |a| a.len());
+    let idx: Vec<usize> = (0..n).collect();
+    fresh.update_batch(values, &idx, opt_filter, n)?;
+    fresh.state(EmitTo::All)
+}
+
 /// A groups accumulator that can be told to hold at least `n` groups (so
 /// a group that saw no row still evaluates).
 pub(crate) trait Grow: GroupsAccumulator {

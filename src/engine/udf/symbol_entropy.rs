@@ -21,7 +21,7 @@ use datafusion::logical_expr::{
     Accumulator, AggregateUDFImpl, EmitTo, GroupsAccumulator, Signature, Volatility,
 };
 
-use super::single_group::{list_of, state_field, Grow, SingleGroup};
+use super::single_group::{list_of, one_state_per_row, state_field, Grow, SingleGroup};
 use rustc_hash::FxHashMap;
 
 use crate::agents::normalized_entropy;
@@ -253,12 +253,7 @@ impl GroupsAccumulator for SymbolCounts {
         values: &[ArrayRef],
         opt_filter: Option<&BooleanArray>,
     ) -> Result<Vec<ArrayRef>> {
-        // Each row becomes a one-symbol state (a filtered row an empty one).
-        let n = values.first().map_or(0, |a| a.len());
-        let mut one_each = SymbolCounts::default();
-        let idx: Vec<usize> = (0..n).collect();
-        one_each.update_batch(values, &idx, opt_filter, n)?;
-        one_each.state(EmitTo::All)
+        one_state_per_row(SymbolCounts::default(), values, opt_filter)
     }
 
     fn size(&self) -> usize {
