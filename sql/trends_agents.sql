@@ -5,7 +5,7 @@
 --          agent-monitor.md (tiers). Buckets come from date_bin over
 --          window_start, aligned to Monday 1970-01-05 (weekly = ISO weeks).
 -- Reads:   agent_profiles.   Writes: trends_agents (recomputed whole).
--- Params:  $interval = 1d (1h | 1d | 1w; anything else gives no rows).
+-- Params:  $interval = 1d (1h | 1d | 1w; anything else gives no rows), $from = 0000-01-01 (first UTC day), $to = 9999-12-31 (last UTC day, inclusive)
 WITH binned AS (
     SELECT
         date_bin(
@@ -22,6 +22,7 @@ WITH binned AS (
         anomaly_score,
         tier_changed
     FROM agent_profiles
+    WHERE date >= $from AND date <= $to
 )
 SELECT
     arrow_cast(bucket_start, 'Timestamp(µs, "UTC")') AS bucket_start,

@@ -8,7 +8,7 @@
 -- Reads:   observations.   Writes: trends_attribution (recomputed whole).
 -- UDFs:    attribution_changes(kind, values, ts): the replay's state changes
 --          as a list of {seq, ts, state}.
--- Params:  $interval = 1d (1h | 1d | 1w; anything else gives no rows).
+-- Params:  $interval = 1d (1h | 1d | 1w; anything else gives no rows), $from = 0000-01-01 (first UTC day), $to = 9999-12-31 (last UTC day, inclusive; buckets that overlap the days are kept, and states come from the whole history)
 WITH series AS (
     SELECT
         identity_ref,
@@ -97,5 +97,14 @@ SELECT
     state,
     count(DISTINCT identity_ref) AS identities
 FROM state_per_bucket
+WHERE to_char(bucket_start, '%Y-%m-%d') <= $to
+  AND to_char(
+          bucket_start + CASE $interval
+              WHEN '1h' THEN INTERVAL '1 hour'
+              WHEN '1d' THEN INTERVAL '1 day'
+              WHEN '1w' THEN INTERVAL '7 days'
+          END - INTERVAL '1 microsecond',
+          '%Y-%m-%d'
+      ) >= $from
 GROUP BY bucket_start, primitive, state
 ORDER BY bucket_start, primitive, state

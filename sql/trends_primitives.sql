@@ -4,7 +4,7 @@
 --          Buckets come from date_bin over the observation ts (session end),
 --          aligned to Monday 1970-01-05 so weekly buckets are ISO weeks.
 -- Reads:   observations.   Writes: trends_primitives (recomputed whole).
--- Params:  $interval = 1d (1h | 1d | 1w; anything else gives no rows).
+-- Params:  $interval = 1d (1h | 1d | 1w; anything else gives no rows), $from = 0000-01-01 (first UTC day), $to = 9999-12-31 (last UTC day, inclusive)
 WITH binned AS (
     SELECT
         date_bin(
@@ -20,6 +20,7 @@ WITH binned AS (
         value,
         identity_ref
     FROM observations
+    WHERE date >= $from AND date <= $to
 )
 SELECT
     arrow_cast(bucket_start, 'Timestamp(µs, "UTC")') AS bucket_start,

@@ -19,11 +19,13 @@
 pub mod agents;
 pub mod cli;
 pub mod decode;
+pub mod drift;
 pub mod engine;
 pub mod error;
 pub mod extract;
 pub mod job;
 pub mod model;
 pub mod pipeline;
+pub mod report;
 pub mod sink;
 pub mod source;

@@ -69,13 +69,14 @@ const DLQ_ORDER: [&str; 6] = [
 pub const BATCH_ROWS: usize = 8192;
 
 /// The tables a sessions run manages (repaired at start).
-const MANAGED_TABLES: [&str; 6] = [
+const MANAGED_TABLES: [&str; 7] = [
     "sessions",
     "observations",
     "dlq",
     "attribution_state",
     "agent_events",
     "agent_profiles",
+    crate::drift::table::TABLE,
 ];
 
 /// How this run behaves (flags, not job content).
@@ -1113,6 +1114,16 @@ fn assemble_and_commit(
             &mut summary,
         )?;
     }
+    if plan.drift_events {
+        drift_events_stage(
+            rt,
+            lake,
+            &plan.lake,
+            &plan.attribution_thresholds,
+            run_id,
+            &mut summary,
+        )?;
+    }
 
     let refs: Vec<&InputRow> = input_rows.iter().collect();
     let batch = schema::inputs_batch(&refs).map_err(|e| arrow_err("_inputs", e))?;
@@ -1458,22 +1469,54 @@ fn agent_profiles_stage(
     } else {
         Vec::new()
     };
-    let mut by_date = agents::profile_partitions(&computed, run_id)
+    let by_date = agents::profile_partitions(&computed, run_id)
         .map_err(|e| arrow_err("agent_profiles", e))?;
-    let old = rt.block_on(lake.manifest("agent_profiles"))?;
+    let parts = replace_all_partitions(rt, lake, "agent_profiles", by_date)?;
+    commit_table(rt, lake, "agent_profiles", run_id, parts, summary)
+}
+
+/// Recompute `drift_events` from the committed `observations` and
+/// `agent_profiles` (drift::table) and replace every partition; partitions
+/// left without events are removed.
+fn drift_events_stage(
+    rt: &tokio::runtime::Runtime,
+    lake: &Lake,
+    lake_url: &str,
+    thresholds: &crate::extract::attribution::AttributionThresholds,
+    run_id: &str,
+    summary: &mut RunSummary,
+) -> Result<()> {
+    use crate::drift::table;
+    let ctx = crate::engine::context::new_context_with(thresholds);
+    let tables = rt.block_on(crate::engine::lake_tables::register_lake(&ctx, lake_url))?;
+    let events = rt.block_on(table::compute_events(&ctx, &tables, thresholds))?;
+    let by_date =
+        table::event_partitions(&events, run_id).map_err(|e| arrow_err(table::TABLE, e))?;
+    let parts = replace_all_partitions(rt, lake, table::TABLE, by_date)?;
+    commit_table(rt, lake, table::TABLE, run_id, parts, summary)
+}
+
+/// Partitions for a table recomputed whole: the new ones, plus an empty one
+/// (a removal) for every committed date that has no rows any more.
+fn replace_all_partitions(
+    rt: &tokio::runtime::Runtime,
+    lake: &Lake,
+    table: &str,
+    mut by_date: BTreeMap<String, Vec<RecordBatch>>,
+) -> Result<Vec<Partition>> {
+    let old = rt.block_on(lake.manifest(table))?;
     for key in old.partitions.keys() {
         if let Some(d) = key.strip_prefix(&format!("{}=", schema::PARTITION_COL)) {
             by_date.entry(d.to_string()).or_default();
         }
     }
-    let parts = by_date
+    Ok(by_date
         .into_iter()
         .map(|(date, batches)| Partition {
             date: Some(date),
             batches,
         })
-        .collect();
-    commit_table(rt, lake, "agent_profiles", run_id, parts, summary)
+        .collect())
 }
 
 /// Recompute `attribution_state` from the committed `observations`
@@ -1507,7 +1550,7 @@ fn attribution_stage(
 }
 
 /// `batch` plus a trailing `run_id` column (lake.md §3 attribution_state).
-pub(crate) fn with_run_id(
+pub fn with_run_id(
     batch: &RecordBatch,
     run_id: &str,
 ) -> Result<RecordBatch, datafusion::arrow::error::ArrowError> {

@@ -4,6 +4,7 @@
 //! Parse (clap) → validate (`job::JobSpec::plan`) → do I/O
 //! (`pipeline::run`). `driftlake validate` stops after the second step.
 
+mod drift;
 mod output;
 mod sql;
 
@@ -48,6 +49,16 @@ enum Command {
     Validate(ValidateArgs),
     /// Query a lake with SQL.
     Sql(sql::SqlArgs),
+    /// CI drift gate over behavior_summary: exit 0 pass, 1 drift over the
+    /// limits (--fail), 2 could not run.
+    Gate(drift::GateArgs),
+    /// What drifted: drift events per fingerprint (or the events themselves).
+    Drifts(drift::DriftsArgs),
+    /// A trend table for a window: behavior, primitives, attribution,
+    /// drift-events or agents.
+    Trends(drift::TrendsArgs),
+    /// Write the HTML report and its Markdown twin.
+    Report(drift::ReportArgs),
 }
 
 /// `driftlake run`.
@@ -112,6 +123,10 @@ pub fn main() -> ExitCode {
         Command::Run(args) => run(args),
         Command::Validate(args) => validate(args),
         Command::Sql(args) => sql::run(args),
+        Command::Gate(args) => drift::gate(args),
+        Command::Drifts(args) => drift::drifts(args),
+        Command::Trends(args) => drift::trends(args),
+        Command::Report(args) => drift::report(args),
     };
     match result {
         Ok(code) => code,

@@ -330,7 +330,7 @@ pub fn write_batches(
     Ok(())
 }
 
-fn write_parquet(
+pub(crate) fn write_parquet(
     path: &std::path::Path,
     schema: &SchemaRef,
     batches: &[RecordBatch],

@@ -55,6 +55,26 @@ pub const SQL_FILES: &[SqlFile] = &[
         name: "trends_agents",
         text: include_str!("../../sql/trends_agents.sql"),
     },
+    SqlFile {
+        name: "attribution_transitions",
+        text: include_str!("../../sql/attribution_transitions.sql"),
+    },
+    SqlFile {
+        name: "agent_tier_changes",
+        text: include_str!("../../sql/agent_tier_changes.sql"),
+    },
+    SqlFile {
+        name: "trends_behavior",
+        text: include_str!("../../sql/trends_behavior.sql"),
+    },
+    SqlFile {
+        name: "trends_drift_events",
+        text: include_str!("../../sql/trends_drift_events.sql"),
+    },
+    SqlFile {
+        name: "what_drifted",
+        text: include_str!("../../sql/what_drifted.sql"),
+    },
 ];
 
 /// The embedded file defining `name`.

@@ -892,6 +892,8 @@ fn fold(
                     on_change(StateChange {
                         ts: m.last_observation_ts,
                         state: m.state,
+                        index: m.observation_count.saturating_sub(1),
+                        confidence: m.confidence,
                     });
                     m.last_observation_ts
                 }
@@ -916,6 +918,10 @@ pub struct StateChange {
     pub ts: f64,
     /// The new state.
     pub state: State,
+    /// Position in the series (0-based) of the observation that changed it.
+    pub index: usize,
+    /// The state's confidence right after the change.
+    pub confidence: f64,
 }
 
 /// Replay the series prefix by prefix, as the reference worker recomputes it
@@ -1486,14 +1492,17 @@ mod tests {
         assert_eq!((r.merged.state, r.last_change_ts), (State::Drifting, 1.0));
         assert!(replay(MergerKind::Hash, &[], &th()).row.is_none());
         let (_, changes) = replay_changes(MergerKind::Categorical, &cat("A A A B A A"), &th());
-        let got: Vec<(f64, State)> = changes.iter().map(|c| (c.ts, c.state)).collect();
+        let got: Vec<(f64, State, usize, f64)> = changes
+            .iter()
+            .map(|c| (c.ts, c.state, c.index, c.confidence))
+            .collect();
         assert_eq!(
             got,
             vec![
-                (0.0, State::Unknown),
-                (2.0, State::Stable),
-                (3.0, State::Conflicted),
-                (4.0, State::Stable)
+                (0.0, State::Unknown, 0, 0.0),
+                (2.0, State::Stable, 2, 1.0),
+                (3.0, State::Conflicted, 3, 0.75),
+                (4.0, State::Stable, 4, 0.8)
             ]
         );
     }

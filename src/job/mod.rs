@@ -19,6 +19,7 @@
 //! sessions = true                # sources → sessions, observations, dlq
 //! attribution = true             # observations → attribution_state
 //! agents = true                  # agent telemetry → agent_events, agent_profiles
+//! drift_events = true            # observations, agent_profiles → drift_events
 //!
 //! [attribution]                  # optional: spec §6.7 threshold overrides
 //! min_observations_for_state = 3 # (snake_case or the reference's NAME)
@@ -141,6 +142,9 @@ pub struct StagesSection {
     /// Agent telemetry → `agent_events`, `agent_profiles`.
     #[serde(default = "yes")]
     pub agents: bool,
+    /// `observations`, `agent_profiles` → `drift_events`.
+    #[serde(default = "yes")]
+    pub drift_events: bool,
 }
 
 fn yes() -> bool {
@@ -153,6 +157,7 @@ impl Default for StagesSection {
             sessions: true,
             attribution: true,
             agents: true,
+            drift_events: true,
         }
     }
 }
@@ -185,6 +190,8 @@ pub struct JobPlan {
     pub agents: bool,
     /// The agent monitor's settings (validated).
     pub agent_settings: AgentSettings,
+    /// Run the drift events stage.
+    pub drift_events: bool,
 }
 
 /// Command-line overrides of a job (STYLE §1: the job says what, flags say
@@ -301,6 +308,7 @@ impl JobSpec {
             attribution_thresholds: self.attribution.clone(),
             agents: self.stages.agents && agent_sources,
             agent_settings: self.agents.clone(),
+            drift_events: self.stages.drift_events,
         })
     }
 }

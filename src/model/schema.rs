@@ -219,6 +219,34 @@ pub fn agent_events_schema() -> SchemaRef {
     ]))
 }
 
+/// `behavior_summary` (spec/telemetry-correlation.md §5), without `date`
+/// (the window's UTC day): one row per (context, spec node, day), and one
+/// no-match row (`spec_node_id` null) per (context, day). Written by the
+/// telemetry stage; read by the drift gate, trends and the report.
+pub fn behavior_summary_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        utf8("context", false),
+        utf8("spec_node_id", true),
+        tsf("window_start", false),
+        tsf("window_end", false),
+        f64f("drift_score", false),
+        utf8("drift_level", false),
+        f64f("confidence", false),
+        i64f("evidence_count", false),
+        tsf("last_seen_at", true),
+        utf8("evidence_ref", true),
+        Field::new(
+            "triggered_rules",
+            DataType::List(Arc::new(Field::new_list_field(DataType::Utf8, true))),
+            false,
+        ),
+        utf8("rule_scores", false),
+        i64f("kg_version", false),
+        tsf("last_synced_at", true),
+        utf8("run_id", false),
+    ]))
+}
+
 /// One `sessions` row. `date` is the partition key, kept beside the row.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SessionRow {

@@ -60,6 +60,7 @@ pub mod support {
             attribution_thresholds: Default::default(),
             agents: sources.iter().any(|(k, _)| *k == InputKind::AgentEvents),
             agent_settings: Default::default(),
+            drift_events: attribution,
         }
     }
 

@@ -8,6 +8,7 @@ mod cli;
 mod common;
 mod differential;
 mod dlq;
+mod drift;
 mod engine_props;
 mod golden;
 mod idempotency;

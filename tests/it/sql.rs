@@ -201,7 +201,7 @@ fn batch(schema: &SchemaRef, rows: &[Map<String, Value>]) -> RecordBatch {
     RecordBatch::try_new(Arc::clone(schema), cols).expect("fixture batch")
 }
 
-fn write_parquet(path: &Path, b: &RecordBatch) {
+pub(crate) fn write_parquet(path: &Path, b: &RecordBatch) {
     std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
     let file = std::fs::File::create(path).expect("create parquet");
     let mut w = ArrowWriter::try_new(file, b.schema(), None).expect("writer");
@@ -286,7 +286,7 @@ pub(crate) fn in_order() -> Layout {
     }
 }
 
-fn runtime() -> tokio::runtime::Runtime {
+pub(crate) fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

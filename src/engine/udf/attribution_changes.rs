@@ -1,6 +1,9 @@
 //! `attribution_changes(value_kind, values, ts)`: every state change of the
-//! §6.8 replay as `LIST<STRUCT<seq BIGINT, ts DOUBLE, state UTF8>>`, oldest
-//! first (`seq` 0 is the first state; `seq` orders changes that share a `ts`). Same inputs as `attribution_merge`; NULL
+//! §6.8 replay as `LIST<STRUCT<seq BIGINT, ts DOUBLE, state UTF8, idx BIGINT,
+//! confidence DOUBLE>>`, oldest first (`seq` 0 is the first state; `seq`
+//! orders changes that share a `ts`; `idx` is the 0-based position in the
+//! series of the observation that changed the state, so
+//! `array_element(evidence_refs, idx + 1)` names it). Same inputs as `attribution_merge`; NULL
 //! where that function gives NULL. Feeds `trends_attribution`, which needs the
 //! state each identity was in at the end of every bucket.
 
@@ -40,6 +43,8 @@ impl AttributionChangesUdf {
             Field::new("seq", DataType::Int64, false),
             Field::new("ts", DataType::Float64, false),
             Field::new("state", DataType::Utf8, false),
+            Field::new("idx", DataType::Int64, false),
+            Field::new("confidence", DataType::Float64, false),
         ])
     }
 
@@ -82,6 +87,8 @@ impl ScalarUDFImpl for AttributionChangesUdf {
         let mut seq = Int64Builder::new();
         let mut ts = Float64Builder::new();
         let mut state = StringBuilder::new();
+        let mut idx = Int64Builder::new();
+        let mut confidence = Float64Builder::new();
         let mut lengths = Vec::with_capacity(n);
         let mut valid = Vec::with_capacity(n);
         let mut series: Vec<SeriesObs> = Vec::new();
@@ -96,6 +103,8 @@ impl ScalarUDFImpl for AttributionChangesUdf {
                         seq.append_value(i64::try_from(i).unwrap_or(i64::MAX));
                         ts.append_value(c.ts);
                         state.append_value(c.state.as_str());
+                        idx.append_value(i64::try_from(c.index).unwrap_or(i64::MAX));
+                        confidence.append_value(c.confidence);
                     }
                     lengths.push(changes.len());
                     valid.push(true);
@@ -112,6 +121,8 @@ impl ScalarUDFImpl for AttributionChangesUdf {
                 Arc::new(seq.finish()) as ArrayRef,
                 Arc::new(ts.finish()),
                 Arc::new(state.finish()),
+                Arc::new(idx.finish()),
+                Arc::new(confidence.finish()),
             ],
             None,
         )?;

@@ -1,0 +1,544 @@
+//! The commands that read what drifted back out of a lake (issue 6):
+//! `gate`, `drifts`, `trends` and `report`.
+//!
+//! Exit codes, all four: 0 done (for `gate --fail`: passed); 1 `gate --fail`
+//! found drift over its limits; 2 could not run (no lake, no data for the
+//! window, a query error).
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use chrono::NaiveDate;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::prelude::SessionContext as DfContext;
+
+use super::sql::{write_batches, Format};
+use crate::drift::event::Level;
+use crate::drift::gate::{evaluate, GateRow, Mode, DEFAULT_MAX_MEDIUM};
+use crate::engine::context::{new_context, run_sql_file, run_statement};
+use crate::engine::lake_tables::register_lake;
+
+/// A `YYYY-MM-DD` argument.
+fn parse_day(s: &str) -> Result<NaiveDate, String> {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|e| format!("expected YYYY-MM-DD: {e}"))
+}
+
+/// The window flags shared by the commands.
+#[derive(clap::Args, Debug, Clone)]
+pub struct WindowArgs {
+    /// First UTC day (YYYY-MM-DD, inclusive).
+    #[arg(long, value_name = "DAY", value_parser = parse_day)]
+    pub from: Option<NaiveDate>,
+    /// Last UTC day (YYYY-MM-DD, inclusive).
+    #[arg(long, value_name = "DAY", value_parser = parse_day)]
+    pub to: Option<NaiveDate>,
+}
+
+/// How the gate prints its verdict.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum GateFormat {
+    /// A readable table and a verdict line.
+    Table,
+    /// One JSON object.
+    Json,
+    /// GitHub Actions workflow commands (annotations).
+    Github,
+}
+
+/// `driftlake gate`: judge the behaviour drift of a window for CI.
+#[derive(clap::Args, Debug, Clone)]
+pub struct GateArgs {
+    /// The lake to read.
+    #[arg(long, default_value = "./lake", value_name = "URL")]
+    pub lake: String,
+    /// Report every drift ≥ low and pass (the default).
+    #[arg(long, conflicts_with = "fail")]
+    pub warn: bool,
+    /// Fail (exit 1) when a node row is high or more than --max-medium are medium.
+    #[arg(long)]
+    pub fail: bool,
+    /// Medium node rows allowed before --fail fails.
+    #[arg(long, default_value_t = DEFAULT_MAX_MEDIUM, value_name = "N")]
+    pub max_medium: usize,
+    #[command(flatten)]
+    pub window: WindowArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = GateFormat::Table)]
+    pub format: GateFormat,
+}
+
+/// `driftlake drifts`: what drifted, per fingerprint (sql/what_drifted.sql).
+#[derive(clap::Args, Debug, Clone)]
+pub struct DriftsArgs {
+    /// The lake to read.
+    #[arg(long, default_value = "./lake", value_name = "URL")]
+    pub lake: String,
+    #[command(flatten)]
+    pub window: WindowArgs,
+    /// Only patterns whose worst severity is at least this.
+    #[arg(long, value_parser = ["green", "yellow", "red"], default_value = "green")]
+    pub min_severity: String,
+    /// List the events themselves (with --format json: one Drift Event
+    /// object per line, as schemas/drift.schema.json describes).
+    #[arg(long)]
+    pub events: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+/// Trend families (lake.md §6).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Family {
+    /// Per context and spec node: drift score, level, EWMA and CV.
+    Behavior,
+    /// Per primitive and value: observations, identities.
+    Primitives,
+    /// Per primitive and state: identities.
+    Attribution,
+    /// Per drift type and severity: events, fingerprints, EWMA and CV.
+    DriftEvents,
+    /// Per tier: agents, mean anomaly score.
+    Agents,
+}
+
+impl Family {
+    fn relation(self) -> &'static str {
+        match self {
+            Family::Behavior => "trends_behavior",
+            Family::Primitives => "trends_primitives",
+            Family::Attribution => "trends_attribution",
+            Family::DriftEvents => "trends_drift_events",
+            Family::Agents => "trends_agents",
+        }
+    }
+
+    /// The lake table it is computed from.
+    fn source(self) -> &'static str {
+        match self {
+            Family::Behavior => "behavior_summary",
+            Family::Primitives | Family::Attribution => "observations",
+            Family::DriftEvents => "drift_events",
+            Family::Agents => "agent_profiles",
+        }
+    }
+
+    fn has_context(self) -> bool {
+        matches!(self, Family::Behavior | Family::DriftEvents)
+    }
+}
+
+/// `driftlake trends`: one trend table for a window.
+#[derive(clap::Args, Debug, Clone)]
+pub struct TrendsArgs {
+    /// Which trend table.
+    #[arg(value_enum)]
+    pub family: Family,
+    /// The lake to read.
+    #[arg(long, default_value = "./lake", value_name = "URL")]
+    pub lake: String,
+    #[command(flatten)]
+    pub window: WindowArgs,
+    /// Bucket size.
+    #[arg(long, value_parser = ["1h", "1d", "1w"], default_value = "1d")]
+    pub interval: String,
+    /// Only this context (sea.domain); behavior and drift-events only.
+    #[arg(long, value_name = "DOMAIN")]
+    pub context: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Write the table to this Parquet file instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+/// `driftlake report`: an HTML page and its Markdown twin.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ReportArgs {
+    /// The lake to read.
+    #[arg(long, default_value = "./lake", value_name = "URL")]
+    pub lake: String,
+    /// The window (default: the 30 days ending at the newest day with data).
+    #[command(flatten)]
+    pub window: WindowArgs,
+    /// The HTML file to write.
+    #[arg(long, default_value = "report.html", value_name = "FILE")]
+    pub out: PathBuf,
+    /// The Markdown file to write (default: --out with .md).
+    #[arg(long, value_name = "FILE")]
+    pub markdown: Option<PathBuf>,
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+/// A context over the lake and its table names; a lake that cannot be
+/// opened, or a local lake directory that does not exist, is an error.
+async fn open_lake(url: &str) -> anyhow::Result<(DfContext, Vec<String>)> {
+    // Opening checks that a local lake exists (a reader never creates one).
+    crate::source::open_url(url).with_context(|| format!("opening lake {url}"))?;
+    let ctx = new_context();
+    let tables = register_lake(&ctx, url)
+        .await
+        .with_context(|| format!("reading lake {url}"))?;
+    Ok((ctx, tables))
+}
+
+/// Print `text` to stdout; a closed stdout is not an error.
+fn emit(text: &str) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e).context("writing to stdout"),
+        _ => Ok(()),
+    }
+}
+
+/// Run a driftlake command body, mapping errors to exit code 2.
+fn exit_2_on_error(f: impl FnOnce() -> anyhow::Result<ExitCode>) -> anyhow::Result<ExitCode> {
+    match f() {
+        Ok(c) => Ok(c),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            Ok(ExitCode::from(2))
+        }
+    }
+}
+
+/// `driftlake gate`.
+///
+/// # Errors
+/// Never: every failure prints and becomes exit code 2.
+pub fn gate(args: GateArgs) -> anyhow::Result<ExitCode> {
+    exit_2_on_error(|| runtime()?.block_on(gate_async(&args)))
+}
+
+async fn gate_async(args: &GateArgs) -> anyhow::Result<ExitCode> {
+    let (ctx, tables) = open_lake(&args.lake).await?;
+    if !tables.iter().any(|t| t == "behavior_summary") {
+        anyhow::bail!(
+            "lake {} has no behavior_summary table (has the telemetry stage run?)",
+            args.lake
+        );
+    }
+    let (from, to) = match (args.window.from, args.window.to) {
+        (None, None) => {
+            let b = run_statement(
+                &ctx,
+                "SELECT max(date) AS d FROM behavior_summary",
+                &BTreeMap::new(),
+            )
+            .await?;
+            let d = first_string(&b).context("behavior_summary has no rows")?;
+            (d.clone(), d)
+        }
+        (f, t) => (
+            f.map_or_else(|| "0000-01-01".to_string(), |d| d.to_string()),
+            t.map_or_else(|| "9999-12-31".to_string(), |d| d.to_string()),
+        ),
+    };
+    let params = BTreeMap::from([
+        ("from".to_string(), from.clone()),
+        ("to".to_string(), to.clone()),
+    ]);
+    let batches = run_statement(
+        &ctx,
+        "-- Params:  $from, $to
+         SELECT context, spec_node_id, date, drift_score, drift_level, confidence,
+                evidence_count, triggered_rules, evidence_ref
+         FROM behavior_summary WHERE date >= $from AND date <= $to",
+        &params,
+    )
+    .await?;
+    let rows = gate_rows(&batches)?;
+    if rows.is_empty() {
+        anyhow::bail!("no behavior_summary rows between {from} and {to}");
+    }
+    let mode = if args.fail { Mode::Fail } else { Mode::Warn };
+    let shown_from = rows
+        .iter()
+        .map(|r| r.date.as_str())
+        .min()
+        .unwrap_or(&from)
+        .to_string();
+    let shown_to = rows
+        .iter()
+        .map(|r| r.date.as_str())
+        .max()
+        .unwrap_or(&to)
+        .to_string();
+    let verdict = evaluate(&rows, mode, args.max_medium, &shown_from, &shown_to);
+    let text = match args.format {
+        GateFormat::Table => verdict.to_table(),
+        GateFormat::Github => verdict.to_github(),
+        GateFormat::Json => {
+            let mut s = serde_json::to_string(&verdict).context("serialising the verdict")?;
+            s.push('\n');
+            s
+        }
+    };
+    emit(&text)?;
+    Ok(if verdict.failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn first_string(batches: &[datafusion::arrow::array::RecordBatch]) -> Option<String> {
+    use datafusion::arrow::array::{Array, AsArray};
+    let b = batches.iter().find(|b| b.num_rows() > 0)?;
+    let c = datafusion::arrow::compute::cast(
+        b.column(0),
+        &datafusion::arrow::datatypes::DataType::Utf8,
+    )
+    .ok()?;
+    let s = c.as_string::<i32>();
+    (!s.is_null(0)).then(|| s.value(0).to_string())
+}
+
+fn gate_rows(batches: &[datafusion::arrow::array::RecordBatch]) -> anyhow::Result<Vec<GateRow>> {
+    use datafusion::arrow::array::{Array, AsArray};
+    use datafusion::arrow::compute::cast;
+    use datafusion::arrow::datatypes::{DataType, Field, Float64Type, Int64Type};
+    let list = DataType::List(std::sync::Arc::new(Field::new_list_field(
+        DataType::Utf8,
+        true,
+    )));
+    let mut out = Vec::new();
+    for b in batches {
+        let c = |n: &str, t: &DataType| -> anyhow::Result<_> {
+            let i = b.schema().index_of(n)?;
+            Ok(cast(b.column(i), t)?)
+        };
+        let (ctx, node, date, level, eref) = (
+            c("context", &DataType::Utf8)?,
+            c("spec_node_id", &DataType::Utf8)?,
+            c("date", &DataType::Utf8)?,
+            c("drift_level", &DataType::Utf8)?,
+            c("evidence_ref", &DataType::Utf8)?,
+        );
+        let (score, conf, count, rules) = (
+            c("drift_score", &DataType::Float64)?,
+            c("confidence", &DataType::Float64)?,
+            c("evidence_count", &DataType::Int64)?,
+            c("triggered_rules", &list)?,
+        );
+        let (ctx, node, date, level, eref) = (
+            ctx.as_string::<i32>(),
+            node.as_string::<i32>(),
+            date.as_string::<i32>(),
+            level.as_string::<i32>(),
+            eref.as_string::<i32>(),
+        );
+        let (score, conf, count, rules) = (
+            score.as_primitive::<Float64Type>(),
+            conf.as_primitive::<Float64Type>(),
+            count.as_primitive::<Int64Type>(),
+            rules.as_list::<i32>(),
+        );
+        for r in 0..b.num_rows() {
+            let lv = if level.is_null(r) { "" } else { level.value(r) };
+            let drift_level = Level::parse(lv)
+                .with_context(|| format!("behavior_summary has an unknown drift_level {lv:?}"))?;
+            let rule_list = if rules.is_null(r) {
+                Vec::new()
+            } else {
+                let v = rules.value(r);
+                let s = v.as_string::<i32>();
+                (0..s.len())
+                    .filter(|&j| !s.is_null(j))
+                    .map(|j| s.value(j).to_string())
+                    .collect()
+            };
+            out.push(GateRow {
+                context: if ctx.is_null(r) {
+                    String::new()
+                } else {
+                    ctx.value(r).to_string()
+                },
+                spec_node_id: (!node.is_null(r)).then(|| node.value(r).to_string()),
+                date: date.value(r).to_string(),
+                drift_score: score.value(r),
+                drift_level,
+                confidence: conf.value(r),
+                evidence_count: count.value(r),
+                triggered_rules: rule_list,
+                evidence_ref: (!eref.is_null(r)).then(|| eref.value(r).to_string()),
+            });
+        }
+    }
+    Ok(out)
+}
+
+fn window_params(w: &WindowArgs) -> BTreeMap<String, String> {
+    let mut p = BTreeMap::new();
+    if let Some(d) = w.from {
+        p.insert("from".to_string(), d.to_string());
+    }
+    if let Some(d) = w.to {
+        p.insert("to".to_string(), d.to_string());
+    }
+    p
+}
+
+/// `driftlake drifts`.
+///
+/// # Errors
+/// Never: every failure prints and becomes exit code 2.
+pub fn drifts(args: DriftsArgs) -> anyhow::Result<ExitCode> {
+    exit_2_on_error(|| runtime()?.block_on(drifts_async(&args)))
+}
+
+async fn drifts_async(args: &DriftsArgs) -> anyhow::Result<ExitCode> {
+    let (ctx, tables) = open_lake(&args.lake).await?;
+    if !tables.iter().any(|t| t == "drift_events") {
+        anyhow::bail!(
+            "lake {} has no drift_events table (run a job with the drift_events stage)",
+            args.lake
+        );
+    }
+    let mut params = window_params(&args.window);
+    params.insert("min_severity".into(), args.min_severity.clone());
+    if args.events {
+        return print_events(&ctx, args, &params).await;
+    }
+    let batches = run_sql_file(&ctx, "what_drifted", &params).await?;
+    let schema = schema_of(&batches, &ctx, "what_drifted", &params).await?;
+    let mut buf = Vec::new();
+    write_batches(&mut buf, &batches, &schema, args.format)?;
+    emit(&String::from_utf8_lossy(&buf))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The schema of a result (from the batches, or the plan when empty).
+async fn schema_of(
+    batches: &[datafusion::arrow::array::RecordBatch],
+    ctx: &DfContext,
+    relation: &str,
+    params: &BTreeMap<String, String>,
+) -> anyhow::Result<SchemaRef> {
+    if let Some(b) = batches.first() {
+        return Ok(b.schema());
+    }
+    let f = crate::engine::sql::sql_file(relation).context("unknown statement")?;
+    let plan = ctx.state().create_logical_plan(f.text).await?;
+    let plan = plan.with_param_values(crate::engine::sql::param_values(f.text, params)?)?;
+    Ok(std::sync::Arc::new(plan.schema().as_arrow().clone()))
+}
+
+async fn print_events(
+    ctx: &DfContext,
+    args: &DriftsArgs,
+    params: &BTreeMap<String, String>,
+) -> anyhow::Result<ExitCode> {
+    let sql = "-- Params:  $from = 0000-01-01, $to = 9999-12-31, $min_severity = green
+        SELECT drift_id, episode_id, drift_type, severity, detected_at, evidence_refs,
+               recommended_patch_type, fingerprint_key, fingerprint_version, notes,
+               origin, rule_id, context, spec_node_id, identity_ref, primitive, agent_id,
+               drift_score, confidence, date
+        FROM drift_events
+        WHERE date >= $from AND date <= $to
+          AND CASE severity WHEN 'red' THEN 3 WHEN 'yellow' THEN 2 ELSE 1 END
+              >= CASE $min_severity WHEN 'red' THEN 3 WHEN 'yellow' THEN 2 ELSE 1 END
+        ORDER BY detected_at, drift_id";
+    let batches = run_statement(ctx, sql, params).await?;
+    if args.format == Format::Json {
+        let mut text = String::new();
+        for e in crate::drift::table::events_from_batches(&batches)? {
+            text.push_str(&e.to_json().to_string());
+            text.push('\n');
+        }
+        emit(&text)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let Some(first) = batches.first() else {
+        emit("No drift events in this window.\n")?;
+        return Ok(ExitCode::SUCCESS);
+    };
+    let mut buf = Vec::new();
+    write_batches(&mut buf, &batches, &first.schema(), args.format)?;
+    emit(&String::from_utf8_lossy(&buf))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `driftlake trends`.
+///
+/// # Errors
+/// Never: every failure prints and becomes exit code 2.
+pub fn trends(args: TrendsArgs) -> anyhow::Result<ExitCode> {
+    exit_2_on_error(|| runtime()?.block_on(trends_async(&args)))
+}
+
+async fn trends_async(args: &TrendsArgs) -> anyhow::Result<ExitCode> {
+    if args.context.is_some() && !args.family.has_context() {
+        anyhow::bail!("--context applies to the behavior and drift-events trends only");
+    }
+    let (ctx, tables) = open_lake(&args.lake).await?;
+    let relation = args.family.relation();
+    let source = args.family.source();
+    if !tables.iter().any(|t| t == source) {
+        anyhow::bail!(
+            "lake {} has no {source} table, which {relation} is computed from",
+            args.lake
+        );
+    }
+    let mut params = window_params(&args.window);
+    params.insert("interval".into(), args.interval.clone());
+    if let Some(c) = &args.context {
+        params.insert("context".into(), c.clone());
+    }
+    let batches = run_sql_file(&ctx, relation, &params)
+        .await
+        .with_context(|| format!("computing {relation} over lake {}", args.lake))?;
+    let schema = schema_of(&batches, &ctx, relation, &params).await?;
+    if let Some(path) = &args.out {
+        super::sql::write_parquet(path, &schema, &batches)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut buf = Vec::new();
+    write_batches(&mut buf, &batches, &schema, args.format)?;
+    emit(&String::from_utf8_lossy(&buf))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `driftlake report`.
+///
+/// # Errors
+/// Never: every failure prints and becomes exit code 2.
+pub fn report(args: ReportArgs) -> anyhow::Result<ExitCode> {
+    exit_2_on_error(|| runtime()?.block_on(report_async(&args)))
+}
+
+async fn report_async(args: &ReportArgs) -> anyhow::Result<ExitCode> {
+    use crate::report::{html, load, markdown};
+    let (ctx, tables) = open_lake(&args.lake).await?;
+    let newest = load::newest_day(&ctx, &tables).await?;
+    let today = chrono::Utc::now().date_naive();
+    let (from, to) = load::window(args.window.from, args.window.to, newest, today);
+    if from > to {
+        anyhow::bail!("--from {from} is after --to {to}");
+    }
+    let data = load::load(&ctx, &tables, &args.lake, from, to).await?;
+    let md_path = args
+        .markdown
+        .clone()
+        .unwrap_or_else(|| args.out.with_extension("md"));
+    std::fs::write(&args.out, html::render_html(&data))
+        .with_context(|| format!("writing {}", args.out.display()))?;
+    std::fs::write(&md_path, markdown::render_markdown(&data))
+        .with_context(|| format!("writing {}", md_path.display()))?;
+    eprintln!(
+        "report for {from} – {to} written to {} and {}",
+        args.out.display(),
+        md_path.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,431 @@
+//! The `drift_events` table (lake.md §4, telemetry-correlation.md §6): its
+//! schema, rows to batches and back, and the computation that recomputes it
+//! from a lake's registered tables.
+//!
+//! Recomputed whole every run, like `agent_profiles`: the events are a pure
+//! function of `observations` (replayed with the job's thresholds) and
+//! `agent_profiles` (and, with the telemetry stage, `behavior_summary`), so a
+//! rerun writes the same rows and a backfill gives the same events as
+//! in-order ingestion.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use chrono::DateTime;
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, Float64Builder, ListBuilder, RecordBatch, StringBuilder,
+    TimestampMicrosecondBuilder,
+};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{
+    DataType, Field, Float64Type, Int32Type, Int64Type, Schema, SchemaRef, TimeUnit,
+    TimestampMicrosecondType,
+};
+use datafusion::arrow::error::ArrowError;
+use datafusion::prelude::SessionContext as DfContext;
+
+use super::derive::{agent_events, attribution_events, multi_actor_events, TierChange, Transition};
+use super::event::{schema_errors, DriftEvent, FINGERPRINT_VERSION};
+use crate::engine::{EngineError, Result};
+use crate::extract::attribution::AttributionThresholds;
+
+/// The table's directory name.
+pub const TABLE: &str = "drift_events";
+
+fn ts_type() -> DataType {
+    DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
+}
+
+/// `drift_events` without `date` (the UTC day of `window_start`).
+pub fn drift_events_schema() -> SchemaRef {
+    let s = |n: &str, nullable| Field::new(n, DataType::Utf8, nullable);
+    Arc::new(Schema::new(vec![
+        s("drift_id", false),
+        s("episode_id", false),
+        s("drift_type", false),
+        s("severity", false),
+        Field::new("detected_at", ts_type(), false),
+        Field::new(
+            "evidence_refs",
+            DataType::List(Arc::new(Field::new_list_field(DataType::Utf8, true))),
+            false,
+        ),
+        s("recommended_patch_type", false),
+        s("fingerprint_key", false),
+        s("fingerprint_version", false),
+        s("notes", true),
+        s("origin", false),
+        s("rule_id", false),
+        Field::new("window_start", ts_type(), false),
+        s("context", true),
+        s("spec_node_id", true),
+        s("identity_ref", true),
+        s("primitive", true),
+        s("agent_id", true),
+        Field::new("drift_score", DataType::Float64, true),
+        Field::new("confidence", DataType::Float64, true),
+        s("run_id", false),
+    ]))
+}
+
+/// The UTC day (`YYYY-MM-DD`) of `window_start`: the event's partition.
+pub fn event_date(e: &DriftEvent) -> String {
+    DateTime::from_timestamp_micros(e.window_start_us)
+        .map_or_else(|| "1970-01-01".into(), |t| t.date_naive().to_string())
+}
+
+/// One batch of `events` in the in-file schema.
+///
+/// # Errors
+/// Arrow errors (none for well-formed events).
+pub fn events_batch(events: &[&DriftEvent], run_id: &str) -> Result<RecordBatch, ArrowError> {
+    let n = events.len();
+    let mut cols: Vec<ArrayRef> = Vec::new();
+    let text = |f: &dyn Fn(&DriftEvent) -> Option<&str>| -> ArrayRef {
+        let mut b = StringBuilder::with_capacity(n, n * 16);
+        for e in events {
+            b.append_option(f(e));
+        }
+        Arc::new(b.finish())
+    };
+    let time = |f: &dyn Fn(&DriftEvent) -> i64| -> ArrayRef {
+        let mut b = TimestampMicrosecondBuilder::with_capacity(n).with_timezone("UTC");
+        for e in events {
+            b.append_value(f(e));
+        }
+        Arc::new(b.finish())
+    };
+    let num = |f: &dyn Fn(&DriftEvent) -> Option<f64>| -> ArrayRef {
+        let mut b = Float64Builder::with_capacity(n);
+        for e in events {
+            b.append_option(f(e));
+        }
+        Arc::new(b.finish())
+    };
+    cols.push(text(&|e| Some(&e.drift_id)));
+    cols.push(text(&|e| Some(&e.episode_id)));
+    cols.push(text(&|e| Some(e.drift_type.as_str())));
+    cols.push(text(&|e| Some(e.severity.as_str())));
+    cols.push(time(&|e| e.detected_at_us));
+    let mut refs = ListBuilder::new(StringBuilder::new());
+    for e in events {
+        for r in &e.evidence_refs {
+            refs.values().append_value(r);
+        }
+        refs.append(true);
+    }
+    cols.push(Arc::new(refs.finish()));
+    cols.push(text(&|e| Some(e.patch.as_str())));
+    cols.push(text(&|e| Some(&e.fingerprint_key)));
+    cols.push(text(&|_| Some(FINGERPRINT_VERSION)));
+    cols.push(text(&|e| e.notes.as_deref()));
+    cols.push(text(&|e| Some(e.origin.as_str())));
+    cols.push(text(&|e| Some(&e.rule_id)));
+    cols.push(time(&|e| e.window_start_us));
+    cols.push(text(&|e| e.context.as_deref()));
+    cols.push(text(&|e| e.spec_node_id.as_deref()));
+    cols.push(text(&|e| e.identity_ref.as_deref()));
+    cols.push(text(&|e| e.primitive.as_deref()));
+    cols.push(text(&|e| e.agent_id.as_deref()));
+    cols.push(num(&|e| e.drift_score));
+    cols.push(num(&|e| e.confidence));
+    cols.push(Arc::new(datafusion::arrow::array::StringArray::from(
+        vec![run_id; n],
+    )));
+    RecordBatch::try_new(drift_events_schema(), cols)
+}
+
+/// `events` grouped by [`event_date`], each partition sorted by
+/// (`detected_at`, `drift_id`), as batches of the in-file schema.
+///
+/// # Errors
+/// Arrow errors (none for well-formed events).
+pub fn event_partitions(
+    events: &[DriftEvent],
+    run_id: &str,
+) -> Result<BTreeMap<String, Vec<RecordBatch>>, ArrowError> {
+    let mut by_date: BTreeMap<String, Vec<&DriftEvent>> = BTreeMap::new();
+    for e in events {
+        by_date.entry(event_date(e)).or_default().push(e);
+    }
+    let mut out = BTreeMap::new();
+    for (date, mut list) in by_date {
+        list.sort_by(|a, b| (a.detected_at_us, &a.drift_id).cmp(&(b.detected_at_us, &b.drift_id)));
+        let batches = list
+            .chunks(crate::pipeline::BATCH_ROWS)
+            .map(|c| events_batch(c, run_id))
+            .collect::<Result<Vec<_>, _>>()?;
+        out.insert(date, batches);
+    }
+    Ok(out)
+}
+
+/// A column of `b` by name, cast to `to`.
+fn col(b: &RecordBatch, name: &str, to: &DataType) -> Result<ArrayRef, ArrowError> {
+    let i = b.schema().index_of(name)?;
+    cast(b.column(i), to)
+}
+
+fn transitions(batches: &[RecordBatch]) -> Result<Vec<Transition>, ArrowError> {
+    let mut out = Vec::new();
+    for b in batches {
+        let ip = col(b, "identity_ref", &DataType::Utf8)?;
+        let prim = col(b, "primitive", &DataType::Utf8)?;
+        let seq = col(b, "seq", &DataType::Int64)?;
+        let ts = col(b, "ts", &DataType::Float64)?;
+        let state = col(b, "state", &DataType::Utf8)?;
+        let prev = col(b, "prev_state", &DataType::Utf8)?;
+        let conf = col(b, "confidence", &DataType::Float64)?;
+        let eref = col(b, "evidence_ref", &DataType::Utf8)?;
+        let (ip, prim, state, prev, eref) = (
+            ip.as_string::<i32>(),
+            prim.as_string::<i32>(),
+            state.as_string::<i32>(),
+            prev.as_string::<i32>(),
+            eref.as_string::<i32>(),
+        );
+        let (seq, ts, conf) = (
+            seq.as_primitive::<Int64Type>(),
+            ts.as_primitive::<Float64Type>(),
+            conf.as_primitive::<Float64Type>(),
+        );
+        for r in 0..b.num_rows() {
+            if ip.is_null(r) || state.is_null(r) || eref.is_null(r) || ts.is_null(r) {
+                continue;
+            }
+            out.push(Transition {
+                identity_ref: ip.value(r).to_string(),
+                primitive: prim.value(r).to_string(),
+                seq: seq.value(r),
+                ts: ts.value(r),
+                state: state.value(r).to_string(),
+                prev_state: (!prev.is_null(r)).then(|| prev.value(r).to_string()),
+                confidence: conf.value(r),
+                evidence_ref: eref.value(r).to_string(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+fn tier_changes(batches: &[RecordBatch]) -> Result<Vec<TierChange>, ArrowError> {
+    let mut out = Vec::new();
+    for b in batches {
+        let agent = col(b, "agent_id", &DataType::Utf8)?;
+        let ws = col(b, "window_start", &ts_type())?;
+        let we = col(b, "window_end", &ts_type())?;
+        let prev = col(b, "prev_tier", &DataType::Int32)?;
+        let tier = col(b, "tier", &DataType::Int32)?;
+        let score = col(b, "anomaly_score", &DataType::Float64)?;
+        let f = col(b, "file_ops", &DataType::Int64)?;
+        let n = col(b, "network_ops", &DataType::Int64)?;
+        let o = col(b, "other_ops", &DataType::Int64)?;
+        let agent = agent.as_string::<i32>();
+        let (ws, we) = (
+            ws.as_primitive::<TimestampMicrosecondType>(),
+            we.as_primitive::<TimestampMicrosecondType>(),
+        );
+        let (prev, tier) = (
+            prev.as_primitive::<Int32Type>(),
+            tier.as_primitive::<Int32Type>(),
+        );
+        let score = score.as_primitive::<Float64Type>();
+        let (f, n, o) = (
+            f.as_primitive::<Int64Type>(),
+            n.as_primitive::<Int64Type>(),
+            o.as_primitive::<Int64Type>(),
+        );
+        for r in 0..b.num_rows() {
+            out.push(TierChange {
+                agent_id: agent.value(r).to_string(),
+                window_start_us: ws.value(r),
+                window_end_us: we.value(r),
+                prev_tier: (!prev.is_null(r)).then(|| prev.value(r)),
+                tier: tier.value(r),
+                anomaly_score: score.value(r),
+                file_ops: f.value(r),
+                network_ops: n.value(r),
+                other_ops: o.value(r),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Events back from `drift_events` rows (any projection holding the
+/// schema's columns; `run_id` and `date` are not needed).
+///
+/// # Errors
+/// A missing column or a value outside the schema's enums.
+pub fn events_from_batches(batches: &[RecordBatch]) -> Result<Vec<DriftEvent>> {
+    use super::event::{DriftType, Origin, PatchType, Severity};
+    let list = DataType::List(Arc::new(Field::new_list_field(DataType::Utf8, true)));
+    let bad = |what: &str, v: &str| {
+        EngineError::Statement(format!("drift_events has an unknown {what} {v:?}"))
+    };
+    let mut out = Vec::new();
+    for b in batches {
+        let s = |n: &str| -> Result<ArrayRef> { Ok(col(b, n, &DataType::Utf8)?) };
+        let (id, ep, ty, sev, patch, key, notes, origin, rule) = (
+            s("drift_id")?,
+            s("episode_id")?,
+            s("drift_type")?,
+            s("severity")?,
+            s("recommended_patch_type")?,
+            s("fingerprint_key")?,
+            s("notes")?,
+            s("origin")?,
+            s("rule_id")?,
+        );
+        let (ctx, node, ip, prim, agent) = (
+            s("context")?,
+            s("spec_node_id")?,
+            s("identity_ref")?,
+            s("primitive")?,
+            s("agent_id")?,
+        );
+        let at = col(b, "detected_at", &ts_type())?;
+        let ws = match b.schema().index_of("window_start") {
+            Ok(_) => col(b, "window_start", &ts_type())?,
+            Err(_) => at.clone(),
+        };
+        let refs = col(b, "evidence_refs", &list)?;
+        let score = col(b, "drift_score", &DataType::Float64)?;
+        let conf = col(b, "confidence", &DataType::Float64)?;
+        let text = |a: &ArrayRef, r: usize| -> Option<String> {
+            let a = a.as_string::<i32>();
+            (!a.is_null(r)).then(|| a.value(r).to_string())
+        };
+        let num = |a: &ArrayRef, r: usize| -> Option<f64> {
+            let a = a.as_primitive::<Float64Type>();
+            (!a.is_null(r)).then(|| a.value(r))
+        };
+        let (at, ws) = (
+            at.as_primitive::<TimestampMicrosecondType>(),
+            ws.as_primitive::<TimestampMicrosecondType>(),
+        );
+        let refs = refs.as_list::<i32>();
+        for r in 0..b.num_rows() {
+            let req = |a: &ArrayRef| text(a, r).unwrap_or_default();
+            let t = req(&ty);
+            let sv = req(&sev);
+            let p = req(&patch);
+            let o = req(&origin);
+            let ev = refs.value(r);
+            let ev = ev.as_string::<i32>();
+            out.push(DriftEvent {
+                drift_id: req(&id),
+                episode_id: req(&ep),
+                drift_type: DriftType::parse(&t).ok_or_else(|| bad("drift_type", &t))?,
+                severity: Severity::parse(&sv).ok_or_else(|| bad("severity", &sv))?,
+                detected_at_us: at.value(r),
+                evidence_refs: (0..ev.len())
+                    .filter(|&j| !ev.is_null(j))
+                    .map(|j| ev.value(j).to_string())
+                    .collect(),
+                patch: PatchType::parse(&p).ok_or_else(|| bad("recommended_patch_type", &p))?,
+                fingerprint_key: req(&key),
+                notes: text(&notes, r),
+                origin: Origin::parse(&o).ok_or_else(|| bad("origin", &o))?,
+                rule_id: req(&rule),
+                window_start_us: ws.value(r),
+                context: text(&ctx, r),
+                spec_node_id: text(&node, r),
+                identity_ref: text(&ip, r),
+                primitive: text(&prim, r),
+                agent_id: text(&agent, r),
+                drift_score: num(&score, r),
+                confidence: num(&conf, r),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Every drift event the registered tables give: attribution transitions
+/// and multi-actor suspicions (when `observations` is registered) and agent
+/// tier changes (when `agent_profiles` is). Each event is checked against
+/// the drift schema.
+///
+/// # Errors
+/// DataFusion errors, or an event that breaks the schema (a bug: the
+/// message names the event and the broken rule).
+pub async fn compute_events(
+    ctx: &DfContext,
+    tables: &[String],
+    thresholds: &AttributionThresholds,
+) -> Result<Vec<DriftEvent>> {
+    let has = |t: &str| tables.iter().any(|x| x == t);
+    let run = |name: &'static str| async move {
+        crate::engine::context::run_sql_file(ctx, name, &BTreeMap::new()).await
+    };
+    let mut events = Vec::new();
+    if has("observations") {
+        let rows = transitions(&run("attribution_transitions").await?)?;
+        events.extend(attribution_events(&rows));
+        events.extend(multi_actor_events(
+            &rows,
+            thresholds.multi_actor_min_primitives,
+        ));
+    }
+    if has("agent_profiles") {
+        events.extend(agent_events(&tier_changes(
+            &run("agent_tier_changes").await?,
+        )?));
+    }
+    let mut seen = BTreeSet::new();
+    for e in &events {
+        let errors = schema_errors(&e.to_json());
+        if !errors.is_empty() {
+            return Err(EngineError::Statement(format!(
+                "drift event {} breaks schemas/drift.schema.json: {}",
+                e.drift_id,
+                errors.join("; ")
+            )));
+        }
+        if !seen.insert(e.drift_id.as_str()) {
+            return Err(EngineError::Statement(format!(
+                "two drift events share the id {}",
+                e.drift_id
+            )));
+        }
+    }
+    Ok(events)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::drift::derive::agent_events;
+
+    #[test]
+    fn batches_follow_the_schema_and_partition_by_window_day() {
+        let change = |agent: &str, ws: i64| TierChange {
+            agent_id: agent.into(),
+            window_start_us: ws,
+            window_end_us: ws + 300_000_000,
+            prev_tier: Some(1),
+            tier: 3,
+            anomaly_score: 0.9,
+            file_ops: 1,
+            network_ops: 2,
+            other_ops: 3,
+        };
+        let day = 1_767_225_600_000_000; // 2026-01-01T00:00:00Z
+        let ev = agent_events(&[
+            change("b", day + 600_000_000),
+            change("a", day + 600_000_000),
+            change("a", day - 300_000_000),
+        ]);
+        let parts = event_partitions(&ev, "run-1").unwrap();
+        assert_eq!(
+            parts.keys().collect::<Vec<_>>(),
+            vec!["2025-12-31", "2026-01-01"]
+        );
+        let b = &parts["2026-01-01"][0];
+        assert_eq!(b.schema(), drift_events_schema());
+        assert_eq!(b.num_rows(), 2);
+        let ids = b.column(0).as_string::<i32>();
+        assert!(ids.value(0) < ids.value(1), "ties sorted by drift_id");
+    }
+}

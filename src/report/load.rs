@@ -1,0 +1,437 @@
+//! Read a [`ReportData`] from a lake registered in a DataFusion context:
+//! one small aggregate query per section, over `behavior_summary`,
+//! `drift_events` (through `sql/what_drifted.sql`), `attribution_state`,
+//! `agent_profiles` and `_runs`. A table the lake does not have yet leaves
+//! its section empty.
+
+use std::collections::BTreeMap;
+
+use chrono::{Days, NaiveDate};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type};
+use datafusion::prelude::SessionContext as DfContext;
+
+use super::model::{
+    AgentDay, AttributionCount, EventDay, Fingerprint, Level, LevelDay, NodeDay, ReportData,
+    Severity,
+};
+use crate::engine::context::{run_sql_file, run_statement};
+use crate::engine::{EngineError, Result};
+
+/// Fingerprints the report lists.
+pub const TOP_FINGERPRINTS: usize = 20;
+
+/// Days in the default window (ending at the newest day with data).
+pub const DEFAULT_DAYS: u64 = 30;
+
+/// The tables that give a report its days.
+const DATED: [&str; 3] = ["behavior_summary", "drift_events", "agent_profiles"];
+
+/// Rows of a query as string / integer / float cells, by column name.
+struct Rows {
+    cols: BTreeMap<String, Vec<ArrayRef>>,
+    len: usize,
+}
+
+impl Rows {
+    fn new(batches: &[RecordBatch]) -> Self {
+        let mut cols: BTreeMap<String, Vec<ArrayRef>> = BTreeMap::new();
+        for b in batches {
+            for (f, c) in b.schema().fields().iter().zip(b.columns()) {
+                cols.entry(f.name().clone()).or_default().push(c.clone());
+            }
+        }
+        Rows {
+            cols,
+            len: batches.iter().map(RecordBatch::num_rows).sum(),
+        }
+    }
+
+    /// Column `name` cast to `to`, one array per batch.
+    fn column(&self, name: &str, to: &DataType) -> Result<Vec<ArrayRef>> {
+        let parts = self
+            .cols
+            .get(name)
+            .ok_or_else(|| EngineError::Statement(format!("report query lacks column {name}")))?;
+        parts
+            .iter()
+            .map(|a| cast(a, to).map_err(EngineError::from))
+            .collect()
+    }
+
+    fn strings(&self, name: &str) -> Result<Vec<Option<String>>> {
+        let mut out = Vec::with_capacity(self.len);
+        for a in self.column(name, &DataType::Utf8)? {
+            let s = a.as_string::<i32>();
+            out.extend((0..s.len()).map(|i| (!s.is_null(i)).then(|| s.value(i).to_string())));
+        }
+        Ok(out)
+    }
+
+    fn ints(&self, name: &str) -> Result<Vec<i64>> {
+        let mut out = Vec::with_capacity(self.len);
+        for a in self.column(name, &DataType::Int64)? {
+            let s = a.as_primitive::<Int64Type>();
+            out.extend((0..s.len()).map(|i| if s.is_null(i) { 0 } else { s.value(i) }));
+        }
+        Ok(out)
+    }
+
+    fn floats(&self, name: &str) -> Result<Vec<f64>> {
+        let mut out = Vec::with_capacity(self.len);
+        for a in self.column(name, &DataType::Float64)? {
+            let s = a.as_primitive::<Float64Type>();
+            out.extend((0..s.len()).map(|i| if s.is_null(i) { 0.0 } else { s.value(i) }));
+        }
+        Ok(out)
+    }
+
+    fn bools(&self, name: &str) -> Result<Vec<bool>> {
+        let mut out = Vec::with_capacity(self.len);
+        for a in self.column(name, &DataType::Boolean)? {
+            let s = a.as_boolean();
+            out.extend((0..s.len()).map(|i| !s.is_null(i) && s.value(i)));
+        }
+        Ok(out)
+    }
+
+    fn string_lists(&self, name: &str) -> Result<Vec<Vec<String>>> {
+        let to = DataType::List(std::sync::Arc::new(
+            datafusion::arrow::datatypes::Field::new_list_field(DataType::Utf8, true),
+        ));
+        let mut out = Vec::with_capacity(self.len);
+        for a in self.column(name, &to)? {
+            let l = a.as_list::<i32>();
+            for i in 0..l.len() {
+                if l.is_null(i) {
+                    out.push(Vec::new());
+                    continue;
+                }
+                let v = l.value(i);
+                let s = v.as_string::<i32>();
+                out.push(
+                    (0..s.len())
+                        .filter(|&j| !s.is_null(j))
+                        .map(|j| s.value(j).to_string())
+                        .collect(),
+                );
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn day(s: &Option<String>) -> Option<NaiveDate> {
+    s.as_deref()
+        .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+}
+
+async fn query(ctx: &DfContext, sql: &str, from: NaiveDate, to: NaiveDate) -> Result<Rows> {
+    let params = BTreeMap::from([
+        ("from".to_string(), from.to_string()),
+        ("to".to_string(), to.to_string()),
+    ]);
+    // The header declares the parameters for engine::sql::param_values.
+    let text = format!("-- Params:  $from, $to\n{sql}");
+    Ok(Rows::new(&run_statement(ctx, &text, &params).await?))
+}
+
+/// The newest UTC day with data in any dated table, if any.
+///
+/// # Errors
+/// DataFusion errors.
+pub async fn newest_day(ctx: &DfContext, tables: &[String]) -> Result<Option<NaiveDate>> {
+    let mut newest = None;
+    for t in DATED.iter().filter(|t| tables.iter().any(|x| x == *t)) {
+        let b = run_statement(
+            ctx,
+            &format!("SELECT max(date) AS d FROM {t}"),
+            &BTreeMap::new(),
+        )
+        .await?;
+        let d = Rows::new(&b).strings("d")?.first().and_then(day);
+        newest = newest.max(d);
+    }
+    Ok(newest)
+}
+
+/// The window `[from, to]`: as given, else the [`DEFAULT_DAYS`] ending at
+/// `to` (given, or the newest day with data, or `today` for an empty lake).
+pub fn window(
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+    newest: Option<NaiveDate>,
+    today: NaiveDate,
+) -> (NaiveDate, NaiveDate) {
+    let to = to.or(newest).unwrap_or(today);
+    let from = from.unwrap_or_else(|| {
+        to.checked_sub_days(Days::new(DEFAULT_DAYS - 1))
+            .unwrap_or(to)
+    });
+    (from, to)
+}
+
+/// Read everything a report shows for `[from, to]`.
+///
+/// # Errors
+/// DataFusion errors, or a lake whose values are not what the spec says
+/// (an unknown level or severity).
+pub async fn load(
+    ctx: &DfContext,
+    tables: &[String],
+    lake: &str,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<ReportData> {
+    let has = |t: &str| tables.iter().any(|x| x == t);
+    let mut data = ReportData {
+        lake: lake.to_string(),
+        from,
+        to,
+        ..ReportData::default()
+    };
+    if has("_runs") {
+        let b = run_statement(
+            ctx,
+            "SELECT max(run_id) AS r FROM _runs WHERE status = 'committed'",
+            &BTreeMap::new(),
+        )
+        .await?;
+        data.as_of_run = Rows::new(&b).strings("r")?.into_iter().next().flatten();
+    }
+    if has("behavior_summary") {
+        data.node_days = node_days(ctx, from, to).await?;
+        data.level_days = level_days(ctx, from, to).await?;
+    }
+    if has("drift_events") {
+        data.event_days = event_days(ctx, from, to).await?;
+        data.fingerprints = fingerprints(ctx, from, to).await?;
+    }
+    if has("attribution_state") {
+        data.attribution = attribution(ctx).await?;
+    }
+    if has("agent_profiles") {
+        data.agent_days = agent_days(ctx, from, to).await?;
+    }
+    Ok(data)
+}
+
+fn bad(what: &str, v: &str) -> EngineError {
+    EngineError::Statement(format!("unknown {what} {v:?} in the lake"))
+}
+
+async fn node_days(ctx: &DfContext, from: NaiveDate, to: NaiveDate) -> Result<Vec<NodeDay>> {
+    let r = query(
+        ctx,
+        "SELECT context, spec_node_id, date, max(drift_score) AS score,
+                max(CASE drift_level WHEN 'high' THEN 3 WHEN 'medium' THEN 2 WHEN 'low' THEN 1 ELSE 0 END) AS level_rank,
+                sum(evidence_count) AS evidence
+         FROM behavior_summary
+         WHERE spec_node_id IS NOT NULL AND date >= $from AND date <= $to
+         GROUP BY context, spec_node_id, date
+         ORDER BY context, spec_node_id, date",
+        from,
+        to,
+    )
+    .await?;
+    let (ctxs, nodes, days) = (
+        r.strings("context")?,
+        r.strings("spec_node_id")?,
+        r.strings("date")?,
+    );
+    let (scores, ranks, ev) = (
+        r.floats("score")?,
+        r.ints("level_rank")?,
+        r.ints("evidence")?,
+    );
+    Ok((0..r.len)
+        .filter_map(|i| {
+            Some(NodeDay {
+                context: ctxs[i].clone().unwrap_or_default(),
+                spec_node_id: nodes[i].clone()?,
+                day: day(&days[i])?,
+                drift_score: scores[i],
+                level: Level::ALL[usize::try_from(ranks[i].clamp(0, 3)).unwrap_or(0)],
+                evidence_count: ev[i],
+            })
+        })
+        .collect())
+}
+
+async fn level_days(ctx: &DfContext, from: NaiveDate, to: NaiveDate) -> Result<Vec<LevelDay>> {
+    let r = query(
+        ctx,
+        "SELECT date, drift_level, count(*) AS n FROM behavior_summary
+         WHERE spec_node_id IS NOT NULL AND date >= $from AND date <= $to
+         GROUP BY date, drift_level",
+        from,
+        to,
+    )
+    .await?;
+    let (days, levels, n) = (r.strings("date")?, r.strings("drift_level")?, r.ints("n")?);
+    let mut out = Vec::with_capacity(r.len);
+    for i in 0..r.len {
+        let lv = levels[i].as_deref().unwrap_or("");
+        let level = Level::parse(lv).ok_or_else(|| bad("drift_level", lv))?;
+        if let Some(d) = day(&days[i]) {
+            out.push(LevelDay {
+                day: d,
+                level,
+                rows: n[i],
+            });
+        }
+    }
+    out.sort_by_key(|x| (x.day, x.level));
+    Ok(out)
+}
+
+async fn event_days(ctx: &DfContext, from: NaiveDate, to: NaiveDate) -> Result<Vec<EventDay>> {
+    let r = query(
+        ctx,
+        "SELECT date, severity, count(*) AS n FROM drift_events
+         WHERE date >= $from AND date <= $to GROUP BY date, severity",
+        from,
+        to,
+    )
+    .await?;
+    let (days, sev, n) = (r.strings("date")?, r.strings("severity")?, r.ints("n")?);
+    let mut out = Vec::with_capacity(r.len);
+    for i in 0..r.len {
+        let s = sev[i].as_deref().unwrap_or("");
+        let severity = Severity::parse(s).ok_or_else(|| bad("severity", s))?;
+        if let Some(d) = day(&days[i]) {
+            out.push(EventDay {
+                day: d,
+                severity,
+                events: n[i],
+            });
+        }
+    }
+    out.sort_by_key(|x| (x.day, x.severity));
+    Ok(out)
+}
+
+async fn fingerprints(ctx: &DfContext, from: NaiveDate, to: NaiveDate) -> Result<Vec<Fingerprint>> {
+    let params = BTreeMap::from([
+        ("from".to_string(), from.to_string()),
+        ("to".to_string(), to.to_string()),
+    ]);
+    let r = Rows::new(&run_sql_file(ctx, "what_drifted", &params).await?);
+    let keys = r.strings("fingerprint_key")?;
+    let (types, subjects) = (r.strings("drift_type")?, r.strings("subject")?);
+    let (events, windows, episodes) = (r.ints("events")?, r.ints("windows")?, r.ints("episodes")?);
+    let worst = r.strings("worst_severity")?;
+    let (first, last) = (r.strings("first_seen")?, r.strings("last_seen")?);
+    let patches = r.string_lists("patches")?;
+    let required = r.bools("patch_required")?;
+    let mut out = Vec::with_capacity(r.len);
+    for i in 0..r.len {
+        let w = worst[i].as_deref().unwrap_or("");
+        out.push(Fingerprint {
+            key: keys[i].clone().unwrap_or_default(),
+            drift_type: types[i].clone().unwrap_or_default(),
+            subject: subjects[i].clone().unwrap_or_default(),
+            events: events[i],
+            windows: windows[i],
+            worst: Severity::parse(w).ok_or_else(|| bad("severity", w))?,
+            first_seen: stamp(first[i].as_deref()),
+            last_seen: stamp(last[i].as_deref()),
+            episodes: episodes[i],
+            patches: patches[i].clone(),
+            patch_required: required[i],
+        });
+    }
+    out.sort_by(|a, b| b.events.cmp(&a.events).then(a.key.cmp(&b.key)));
+    out.truncate(TOP_FINGERPRINTS);
+    Ok(out)
+}
+
+/// Arrow's timestamp text (`2026-05-02T10:10:00Z`) with whole seconds.
+fn stamp(s: Option<&str>) -> String {
+    let s = s.unwrap_or_default();
+    match (s.find('.'), s.ends_with('Z')) {
+        (Some(dot), true) => format!("{}Z", &s[..dot]),
+        _ => s.to_string(),
+    }
+}
+
+async fn attribution(ctx: &DfContext) -> Result<Vec<AttributionCount>> {
+    let b = run_statement(
+        ctx,
+        "SELECT primitive, state, count(DISTINCT identity_ref) AS n FROM attribution_state
+         GROUP BY primitive, state",
+        &BTreeMap::new(),
+    )
+    .await?;
+    let r = Rows::new(&b);
+    let (p, s, n) = (r.strings("primitive")?, r.strings("state")?, r.ints("n")?);
+    let order = |s: &str| {
+        ["unknown", "stable", "drifting", "conflicted", "multi_actor"]
+            .iter()
+            .position(|x| *x == s)
+            .unwrap_or(5)
+    };
+    let mut out: Vec<AttributionCount> = (0..r.len)
+        .map(|i| AttributionCount {
+            primitive: p[i].clone().unwrap_or_default(),
+            state: s[i].clone().unwrap_or_default(),
+            identities: n[i],
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        (a.primitive.as_str(), order(&a.state)).cmp(&(b.primitive.as_str(), order(&b.state)))
+    });
+    Ok(out)
+}
+
+async fn agent_days(ctx: &DfContext, from: NaiveDate, to: NaiveDate) -> Result<Vec<AgentDay>> {
+    let r = query(
+        ctx,
+        "SELECT date, tier, count(DISTINCT agent_id) AS agents, count(*) AS windows,
+                avg(anomaly_score) AS score
+         FROM agent_profiles WHERE date >= $from AND date <= $to
+         GROUP BY date, tier ORDER BY date, tier",
+        from,
+        to,
+    )
+    .await?;
+    let (days, tiers) = (r.strings("date")?, r.ints("tier")?);
+    let (agents, windows, score) = (r.ints("agents")?, r.ints("windows")?, r.floats("score")?);
+    Ok((0..r.len)
+        .filter_map(|i| {
+            Some(AgentDay {
+                day: day(&days[i])?,
+                tier: i32::try_from(tiers[i]).ok()?,
+                agents: agents[i],
+                windows: windows[i],
+                mean_anomaly_score: score[i],
+            })
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_window_ends_at_the_newest_day() {
+        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        let today = d("2026-11-22");
+        assert_eq!(
+            window(None, None, Some(d("2026-05-31")), today),
+            (d("2026-05-02"), d("2026-05-31"))
+        );
+        assert_eq!(window(None, None, None, today), (d("2026-10-24"), today));
+        assert_eq!(
+            window(Some(d("2026-01-01")), None, Some(d("2026-05-31")), today),
+            (d("2026-01-01"), d("2026-05-31"))
+        );
+        assert_eq!(
+            stamp(Some("2026-05-02T00:24:31.250952Z")),
+            "2026-05-02T00:24:31Z"
+        );
+        assert_eq!(stamp(Some("2026-05-02T00:24:31Z")), "2026-05-02T00:24:31Z");
+    }
+}
