@@ -361,7 +361,16 @@ pub async fn compute_events(
     };
     let mut events = Vec::new();
     if has("observations") {
-        let rows = transitions(&run("attribution_transitions").await?)?;
+        let mut rows = transitions(&run("attribution_transitions").await?)?;
+        // The correlator replays each identity in time order.
+        rows.sort_by(|a, b| {
+            (&a.identity_ref, &a.primitive, a.seq).cmp(&(&b.identity_ref, &b.primitive, b.seq))
+        });
+        rows.sort_by(|a, b| {
+            a.identity_ref
+                .cmp(&b.identity_ref)
+                .then(a.ts.total_cmp(&b.ts))
+        });
         events.extend(attribution_events(&rows));
         events.extend(multi_actor_events(
             &rows,

@@ -135,7 +135,7 @@ const OTHER: &str = "#6d4c41";
 /// same as HTML raw text and as XML character data.
 const CSS: &str = "
 body { font-family: system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif;
-  max-width: 62rem; margin: 0 auto; padding: 1rem 1.25rem 2rem; color: #1f2328; background: #ffffff;
+  max-width: 74rem; margin: 0 auto; padding: 1rem 1.25rem 2rem; color: #1f2328; background: #ffffff;
   line-height: 1.45; }
 h1 { font-size: 1.6rem; margin: 0.5rem 0 0.25rem; }
 h2 { font-size: 1.25rem; margin: 2.25rem 0 0.25rem; padding-bottom: 0.2rem; border-bottom: 1px solid #d0d7de; }
@@ -151,10 +151,10 @@ svg.chart { display: block; width: 100%; height: auto; margin: 0.5rem 0 1rem; }
 .table-wrap { overflow-x: auto; }
 table { border-collapse: collapse; width: 100%; font-size: 0.85rem; }
 th, td { padding: 0.25rem 0.5rem; border-bottom: 1px solid #d8dee4; text-align: left; vertical-align: top;
-  overflow-wrap: anywhere; }
-th { background: #f6f8fa; }
+  overflow-wrap: break-word; }
+th { background: #f6f8fa; white-space: nowrap; }
 .num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-td.key { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
+td.key { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; white-space: nowrap; }
 tr.patch td { background: #fdecea; }
 .sw { display: inline-block; width: 0.75em; height: 0.75em; margin-right: 0.35em; border-radius: 2px; }
 footer { margin-top: 2.5rem; padding-top: 0.5rem; border-top: 1px solid #d0d7de; font-size: 0.8rem; color: #57606a; }
@@ -457,8 +457,8 @@ fn push_fingerprint_table(out: &mut String, data: &ReportData) {
         ("events", true),
         ("windows", true),
         ("worst severity", false),
-        ("first seen", false),
-        ("last seen", false),
+        ("first seen (UTC)", false),
+        ("last seen (UTC)", false),
         ("episodes", true),
         ("patches", false),
         ("patch required", false),

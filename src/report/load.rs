@@ -347,11 +347,12 @@ async fn fingerprints(ctx: &DfContext, from: NaiveDate, to: NaiveDate) -> Result
     Ok(out)
 }
 
-/// Arrow's timestamp text (`2026-05-02T10:10:00Z`) with whole seconds.
+/// Arrow's timestamp text (`2026-05-02T10:10:00.25Z`) as `2026-05-02 10:10`
+/// (UTC, minutes: what a reader scans a table for).
 fn stamp(s: Option<&str>) -> String {
     let s = s.unwrap_or_default();
-    match (s.find('.'), s.ends_with('Z')) {
-        (Some(dot), true) => format!("{}Z", &s[..dot]),
+    match s.get(..16) {
+        Some(head) if s.as_bytes().get(10) == Some(&b'T') => head.replacen('T', " ", 1),
         _ => s.to_string(),
     }
 }

@@ -158,9 +158,9 @@ pub struct Fingerprint {
     pub windows: i64,
     /// Worst severity seen.
     pub worst: Severity,
-    /// First `detected_at` (RFC 3339).
+    /// First `detected_at` (UTC, `YYYY-MM-DD HH:MM`).
     pub first_seen: String,
-    /// Last `detected_at` (RFC 3339).
+    /// Last `detected_at` (UTC, `YYYY-MM-DD HH:MM`).
     pub last_seen: String,
     /// Distinct episodes.
     pub episodes: i64,

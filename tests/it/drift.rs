@@ -112,7 +112,7 @@ fn summary_batch(rows: &[&Value]) -> RecordBatch {
 }
 
 /// Write JSON rows as `behavior_summary/date=…/part-0.parquet` under `lake`.
-fn write_summary(lake: &Path, rows: &[Value]) {
+pub(crate) fn write_summary(lake: &Path, rows: &[Value]) {
     let mut by_day: BTreeMap<&str, Vec<&Value>> = BTreeMap::new();
     for r in rows {
         by_day
@@ -357,6 +357,10 @@ fn generated_lake(root: &Path) -> Vec<driftlake::drift::event::DriftEvent> {
     use driftlake::decode::agent::AgentDecoder;
     use driftlake::decode::frame::LineFramer;
     build_lake(root, &in_order());
+    // The generated tables below replace the fixture lake's.
+    for t in ["behavior_summary", "drift_events"] {
+        std::fs::remove_dir_all(root.join(t)).unwrap();
+    }
     let mut dec = AgentDecoder::default();
     LineFramer::new().push(generated_agent_lines().as_bytes(), &mut dec);
     for (day, b) in driftlake::agents::event_batches(&dec.events, "gen:agents.jsonl", "r0").unwrap()

@@ -249,6 +249,51 @@ pub(crate) fn build_lake(root: &Path, layout: &Layout) {
         }
     }
     write_agent_events(root);
+    let summary: Vec<Value> = std::fs::read_to_string(format!(
+        "{MANIFEST}/fixtures/lake_small/behavior_summary.jsonl"
+    ))
+    .expect("fixture")
+    .lines()
+    .map(|l| serde_json::from_str(l).expect("fixture json"))
+    .collect();
+    crate::drift::write_summary(root, &summary);
+    write_drift_events(root);
+}
+
+/// `drift_events` of the fixture lake, computed by the library from its
+/// observations and the agent profiles of its agent events.
+fn write_drift_events(root: &Path) {
+    use datafusion::datasource::MemTable;
+    let url = root.to_str().expect("utf8 path").to_owned();
+    runtime().block_on(async {
+        let ctx = new_context();
+        let mut tables = register_lake(&ctx, &url).await.expect("register lake");
+        let settings = driftlake::agents::AgentSettings::default();
+        let profiles = driftlake::engine::context::run_sql_file(
+            &ctx,
+            "agent_profiles",
+            &settings.sql_params(),
+        )
+        .await
+        .expect("agent_profiles");
+        let schema = profiles.first().expect("profiles").schema();
+        let mem = MemTable::try_new(schema, vec![profiles]).expect("mem table");
+        ctx.register_table("agent_profiles", Arc::new(mem)).expect("register");
+        tables.push("agent_profiles".into());
+        let events = driftlake::drift::table::compute_events(&ctx, &tables, &Default::default())
+            .await
+            .expect("drift events");
+        for (day, batches) in driftlake::drift::table::event_partitions(&events, "fixture")
+            .expect("partitions")
+        {
+            for (i, b) in batches.iter().enumerate() {
+                write_parquet(
+                    &root.join(format!("drift_events/date={day}/part-{i}.parquet")),
+                    b,
+                );
+            }
+        }
+    });
 }
 
 /// `agent_events` of the demo agent fixtures, decoded by the library's
