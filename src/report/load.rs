@@ -431,8 +431,9 @@ mod tests {
         );
         assert_eq!(
             stamp(Some("2026-05-02T00:24:31.250952Z")),
-            "2026-05-02T00:24:31Z"
+            "2026-05-02 00:24"
         );
-        assert_eq!(stamp(Some("2026-05-02T00:24:31Z")), "2026-05-02T00:24:31Z");
+        assert_eq!(stamp(Some("2026-05-02T00:24:31Z")), "2026-05-02 00:24");
+        assert_eq!(stamp(Some("garbage")), "garbage");
     }
 }

@@ -278,13 +278,14 @@ fn write_drift_events(root: &Path) {
         .expect("agent_profiles");
         let schema = profiles.first().expect("profiles").schema();
         let mem = MemTable::try_new(schema, vec![profiles]).expect("mem table");
-        ctx.register_table("agent_profiles", Arc::new(mem)).expect("register");
+        ctx.register_table("agent_profiles", Arc::new(mem))
+            .expect("register");
         tables.push("agent_profiles".into());
         let events = driftlake::drift::table::compute_events(&ctx, &tables, &Default::default())
             .await
             .expect("drift events");
-        for (day, batches) in driftlake::drift::table::event_partitions(&events, "fixture")
-            .expect("partitions")
+        for (day, batches) in
+            driftlake::drift::table::event_partitions(&events, "fixture").expect("partitions")
         {
             for (i, b) in batches.iter().enumerate() {
                 write_parquet(
