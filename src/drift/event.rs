@@ -481,7 +481,8 @@ mod tests {
     #[test]
     fn the_schema_rejects_what_it_must() {
         let good = sample().to_json();
-        let cases: Vec<(&str, Box<dyn Fn(&mut Value)>)> = vec![
+        type Mutation = Box<dyn Fn(&mut Value)>;
+        let cases: Vec<(&str, Mutation)> = vec![
             ("extra key", Box::new(|v| v["extra"] = json!(1))),
             (
                 "no fingerprint",

@@ -339,28 +339,18 @@ fn drift_levels(data: &ReportData, days: &[NaiveDate]) -> Option<String> {
     if data.level_days.is_empty() {
         return None;
     }
-    let counts = day_counts(&data.level_days, days, Level::ALL.len(), |r| {
-        (r.day, level_index(r.level), r.rows)
-    });
-    let layers: Vec<Layer> = Level::ALL
-        .into_iter()
-        .zip(counts)
-        .map(|(l, values)| Layer {
-            name: l.as_str().to_string(),
-            color: level_color(l),
-            values,
-        })
-        .collect();
+    let layers = day_layers(
+        &data.level_days,
+        days,
+        &Level::ALL,
+        |r| (r.day, level_index(r.level), r.rows),
+        |l| (l.as_str().to_string(), level_color(l)),
+    );
     let label = format!(
         "behavior_summary node rows per UTC day by drift level, {} to {}",
         data.from, data.to
     );
-    let frame = Frame {
-        label: &label,
-        x_title: "UTC day",
-        y_title: "node rows",
-    };
-    let mut out = svg::stacked_day_chart(&frame, days, &layers);
+    let mut out = day_chart(&label, "node rows", days, &layers);
     out.push('\n');
     push_layer_totals(&mut out, "level", "node rows", &layers);
     Some(out)
@@ -386,28 +376,18 @@ fn fingerprints(data: &ReportData, days: &[NaiveDate]) -> Option<String> {
 
 /// Drift events per day stacked by severity, and the totals per severity.
 fn push_event_chart(out: &mut String, data: &ReportData, days: &[NaiveDate]) {
-    let counts = day_counts(&data.event_days, days, Severity::ALL.len(), |r| {
-        (r.day, severity_index(r.severity), r.events)
-    });
-    let layers: Vec<Layer> = Severity::ALL
-        .into_iter()
-        .zip(counts)
-        .map(|(s, values)| Layer {
-            name: s.as_str().to_string(),
-            color: severity_color(s),
-            values,
-        })
-        .collect();
+    let layers = day_layers(
+        &data.event_days,
+        days,
+        &Severity::ALL,
+        |r| (r.day, severity_index(r.severity), r.events),
+        |s| (s.as_str().to_string(), severity_color(s)),
+    );
     let label = format!(
         "Drift events per UTC day by severity, {} to {}",
         data.from, data.to
     );
-    let frame = Frame {
-        label: &label,
-        x_title: "UTC day",
-        y_title: "events",
-    };
-    out.push_str(&svg::stacked_day_chart(&frame, days, &layers));
+    out.push_str(&day_chart(&label, "events", days, &layers));
     out.push('\n');
     push_layer_totals(out, "severity", "events", &layers);
 }
@@ -541,26 +521,16 @@ fn agents(data: &ReportData, days: &[NaiveDate]) -> Option<String> {
             .position(|x| *x == t)
             .expect("tiers hold every row's tier")
     };
-    let counts = day_counts(&data.agent_days, days, tiers.len(), |r| {
-        (r.day, tier_index(r.tier), r.agents)
-    });
-    let layers: Vec<Layer> = tiers
-        .iter()
-        .zip(counts)
-        .map(|(t, values)| Layer {
-            name: tier_name(*t),
-            color: tier_color(*t),
-            values,
-        })
-        .collect();
+    let layers = day_layers(
+        &data.agent_days,
+        days,
+        &tiers,
+        |r| (r.day, tier_index(r.tier), r.agents),
+        |t| (tier_name(t), tier_color(t)),
+    );
     let label = format!("Agents per UTC day by tier, {} to {}", data.from, data.to);
-    let frame = Frame {
-        label: &label,
-        x_title: "UTC day",
-        y_title: "agents",
-    };
     let mut out = String::from("<h3>Agents per day</h3>\n");
-    out.push_str(&svg::stacked_day_chart(&frame, days, &layers));
+    out.push_str(&day_chart(&label, "agents", days, &layers));
     out.push_str("\n<h3>Mean anomaly score</h3>\n");
     push_anomaly_chart(&mut out, data, days, &tiers);
     push_tier_table(&mut out, data);
@@ -832,6 +802,39 @@ pub(super) fn day_index(days: &[NaiveDate], day: NaiveDate) -> Option<usize> {
 
 /// Per category, a count per window day: `key` gives a row's day, category
 /// index and count. Rows outside the window are left out.
+/// One stacked layer per category in `keys` order, from per-day rows:
+/// `row` gives (day, category index, count), `style` a category's legend
+/// name and colour.
+fn day_layers<T, K: Copy>(
+    rows: &[T],
+    days: &[NaiveDate],
+    keys: &[K],
+    row: impl Fn(&T) -> (NaiveDate, usize, i64),
+    style: impl Fn(K) -> (String, &'static str),
+) -> Vec<Layer> {
+    keys.iter()
+        .zip(day_counts(rows, days, keys.len(), row))
+        .map(|(k, values)| {
+            let (name, color) = style(*k);
+            Layer {
+                name,
+                color,
+                values,
+            }
+        })
+        .collect()
+}
+
+/// A stacked bar chart over the window's days.
+fn day_chart(label: &str, y_title: &str, days: &[NaiveDate], layers: &[Layer]) -> String {
+    let frame = Frame {
+        label,
+        x_title: "UTC day",
+        y_title,
+    };
+    svg::stacked_day_chart(&frame, days, layers)
+}
+
 pub(super) fn day_counts<T>(
     rows: &[T],
     days: &[NaiveDate],

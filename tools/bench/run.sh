@@ -9,7 +9,7 @@ BENCH_DATA=${BENCH_DATA:-$CACHE/bench-data}
 BENCH_MB=${BENCH_MB:-220}
 PY=${PY:-python3}
 
-cargo build --release --locked --bin driftlake --bench engine --bench agents
+cargo build --release --locked --bin driftlake --bench engine --bench agents --bench report
 BIN=$CARGO_TARGET_DIR/release/driftlake
 
 if [ ! -f "$BENCH_DATA/.done-$BENCH_MB" ]; then
@@ -72,3 +72,10 @@ awk -v b="$abytes" -v w="$wall" -v n="$AGENT_EVENTS" -v r="$rss_kb" 'BEGIN {
   > /tmp/driftlake-bench-summary.json
 echo "rerun with nothing new: $(cat /tmp/driftlake-bench-time) s"
 rm -rf "$lake" "$job"
+
+echo "== report and trends over a generated 90-day lake (generated once into $BENCH_DATA/report-lake) =="
+cargo bench --locked --bench report -- "$BENCH_DATA/report-lake"
+for i in 1 2 3; do
+  /usr/bin/time -f 'driftlake report (default 30-day window): %e s, peak RSS %M KiB' \
+      "$BIN" report --lake "$BENCH_DATA/report-lake" --out "$BENCH_DATA/report.html"
+done
