@@ -20,7 +20,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::array::{Array, RecordBatch};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::view::ViewTable;
 use datafusion::prelude::SessionContext as DfContext;
@@ -316,7 +316,7 @@ pub fn write_batches(
                 .with_header(true)
                 .build(&mut *w);
             for b in batches {
-                writer.write(b)?;
+                writer.write(&nested_as_text(b)?)?;
             }
         }
         Format::Json => {
@@ -328,6 +328,39 @@ pub fn write_batches(
         }
     }
     Ok(())
+}
+
+/// `batch` with every nested column (list, struct, map) rendered as text
+/// (`[a, b]`, `{k: v}`), since CSV has no nested values.
+fn nested_as_text(batch: &RecordBatch) -> anyhow::Result<RecordBatch> {
+    use datafusion::arrow::array::{ArrayRef, StringBuilder};
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
+    let schema = batch.schema();
+    if !schema.fields().iter().any(|f| f.data_type().is_nested()) {
+        return Ok(batch.clone());
+    }
+    let mut fields = Vec::with_capacity(schema.fields().len());
+    let mut cols: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
+    for (f, c) in schema.fields().iter().zip(batch.columns()) {
+        if !f.data_type().is_nested() {
+            fields.push(f.as_ref().clone());
+            cols.push(Arc::clone(c));
+            continue;
+        }
+        let fmt = ArrayFormatter::try_new(c.as_ref(), &FormatOptions::default())?;
+        let mut b = StringBuilder::with_capacity(c.len(), c.len() * 16);
+        for i in 0..c.len() {
+            if c.is_null(i) {
+                b.append_null();
+            } else {
+                b.append_value(fmt.value(i).to_string());
+            }
+        }
+        fields.push(Field::new(f.name(), DataType::Utf8, true));
+        cols.push(Arc::new(b.finish()));
+    }
+    Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), cols)?)
 }
 
 pub(crate) fn write_parquet(

@@ -550,6 +550,24 @@ fn drifts_lists_patterns_and_marks_patch_required() {
         .iter()
         .filter(|r| r["windows"].as_i64() < Some(3))
         .all(|r| r["patch_required"] == false));
+    // CSV renders the nested `patches` list as text.
+    let o = bin()
+        .args([
+            "drifts",
+            "--format",
+            "csv",
+            "--lake",
+            tmp.path().to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
+    let csv = stdout(&o);
+    assert!(
+        csv.starts_with("fingerprint_key,drift_type,origin,subject,"),
+        "{csv}"
+    );
+    assert!(csv.contains("[action_scope_tighten]"), "{csv}");
     // A window filter: only the first day of the generated agent.
     let o = bin()
         .args([

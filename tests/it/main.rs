@@ -14,4 +14,5 @@ mod golden;
 mod idempotency;
 mod lake_read;
 mod pii;
+mod s3;
 mod sql;
