@@ -333,14 +333,7 @@ pub fn run(plan: &JobPlan, opts: &RunOptions) -> Result<RunSummary> {
 
 /// An error and its sources, joined with `: `.
 pub(crate) fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut s = err.to_string();
-    let mut cur = err.source();
-    while let Some(e) = cur {
-        s.push_str(": ");
-        s.push_str(&e.to_string());
-        cur = e.source();
-    }
-    s
+    crate::error::chain_text(err)
 }
 
 fn write_run_ledger(rt: &tokio::runtime::Runtime, lake: &Lake, row: &RunRow) -> Result<()> {

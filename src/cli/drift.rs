@@ -206,7 +206,7 @@ fn exit_2_on_error(f: impl FnOnce() -> anyhow::Result<ExitCode>) -> anyhow::Resu
     match f() {
         Ok(c) => Ok(c),
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", crate::error::chain_text(e.as_ref()));
             Ok(ExitCode::from(2))
         }
     }

@@ -131,7 +131,7 @@ pub fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", crate::error::chain_text(err.as_ref()));
             ExitCode::from(2)
         }
     }

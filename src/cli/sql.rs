@@ -92,7 +92,7 @@ pub fn run(args: SqlArgs) -> anyhow::Result<ExitCode> {
     Ok(match runtime.block_on(run_async(args)) {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", crate::error::chain_text(err.as_ref()));
             ExitCode::from(2)
         }
     })
@@ -253,7 +253,7 @@ async fn interactive(
                 if line.trim_end().ends_with(';') {
                     let _ = editor.add_history_entry(buf.trim_end());
                     if let Err(err) = session.run_text(&buf).await {
-                        eprintln!("error: {err:#}");
+                        eprintln!("error: {}", crate::error::chain_text(err.as_ref()));
                     }
                     buf.clear();
                 }
