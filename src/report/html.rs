@@ -222,23 +222,31 @@ fn push_head(out: &mut String, data: &ReportData) {
     );
 }
 
-/// The page header: title, lake, window, run and the section links.
-fn push_header(out: &mut String, data: &ReportData, days: usize) {
-    out.push_str("<header>\n<h1>driftlake report</h1>\n");
-    let _ = write!(
-        out,
-        "<p class=\"meta\">lake <code>{}</code> · window {} – {} ({days} UTC {}) · ",
-        escape(&data.lake),
+/// `lake … · window … (N UTC days) · as of run …`, with the lake and the
+/// run quoted by `quote` (HTML `<code>`, Markdown escaping).
+pub(super) fn meta_line(data: &ReportData, days: usize, quote: &dyn Fn(&str) -> String) -> String {
+    let run = match &data.as_of_run {
+        Some(run) => format!("as of run {}", quote(run)),
+        None => "no committed run".to_string(),
+    };
+    format!(
+        "lake {} · window {} – {} ({days} UTC {}) · {run}",
+        quote(&data.lake),
         data.from,
         data.to,
         if days == 1 { "day" } else { "days" }
+    )
+}
+
+/// The page header: title, lake, window, run and the section links.
+fn push_header(out: &mut String, data: &ReportData, days: usize) {
+    out.push_str("<header>\n<h1>driftlake report</h1>\n");
+    let code = |t: &str| format!("<code>{}</code>", escape(t));
+    let _ = writeln!(
+        out,
+        "<p class=\"meta\">{}</p>",
+        meta_line(data, days, &code)
     );
-    match &data.as_of_run {
-        Some(run) => {
-            let _ = writeln!(out, "as of run <code>{}</code></p>", escape(run));
-        }
-        None => out.push_str("no committed run</p>\n"),
-    }
     out.push_str("<nav aria-label=\"sections\">");
     for s in SECTIONS {
         let _ = write!(out, "<a href=\"#{}\">{}</a>", s.id, escape(s.heading));

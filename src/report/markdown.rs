@@ -61,20 +61,11 @@ pub fn render_markdown(data: &ReportData) -> String {
 
 /// The line under the title: lake, window and run.
 fn push_header(out: &mut String, data: &ReportData, days: usize) {
-    let _ = write!(
+    let _ = writeln!(
         out,
-        "lake {} · window {} – {} ({days} UTC {}) · ",
-        md_text(&data.lake),
-        data.from,
-        data.to,
-        if days == 1 { "day" } else { "days" }
+        "{}\n",
+        super::html::meta_line(data, days, &|t| md_text(t))
     );
-    match &data.as_of_run {
-        Some(run) => {
-            let _ = writeln!(out, "as of run {}\n", md_text(run));
-        }
-        None => out.push_str("no committed run\n\n"),
-    }
 }
 
 /// One section: heading, intro, then the body or the empty sentence.

@@ -248,6 +248,17 @@ fn scripts_ci_gate_wrapper_passes_the_exit_code_through() {
 // ---------------------------------------------------------------------------
 // Drift events
 
+/// Run the demo job into `lake`.
+fn run_demo(lake: &Path) {
+    let o = bin()
+        .current_dir(MANIFEST)
+        .args(["run", "jobs/demo.toml", "-q", "--lake"])
+        .arg(lake)
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
+}
+
 /// Read every `drift_events` row of a lake back as events.
 fn lake_events(lake: &Path) -> Vec<driftlake::drift::event::DriftEvent> {
     let rt = runtime();
@@ -266,20 +277,7 @@ fn lake_events(lake: &Path) -> Vec<driftlake::drift::event::DriftEvent> {
 fn demo_lake_events_validate_and_a_rerun_is_identical() {
     let tmp = tempfile::tempdir().unwrap();
     let lake = tmp.path().join("lake");
-    let run = || {
-        let o = bin()
-            .current_dir(MANIFEST)
-            .args([
-                "run",
-                "jobs/demo.toml",
-                "-q",
-                "--lake",
-                lake.to_str().unwrap(),
-            ])
-            .output()
-            .unwrap();
-        assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
-    };
+    let run = || run_demo(&lake);
     run();
     let first = lake_events(&lake);
     assert!(!first.is_empty(), "the demo lake has drift events");
@@ -788,18 +786,7 @@ fn the_report_renders_the_demo_lake_and_a_generated_lake() {
     let tmp = tempfile::tempdir().unwrap();
     // The demo lake: sessions and agents, no telemetry yet.
     let demo = tmp.path().join("demo");
-    let o = bin()
-        .current_dir(MANIFEST)
-        .args([
-            "run",
-            "jobs/demo.toml",
-            "-q",
-            "--lake",
-            demo.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(code(&o), 0);
+    run_demo(&demo);
     let (html, md) = report(&demo, &tmp.path().join("demo.html"), &[]);
     let charts = check_page(&html);
     assert_eq!(
