@@ -24,10 +24,24 @@ Exit codes:
   1  the run committed, but some inputs could not be read (they are listed)
   2  nothing was committed: usage, job file, lake or fatal error";
 
+const GATE_EXIT_CODES: &str = "\
+Exit codes:
+  0  the gate ran and passed (--warn always passes)
+  1  --fail: a node row is high, or more than --max-medium are medium
+  2  the gate could not run: no lake, no behavior_summary rows in the window";
+
+const ALL_EXIT_CODES: &str = "\
+Exit codes (run, validate):
+  0  the run committed and every input was read (dead letters are fine)
+  1  the run committed, but some inputs could not be read (they are listed)
+  2  nothing was committed: usage, job file, lake or fatal error
+Exit codes (gate): 0 pass, 1 drift over the limits (--fail), 2 could not run.
+Exit codes (sql, drifts, trends, report): 0 done, 2 could not (message on stderr).";
+
 /// Batch analytics over honeypot sessions and telemetry, written to a
 /// Parquet lake.
 #[derive(Debug, Parser)]
-#[command(name = "driftlake", version, after_help = EXIT_CODES, arg_required_else_help = true)]
+#[command(name = "driftlake", version, after_help = ALL_EXIT_CODES, arg_required_else_help = true)]
 struct Cli {
     #[command(subcommand)]
     cmd: Command,
@@ -51,6 +65,7 @@ enum Command {
     Sql(sql::SqlArgs),
     /// CI drift gate over behavior_summary: exit 0 pass, 1 drift over the
     /// limits (--fail), 2 could not run.
+    #[command(after_help = GATE_EXIT_CODES)]
     Gate(drift::GateArgs),
     /// What drifted: drift events per fingerprint (or the events themselves).
     Drifts(drift::DriftsArgs),
@@ -262,8 +277,27 @@ mod tests {
     fn help_documents_exit_codes() {
         let help = Cli::command().render_long_help().to_string();
         assert!(
-            help.contains("Exit codes:") && help.contains("nothing was committed"),
+            help.contains("Exit codes (run, validate):")
+                && help.contains("nothing was committed")
+                && help.contains("Exit codes (gate): 0 pass, 1 drift"),
             "{help}"
+        );
+        let mut cmd = Cli::command();
+        let gate = cmd
+            .find_subcommand_mut("gate")
+            .expect("gate")
+            .render_long_help()
+            .to_string();
+        assert!(gate.contains("2  the gate could not run"), "{gate}");
+        let mut cmd = Cli::command();
+        let run = cmd
+            .find_subcommand_mut("run")
+            .expect("run")
+            .render_long_help()
+            .to_string();
+        assert!(
+            run.contains("1  the run committed, but some inputs"),
+            "{run}"
         );
     }
 }

@@ -60,9 +60,13 @@ fn help_documents_exit_codes() {
     assert_eq!(code(&o), 0);
     let out = stdout(&o);
     assert!(
-        out.contains("Exit codes:") && out.contains("run") && out.contains("validate"),
+        out.contains("Exit codes (run, validate):")
+            && out.contains("Exit codes (gate):")
+            && out.contains("Exit codes (sql, drifts, trends, report):"),
         "{out}"
     );
+    let o = bin().args(["gate", "--help"]).output().unwrap();
+    assert!(stdout(&o).contains("--max-medium") && stdout(&o).contains("Exit codes:"));
     let o = bin().args(["run", "--help"]).output().unwrap();
     assert!(stdout(&o).contains("--source") && stdout(&o).contains("Exit codes:"));
 }
