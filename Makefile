@@ -40,11 +40,14 @@ test: venv check-layers test-rust test-python ## every test (CI runs this)
 test-rust: venv ## cargo tests (unit, integration, differential with the live oracle)
 	DRIFTLAKE_ORACLE=$(PY) $(CARGO) test --locked
 
-test-python: venv test-rust ## registry conformance of the demo lake (behave-shell's Observation model)
+test-python: venv test-rust ## registry conformance of the demo lake (behave-shell's Observation model); the notebooks
 	# The debug binary comes from `cargo test` (same feature set: no second build).
 	rm -rf $(CACHE)/demo-lake
 	$(CARGO_TARGET_DIR)/debug/driftlake run jobs/demo.toml --lake $(CACHE)/demo-lake -q
 	$(PY) tools/oracle/validate_observations.py $(CACHE)/demo-lake
+	# The notebooks, executed against the demo lake (nbmake).
+	DRIFTLAKE_LAKE=$(CACHE)/demo-lake DRIFTLAKE_BIN=$(CARGO_TARGET_DIR)/debug/driftlake \
+	  $(PY) -m pytest -q -p no:cacheprovider --nbmake notebooks/
 
 check-layers: ## the pure middle never does I/O (STYLE.md §1)
 	@# Test-only files (tests.rs) may read fixtures; comments may name things.
