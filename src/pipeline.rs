@@ -84,12 +84,16 @@ const MANAGED_TABLES: [&str; 7] = [
 pub struct RunOptions {
     /// Worker threads for decode + extract (also the shards in flight).
     pub threads: usize,
+    /// Take the lake even when another run's lock is there (the operator
+    /// knows that run is gone).
+    pub break_lock: bool,
 }
 
 impl Default for RunOptions {
     fn default() -> Self {
         RunOptions {
             threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            break_lock: false,
         }
     }
 }
@@ -254,13 +258,38 @@ pub fn run(plan: &JobPlan, opts: &RunOptions) -> Result<RunSummary> {
         .enable_all()
         .build()
         .map_err(Error::Runtime)?;
+
+    let lake = Lake::open(&plan.lake)?;
+    // One job per lake: taken before anything is read or repaired.
+    let me = crate::sink::lock::LockHolder::this_process(
+        &run_id,
+        &plan.name,
+        &started_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    );
+    rt.block_on(lake.lock(&me, opts.break_lock))?;
+    let result = run_locked(plan, opts, &rt, &lake, &run_id, started, started_at);
+    if let Err(e) = rt.block_on(lake.unlock(&run_id)) {
+        tracing::error!(error = %error_chain(&e), "Cannot release the lake lock.");
+    }
+    result
+}
+
+/// [`run`] once the lake is ours.
+fn run_locked(
+    plan: &JobPlan,
+    opts: &RunOptions,
+    rt: &tokio::runtime::Runtime,
+    lake: &Lake,
+    run_id: &str,
+    started: Instant,
+    started_at: DateTime<Utc>,
+) -> Result<RunSummary> {
+    let run_id = run_id.to_string();
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.threads.max(1))
         .thread_name(|i| format!("driftlake-worker-{i}"))
         .build()
         .map_err(Error::ThreadPool)?;
-
-    let lake = Lake::open(&plan.lake)?;
     rt.block_on(lake.repair(&MANAGED_TABLES))?;
 
     // Open and list every source before anything is written: a typo in a
@@ -297,9 +326,9 @@ pub fn run(plan: &JobPlan, opts: &RunOptions) -> Result<RunSummary> {
         peak_rss_bytes: None,
         error: None,
     };
-    write_run_ledger(&rt, &lake, &ledger)?;
+    write_run_ledger(rt, lake, &ledger)?;
 
-    let result = execute(plan, &rt, &pool, &lake, &run_id, &sources);
+    let result = execute(plan, rt, &pool, lake, &run_id, &sources);
     ledger.finished_at_us = Some(Utc::now().timestamp_micros());
     ledger.wall_s = Some(started.elapsed().as_secs_f64());
     ledger.peak_rss_bytes = peak_rss_bytes().and_then(|b| i64::try_from(b).ok());
@@ -316,14 +345,14 @@ pub fn run(plan: &JobPlan, opts: &RunOptions) -> Result<RunSummary> {
             ledger.observations_rows = rows("observations");
             ledger.dlq_rows = rows("dlq");
             ledger.dead_letters = summary.dead_letters as i64;
-            write_run_ledger(&rt, &lake, &ledger)?;
+            write_run_ledger(rt, lake, &ledger)?;
             Ok(summary)
         }
         Err(err) => {
             ledger.status = "failed";
             ledger.error = Some(error_chain(&err));
             // The original error matters more than a failure to record it.
-            if let Err(e) = write_run_ledger(&rt, &lake, &ledger) {
+            if let Err(e) = write_run_ledger(rt, lake, &ledger) {
                 tracing::error!(error = %e, "Cannot record the failed run.");
             }
             Err(err)

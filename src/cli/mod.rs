@@ -89,6 +89,11 @@ struct RunArgs {
     /// Worker threads for decoding and extraction (default: all cores).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     threads: Option<u16>,
+    /// Take the lake even though another run's lock (`_lock.json`) is
+    /// there: only when you know that run is gone (a lock of a dead process
+    /// on this host is taken over without it).
+    #[arg(long)]
+    break_lock: bool,
 }
 
 /// `driftlake validate`.
@@ -189,6 +194,7 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     if let Some(n) = args.threads {
         opts.threads = usize::from(n);
     }
+    opts.break_lock = args.break_lock;
     let summary = pipeline::run(&plan, &opts)
         .map_err(|e| anyhow::Error::new(e).context(format!("running job {}", plan.name)))?;
     let code = if summary.all_inputs_ok() {

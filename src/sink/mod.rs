@@ -33,6 +33,7 @@
 //! other's uncommitted files away. The ledgers `_runs/<run_id>.parquet` and
 //! `_inputs/<run_id>.parquet` are one file per run and need no manifest.
 
+pub mod lock;
 mod manifest;
 mod merge;
 mod parquet;
@@ -86,6 +87,14 @@ pub enum SinkError {
         /// Why.
         #[source]
         source: datafusion::arrow::error::ArrowError,
+    },
+    /// Another run holds the lake (`_lock.json`).
+    #[error("lake {lake} is in use by {holder}; if that run is no longer running, rerun with --break-lock")]
+    Locked {
+        /// The lake's redacted URL.
+        lake: String,
+        /// Who holds it.
+        holder: String,
     },
     /// A manifest exists but cannot be parsed.
     #[error("the manifest {path} is corrupt")]

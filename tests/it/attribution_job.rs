@@ -26,7 +26,14 @@ fn states(text: &str) -> BTreeMap<String, usize> {
         .plan("job.toml", &Overrides::default())
         .expect("job plans");
     let lake = Path::new(&plan.lake).to_path_buf();
-    pipeline::run(&plan, &RunOptions { threads: 1 }).expect("run commits");
+    pipeline::run(
+        &plan,
+        &RunOptions {
+            threads: 1,
+            ..Default::default()
+        },
+    )
+    .expect("run commits");
     let mut out = BTreeMap::new();
     for s in column(&lake, "attribution_state", "state") {
         *out.entry(s).or_default() += 1;

@@ -194,3 +194,63 @@ fn validate_checks_without_io() {
     let err = stderr(&o);
     assert!(err.contains("sesrec") && err.contains(":6:"), "{err}");
 }
+
+/// Write `_lock.json` into `lake` as if `host`/`pid` held it.
+fn plant_lock(lake: &Path, host: &str, pid: u32) {
+    std::fs::create_dir_all(lake).unwrap();
+    let holder = driftlake::sink::lock::LockHolder {
+        run_id: "20260101T000000.000000Z-deadbeef".into(),
+        job: "other".into(),
+        pid,
+        host: host.into(),
+        started_at: "2026-01-01T00:00:00Z".into(),
+    };
+    std::fs::write(
+        lake.join("_lock.json"),
+        serde_json::to_vec(&holder).unwrap(),
+    )
+    .unwrap();
+}
+
+#[test]
+fn a_locked_lake_refuses_a_second_job_until_broken() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lake = tmp.path().join("lake");
+    let run = |extra: &[&str]| {
+        bin()
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .args([
+                "run",
+                "jobs/demo.toml",
+                "-q",
+                "--lake",
+                lake.to_str().unwrap(),
+            ])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    // A run on another host holds it: refused, nothing written.
+    plant_lock(&lake, "another-host", 1);
+    let o = run(&[]);
+    assert_eq!(code(&o), 2);
+    let err = stderr(&o);
+    assert!(
+        err.contains(
+            "is in use by run 20260101T000000.000000Z-deadbeef of job other (pid 1 on another-host"
+        ) && err.contains("--break-lock"),
+        "{err}"
+    );
+    assert!(!lake.join("sessions").exists(), "nothing committed");
+    // The operator breaks it: the run commits and leaves no lock behind.
+    let o = run(&["--break-lock"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(lake.join("sessions").exists());
+    assert!(!lake.join("_lock.json").exists(), "released at the end");
+    // A lock of a dead process on this host (a killed run) is taken over.
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    plant_lock(&lake, host.trim(), 4_194_305);
+    let o = run(&[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(!lake.join("_lock.json").exists());
+}

@@ -66,7 +66,14 @@ pub mod support {
 
     /// Run a plan with `threads` workers.
     pub fn run(plan: &JobPlan, threads: usize) -> RunSummary {
-        pipeline::run(plan, &RunOptions { threads }).expect("run commits")
+        pipeline::run(
+            plan,
+            &RunOptions {
+                threads,
+                ..Default::default()
+            },
+        )
+        .expect("run commits")
     }
 
     /// Every file under `dir` (relative path → bytes).
