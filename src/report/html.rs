@@ -436,22 +436,24 @@ fn push_fingerprint_chart(out: &mut String, data: &ReportData) {
     out.push('\n');
 }
 
+/// The fingerprint table's columns (name, numeric), in both renderings.
+pub(super) const FINGERPRINT_COLUMNS: [(&str, bool); 11] = [
+    ("key", false),
+    ("type", false),
+    ("subject", false),
+    ("events", true),
+    ("windows", true),
+    ("worst severity", false),
+    ("first seen (UTC)", false),
+    ("last seen (UTC)", false),
+    ("episodes", true),
+    ("patches", false),
+    ("patch required", false),
+];
+
 /// The fingerprint table; rows that need a patch are highlighted.
 fn push_fingerprint_table(out: &mut String, data: &ReportData) {
-    let cols = [
-        ("key", false),
-        ("type", false),
-        ("subject", false),
-        ("events", true),
-        ("windows", true),
-        ("worst severity", false),
-        ("first seen (UTC)", false),
-        ("last seen (UTC)", false),
-        ("episodes", true),
-        ("patches", false),
-        ("patch required", false),
-    ];
-    open_table(out, &cols);
+    open_table(out, &FINGERPRINT_COLUMNS);
     for f in data.fingerprints.iter().take(MAX_TABLE_ROWS) {
         let required = if f.patch_required { "yes" } else { "no" };
         push_row(

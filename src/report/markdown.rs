@@ -143,19 +143,7 @@ fn fingerprints(data: &ReportData, days: &[NaiveDate]) -> Option<String> {
 
 /// The fingerprint table; `**yes**` marks the ones that need a patch.
 fn fingerprint_table(data: &ReportData) -> String {
-    let mut table = Table::new(&[
-        ("key", false),
-        ("type", false),
-        ("subject", false),
-        ("events", true),
-        ("windows", true),
-        ("worst severity", false),
-        ("first seen (UTC)", false),
-        ("last seen (UTC)", false),
-        ("episodes", true),
-        ("patches", false),
-        ("patch required", false),
-    ]);
+    let mut table = Table::new(&super::html::FINGERPRINT_COLUMNS);
     for f in &data.fingerprints {
         let required = if f.patch_required { "**yes**" } else { "no" };
         table.row(vec![
