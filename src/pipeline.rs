@@ -1484,8 +1484,7 @@ fn agent_profiles_stage(
     run_id: &str,
     summary: &mut RunSummary,
 ) -> Result<()> {
-    let ctx = crate::engine::context::new_context();
-    let tables = rt.block_on(crate::engine::lake_tables::register_lake(&ctx, lake_url))?;
+    let (ctx, tables) = stage_context(rt, lake_url, &Default::default())?;
     let computed = if tables.iter().any(|t| t == "agent_events") {
         rt.block_on(agents::compute_profiles(&ctx, settings))?
     } else {
@@ -1509,13 +1508,25 @@ fn drift_events_stage(
     summary: &mut RunSummary,
 ) -> Result<()> {
     use crate::drift::table;
-    let ctx = crate::engine::context::new_context_with(thresholds);
-    let tables = rt.block_on(crate::engine::lake_tables::register_lake(&ctx, lake_url))?;
+    let (ctx, tables) = stage_context(rt, lake_url, thresholds)?;
     let events = rt.block_on(table::compute_events(&ctx, &tables, thresholds))?;
     let by_date =
         table::event_partitions(&events, run_id).map_err(|e| arrow_err(table::TABLE, e))?;
     let parts = replace_all_partitions(rt, lake, table::TABLE, by_date)?;
     commit_table(rt, lake, table::TABLE, run_id, parts, summary)
+}
+
+/// A DataFusion context over the committed lake for a derived-table stage,
+/// and the lake's table names. The job's `[attribution]` thresholds reach
+/// the merge UDFs here.
+fn stage_context(
+    rt: &tokio::runtime::Runtime,
+    lake_url: &str,
+    thresholds: &crate::extract::attribution::AttributionThresholds,
+) -> Result<(datafusion::prelude::SessionContext, Vec<String>)> {
+    let ctx = crate::engine::context::new_context_with(thresholds);
+    let tables = rt.block_on(crate::engine::lake_tables::register_lake(&ctx, lake_url))?;
+    Ok((ctx, tables))
 }
 
 /// Partitions for a table recomputed whole: the new ones, plus an empty one
@@ -1551,9 +1562,7 @@ fn attribution_stage(
     run_id: &str,
     summary: &mut RunSummary,
 ) -> Result<()> {
-    // The job's `[attribution]` thresholds reach the merge UDFs here.
-    let ctx = crate::engine::context::new_context_with(thresholds);
-    let tables = rt.block_on(crate::engine::lake_tables::register_lake(&ctx, lake_url))?;
+    let (ctx, tables) = stage_context(rt, lake_url, thresholds)?;
     if !tables.iter().any(|t| t == "observations") {
         tracing::info!("No observations table yet: attribution skipped.");
         return Ok(());

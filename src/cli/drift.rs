@@ -20,6 +20,7 @@ use crate::drift::event::Level;
 use crate::drift::gate::{evaluate, GateRow, Mode, DEFAULT_MAX_MEDIUM};
 use crate::engine::context::{new_context, run_sql_file, run_statement};
 use crate::engine::lake_tables::register_lake;
+use crate::engine::rows::Rows;
 
 /// A `YYYY-MM-DD` argument.
 fn parse_day(s: &str) -> Result<NaiveDate, String> {
@@ -293,87 +294,43 @@ async fn gate_async(args: &GateArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn first_string(batches: &[datafusion::arrow::array::RecordBatch]) -> Option<String> {
-    use datafusion::arrow::array::{Array, AsArray};
-    let b = batches.iter().find(|b| b.num_rows() > 0)?;
-    let c = datafusion::arrow::compute::cast(
-        b.column(0),
-        &datafusion::arrow::datatypes::DataType::Utf8,
-    )
-    .ok()?;
-    let s = c.as_string::<i32>();
-    (!s.is_null(0)).then(|| s.value(0).to_string())
+    Rows::new(batches)
+        .strings("d")
+        .ok()?
+        .into_iter()
+        .next()
+        .flatten()
 }
 
 fn gate_rows(batches: &[datafusion::arrow::array::RecordBatch]) -> anyhow::Result<Vec<GateRow>> {
-    use datafusion::arrow::array::{Array, AsArray};
-    use datafusion::arrow::compute::cast;
-    use datafusion::arrow::datatypes::{DataType, Field, Float64Type, Int64Type};
-    let list = DataType::List(std::sync::Arc::new(Field::new_list_field(
-        DataType::Utf8,
-        true,
-    )));
-    let mut out = Vec::new();
-    for b in batches {
-        let c = |n: &str, t: &DataType| -> anyhow::Result<_> {
-            let i = b.schema().index_of(n)?;
-            Ok(cast(b.column(i), t)?)
-        };
-        let (ctx, node, date, level, eref) = (
-            c("context", &DataType::Utf8)?,
-            c("spec_node_id", &DataType::Utf8)?,
-            c("date", &DataType::Utf8)?,
-            c("drift_level", &DataType::Utf8)?,
-            c("evidence_ref", &DataType::Utf8)?,
-        );
-        let (score, conf, count, rules) = (
-            c("drift_score", &DataType::Float64)?,
-            c("confidence", &DataType::Float64)?,
-            c("evidence_count", &DataType::Int64)?,
-            c("triggered_rules", &list)?,
-        );
-        let (ctx, node, date, level, eref) = (
-            ctx.as_string::<i32>(),
-            node.as_string::<i32>(),
-            date.as_string::<i32>(),
-            level.as_string::<i32>(),
-            eref.as_string::<i32>(),
-        );
-        let (score, conf, count, rules) = (
-            score.as_primitive::<Float64Type>(),
-            conf.as_primitive::<Float64Type>(),
-            count.as_primitive::<Int64Type>(),
-            rules.as_list::<i32>(),
-        );
-        for r in 0..b.num_rows() {
-            let lv = if level.is_null(r) { "" } else { level.value(r) };
-            let drift_level = Level::parse(lv)
-                .with_context(|| format!("behavior_summary has an unknown drift_level {lv:?}"))?;
-            let rule_list = if rules.is_null(r) {
-                Vec::new()
-            } else {
-                let v = rules.value(r);
-                let s = v.as_string::<i32>();
-                (0..s.len())
-                    .filter(|&j| !s.is_null(j))
-                    .map(|j| s.value(j).to_string())
-                    .collect()
-            };
-            out.push(GateRow {
-                context: if ctx.is_null(r) {
-                    String::new()
-                } else {
-                    ctx.value(r).to_string()
-                },
-                spec_node_id: (!node.is_null(r)).then(|| node.value(r).to_string()),
-                date: date.value(r).to_string(),
-                drift_score: score.value(r),
-                drift_level,
-                confidence: conf.value(r),
-                evidence_count: count.value(r),
-                triggered_rules: rule_list,
-                evidence_ref: (!eref.is_null(r)).then(|| eref.value(r).to_string()),
-            });
-        }
+    let r = Rows::new(batches);
+    let (ctx, node, date) = (
+        r.strings("context")?,
+        r.strings("spec_node_id")?,
+        r.strings("date")?,
+    );
+    let (level, eref) = (r.strings("drift_level")?, r.strings("evidence_ref")?);
+    let (score, conf) = (r.floats("drift_score")?, r.floats("confidence")?);
+    let (count, rules) = (
+        r.ints("evidence_count")?,
+        r.string_lists("triggered_rules")?,
+    );
+    let mut out = Vec::with_capacity(r.len());
+    for i in 0..r.len() {
+        let lv = level[i].as_deref().unwrap_or("");
+        let drift_level = Level::parse(lv)
+            .with_context(|| format!("behavior_summary has an unknown drift_level {lv:?}"))?;
+        out.push(GateRow {
+            context: ctx[i].clone().unwrap_or_default(),
+            spec_node_id: node[i].clone(),
+            date: date[i].clone().unwrap_or_default(),
+            drift_score: score[i],
+            drift_level,
+            confidence: conf[i],
+            evidence_count: count[i],
+            triggered_rules: rules[i].clone(),
+            evidence_ref: eref[i].clone(),
+        });
     }
     Ok(out)
 }

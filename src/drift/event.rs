@@ -11,8 +11,6 @@ use chrono::{DateTime, SecondsFormat};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-pub use crate::report::model::{Level, Severity};
-
 /// The schema every event's JSON form must satisfy (draft 2020-12).
 pub const DRIFT_SCHEMA: &str = include_str!("../../schemas/drift.schema.json");
 
@@ -25,6 +23,69 @@ pub const RULE_ATTRIBUTION: &str = "ATT-001";
 pub const RULE_MULTI_ACTOR: &str = "ATT-002";
 /// Rule id of an agent tier change (agent-monitor.md).
 pub const RULE_AGENT_TIER: &str = "AGT-001";
+
+/// A drift level (telemetry-correlation.md §5), in severity order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Level {
+    /// Below 0.20 (or gated away).
+    None,
+    /// ≥ 0.20.
+    Low,
+    /// ≥ 0.50.
+    Medium,
+    /// > 0.80.
+    High,
+}
+
+impl Level {
+    /// All levels, lowest first.
+    pub const ALL: [Level; 4] = [Level::None, Level::Low, Level::Medium, Level::High];
+
+    /// The lake's spelling (`none`, `low`, `medium`, `high`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::None => "none",
+            Level::Low => "low",
+            Level::Medium => "medium",
+            Level::High => "high",
+        }
+    }
+
+    /// Parse the lake's spelling.
+    pub fn parse(s: &str) -> Option<Level> {
+        Level::ALL.into_iter().find(|l| l.as_str() == s)
+    }
+}
+
+/// A drift event severity (seed 002), in severity order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Severity {
+    /// Informational.
+    Green,
+    /// Warning.
+    Yellow,
+    /// Critical.
+    Red,
+}
+
+impl Severity {
+    /// All severities, mildest first.
+    pub const ALL: [Severity; 3] = [Severity::Green, Severity::Yellow, Severity::Red];
+
+    /// The lake's spelling (`green`, `yellow`, `red`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Green => "green",
+            Severity::Yellow => "yellow",
+            Severity::Red => "red",
+        }
+    }
+
+    /// Parse the lake's spelling.
+    pub fn parse(s: &str) -> Option<Severity> {
+        Severity::ALL.into_iter().find(|l| l.as_str() == s)
+    }
+}
 
 /// `driftType` (seed 002, plus the two the Exhaust Inbox refiner adds).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -362,14 +362,13 @@ pub async fn compute_events(
     let mut events = Vec::new();
     if has("observations") {
         let mut rows = transitions(&run("attribution_transitions").await?)?;
-        // The correlator replays each identity in time order.
-        rows.sort_by(|a, b| {
-            (&a.identity_ref, &a.primitive, a.seq).cmp(&(&b.identity_ref, &b.primitive, b.seq))
-        });
+        // The correlator replays each identity in time order (the SQL's
+        // order, kept however the plan ran).
         rows.sort_by(|a, b| {
             a.identity_ref
                 .cmp(&b.identity_ref)
                 .then(a.ts.total_cmp(&b.ts))
+                .then_with(|| (&a.primitive, a.seq).cmp(&(&b.primitive, b.seq)))
         });
         events.extend(attribution_events(&rows));
         events.extend(multi_actor_events(

@@ -15,6 +15,7 @@
 
 pub mod context;
 pub mod lake_tables;
+pub mod rows;
 pub mod sql;
 pub mod udf;
 

@@ -7,9 +7,6 @@
 use std::collections::BTreeMap;
 
 use chrono::{Days, NaiveDate};
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
-use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type};
 use datafusion::prelude::SessionContext as DfContext;
 
 use super::model::{
@@ -17,6 +14,7 @@ use super::model::{
     Severity,
 };
 use crate::engine::context::{run_sql_file, run_statement};
+use crate::engine::rows::Rows;
 use crate::engine::{EngineError, Result};
 
 /// Fingerprints the report lists.
@@ -27,100 +25,6 @@ pub const DEFAULT_DAYS: u64 = 30;
 
 /// The tables that give a report its days.
 const DATED: [&str; 3] = ["behavior_summary", "drift_events", "agent_profiles"];
-
-/// Rows of a query as string / integer / float cells, by column name.
-struct Rows {
-    cols: BTreeMap<String, Vec<ArrayRef>>,
-    len: usize,
-}
-
-impl Rows {
-    fn new(batches: &[RecordBatch]) -> Self {
-        let mut cols: BTreeMap<String, Vec<ArrayRef>> = BTreeMap::new();
-        for b in batches {
-            for (f, c) in b.schema().fields().iter().zip(b.columns()) {
-                cols.entry(f.name().clone()).or_default().push(c.clone());
-            }
-        }
-        Rows {
-            cols,
-            len: batches.iter().map(RecordBatch::num_rows).sum(),
-        }
-    }
-
-    /// Column `name` cast to `to`, one array per batch.
-    fn column(&self, name: &str, to: &DataType) -> Result<Vec<ArrayRef>> {
-        let parts = self
-            .cols
-            .get(name)
-            .ok_or_else(|| EngineError::Statement(format!("report query lacks column {name}")))?;
-        parts
-            .iter()
-            .map(|a| cast(a, to).map_err(EngineError::from))
-            .collect()
-    }
-
-    fn strings(&self, name: &str) -> Result<Vec<Option<String>>> {
-        let mut out = Vec::with_capacity(self.len);
-        for a in self.column(name, &DataType::Utf8)? {
-            let s = a.as_string::<i32>();
-            out.extend((0..s.len()).map(|i| (!s.is_null(i)).then(|| s.value(i).to_string())));
-        }
-        Ok(out)
-    }
-
-    fn ints(&self, name: &str) -> Result<Vec<i64>> {
-        let mut out = Vec::with_capacity(self.len);
-        for a in self.column(name, &DataType::Int64)? {
-            let s = a.as_primitive::<Int64Type>();
-            out.extend((0..s.len()).map(|i| if s.is_null(i) { 0 } else { s.value(i) }));
-        }
-        Ok(out)
-    }
-
-    fn floats(&self, name: &str) -> Result<Vec<f64>> {
-        let mut out = Vec::with_capacity(self.len);
-        for a in self.column(name, &DataType::Float64)? {
-            let s = a.as_primitive::<Float64Type>();
-            out.extend((0..s.len()).map(|i| if s.is_null(i) { 0.0 } else { s.value(i) }));
-        }
-        Ok(out)
-    }
-
-    fn bools(&self, name: &str) -> Result<Vec<bool>> {
-        let mut out = Vec::with_capacity(self.len);
-        for a in self.column(name, &DataType::Boolean)? {
-            let s = a.as_boolean();
-            out.extend((0..s.len()).map(|i| !s.is_null(i) && s.value(i)));
-        }
-        Ok(out)
-    }
-
-    fn string_lists(&self, name: &str) -> Result<Vec<Vec<String>>> {
-        let to = DataType::List(std::sync::Arc::new(
-            datafusion::arrow::datatypes::Field::new_list_field(DataType::Utf8, true),
-        ));
-        let mut out = Vec::with_capacity(self.len);
-        for a in self.column(name, &to)? {
-            let l = a.as_list::<i32>();
-            for i in 0..l.len() {
-                if l.is_null(i) {
-                    out.push(Vec::new());
-                    continue;
-                }
-                let v = l.value(i);
-                let s = v.as_string::<i32>();
-                out.push(
-                    (0..s.len())
-                        .filter(|&j| !s.is_null(j))
-                        .map(|j| s.value(j).to_string())
-                        .collect(),
-                );
-            }
-        }
-        Ok(out)
-    }
-}
 
 fn day(s: &Option<String>) -> Option<NaiveDate> {
     s.as_deref()
@@ -245,7 +149,7 @@ async fn node_days(ctx: &DfContext, from: NaiveDate, to: NaiveDate) -> Result<Ve
         r.ints("level_rank")?,
         r.ints("evidence")?,
     );
-    Ok((0..r.len)
+    Ok((0..r.len())
         .filter_map(|i| {
             Some(NodeDay {
                 context: ctxs[i].clone().unwrap_or_default(),
@@ -270,8 +174,8 @@ async fn level_days(ctx: &DfContext, from: NaiveDate, to: NaiveDate) -> Result<V
     )
     .await?;
     let (days, levels, n) = (r.strings("date")?, r.strings("drift_level")?, r.ints("n")?);
-    let mut out = Vec::with_capacity(r.len);
-    for i in 0..r.len {
+    let mut out = Vec::with_capacity(r.len());
+    for i in 0..r.len() {
         let lv = levels[i].as_deref().unwrap_or("");
         let level = Level::parse(lv).ok_or_else(|| bad("drift_level", lv))?;
         if let Some(d) = day(&days[i]) {
@@ -296,8 +200,8 @@ async fn event_days(ctx: &DfContext, from: NaiveDate, to: NaiveDate) -> Result<V
     )
     .await?;
     let (days, sev, n) = (r.strings("date")?, r.strings("severity")?, r.ints("n")?);
-    let mut out = Vec::with_capacity(r.len);
-    for i in 0..r.len {
+    let mut out = Vec::with_capacity(r.len());
+    for i in 0..r.len() {
         let s = sev[i].as_deref().unwrap_or("");
         let severity = Severity::parse(s).ok_or_else(|| bad("severity", s))?;
         if let Some(d) = day(&days[i]) {
@@ -325,8 +229,8 @@ async fn fingerprints(ctx: &DfContext, from: NaiveDate, to: NaiveDate) -> Result
     let (first, last) = (r.strings("first_seen")?, r.strings("last_seen")?);
     let patches = r.string_lists("patches")?;
     let required = r.bools("patch_required")?;
-    let mut out = Vec::with_capacity(r.len);
-    for i in 0..r.len {
+    let mut out = Vec::with_capacity(r.len());
+    for i in 0..r.len() {
         let w = worst[i].as_deref().unwrap_or("");
         out.push(Fingerprint {
             key: keys[i].clone().unwrap_or_default(),
@@ -373,7 +277,7 @@ async fn attribution(ctx: &DfContext) -> Result<Vec<AttributionCount>> {
             .position(|x| *x == s)
             .unwrap_or(5)
     };
-    let mut out: Vec<AttributionCount> = (0..r.len)
+    let mut out: Vec<AttributionCount> = (0..r.len())
         .map(|i| AttributionCount {
             primitive: p[i].clone().unwrap_or_default(),
             state: s[i].clone().unwrap_or_default(),
@@ -399,7 +303,7 @@ async fn agent_days(ctx: &DfContext, from: NaiveDate, to: NaiveDate) -> Result<V
     .await?;
     let (days, tiers) = (r.strings("date")?, r.ints("tier")?);
     let (agents, windows, score) = (r.ints("agents")?, r.ints("windows")?, r.floats("score")?);
-    Ok((0..r.len)
+    Ok((0..r.len())
         .filter_map(|i| {
             Some(AgentDay {
                 day: day(&days[i])?,

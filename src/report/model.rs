@@ -5,6 +5,8 @@
 
 use chrono::NaiveDate;
 
+pub use crate::drift::event::{Level, Severity};
+
 /// Everything one report shows. Every list is sorted as documented on its
 /// field; an empty list means the lake has no such data in the window and the
 /// section says so instead of drawing an empty chart.
@@ -38,69 +40,6 @@ pub struct ReportData {
     /// §5 agent tiers: per (day, tier) the agents with a window in that tier
     /// and their mean anomaly score; sorted by (day, tier).
     pub agent_days: Vec<AgentDay>,
-}
-
-/// A drift level (telemetry-correlation.md §5), in severity order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Level {
-    /// Below 0.20 (or gated away).
-    None,
-    /// ≥ 0.20.
-    Low,
-    /// ≥ 0.50.
-    Medium,
-    /// > 0.80.
-    High,
-}
-
-impl Level {
-    /// All levels, lowest first.
-    pub const ALL: [Level; 4] = [Level::None, Level::Low, Level::Medium, Level::High];
-
-    /// The lake's spelling (`none`, `low`, `medium`, `high`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Level::None => "none",
-            Level::Low => "low",
-            Level::Medium => "medium",
-            Level::High => "high",
-        }
-    }
-
-    /// Parse the lake's spelling.
-    pub fn parse(s: &str) -> Option<Level> {
-        Level::ALL.into_iter().find(|l| l.as_str() == s)
-    }
-}
-
-/// A drift event severity (seed 002), in severity order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Severity {
-    /// Informational.
-    Green,
-    /// Warning.
-    Yellow,
-    /// Critical.
-    Red,
-}
-
-impl Severity {
-    /// All severities, mildest first.
-    pub const ALL: [Severity; 3] = [Severity::Green, Severity::Yellow, Severity::Red];
-
-    /// The lake's spelling (`green`, `yellow`, `red`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Green => "green",
-            Severity::Yellow => "yellow",
-            Severity::Red => "red",
-        }
-    }
-
-    /// Parse the lake's spelling.
-    pub fn parse(s: &str) -> Option<Severity> {
-        Severity::ALL.into_iter().find(|l| l.as_str() == s)
-    }
 }
 
 /// One spec node's drift on one day (the max over its context's rows).
