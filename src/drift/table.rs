@@ -13,19 +13,15 @@ use std::sync::Arc;
 
 use chrono::DateTime;
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, Float64Builder, ListBuilder, RecordBatch, StringBuilder,
-    TimestampMicrosecondBuilder,
+    ArrayRef, Float64Builder, ListBuilder, RecordBatch, StringBuilder, TimestampMicrosecondBuilder,
 };
-use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{
-    DataType, Field, Float64Type, Int32Type, Int64Type, Schema, SchemaRef, TimeUnit,
-    TimestampMicrosecondType,
-};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use datafusion::arrow::error::ArrowError;
 use datafusion::prelude::SessionContext as DfContext;
 
 use super::derive::{agent_events, attribution_events, multi_actor_events, TierChange, Transition};
 use super::event::{schema_errors, DriftEvent, FINGERPRINT_VERSION};
+use crate::engine::rows::Rows;
 use crate::engine::{EngineError, Result};
 use crate::extract::attribution::AttributionThresholds;
 
@@ -160,96 +156,58 @@ pub fn event_partitions(
     Ok(out)
 }
 
-/// A column of `b` by name, cast to `to`.
-fn col(b: &RecordBatch, name: &str, to: &DataType) -> Result<ArrayRef, ArrowError> {
-    let i = b.schema().index_of(name)?;
-    cast(b.column(i), to)
+fn transitions(batches: &[RecordBatch]) -> Result<Vec<Transition>> {
+    let r = Rows::new(batches);
+    let (ip, prim, state) = (
+        r.strings("identity_ref")?,
+        r.strings("primitive")?,
+        r.strings("state")?,
+    );
+    let (prev, eref) = (r.strings("prev_state")?, r.strings("evidence_ref")?);
+    let (seq, ts, conf) = (r.ints("seq")?, r.opt_floats("ts")?, r.floats("confidence")?);
+    Ok((0..r.len())
+        .filter_map(|i| {
+            Some(Transition {
+                identity_ref: ip[i].clone()?,
+                primitive: prim[i].clone().unwrap_or_default(),
+                seq: seq[i],
+                ts: ts[i]?,
+                state: state[i].clone()?,
+                prev_state: prev[i].clone(),
+                confidence: conf[i],
+                evidence_ref: eref[i].clone()?,
+            })
+        })
+        .collect())
 }
 
-fn transitions(batches: &[RecordBatch]) -> Result<Vec<Transition>, ArrowError> {
-    let mut out = Vec::new();
-    for b in batches {
-        let ip = col(b, "identity_ref", &DataType::Utf8)?;
-        let prim = col(b, "primitive", &DataType::Utf8)?;
-        let seq = col(b, "seq", &DataType::Int64)?;
-        let ts = col(b, "ts", &DataType::Float64)?;
-        let state = col(b, "state", &DataType::Utf8)?;
-        let prev = col(b, "prev_state", &DataType::Utf8)?;
-        let conf = col(b, "confidence", &DataType::Float64)?;
-        let eref = col(b, "evidence_ref", &DataType::Utf8)?;
-        let (ip, prim, state, prev, eref) = (
-            ip.as_string::<i32>(),
-            prim.as_string::<i32>(),
-            state.as_string::<i32>(),
-            prev.as_string::<i32>(),
-            eref.as_string::<i32>(),
-        );
-        let (seq, ts, conf) = (
-            seq.as_primitive::<Int64Type>(),
-            ts.as_primitive::<Float64Type>(),
-            conf.as_primitive::<Float64Type>(),
-        );
-        for r in 0..b.num_rows() {
-            if ip.is_null(r) || state.is_null(r) || eref.is_null(r) || ts.is_null(r) {
-                continue;
-            }
-            out.push(Transition {
-                identity_ref: ip.value(r).to_string(),
-                primitive: prim.value(r).to_string(),
-                seq: seq.value(r),
-                ts: ts.value(r),
-                state: state.value(r).to_string(),
-                prev_state: (!prev.is_null(r)).then(|| prev.value(r).to_string()),
-                confidence: conf.value(r),
-                evidence_ref: eref.value(r).to_string(),
-            });
-        }
-    }
-    Ok(out)
-}
-
-fn tier_changes(batches: &[RecordBatch]) -> Result<Vec<TierChange>, ArrowError> {
-    let mut out = Vec::new();
-    for b in batches {
-        let agent = col(b, "agent_id", &DataType::Utf8)?;
-        let ws = col(b, "window_start", &ts_type())?;
-        let we = col(b, "window_end", &ts_type())?;
-        let prev = col(b, "prev_tier", &DataType::Int32)?;
-        let tier = col(b, "tier", &DataType::Int32)?;
-        let score = col(b, "anomaly_score", &DataType::Float64)?;
-        let f = col(b, "file_ops", &DataType::Int64)?;
-        let n = col(b, "network_ops", &DataType::Int64)?;
-        let o = col(b, "other_ops", &DataType::Int64)?;
-        let agent = agent.as_string::<i32>();
-        let (ws, we) = (
-            ws.as_primitive::<TimestampMicrosecondType>(),
-            we.as_primitive::<TimestampMicrosecondType>(),
-        );
-        let (prev, tier) = (
-            prev.as_primitive::<Int32Type>(),
-            tier.as_primitive::<Int32Type>(),
-        );
-        let score = score.as_primitive::<Float64Type>();
-        let (f, n, o) = (
-            f.as_primitive::<Int64Type>(),
-            n.as_primitive::<Int64Type>(),
-            o.as_primitive::<Int64Type>(),
-        );
-        for r in 0..b.num_rows() {
-            out.push(TierChange {
-                agent_id: agent.value(r).to_string(),
-                window_start_us: ws.value(r),
-                window_end_us: we.value(r),
-                prev_tier: (!prev.is_null(r)).then(|| prev.value(r)),
-                tier: tier.value(r),
-                anomaly_score: score.value(r),
-                file_ops: f.value(r),
-                network_ops: n.value(r),
-                other_ops: o.value(r),
-            });
-        }
-    }
-    Ok(out)
+fn tier_changes(batches: &[RecordBatch]) -> Result<Vec<TierChange>> {
+    let r = Rows::new(batches);
+    let agent = r.strings("agent_id")?;
+    let (ws, we) = (r.micros("window_start")?, r.micros("window_end")?);
+    let (prev, tier, score) = (
+        r.opt_ints("prev_tier")?,
+        r.ints("tier")?,
+        r.floats("anomaly_score")?,
+    );
+    let (f, n, o) = (
+        r.ints("file_ops")?,
+        r.ints("network_ops")?,
+        r.ints("other_ops")?,
+    );
+    Ok((0..r.len())
+        .map(|i| TierChange {
+            agent_id: agent[i].clone().unwrap_or_default(),
+            window_start_us: ws[i],
+            window_end_us: we[i],
+            prev_tier: prev[i].and_then(|t| i32::try_from(t).ok()),
+            tier: i32::try_from(tier[i]).unwrap_or(0),
+            anomaly_score: score[i],
+            file_ops: f[i],
+            network_ops: n[i],
+            other_ops: o[i],
+        })
+        .collect())
 }
 
 /// Events back from `drift_events` rows (any projection holding the
@@ -259,85 +217,58 @@ fn tier_changes(batches: &[RecordBatch]) -> Result<Vec<TierChange>, ArrowError> 
 /// A missing column or a value outside the schema's enums.
 pub fn events_from_batches(batches: &[RecordBatch]) -> Result<Vec<DriftEvent>> {
     use super::event::{DriftType, Origin, PatchType, Severity};
-    let list = DataType::List(Arc::new(Field::new_list_field(DataType::Utf8, true)));
     let bad = |what: &str, v: &str| {
         EngineError::Statement(format!("drift_events has an unknown {what} {v:?}"))
     };
-    let mut out = Vec::new();
-    for b in batches {
-        let s = |n: &str| -> Result<ArrayRef> { Ok(col(b, n, &DataType::Utf8)?) };
-        let (id, ep, ty, sev, patch, key, notes, origin, rule) = (
-            s("drift_id")?,
-            s("episode_id")?,
-            s("drift_type")?,
-            s("severity")?,
-            s("recommended_patch_type")?,
-            s("fingerprint_key")?,
-            s("notes")?,
-            s("origin")?,
-            s("rule_id")?,
-        );
-        let (ctx, node, ip, prim, agent) = (
-            s("context")?,
-            s("spec_node_id")?,
-            s("identity_ref")?,
-            s("primitive")?,
-            s("agent_id")?,
-        );
-        let at = col(b, "detected_at", &ts_type())?;
-        let ws = match b.schema().index_of("window_start") {
-            Ok(_) => col(b, "window_start", &ts_type())?,
-            Err(_) => at.clone(),
-        };
-        let refs = col(b, "evidence_refs", &list)?;
-        let score = col(b, "drift_score", &DataType::Float64)?;
-        let conf = col(b, "confidence", &DataType::Float64)?;
-        let text = |a: &ArrayRef, r: usize| -> Option<String> {
-            let a = a.as_string::<i32>();
-            (!a.is_null(r)).then(|| a.value(r).to_string())
-        };
-        let num = |a: &ArrayRef, r: usize| -> Option<f64> {
-            let a = a.as_primitive::<Float64Type>();
-            (!a.is_null(r)).then(|| a.value(r))
-        };
-        let (at, ws) = (
-            at.as_primitive::<TimestampMicrosecondType>(),
-            ws.as_primitive::<TimestampMicrosecondType>(),
-        );
-        let refs = refs.as_list::<i32>();
-        for r in 0..b.num_rows() {
-            let req = |a: &ArrayRef| text(a, r).unwrap_or_default();
-            let t = req(&ty);
-            let sv = req(&sev);
-            let p = req(&patch);
-            let o = req(&origin);
-            let ev = refs.value(r);
-            let ev = ev.as_string::<i32>();
-            out.push(DriftEvent {
-                drift_id: req(&id),
-                episode_id: req(&ep),
-                drift_type: DriftType::parse(&t).ok_or_else(|| bad("drift_type", &t))?,
-                severity: Severity::parse(&sv).ok_or_else(|| bad("severity", &sv))?,
-                detected_at_us: at.value(r),
-                evidence_refs: (0..ev.len())
-                    .filter(|&j| !ev.is_null(j))
-                    .map(|j| ev.value(j).to_string())
-                    .collect(),
-                patch: PatchType::parse(&p).ok_or_else(|| bad("recommended_patch_type", &p))?,
-                fingerprint_key: req(&key),
-                notes: text(&notes, r),
-                origin: Origin::parse(&o).ok_or_else(|| bad("origin", &o))?,
-                rule_id: req(&rule),
-                window_start_us: ws.value(r),
-                context: text(&ctx, r),
-                spec_node_id: text(&node, r),
-                identity_ref: text(&ip, r),
-                primitive: text(&prim, r),
-                agent_id: text(&agent, r),
-                drift_score: num(&score, r),
-                confidence: num(&conf, r),
-            });
-        }
+    let r = Rows::new(batches);
+    let s = |n: &str| r.strings(n);
+    let (id, ep, ty, sev) = (
+        s("drift_id")?,
+        s("episode_id")?,
+        s("drift_type")?,
+        s("severity")?,
+    );
+    let (patch, key, notes) = (
+        s("recommended_patch_type")?,
+        s("fingerprint_key")?,
+        s("notes")?,
+    );
+    let (origin, rule) = (s("origin")?, s("rule_id")?);
+    let (ctx, node, ip) = (s("context")?, s("spec_node_id")?, s("identity_ref")?);
+    let (prim, agent) = (s("primitive")?, s("agent_id")?);
+    let at = r.micros("detected_at")?;
+    let ws = if r.has("window_start") {
+        r.micros("window_start")?
+    } else {
+        at.clone()
+    };
+    let refs = r.string_lists("evidence_refs")?;
+    let (score, conf) = (r.opt_floats("drift_score")?, r.opt_floats("confidence")?);
+    let mut out = Vec::with_capacity(r.len());
+    for i in 0..r.len() {
+        let req = |c: &[Option<String>]| c[i].clone().unwrap_or_default();
+        let (t, sv, p, o) = (req(&ty), req(&sev), req(&patch), req(&origin));
+        out.push(DriftEvent {
+            drift_id: req(&id),
+            episode_id: req(&ep),
+            drift_type: DriftType::parse(&t).ok_or_else(|| bad("drift_type", &t))?,
+            severity: Severity::parse(&sv).ok_or_else(|| bad("severity", &sv))?,
+            detected_at_us: at[i],
+            evidence_refs: refs[i].clone(),
+            patch: PatchType::parse(&p).ok_or_else(|| bad("recommended_patch_type", &p))?,
+            fingerprint_key: req(&key),
+            notes: notes[i].clone(),
+            origin: Origin::parse(&o).ok_or_else(|| bad("origin", &o))?,
+            rule_id: req(&rule),
+            window_start_us: ws[i],
+            context: ctx[i].clone(),
+            spec_node_id: node[i].clone(),
+            identity_ref: ip[i].clone(),
+            primitive: prim[i].clone(),
+            agent_id: agent[i].clone(),
+            drift_score: score[i],
+            confidence: conf[i],
+        });
     }
     Ok(out)
 }
@@ -404,6 +335,7 @@ pub async fn compute_events(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use datafusion::arrow::array::AsArray;
     use crate::drift::derive::agent_events;
 
     #[test]

@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type};
+use datafusion::arrow::datatypes::{
+    DataType, Float64Type, Int64Type, TimeUnit, TimestampMicrosecondType,
+};
 
 use super::{EngineError, Result};
 
@@ -79,6 +81,42 @@ impl Rows {
         for a in self.column(name, &DataType::Float64)? {
             let s = a.as_primitive::<Float64Type>();
             out.extend((0..s.len()).map(|i| if s.is_null(i) { 0.0 } else { s.value(i) }));
+        }
+        Ok(out)
+    }
+
+    /// True when the result has a column `name`.
+    pub fn has(&self, name: &str) -> bool {
+        self.cols.contains_key(name)
+    }
+
+    /// Column `name` as i64, NULL kept.
+    pub fn opt_ints(&self, name: &str) -> Result<Vec<Option<i64>>> {
+        let mut out = Vec::with_capacity(self.len);
+        for a in self.column(name, &DataType::Int64)? {
+            let s = a.as_primitive::<Int64Type>();
+            out.extend((0..s.len()).map(|i| (!s.is_null(i)).then(|| s.value(i))));
+        }
+        Ok(out)
+    }
+
+    /// Column `name` as f64, NULL kept.
+    pub fn opt_floats(&self, name: &str) -> Result<Vec<Option<f64>>> {
+        let mut out = Vec::with_capacity(self.len);
+        for a in self.column(name, &DataType::Float64)? {
+            let s = a.as_primitive::<Float64Type>();
+            out.extend((0..s.len()).map(|i| (!s.is_null(i)).then(|| s.value(i))));
+        }
+        Ok(out)
+    }
+
+    /// Column `name` as µs since the epoch, UTC (NULL as 0).
+    pub fn micros(&self, name: &str) -> Result<Vec<i64>> {
+        let to = DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
+        let mut out = Vec::with_capacity(self.len);
+        for a in self.column(name, &to)? {
+            let s = a.as_primitive::<TimestampMicrosecondType>();
+            out.extend((0..s.len()).map(|i| if s.is_null(i) { 0 } else { s.value(i) }));
         }
         Ok(out)
     }
