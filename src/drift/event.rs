@@ -333,7 +333,7 @@ pub fn telemetry_key(t: DriftType, context: &str, spec_node_id: &str, rule_id: &
 }
 
 /// What a stale reference names (telemetry-correlation.md §5 no-match).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum StaleKind {
     /// A `sea.flow` naming no flow node of its context.
     Flow,

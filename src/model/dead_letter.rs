@@ -55,11 +55,14 @@ pub enum Reason {
     ProtoDecode,
     /// A timestamp that is missing, out of range or unparsable.
     BadTimestamp,
+    /// Length-prefixed protobuf whose signal neither the job nor the file
+    /// name gives (telemetry-correlation.md §1).
+    ProtoSignalUnknown,
 }
 
 impl Reason {
     /// Every reason, in declaration order (tests, docs, dlq summaries).
-    pub const ALL: [Reason; 18] = [
+    pub const ALL: [Reason; 19] = [
         Reason::JsonSyntax,
         Reason::NotAnObject,
         Reason::BadSid,
@@ -78,6 +81,7 @@ impl Reason {
         Reason::TruncatedFrame,
         Reason::ProtoDecode,
         Reason::BadTimestamp,
+        Reason::ProtoSignalUnknown,
     ];
 
     /// The stable snake_case code written to `dlq.reason`.
@@ -101,6 +105,7 @@ impl Reason {
             Reason::TruncatedFrame => "truncated_frame",
             Reason::ProtoDecode => "proto_decode",
             Reason::BadTimestamp => "bad_timestamp",
+            Reason::ProtoSignalUnknown => "proto_signal_unknown",
         }
     }
 
