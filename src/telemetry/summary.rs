@@ -866,3 +866,766 @@ fn reg<'a>(g: &Group<'a>, regime: Option<&str>) -> Component<'a> {
         worst,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T0: i64 = 1_000_000; // one second into day 0
+
+    /// A span of node `N` in context `shop`, day 0, confidence 1, regime r1.
+    fn span(id: &str) -> EvidenceFact {
+        EvidenceFact {
+            evidence_id: id.into(),
+            signal: Signal::Span,
+            trace_id: Some(format!("t-{id}")),
+            span_id: Some(format!("s-{id}")),
+            parent_span_id: None,
+            timestamp_us: T0,
+            duration_ms: Some(10.0),
+            service: Some("checkout".into()),
+            name: Some(format!("op-{id}")),
+            status: Some(SpanStatus::Ok),
+            context: Some("shop".into()),
+            regime_id: Some("r1".into()),
+            flow: None,
+            policy_id: None,
+            correlation_status: CorrelationStatus::Ok,
+            spec_node_id: Some("N".into()),
+            confidence: 1.0,
+            match_type: MatchType::Deterministic,
+        }
+    }
+
+    fn with(id: &str, f: impl FnOnce(&mut EvidenceFact)) -> EvidenceFact {
+        let mut e = span(id);
+        f(&mut e);
+        e
+    }
+
+    fn node(id: &str, kind: SpecKind, expect: Expect) -> SpecNode {
+        SpecNode {
+            id: id.into(),
+            kind,
+            title: None,
+            domain: Some("shop".into()),
+            concept: None,
+            flow: None,
+            policy: None,
+            regime_id: None,
+            derives_from: Vec::new(),
+            expect,
+            source: "specs/m.yaml".into(),
+            content_hash: String::new(),
+        }
+    }
+
+    fn graph(mut nodes: Vec<SpecNode>) -> SpecGraph {
+        nodes.sort_by(|a, b| a.id.cmp(&b.id));
+        SpecGraph { nodes }
+    }
+
+    fn graph_n(expect: Expect) -> SpecGraph {
+        graph(vec![node("N", SpecKind::Flow, expect)])
+    }
+
+    /// The row of node `id` in window `day`.
+    fn row<'a>(s: &'a Summary, id: &str, day: i64) -> &'a SummaryRow {
+        s.rows
+            .iter()
+            .find(|r| r.spec_node_id.as_deref() == Some(id) && r.window_start_us == day * DAY_US)
+            .expect("row present")
+    }
+
+    fn score(s: &Summary, rule: &str) -> f64 {
+        row(s, "N", 0).rule_scores[rule]
+    }
+
+    fn ids_of(v: &[String]) -> Vec<&str> {
+        v.iter().map(String::as_str).collect()
+    }
+
+    fn finding<'a>(r: &'a SummaryRow, rule: &str) -> &'a RuleFinding {
+        r.findings
+            .iter()
+            .find(|f| f.rule_id == rule)
+            .expect("finding")
+    }
+
+    #[test]
+    fn p95_interpolates_hand_values() {
+        assert_eq!(p95(&[]), None);
+        assert_eq!(p95(&[7.0]), Some(7.0));
+        // h = 0.95: 10 + 0.95·10
+        assert!((p95(&[10.0, 20.0]).unwrap() - 19.5).abs() < 1e-12);
+        // n = 20: h = 18.05 → 19 + 0.05·(20 − 19)
+        let v: Vec<f64> = (1..=20).map(f64::from).collect();
+        assert!((p95(&v).unwrap() - 19.05).abs() < 1e-9);
+        // n = 21: h = 19 exactly → x[19]
+        let v: Vec<f64> = (1..=21).map(f64::from).collect();
+        assert_eq!(p95(&v), Some(20.0));
+    }
+
+    fn perf_summary(durations: &[f64], budget: f64) -> Summary {
+        let facts: Vec<_> = durations
+            .iter()
+            .enumerate()
+            .map(|(i, d)| with(&format!("e{i:02}"), |e| e.duration_ms = Some(*d)))
+            .collect();
+        let g = graph_n(Expect {
+            latency_p95_ms: Some(budget),
+            ..Expect::default()
+        });
+        summarize(&facts, &g)
+    }
+
+    #[test]
+    fn perf_at_budget_scores_zero() {
+        assert_eq!(score(&perf_summary(&[100.0], 100.0), "PERF-001"), 0.0);
+        assert_eq!(score(&perf_summary(&[50.0, 80.0], 100.0), "PERF-001"), 0.0);
+    }
+
+    #[test]
+    fn perf_triggers_at_exactly_point_two_and_not_below() {
+        let s = perf_summary(&[120.0], 100.0);
+        assert_eq!(score(&s, "PERF-001"), 0.20);
+        assert_eq!(row(&s, "N", 0).triggered_rules, vec!["PERF-001"]);
+        assert_eq!(row(&s, "N", 0).drift_level, Level::Low);
+        let s = perf_summary(&[119.99999], 100.0);
+        assert!(score(&s, "PERF-001") > 0.19);
+        assert!(row(&s, "N", 0).triggered_rules.is_empty());
+        assert_eq!(row(&s, "N", 0).drift_level, Level::None);
+    }
+
+    #[test]
+    fn perf_uses_interpolated_p95_and_clamps() {
+        // p95 of [100, 300] = 290 → (290 − 100)/100 clamped to 1.
+        assert_eq!(
+            score(&perf_summary(&[100.0, 300.0], 100.0), "PERF-001"),
+            1.0
+        );
+        // p95 of [100, 200] = 195 → 0.95.
+        let s = score(&perf_summary(&[100.0, 200.0], 100.0), "PERF-001");
+        assert!((s - 0.95).abs() < 1e-12);
+    }
+
+    #[test]
+    fn absent_expect_fields_score_zero() {
+        let facts = vec![with("a", |e| {
+            e.duration_ms = Some(1e9);
+            e.status = Some(SpanStatus::Error);
+            e.service = None;
+        })];
+        let s = summarize(&facts, &graph_n(Expect::default()));
+        for rule in [
+            "PERF-001", "REL-001", "POL-001", "FLOW-001", "FAN-001", "REG-001",
+        ] {
+            assert_eq!(score(&s, rule), 0.0, "{rule}");
+        }
+        assert_eq!(row(&s, "N", 0).rule_scores.len(), 8);
+    }
+
+    fn rel_summary(errors: usize, total: usize, max: f64) -> Summary {
+        let facts: Vec<_> = (0..total)
+            .map(|i| {
+                with(&format!("e{i:02}"), |e| {
+                    e.duration_ms = Some(i as f64);
+                    if i < errors {
+                        e.status = Some(SpanStatus::Error);
+                    }
+                })
+            })
+            .collect();
+        summarize(
+            &facts,
+            &graph_n(Expect {
+                error_rate_max: Some(max),
+                ..Expect::default()
+            }),
+        )
+    }
+
+    #[test]
+    fn rel_at_max_scores_zero_above_scores() {
+        assert_eq!(score(&rel_summary(1, 4, 0.25), "REL-001"), 0.0);
+        assert_eq!(score(&rel_summary(0, 4, 0.0), "REL-001"), 0.0);
+        assert_eq!(score(&rel_summary(3, 4, 0.5), "REL-001"), 0.5);
+        assert_eq!(score(&rel_summary(1, 4, 0.125), "REL-001"), 1.0);
+        // m below 0.01 divides by 0.01: (0.25 − 0)/0.01 clamped.
+        assert_eq!(score(&rel_summary(1, 4, 0.0), "REL-001"), 1.0);
+    }
+
+    #[test]
+    fn rel_worst_is_error_spans_longest_first() {
+        let s = rel_summary(3, 4, 0.5);
+        let f = finding(row(&s, "N", 0), "REL-001");
+        assert_eq!(ids_of(&f.evidence_refs), ["e02", "e01", "e00"]);
+        assert_eq!(f.episode_id, "t-e02");
+        assert_eq!(f.drift_type, DriftType::Outcome);
+    }
+
+    #[test]
+    fn pol_judges_whole_traces_across_windows_and_correlations() {
+        let pol = |id: &str, trace: &str, p: &str| {
+            with(id, |e| {
+                e.trace_id = Some(trace.into());
+                e.policy_id = Some(p.into());
+            })
+        };
+        let facts = vec![
+            // A: auth on another day and node, audit on a match-none span.
+            with("a1", |e| e.trace_id = Some("A".into())),
+            with("a2", |e| {
+                e.trace_id = Some("A".into());
+                e.policy_id = Some("auth".into());
+                e.timestamp_us = DAY_US + T0;
+                e.spec_node_id = Some("M".into());
+            }),
+            with("a3", |e| {
+                e.trace_id = Some("A".into());
+                e.policy_id = Some("audit".into());
+                e.match_type = MatchType::None;
+                e.spec_node_id = None;
+                e.context = Some("other".into());
+            }),
+            // B: lacks audit.
+            pol("b1", "B", "auth"),
+            // C: audit only on a failed span.
+            pol("c1", "C", "auth"),
+            with("c2", |e| {
+                e.trace_id = Some("C".into());
+                e.policy_id = Some("audit".into());
+                e.correlation_status = CorrelationStatus::Failed;
+            }),
+            // D: audit only on a log.
+            pol("d1", "D", "auth"),
+            with("d2", |e| {
+                e.signal = Signal::Log;
+                e.trace_id = Some("D".into());
+                e.policy_id = Some("audit".into());
+                e.spec_node_id = Some("M".into());
+            }),
+        ];
+        let g = graph_n(Expect {
+            policies: Some(vec!["auth".into(), "audit".into()]),
+            ..Expect::default()
+        });
+        let s = summarize(&facts, &g);
+        assert_eq!(score(&s, "POL-001"), 0.75);
+        let f = finding(row(&s, "N", 0), "POL-001");
+        assert_eq!(ids_of(&f.evidence_refs), ["b1", "c1", "d1"]);
+        assert_eq!(f.episode_id, "B");
+        assert_eq!(f.drift_type, DriftType::Bypass);
+    }
+
+    #[test]
+    fn flow_counts_null_service_as_unexpected() {
+        let facts = vec![
+            span("a"),
+            with("b", |e| e.service = Some("evil".into())),
+            with("c", |e| e.service = Some("evil".into())),
+            with("d", |e| e.service = Some("evil".into())),
+            with("e", |e| e.service = None),
+        ];
+        let g = graph_n(Expect {
+            services: Some(vec!["checkout".into()]),
+            ..Expect::default()
+        });
+        let s = summarize(&facts, &g);
+        let r = row(&s, "N", 0);
+        assert_eq!(r.rule_scores["FLOW-001"], 0.8);
+        assert_eq!(r.drift_level, Level::Medium);
+        assert_eq!(
+            ids_of(&finding(r, "FLOW-001").evidence_refs),
+            ["b", "c", "d", "e"]
+        );
+        let s = summarize(&facts[..1], &g);
+        assert_eq!(score(&s, "FLOW-001"), 0.0);
+    }
+
+    fn fan_facts(children: usize) -> Vec<EvidenceFact> {
+        let mut facts = vec![
+            with("p", |e| e.trace_id = Some("T".into())),
+            with("q", |e| e.trace_id = Some("T2".into())),
+        ];
+        for i in 0..children {
+            facts.push(with(&format!("c{i}"), |e| {
+                e.trace_id = Some("T".into());
+                e.parent_span_id = Some("s-p".into());
+                // Children from other correlations and days count.
+                e.spec_node_id = Some("M".into());
+                e.timestamp_us = i as i64 * DAY_US + T0;
+            }));
+        }
+        // A failed child and a child in another trace do not count.
+        facts.push(with("x", |e| {
+            e.trace_id = Some("T".into());
+            e.parent_span_id = Some("s-p".into());
+            e.correlation_status = CorrelationStatus::Failed;
+        }));
+        facts.push(with("y", |e| {
+            e.trace_id = Some("T9".into());
+            e.parent_span_id = Some("s-p".into());
+        }));
+        facts
+    }
+
+    #[test]
+    fn fan_at_max_scores_zero_above_scores() {
+        let g = graph_n(Expect {
+            max_fanout: Some(2.0),
+            ..Expect::default()
+        });
+        assert_eq!(score(&summarize(&fan_facts(2), &g), "FAN-001"), 0.0);
+        let s = summarize(&fan_facts(3), &g);
+        assert_eq!(score(&s, "FAN-001"), 0.5);
+        let f = finding(row(&s, "N", 0), "FAN-001");
+        assert_eq!(f.evidence_refs[0], "p");
+        assert_eq!(f.episode_id, "T");
+        assert_eq!(f.drift_type, DriftType::Fanout);
+    }
+
+    /// `n` spans of trace T with one parent and one name, `errors` of them errors.
+    fn con_facts(n: usize, errors: usize, parent: Option<&str>) -> Vec<EvidenceFact> {
+        let mut facts: Vec<_> = (0..n)
+            .map(|i| {
+                with(&format!("r{i}"), |e| {
+                    e.trace_id = Some("T".into());
+                    e.parent_span_id = parent.map(String::from);
+                    e.name = Some("charge".into());
+                    e.timestamp_us = T0 + i as i64;
+                    if i < errors {
+                        e.status = Some(SpanStatus::Error);
+                    }
+                    // Only the first is the row's; the others are the trace's.
+                    if i > 0 {
+                        e.spec_node_id = Some("M".into());
+                        e.timestamp_us += DAY_US;
+                    }
+                })
+            })
+            .collect();
+        facts.push(with("other", |e| e.trace_id = Some("U".into())));
+        facts
+    }
+
+    #[test]
+    fn con_needs_three_same_parent_same_name_and_an_error() {
+        let g = graph_n(Expect::default());
+        assert_eq!(
+            score(&summarize(&con_facts(2, 2, None), &g), "CON-001"),
+            0.0
+        );
+        assert_eq!(
+            score(&summarize(&con_facts(3, 0, None), &g), "CON-001"),
+            0.0
+        );
+        // Roots share the null parent: a storm in T, none in U.
+        let s = summarize(&con_facts(3, 1, None), &g);
+        assert_eq!(score(&s, "CON-001"), 0.5);
+        let f = finding(row(&s, "N", 0), "CON-001");
+        assert_eq!(ids_of(&f.evidence_refs), ["r0"]);
+        assert_eq!(f.drift_type, DriftType::Contention);
+        let s = summarize(&con_facts(4, 2, Some("s-z")), &g);
+        assert_eq!(score(&s, "CON-001"), 0.5);
+        assert_eq!(
+            ids_of(&finding(row(&s, "N", 0), "CON-001").evidence_refs),
+            ["r0", "r1"]
+        );
+        // Different names are different groups.
+        let mut facts = con_facts(3, 1, None);
+        facts[2].name = Some("refund".into());
+        assert_eq!(score(&summarize(&facts, &g), "CON-001"), 0.0);
+    }
+
+    /// Per day, (span count, errors, duration of each span).
+    fn base_summary(days: &[(usize, usize, f64)]) -> Summary {
+        let mut facts = Vec::new();
+        for (d, &(n, errors, dur)) in days.iter().enumerate() {
+            for i in 0..n {
+                facts.push(with(&format!("d{d}-{i:03}"), |e| {
+                    e.timestamp_us = d as i64 * DAY_US + T0;
+                    e.duration_ms = Some(dur);
+                    if i < errors {
+                        e.status = Some(SpanStatus::Error);
+                    }
+                }));
+            }
+        }
+        summarize(&facts, &graph_n(Expect::default()))
+    }
+
+    fn base_at(s: &Summary, day: i64) -> f64 {
+        row(s, "N", day).rule_scores["BASE-001"]
+    }
+
+    #[test]
+    fn base_without_earlier_windows_scores_zero() {
+        let s = base_summary(&[(1, 0, 100.0)]);
+        assert_eq!(base_at(&s, 0), 0.0);
+    }
+
+    #[test]
+    fn base_shift_of_exactly_point_three_counts() {
+        let s = base_summary(&[(1, 0, 100.0), (1, 0, 130.0)]);
+        assert_eq!(base_at(&s, 1), 0.30);
+        assert_eq!(row(&s, "N", 1).triggered_rules, vec!["BASE-001"]);
+        let s = base_summary(&[(1, 0, 100.0), (1, 0, 129.99)]);
+        assert_eq!(base_at(&s, 1), 0.0);
+    }
+
+    #[test]
+    fn base_cv_of_exactly_one_does_not_fire_above_does() {
+        // Error series [0, 0.002]: CV exactly 1; shift 0.002/0.01 < 0.30.
+        let s = base_summary(&[(500, 0, 100.0), (500, 1, 100.0)]);
+        assert_eq!(base_at(&s, 1), 0.0);
+        // [0, 0, 0.002]: CV √2.
+        let s = base_summary(&[(500, 0, 100.0), (500, 0, 100.0), (500, 1, 100.0)]);
+        assert_eq!(base_at(&s, 2), 1.0);
+    }
+
+    #[test]
+    fn base_uses_the_seven_most_recent_earlier_windows() {
+        let mut days = vec![(1, 0, 10_000.0)];
+        days.extend([(1, 0, 100.0); 8]);
+        let s = base_summary(&days);
+        assert_eq!(base_at(&s, 8), 0.0);
+        // With the eighth-oldest in reach (day 7), it dominates.
+        assert_eq!(base_at(&s, 7), 1.0);
+    }
+
+    #[test]
+    fn base_series_edges() {
+        assert!(!cv_exceeds(&[0.0, 2.0]));
+        assert!(cv_exceeds(&[0.0, 0.0, 2.0]));
+        assert!(!cv_exceeds(&[0.0, 0.0]));
+        assert_eq!(series_shift(&[0.0], 0.0, None), 0.0);
+        assert_eq!(series_shift(&[0.0], 5.0, None), 1.0);
+        // Seeded with the oldest: 100, then 0.3·200 + 0.7·100 = 130.
+        assert!((ewma(&[100.0, 200.0]) - 130.0).abs() < 1e-12);
+        assert_eq!(series_shift(&[], 5.0, None), 0.0);
+    }
+
+    #[test]
+    fn reg_counts_all_signals_and_null_regime() {
+        let facts = vec![
+            span("a"),
+            with("b", |e| {
+                e.signal = Signal::Log;
+                e.regime_id = None;
+            }),
+            with("c", |e| {
+                e.signal = Signal::Metric;
+                e.regime_id = Some("r2".into());
+            }),
+            span("d"),
+        ];
+        let mut n = node("N", SpecKind::Flow, Expect::default());
+        n.regime_id = Some("r1".into());
+        let s = summarize(&facts, &graph(vec![n]));
+        assert_eq!(score(&s, "REG-001"), 0.5);
+        let f = finding(row(&s, "N", 0), "REG-001");
+        assert_eq!(ids_of(&f.evidence_refs), ["b", "c"]);
+        assert_eq!(f.drift_type, DriftType::Contradiction);
+        // A node without a regime scores 0.
+        let s = summarize(&facts, &graph_n(Expect::default()));
+        assert_eq!(score(&s, "REG-001"), 0.0);
+    }
+
+    #[test]
+    fn levels_and_gating_edges() {
+        assert_eq!(gated(0.1999999, 1.0), Level::None);
+        assert_eq!(gated(0.20, 1.0), Level::Low);
+        assert_eq!(gated(0.50, 1.0), Level::Medium);
+        assert_eq!(gated(0.80, 1.0), Level::Medium);
+        assert_eq!(gated(0.8000001, 1.0), Level::High);
+        assert_eq!(gated(1.0, 0.70), Level::High);
+        assert_eq!(gated(1.0, 0.70 - 1e-10), Level::High);
+        assert_eq!(gated(1.0, 0.6999), Level::Low);
+        assert_eq!(gated(1.0, 0.30), Level::Low);
+        assert_eq!(gated(1.0, 0.2999), Level::None);
+    }
+
+    #[test]
+    fn row_level_is_gated_by_mean_confidence() {
+        let run = |conf: &[f64], dur: f64| {
+            let facts: Vec<_> = conf
+                .iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    with(&format!("e{i}"), |e| {
+                        e.confidence = *c;
+                        e.duration_ms = Some(dur);
+                    })
+                })
+                .collect();
+            let g = graph_n(Expect {
+                latency_p95_ms: Some(1_000_000.0),
+                ..Expect::default()
+            });
+            summarize(&facts, &g).rows[0].clone()
+        };
+        let high = 1_800_000.1; // (1800000.1 − 1e6)/1e6 ≈ 0.8000001
+        let r = run(&[0.70 - 1e-10], high);
+        assert_eq!(r.drift_level, Level::High);
+        assert_eq!(r.findings[0].level, Level::High);
+        let r = run(&[0.5, 0.9], high);
+        assert!((r.confidence - 0.7).abs() < 1e-12);
+        assert_eq!(r.drift_level, Level::High);
+        assert_eq!(run(&[1.0], 1_800_000.0).drift_level, Level::Medium);
+        assert_eq!(run(&[0.6999], high).drift_level, Level::Low);
+        assert_eq!(run(&[0.30], high).drift_level, Level::Low);
+        let r = run(&[0.2999], high);
+        assert_eq!(r.drift_level, Level::None);
+        // The finding is kept, with level none.
+        assert_eq!(r.findings.len(), 1);
+        assert_eq!(r.findings[0].level, Level::None);
+    }
+
+    #[test]
+    fn findings_cap_refs_and_top_rule_gives_evidence_ref() {
+        let facts: Vec<_> = (0..25)
+            .map(|i| {
+                with(&format!("e{i:02}"), |e| {
+                    e.duration_ms = Some(1000.0 + i as f64);
+                    e.service = Some("evil".into());
+                    e.timestamp_us = T0 - i as i64;
+                })
+            })
+            .collect();
+        let g = graph_n(Expect {
+            latency_p95_ms: Some(10.0),
+            services: Some(vec!["checkout".into()]),
+            ..Expect::default()
+        });
+        let s = summarize(&facts, &g);
+        let r = row(&s, "N", 0);
+        // PERF and FLOW both 1: the tie goes to rule order.
+        assert_eq!(r.triggered_rules, vec!["PERF-001", "FLOW-001"]);
+        let perf = finding(r, "PERF-001");
+        assert_eq!(perf.evidence_refs.len(), 20);
+        assert_eq!(perf.evidence_refs[0], "e24");
+        assert_eq!(perf.episode_id, "t-e24");
+        assert_eq!(r.evidence_ref.as_deref(), Some("e24"));
+        // FLOW: by time (e24 is the earliest).
+        assert_eq!(finding(r, "FLOW-001").evidence_refs[..2], ["e24", "e23"]);
+        // Nothing triggered: the latest evidence.
+        let s = summarize(&facts, &graph_n(Expect::default()));
+        assert_eq!(row(&s, "N", 0).evidence_ref.as_deref(), Some("e00"));
+        assert_eq!(row(&s, "N", 0).last_seen_at_us, T0);
+        assert_eq!(row(&s, "N", 0).evidence_count, 25);
+    }
+
+    fn stale_case() -> (Vec<EvidenceFact>, SpecGraph) {
+        let none = |e: &mut EvidenceFact| {
+            e.match_type = MatchType::None;
+            e.spec_node_id = None;
+            e.confidence = 0.0;
+        };
+        let facts = vec![
+            with("e1", |e| e.flow = Some("place_order".into())),
+            with("e2", |e| {
+                e.flow = Some("old_flow".into());
+                e.confidence = 0.9;
+            }),
+            with("e3", |e| {
+                none(e);
+                e.policy_id = Some("audit".into());
+                e.timestamp_us = T0 + 5;
+            }),
+            with("e4", none),
+            with("e5", |e| e.policy_id = Some("auth".into())),
+            with("e6", |e| {
+                e.flow = Some("ghost".into());
+                e.correlation_status = CorrelationStatus::Failed;
+            }),
+            with("e7", |e| {
+                e.flow = Some("old_flow".into());
+                e.timestamp_us = DAY_US + T0;
+            }),
+            with("e8", |e| {
+                none(e);
+                e.context = None;
+            }),
+        ];
+        let mut f = node("F", SpecKind::Flow, Expect::default());
+        f.flow = Some("place_order".into());
+        let mut p = node("P", SpecKind::Policy, Expect::default());
+        p.policy = Some("auth".into());
+        p.domain = None;
+        let mut q = node("Q", SpecKind::Policy, Expect::default());
+        q.policy = Some("audit".into());
+        q.domain = Some("other".into());
+        let n = node("N", SpecKind::Flow, Expect::default());
+        (facts, graph(vec![f, p, q, n]))
+    }
+
+    #[test]
+    fn no_match_and_stale_rows() {
+        let (facts, g) = stale_case();
+        let s = summarize(&facts, &g);
+        let keys: Vec<_> = s
+            .rows
+            .iter()
+            .map(|r| {
+                (
+                    r.window_start_us / DAY_US,
+                    r.spec_node_id.as_deref(),
+                    r.evidence_count,
+                )
+            })
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                (0, Some("N"), 3),
+                (0, None, 3),
+                (1, Some("N"), 1),
+                (1, None, 1)
+            ]
+        );
+        let nm = &s.rows[1];
+        assert_eq!(nm.context, "shop");
+        assert_eq!(nm.drift_score, 0.0);
+        assert_eq!(nm.drift_level, Level::None);
+        assert!(nm.triggered_rules.is_empty() && nm.rule_scores.is_empty());
+        assert!(nm.findings.is_empty());
+        assert!((nm.confidence - 0.3).abs() < 1e-12);
+        assert_eq!(nm.evidence_ref.as_deref(), Some("e3"));
+        assert_eq!(nm.last_seen_at_us, T0 + 5);
+        let stale: Vec<_> = s
+            .stale
+            .iter()
+            .map(|r| {
+                (
+                    r.window_start_us / DAY_US,
+                    r.kind,
+                    r.name.as_str(),
+                    ids_of(&r.evidence_refs),
+                    r.episode_id.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            stale,
+            [
+                (0, StaleKind::Flow, "old_flow", vec!["e2"], "t-e2"),
+                (0, StaleKind::Policy, "audit", vec!["e3"], "t-e3"),
+                (1, StaleKind::Flow, "old_flow", vec!["e7"], "t-e7"),
+            ]
+        );
+        assert_eq!(s.stale[0].window_end_us, DAY_US);
+    }
+
+    fn everything() -> (Vec<EvidenceFact>, SpecGraph) {
+        let (mut facts, _) = stale_case();
+        facts.extend(fan_facts(3));
+        facts.extend(con_facts(4, 2, Some("s-z")));
+        for f in &mut facts {
+            f.evidence_id = format!("{}-{}", f.evidence_id, f.timestamp_us);
+        }
+        let mut days = Vec::new();
+        for (d, dur) in [100.0, 150.0, 90.0].into_iter().enumerate() {
+            days.push(with(&format!("b{d}"), |e| {
+                e.timestamp_us = d as i64 * DAY_US + 7;
+                e.duration_ms = Some(dur);
+                e.regime_id = None;
+            }));
+        }
+        facts.extend(days);
+        let g = graph(vec![
+            node(
+                "N",
+                SpecKind::Flow,
+                Expect {
+                    services: Some(vec!["checkout".into()]),
+                    latency_p95_ms: Some(50.0),
+                    error_rate_max: Some(0.1),
+                    policies: Some(vec!["auth".into()]),
+                    max_fanout: Some(1.0),
+                },
+            ),
+            node("M", SpecKind::Concept, Expect::default()),
+        ]);
+        (facts, g)
+    }
+
+    #[test]
+    fn output_does_not_depend_on_input_order() {
+        let (facts, g) = everything();
+        let want = summarize(&facts, &g);
+        assert!(want.rows.len() >= 5);
+        let mut rev = facts.clone();
+        rev.reverse();
+        assert_eq!(summarize(&rev, &g), want);
+        let n = facts.len();
+        let stride = (2..n).find(|k| gcd(*k, n) == 1).unwrap();
+        let shuffled: Vec<_> = (0..n).map(|i| facts[(i * stride) % n].clone()).collect();
+        assert_eq!(summarize(&shuffled, &g), want);
+    }
+
+    fn gcd(a: usize, b: usize) -> usize {
+        if b == 0 {
+            a
+        } else {
+            gcd(b, a % b)
+        }
+    }
+
+    #[test]
+    fn summary_batch_matches_the_schema() {
+        let (facts, g) = everything();
+        let s = summarize(&facts, &g);
+        let b = summary_batch(&s.rows, 3, None, "run-1").unwrap();
+        assert_eq!(b.schema(), behavior_summary_schema());
+        assert_eq!(b.num_rows(), s.rows.len());
+        use datafusion::arrow::array::{Array, AsArray};
+        let scores = b.column(11).as_string::<i32>();
+        let node_ids = b.column(1).as_string::<i32>();
+        for (i, r) in s.rows.iter().enumerate() {
+            let json = scores.value(i);
+            if r.spec_node_id.is_none() {
+                assert_eq!(json, "{}");
+                assert!(node_ids.is_null(i));
+                continue;
+            }
+            let keys: Vec<usize> = Rule::ALL
+                .iter()
+                .map(|rule| json.find(&format!("\"{}\"", rule.id())).unwrap())
+                .collect();
+            assert!(keys.windows(2).all(|w| w[0] < w[1]), "{json}");
+            let parsed: BTreeMap<String, f64> = serde_json::from_str(json).unwrap();
+            assert_eq!(parsed, r.rule_scores);
+            let list = b.column(10).as_list::<i32>().value(i);
+            let got: Vec<&str> = list.as_string::<i32>().iter().flatten().collect();
+            assert_eq!(got, r.triggered_rules);
+        }
+        assert_eq!(b.column(14).as_string::<i32>().value(0), "run-1");
+        assert!(b.column(13).is_null(0));
+        let empty = summary_batch(&[], 1, Some(5), "r").unwrap();
+        assert_eq!(empty.num_rows(), 0);
+    }
+
+    #[test]
+    fn rule_scores_json_keeps_rule_order() {
+        let m: BTreeMap<String, f64> = [("REG-001", 0.5), ("PERF-001", 0.0), ("X-1", 1.0)]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
+        assert_eq!(
+            rule_scores_json(&m),
+            r#"{"PERF-001":0.0,"REG-001":0.5,"X-1":1.0}"#
+        );
+    }
+
+    #[test]
+    fn failed_facts_take_no_part() {
+        let facts = vec![
+            span("a"),
+            with("b", |e| e.correlation_status = CorrelationStatus::Failed),
+        ];
+        let s = summarize(&facts, &graph_n(Expect::default()));
+        assert_eq!(s.rows.len(), 1);
+        assert_eq!(s.rows[0].evidence_count, 1);
+    }
+}
