@@ -13,7 +13,7 @@
 //!    is one pretty-printed document: one record (`line` 1).
 //! 3. a 4-byte big-endian length that fits in the file → length-prefixed
 //!    messages; each payload is a zstd frame (per-message compression) or
-//!    raw, and JSON (`{`/whitespace first) or protobuf. `line` is null and
+//!    raw, and JSON (`{` first) or protobuf. `line` is null and
 //!    `byte_offset` is the offset of the prefix.
 //! 4. anything else → JSON lines (each bad line becomes its dead letter).
 //!

@@ -324,11 +324,13 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// A message's (decompressed) content: JSON when it starts with `{`
-    /// or whitespace, else protobuf.
+    /// A message's (decompressed) content: JSON when its first byte is
+    /// `{`, else protobuf. Not whitespace: a non-empty `TracesData`,
+    /// `LogsData` or `MetricsData` starts with `0x0a` (field 1, length
+    /// delimited), which is `\n`; `0x7b` is never a valid first byte.
     fn content(&mut self, c: &[u8], line: Option<u64>, offset: u64) {
         match c.first() {
-            Some(b) if *b == b'{' || json::is_ws(*b) => self.json_record(c, line, offset),
+            Some(b'{') => self.json_record(c, line, offset),
             _ => self.proto_record(c, line, offset),
         }
     }
