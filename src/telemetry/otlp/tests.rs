@@ -825,12 +825,22 @@ fn native_zstd_truncated_frame_and_line_pointers() {
 fn native_zstd_corrupt_frame_is_skipped() {
     let a = zst(&jsonl(&[good_line()]));
     let mut b = zst(&jsonl(&[good_line()]));
-    // Header: magic, descriptor, 2-byte content size; then one compressed
-    // block (type 2): garble its content, keep its length.
-    assert_eq!(b[4] & 0xc0, 0x40, "single segment, 2-byte content size");
-    assert_eq!((b[7] >> 1) & 3, 2, "a compressed block");
-    let n = b.len();
-    b[10..n].fill(0xff);
+    // Garble the content of the first block, keeping the frame's
+    // structure: magic, frame header, then a 3-byte block header.
+    let fhd = b[4];
+    let single = fhd & 0x20 != 0;
+    let fcs = match fhd >> 6 {
+        0 => usize::from(single),
+        1 => 2,
+        2 => 4,
+        _ => 8,
+    };
+    let dict = [0, 1, 2, 4][usize::from(fhd & 3)];
+    let hdr = 5 + usize::from(!single) + dict + fcs;
+    let bh = u32::from_le_bytes([b[hdr], b[hdr + 1], b[hdr + 2], 0]);
+    assert_eq!((bh >> 1) & 3, 2, "a compressed block");
+    let size = (bh >> 3) as usize;
+    b[hdr + 3..hdr + 3 + size].fill(0xff);
     let mut bytes = a.clone();
     bytes.extend(&b);
     bytes.extend(&a);
