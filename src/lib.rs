@@ -28,5 +28,5 @@ pub mod model;
 pub mod pipeline;
 pub mod report;
 pub mod sink;
-pub mod telemetry;
 pub mod source;
+pub mod telemetry;

@@ -335,8 +335,8 @@ pub async fn compute_events(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use datafusion::arrow::array::AsArray;
     use crate::drift::derive::agent_events;
+    use datafusion::arrow::array::AsArray;
 
     #[test]
     fn batches_follow_the_schema_and_partition_by_window_day() {

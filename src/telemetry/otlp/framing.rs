@@ -147,10 +147,7 @@ fn read_messages(r: &mut Reader<'_>, bytes: &[u8]) {
                 None,
                 pos as u64,
                 Reason::TruncatedFrame,
-                format!(
-                    "length prefix says {len} bytes, {} remain",
-                    rest.len() - 4
-                ),
+                format!("length prefix says {len} bytes, {} remain", rest.len() - 4),
                 rest,
             );
             r.fail(format!(
@@ -184,7 +181,12 @@ pub enum Unzstd {
 ///
 /// [`Unzstd::TooLong`] past `limit`, [`Unzstd::Bad`] for a corrupt or
 /// truncated frame.
-pub fn unzstd(dctx: &mut DCtx<'_>, src: &[u8], out: &mut Vec<u8>, limit: usize) -> Result<(), Unzstd> {
+pub fn unzstd(
+    dctx: &mut DCtx<'_>,
+    src: &[u8],
+    out: &mut Vec<u8>,
+    limit: usize,
+) -> Result<(), Unzstd> {
     dctx.reset(ResetDirective::SessionOnly)
         .map_err(|c| Unzstd::Bad(format!("zstd: {}", zstd_safe::get_error_name(c))))?;
     let mut input = InBuffer::around(src);
@@ -333,7 +335,9 @@ struct ProtoStream {
 impl ProtoStream {
     fn push(&mut self, r: &mut Reader<'_>, mut chunk: &[u8]) {
         if let Some((off, len, left, h)) = &mut self.skip {
-            let take = chunk.len().min(usize::try_from(*left).unwrap_or(usize::MAX));
+            let take = chunk
+                .len()
+                .min(usize::try_from(*left).unwrap_or(usize::MAX));
             h.update(&chunk[..take]);
             *left -= take as u64;
             self.base += take as u64;
@@ -354,7 +358,12 @@ impl ProtoStream {
             let off = self.base + cur as u64;
             if len > MAX_LINE_BYTES {
                 if rest.len() - 4 >= len {
-                    r.dead_hashed(None, off, len as u64, Sha256::digest(&rest[4..4 + len]).into());
+                    r.dead_hashed(
+                        None,
+                        off,
+                        len as u64,
+                        Sha256::digest(&rest[4..4 + len]).into(),
+                    );
                     cur += 4 + len;
                     continue;
                 }
@@ -393,7 +402,10 @@ impl ProtoStream {
                 None,
                 off,
                 Reason::TruncatedFrame,
-                format!("{} trailing bytes do not make a whole message", self.buf.len()),
+                format!(
+                    "{} trailing bytes do not make a whole message",
+                    self.buf.len()
+                ),
                 &self.buf,
             );
         }

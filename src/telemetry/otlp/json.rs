@@ -117,7 +117,13 @@ pub fn ends_early(raw: &[u8]) -> bool {
 }
 
 /// The metric kinds and their key in OTLP/JSON.
-const METRIC_KINDS: [&str; 5] = ["gauge", "sum", "histogram", "exponentialHistogram", "summary"];
+const METRIC_KINDS: [&str; 5] = [
+    "gauge",
+    "sum",
+    "histogram",
+    "exponentialHistogram",
+    "summary",
+];
 
 /// `resourceMetrics` through a `serde_json::Value`, patched before the
 /// crate's serde derives see it.
@@ -175,7 +181,10 @@ fn metrics_from_value(mut v: serde_json::Value) -> Result<Vec<ResourceMetrics>, 
     if got != want {
         return Err((
             Reason::OtlpSchema,
-            format!("{} of {want} data points do not fit the OTLP/JSON model", want.abs_diff(got)),
+            format!(
+                "{} of {want} data points do not fit the OTLP/JSON model",
+                want.abs_diff(got)
+            ),
         ));
     }
     Ok(rms)

@@ -174,7 +174,9 @@ impl<'a> Reader<'a> {
     fn new(input: &'a OtlpInput<'a>) -> Self {
         Reader {
             _input: std::marker::PhantomData,
-            proto_signal: input.signal.or_else(|| proto::signal_from_name(input.file_name)),
+            proto_signal: input
+                .signal
+                .or_else(|| proto::signal_from_name(input.file_name)),
             stats: RecordStats::default(),
             dead: Vec::new(),
             error: None,
@@ -299,10 +301,13 @@ impl<'a> Reader<'a> {
         }
         let mut buf = std::mem::take(&mut self.zbuf);
         buf.clear();
-        let dctx = self
-            .dctx
-            .get_or_insert_with(zstd::zstd_safe::DCtx::create);
-        match framing::unzstd(dctx, payload, &mut buf, crate::decode::frame::MAX_LINE_BYTES) {
+        let dctx = self.dctx.get_or_insert_with(zstd::zstd_safe::DCtx::create);
+        match framing::unzstd(
+            dctx,
+            payload,
+            &mut buf,
+            crate::decode::frame::MAX_LINE_BYTES,
+        ) {
             Ok(()) => self.content(&buf, line, offset),
             Err(framing::Unzstd::TooLong) => self.dead(
                 line,

@@ -125,7 +125,12 @@ struct ResInfo<'m> {
 impl<'m> ResInfo<'m> {
     fn new(res: Option<&'m Resource>) -> Self {
         let attrs = res.map_or(&[][..], |r| &r.attributes[..]);
-        let find = |k: &str| attrs.iter().find(|kv| kv.key == k).and_then(|kv| text(kv.value.as_ref()));
+        let find = |k: &str| {
+            attrs
+                .iter()
+                .find(|kv| kv.key == k)
+                .and_then(|kv| text(kv.value.as_ref()))
+        };
         ResInfo {
             service: find("service.name"),
             version: find("service.version"),
@@ -294,27 +299,77 @@ impl Normalizer {
             None => {}
             Some(metric::Data::Gauge(g)) => {
                 for p in &g.data_points {
-                    self.point(m, "gauge", |o| c_number(o, p), p.time_unix_nano, number(p), &p.attributes, res, sea, days);
+                    self.point(
+                        m,
+                        "gauge",
+                        |o| c_number(o, p),
+                        p.time_unix_nano,
+                        number(p),
+                        &p.attributes,
+                        res,
+                        sea,
+                        days,
+                    );
                 }
             }
             Some(metric::Data::Sum(s)) => {
                 for p in &s.data_points {
-                    self.point(m, "sum", |o| c_number(o, p), p.time_unix_nano, number(p), &p.attributes, res, sea, days);
+                    self.point(
+                        m,
+                        "sum",
+                        |o| c_number(o, p),
+                        p.time_unix_nano,
+                        number(p),
+                        &p.attributes,
+                        res,
+                        sea,
+                        days,
+                    );
                 }
             }
             Some(metric::Data::Histogram(h)) => {
                 for p in &h.data_points {
-                    self.point(m, "histogram", |o| c_histogram(o, p), p.time_unix_nano, p.sum, &p.attributes, res, sea, days);
+                    self.point(
+                        m,
+                        "histogram",
+                        |o| c_histogram(o, p),
+                        p.time_unix_nano,
+                        p.sum,
+                        &p.attributes,
+                        res,
+                        sea,
+                        days,
+                    );
                 }
             }
             Some(metric::Data::ExponentialHistogram(h)) => {
                 for p in &h.data_points {
-                    self.point(m, "exponentialHistogram", |o| c_exp_histogram(o, p), p.time_unix_nano, p.sum, &p.attributes, res, sea, days);
+                    self.point(
+                        m,
+                        "exponentialHistogram",
+                        |o| c_exp_histogram(o, p),
+                        p.time_unix_nano,
+                        p.sum,
+                        &p.attributes,
+                        res,
+                        sea,
+                        days,
+                    );
                 }
             }
             Some(metric::Data::Summary(s)) => {
                 for p in &s.data_points {
-                    self.point(m, "summary", |o| c_summary(o, p), p.time_unix_nano, Some(p.sum), &p.attributes, res, sea, days);
+                    self.point(
+                        m,
+                        "summary",
+                        |o| c_summary(o, p),
+                        p.time_unix_nano,
+                        Some(p.sum),
+                        &p.attributes,
+                        res,
+                        sea,
+                        days,
+                    );
                 }
             }
         }
@@ -409,7 +464,9 @@ impl Normalizer {
         };
         let start_us = ns_to_us(b.time_ns);
         let duration_ms = match b.end_ns {
-            Some(end) if b.time_ns != 0 => Some((i128::from(end) - i128::from(b.time_ns)) as f64 / 1e6),
+            Some(end) if b.time_ns != 0 => {
+                Some((i128::from(end) - i128::from(b.time_ns)) as f64 / 1e6)
+            }
             _ => None,
         };
         let rec = EvidenceRec {
@@ -675,7 +732,11 @@ fn push_f64(out: &mut String, d: f64) {
     if d.is_nan() {
         out.push_str("\"NaN\"");
     } else if d.is_infinite() {
-        out.push_str(if d > 0.0 { "\"Infinity\"" } else { "\"-Infinity\"" });
+        out.push_str(if d > 0.0 {
+            "\"Infinity\""
+        } else {
+            "\"-Infinity\""
+        });
     } else {
         // Debug is the shortest round-trip form, with an exponent for very
         // large or small magnitudes: always valid JSON.
@@ -807,7 +868,11 @@ fn c_span(o: &mut String, s: &Span) {
         }
         o.push_str("{\"attributes\":");
         c_attrs(o, &e.attributes);
-        let _ = write!(o, ",\"droppedAttributesCount\":{},\"name\":", e.dropped_attributes_count);
+        let _ = write!(
+            o,
+            ",\"droppedAttributesCount\":{},\"name\":",
+            e.dropped_attributes_count
+        );
         push_json_str(o, &e.name);
         let _ = write!(o, ",\"timeUnixNano\":{}}}", e.time_unix_nano);
     }
@@ -818,7 +883,11 @@ fn c_span(o: &mut String, s: &Span) {
         }
         o.push_str("{\"attributes\":");
         c_attrs(o, &l.attributes);
-        let _ = write!(o, ",\"droppedAttributesCount\":{},\"flags\":{},\"spanId\":", l.dropped_attributes_count, l.flags);
+        let _ = write!(
+            o,
+            ",\"droppedAttributesCount\":{},\"flags\":{},\"spanId\":",
+            l.dropped_attributes_count, l.flags
+        );
         push_hex(o, &l.span_id);
         o.push_str(",\"traceId\":");
         push_hex(o, &l.trace_id);
@@ -832,7 +901,10 @@ fn c_span(o: &mut String, s: &Span) {
     push_hex(o, &s.parent_span_id);
     o.push_str(",\"spanId\":");
     push_hex(o, &s.span_id);
-    let (code, message) = s.status.as_ref().map_or((0, ""), |st| (st.code, st.message.as_str()));
+    let (code, message) = s
+        .status
+        .as_ref()
+        .map_or((0, ""), |st| (st.code, st.message.as_str()));
     let _ = write!(
         o,
         ",\"startTimeUnixNano\":{},\"status\":{{\"code\":{code},\"message\":",
@@ -851,7 +923,11 @@ fn c_log(o: &mut String, l: &LogRecord) {
     c_attrs(o, &l.attributes);
     o.push_str(",\"body\":");
     c_any(o, l.body.as_ref());
-    let _ = write!(o, ",\"droppedAttributesCount\":{},\"eventName\":", l.dropped_attributes_count);
+    let _ = write!(
+        o,
+        ",\"droppedAttributesCount\":{},\"eventName\":",
+        l.dropped_attributes_count
+    );
     push_json_str(o, &l.event_name);
     let _ = write!(
         o,
@@ -937,7 +1013,11 @@ fn c_histogram(o: &mut String, p: &HistogramDataPoint) {
     push_opt_f64(o, p.max);
     o.push_str(",\"min\":");
     push_opt_f64(o, p.min);
-    let _ = write!(o, ",\"startTimeUnixNano\":{},\"sum\":", p.start_time_unix_nano);
+    let _ = write!(
+        o,
+        ",\"startTimeUnixNano\":{},\"sum\":",
+        p.start_time_unix_nano
+    );
     push_opt_f64(o, p.sum);
     let _ = write!(o, ",\"timeUnixNano\":{}}}", p.time_unix_nano);
 }
@@ -951,7 +1031,10 @@ fn c_exp_histogram(o: &mut String, p: &ExponentialHistogramDataPoint) {
     push_opt_f64(o, p.max);
     o.push_str(",\"min\":");
     push_opt_f64(o, p.min);
-    for (key, b) in [(",\"negative\":", &p.negative), (",\"positive\":", &p.positive)] {
+    for (key, b) in [
+        (",\"negative\":", &p.negative),
+        (",\"positive\":", &p.positive),
+    ] {
         o.push_str(key);
         match b {
             None => o.push_str("null"),
@@ -968,7 +1051,11 @@ fn c_exp_histogram(o: &mut String, p: &ExponentialHistogramDataPoint) {
         p.scale, p.start_time_unix_nano
     );
     push_opt_f64(o, p.sum);
-    let _ = write!(o, ",\"timeUnixNano\":{},\"zeroCount\":{},\"zeroThreshold\":", p.time_unix_nano, p.zero_count);
+    let _ = write!(
+        o,
+        ",\"timeUnixNano\":{},\"zeroCount\":{},\"zeroThreshold\":",
+        p.time_unix_nano, p.zero_count
+    );
     push_f64(o, p.zero_threshold);
     o.push('}');
 }
@@ -976,7 +1063,11 @@ fn c_exp_histogram(o: &mut String, p: &ExponentialHistogramDataPoint) {
 fn c_summary(o: &mut String, p: &SummaryDataPoint) {
     o.push_str("{\"attributes\":");
     c_attrs(o, &p.attributes);
-    let _ = write!(o, ",\"count\":{},\"flags\":{},\"quantileValues\":[", p.count, p.flags);
+    let _ = write!(
+        o,
+        ",\"count\":{},\"flags\":{},\"quantileValues\":[",
+        p.count, p.flags
+    );
     for (i, q) in p.quantile_values.iter().enumerate() {
         if i > 0 {
             o.push(',');
@@ -987,7 +1078,11 @@ fn c_summary(o: &mut String, p: &SummaryDataPoint) {
         push_f64(o, q.value);
         o.push('}');
     }
-    let _ = write!(o, "],\"startTimeUnixNano\":{},\"sum\":", p.start_time_unix_nano);
+    let _ = write!(
+        o,
+        "],\"startTimeUnixNano\":{},\"sum\":",
+        p.start_time_unix_nano
+    );
     push_f64(o, p.sum);
     let _ = write!(o, ",\"timeUnixNano\":{}}}", p.time_unix_nano);
 }

@@ -320,7 +320,10 @@ fn good_line() -> Vec<u8> {
 // ---- framing equivalence ----
 
 fn equivalence<M: prost::Message + serde::Serialize>(a: M, b: M, file: &str) -> OtlpRead {
-    let json = [serde_json::to_vec(&a).unwrap(), serde_json::to_vec(&b).unwrap()];
+    let json = [
+        serde_json::to_vec(&a).unwrap(),
+        serde_json::to_vec(&b).unwrap(),
+    ];
     let proto = [a.encode_to_vec(), b.encode_to_vec()];
     let zjson: Vec<Vec<u8>> = json.iter().map(|j| zst(j)).collect();
     let zproto: Vec<Vec<u8>> = proto.iter().map(|p| zst(p)).collect();
@@ -371,7 +374,11 @@ fn framing_equivalence_spans() {
 
 #[test]
 fn framing_equivalence_logs() {
-    let r = equivalence(logs("a"), logs("b"), "otel-logs-2024-05-01T10-00-00.000-size.log");
+    let r = equivalence(
+        logs("a"),
+        logs("b"),
+        "otel-logs-2024-05-01T10-00-00.000-size.log",
+    );
     assert_eq!(r.rows(), 4);
 }
 
@@ -388,7 +395,17 @@ fn framing_equivalence_metrics() {
         .unwrap()
         .iter()
         .collect();
-    assert_eq!(&v[..6], [Some(42.0), Some(1.5), Some(2.5), Some(7.25), Some(10.0), Some(9.5)]);
+    assert_eq!(
+        &v[..6],
+        [
+            Some(42.0),
+            Some(1.5),
+            Some(2.5),
+            Some(7.25),
+            Some(10.0),
+            Some(9.5)
+        ]
+    );
 }
 
 // ---- normalisation (§2) ----
@@ -399,7 +416,10 @@ fn span_row_columns() {
     let b = &r.evidence[0].1;
     let get = |n: &str| col(&r, n)[0].clone();
     assert_eq!(get("signal").as_deref(), Some("span"));
-    assert_eq!(get("trace_id").as_deref(), Some("5b5b5b5b5b5b5b5b5b5b5b5b5b5b5b5b"));
+    assert_eq!(
+        get("trace_id").as_deref(),
+        Some("5b5b5b5b5b5b5b5b5b5b5b5b5b5b5b5b")
+    );
     assert_eq!(get("span_id").as_deref(), Some("ee01020304050607"));
     assert_eq!(get("parent_span_id").as_deref(), Some("aaaaaaaaaaaaaaaa"));
     assert_eq!(get("service").as_deref(), Some("checkout"));
@@ -420,7 +440,12 @@ fn span_row_columns() {
         get("attributes").as_deref(),
         Some(r#"{"user.tier":3,"note":"héllo \"q\"\n"}"#)
     );
-    let kind = b.column_by_name("kind").unwrap().as_any().downcast_ref::<Int32Array>().unwrap();
+    let kind = b
+        .column_by_name("kind")
+        .unwrap()
+        .as_any()
+        .downcast_ref::<Int32Array>()
+        .unwrap();
     assert_eq!(kind.value(0), 2);
     let d = b
         .column_by_name("duration_ms")
@@ -442,7 +467,10 @@ fn span_row_columns() {
 fn log_rows_use_observed_time_and_event_name() {
     let line = serde_json::to_vec(&logs("x")).unwrap();
     let r = read(&line, "l.jsonl", None);
-    assert_eq!(col(&r, "name"), [Some("INFO".into()), Some("payment.done".into())]);
+    assert_eq!(
+        col(&r, "name"),
+        [Some("INFO".into()), Some("payment.done".into())]
+    );
     assert_eq!(col(&r, "status"), [None, None]);
     assert_eq!(col(&r, "policy_id")[0].as_deref(), Some("auth_required"));
     assert_eq!(col(&r, "span_id")[1], None);
@@ -478,16 +506,28 @@ fn status_of(attrs: Vec<serde_json::Value>) -> (Option<String>, Option<String>) 
         None,
     );
     assert_eq!(r.rows(), 1, "{:?}", r.dead);
-    (col(&r, "correlation_status")[0].clone(), col(&r, "error_reason")[0].clone())
+    (
+        col(&r, "correlation_status")[0].clone(),
+        col(&r, "error_reason")[0].clone(),
+    )
 }
 
 #[test]
 fn sea_status_rules() {
-    let req = || vec![sv("sea.domain", "d"), sv("sea.concept", "c"), sv("sea.regime_id", "r")];
+    let req = || {
+        vec![
+            sv("sea.domain", "d"),
+            sv("sea.concept", "c"),
+            sv("sea.regime_id", "r"),
+        ]
+    };
     let st = |a| status_of(a);
     assert_eq!(
         st(vec![sv("sea.concept", "c")]),
-        (Some("failed".into()), Some("missing required: sea.domain, sea.regime_id".into()))
+        (
+            Some("failed".into()),
+            Some("missing required: sea.domain, sea.regime_id".into())
+        )
     );
     assert_eq!(
         st(vec![]),
@@ -498,12 +538,21 @@ fn sea_status_rules() {
     );
     // An empty value is missing.
     assert_eq!(
-        st(vec![sv("sea.domain", ""), sv("sea.concept", "c"), sv("sea.regime_id", "r"), sv("sea.flow", "f")]).1,
+        st(vec![
+            sv("sea.domain", ""),
+            sv("sea.concept", "c"),
+            sv("sea.regime_id", "r"),
+            sv("sea.flow", "f")
+        ])
+        .1,
         Some("missing required: sea.domain".into())
     );
     assert_eq!(
         st(req()),
-        (Some("partial".into()), Some("missing optional: sea.flow, sea.policy".into()))
+        (
+            Some("partial".into()),
+            Some("missing optional: sea.flow, sea.policy".into())
+        )
     );
     let mut a = req();
     a.push(sv("sea.policy", "p"));
@@ -514,19 +563,30 @@ fn sea_status_rules() {
     assert_eq!(st(a), (Some("ok".into()), None));
     let mut a = req();
     a.push(sv("sea.flow", &"f".repeat(4097)));
-    assert_eq!(st(a), (Some("failed".into()), Some("sea attribute too long".into())));
+    assert_eq!(
+        st(a),
+        (Some("failed".into()), Some("sea attribute too long".into()))
+    );
     // Another sea.* key of the record counts too.
     let mut a = req();
     a.push(sv("sea.flow", "f"));
     a.push(sv("sea.other", &"o".repeat(4097)));
-    assert_eq!(st(a), (Some("failed".into()), Some("sea attribute too long".into())));
+    assert_eq!(
+        st(a),
+        (Some("failed".into()), Some("sea attribute too long".into()))
+    );
 }
 
 #[test]
 fn sea_falls_back_to_scope_then_resource() {
     let line = span_line(
         serde_json::json!([sv("sea.flow", "rec")]),
-        serde_json::json!([sv("sea.domain", "res"), sv("sea.flow", "res"), sv("sea.concept", "c"), sv("sea.regime_id", "r")]),
+        serde_json::json!([
+            sv("sea.domain", "res"),
+            sv("sea.flow", "res"),
+            sv("sea.concept", "c"),
+            sv("sea.regime_id", "r")
+        ]),
         "1714557600000000000",
     );
     let r = read(&line, "t.jsonl", None);
@@ -539,12 +599,20 @@ fn sea_falls_back_to_scope_then_resource() {
 fn long_attribute_values_are_cut_and_marked() {
     let attrs = |v: String| serde_json::json!([sv("k", &v)]);
     let get = |v: String| {
-        let r = read(&span_line(attrs(v), serde_json::json!([]), "1"), "t.jsonl", None);
-        let a: serde_json::Value = serde_json::from_str(col(&r, "attributes")[0].as_ref().unwrap()).unwrap();
+        let r = read(
+            &span_line(attrs(v), serde_json::json!([]), "1"),
+            "t.jsonl",
+            None,
+        );
+        let a: serde_json::Value =
+            serde_json::from_str(col(&r, "attributes")[0].as_ref().unwrap()).unwrap();
         a["k"].as_str().unwrap().to_string()
     };
     assert_eq!(get("a".repeat(4096)), "a".repeat(4096));
-    assert_eq!(get("a".repeat(4097)), format!("{}…[cut 1 bytes]", "a".repeat(4096)));
+    assert_eq!(
+        get("a".repeat(4097)),
+        format!("{}…[cut 1 bytes]", "a".repeat(4096))
+    );
     // A 2-byte char across the limit is cut whole.
     assert_eq!(
         get(format!("{}é", "a".repeat(4095))),
@@ -571,22 +639,39 @@ fn one_mib_attribute_is_cut_and_later_records_decode() {
 #[test]
 fn zero_time_is_kept_at_epoch_and_failed() {
     let line = span_line(
-        serde_json::json!([sv("sea.domain", "d"), sv("sea.concept", "c"), sv("sea.regime_id", "r"), sv("sea.flow", "f")]),
+        serde_json::json!([
+            sv("sea.domain", "d"),
+            sv("sea.concept", "c"),
+            sv("sea.regime_id", "r"),
+            sv("sea.flow", "f")
+        ]),
         serde_json::json!([]),
         "0",
     );
     let r = read(&line, "t.jsonl", None);
     assert_eq!(r.evidence[0].0.to_string(), "1970-01-01");
     assert_eq!(col(&r, "correlation_status")[0].as_deref(), Some("failed"));
-    assert_eq!(col(&r, "error_reason")[0].as_deref(), Some("missing timestamp"));
+    assert_eq!(
+        col(&r, "error_reason")[0].as_deref(),
+        Some("missing timestamp")
+    );
 }
 
 #[test]
 fn canonical_json_is_sorted_compact_and_unescaped() {
     for msg in [
-        Message { spans: traces("é\u{1}").resource_spans, ..Message::default() },
-        Message { logs: logs("x").resource_logs, ..Message::default() },
-        Message { metrics: metrics("m").resource_metrics, ..Message::default() },
+        Message {
+            spans: traces("é\u{1}").resource_spans,
+            ..Message::default()
+        },
+        Message {
+            logs: logs("x").resource_logs,
+            ..Message::default()
+        },
+        Message {
+            metrics: metrics("m").resource_metrics,
+            ..Message::default()
+        },
     ] {
         let mut n = normalize::Normalizer::new("s", "r");
         let mut days = Days::default();
@@ -605,9 +690,26 @@ fn canonical_json_is_sorted_compact_and_unescaped() {
 fn two_resources_or_point_attribute_sets_never_collide() {
     let mut a = traces("same");
     let mut b = traces("same");
-    b.resource_spans[0].resource.as_mut().unwrap().attributes.push(s("service.instance.id", "2"));
-    a.resource_spans[0].resource.as_mut().unwrap().attributes.push(s("service.instance.id", "1"));
-    let r = read(&jsonl(&[serde_json::to_vec(&a).unwrap(), serde_json::to_vec(&b).unwrap()]), "t", None);
+    b.resource_spans[0]
+        .resource
+        .as_mut()
+        .unwrap()
+        .attributes
+        .push(s("service.instance.id", "2"));
+    a.resource_spans[0]
+        .resource
+        .as_mut()
+        .unwrap()
+        .attributes
+        .push(s("service.instance.id", "1"));
+    let r = read(
+        &jsonl(&[
+            serde_json::to_vec(&a).unwrap(),
+            serde_json::to_vec(&b).unwrap(),
+        ]),
+        "t",
+        None,
+    );
     let ids = col(&r, "evidence_id");
     assert_eq!(ids.len(), 4);
     let set: std::collections::HashSet<_> = ids.iter().collect();
@@ -628,14 +730,26 @@ fn json_int64_as_string_or_number() {
     let line = br#"{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"name":"g","gauge":{"dataPoints":[{"timeUnixNano":1714557600000000000,"asInt":"5"},{"timeUnixNano":"1714557600000000000","asInt":6}]}}]}]}]}"#;
     let r = read(line, "m.jsonl", None);
     assert!(r.dead.is_empty(), "{:?}", r.dead);
-    let v = r.evidence[0].1.column_by_name("value").unwrap().as_any().downcast_ref::<Float64Array>().unwrap().clone();
+    let v = r.evidence[0]
+        .1
+        .column_by_name("value")
+        .unwrap()
+        .as_any()
+        .downcast_ref::<Float64Array>()
+        .unwrap()
+        .clone();
     assert_eq!((v.value(0), v.value(1)), (5.0, 6.0));
 }
 
 // ---- upstream examples ----
 
 fn count(doc: &serde_json::Value) -> usize {
-    let arr = |v: &serde_json::Value, k: &str| v.get(k).and_then(|x| x.as_array()).cloned().unwrap_or_default();
+    let arr = |v: &serde_json::Value, k: &str| {
+        v.get(k)
+            .and_then(|x| x.as_array())
+            .cloned()
+            .unwrap_or_default()
+    };
     let mut n = 0;
     for rs in arr(doc, "resourceSpans") {
         for ss in arr(&rs, "scopeSpans") {
@@ -650,7 +764,13 @@ fn count(doc: &serde_json::Value) -> usize {
     for rm in arr(doc, "resourceMetrics") {
         for sm in arr(&rm, "scopeMetrics") {
             for m in arr(&sm, "metrics") {
-                for k in ["gauge", "sum", "histogram", "exponentialHistogram", "summary"] {
+                for k in [
+                    "gauge",
+                    "sum",
+                    "histogram",
+                    "exponentialHistogram",
+                    "summary",
+                ] {
                     if let Some(d) = m.get(k) {
                         n += arr(d, "dataPoints").len();
                     }
@@ -664,17 +784,33 @@ fn count(doc: &serde_json::Value) -> usize {
 #[test]
 fn upstream_examples_decode_with_exact_counts() {
     let files: [(&str, &[u8]); 4] = [
-        ("trace.json", include_bytes!("../../../fixtures/otlp/upstream/trace.json")),
-        ("logs.json", include_bytes!("../../../fixtures/otlp/upstream/logs.json")),
-        ("metrics.json", include_bytes!("../../../fixtures/otlp/upstream/metrics.json")),
-        ("events.json", include_bytes!("../../../fixtures/otlp/upstream/events.json")),
+        (
+            "trace.json",
+            include_bytes!("../../../fixtures/otlp/upstream/trace.json"),
+        ),
+        (
+            "logs.json",
+            include_bytes!("../../../fixtures/otlp/upstream/logs.json"),
+        ),
+        (
+            "metrics.json",
+            include_bytes!("../../../fixtures/otlp/upstream/metrics.json"),
+        ),
+        (
+            "events.json",
+            include_bytes!("../../../fixtures/otlp/upstream/events.json"),
+        ),
     ];
     for (name, bytes) in files {
         let want = count(&serde_json::from_slice(bytes).unwrap());
         assert!(want > 0, "{name}");
         let r = read(bytes, name, None);
         assert!(r.dead.is_empty(), "{name}: {:?}", r.dead);
-        assert_eq!((r.stats.read, r.stats.ok), (1, 1), "{name}: one whole-file record");
+        assert_eq!(
+            (r.stats.read, r.stats.ok),
+            (1, 1),
+            "{name}: one whole-file record"
+        );
         assert_eq!(r.rows(), want, "{name}");
     }
 }
@@ -725,7 +861,11 @@ fn json_reasons_and_blank_lines() {
     assert!(r.error.is_none());
     // Details carry no payload.
     for d in &r.dead {
-        assert!(!d.detail.contains("W47") && !d.detail.contains("SPAN_KIND"), "{}", d.detail);
+        assert!(
+            !d.detail.contains("W47") && !d.detail.contains("SPAN_KIND"),
+            "{}",
+            d.detail
+        );
     }
 }
 
@@ -752,9 +892,9 @@ fn per_message_reasons_and_recovery() {
     big[0] = b'{';
     let bytes = prefixed(&[
         good.clone(),
-        bad_z,                       // zstd_frame (truncated frame)
-        vec![0xff, 0xff, 0xff],      // proto_decode
-        zst(&big),                   // line_too_long after decompression
+        bad_z,                             // zstd_frame (truncated frame)
+        vec![0xff, 0xff, 0xff],            // proto_decode
+        zst(&big),                         // line_too_long after decompression
         b"{\"resourceLogs\":[]}".to_vec(), // otlp_schema (JSON message)
         zst(&good),
     ]);
@@ -773,7 +913,7 @@ fn per_message_reasons_and_recovery() {
 #[test]
 fn length_prefix_past_eof_ends_the_input() {
     let good = traces("p").encode_to_vec();
-    let mut bytes = prefixed(&[good.clone()]);
+    let mut bytes = prefixed(std::slice::from_ref(&good));
     bytes.extend_from_slice(&1000u32.to_be_bytes());
     bytes.extend_from_slice(b"abc");
     let r = read(&bytes, "spans.bin", None);
@@ -794,7 +934,10 @@ fn proto_without_signal_is_proto_signal_unknown() {
     let good = traces("p").encode_to_vec();
     let bytes = prefixed(&[good.clone(), good.clone()]);
     let r = read(&bytes, "export.bin", None);
-    assert_eq!(reasons(&r), ["proto_signal_unknown", "proto_signal_unknown"]);
+    assert_eq!(
+        reasons(&r),
+        ["proto_signal_unknown", "proto_signal_unknown"]
+    );
     // The job's setting wins over the name.
     let r = read(&bytes, "export.bin", Some(Signal::Span));
     assert_eq!(r.rows(), 4);
@@ -816,7 +959,10 @@ fn native_zstd_truncated_frame_and_line_pointers() {
     // Decompressed pointers for records, the compressed offset for a frame.
     assert_eq!(r.dead[0].line, Some(2));
     assert_eq!(r.dead[0].byte_offset, good_line().len() as u64 + 1);
-    assert_eq!((r.dead[1].line, r.dead[1].byte_offset), (None, first as u64));
+    assert_eq!(
+        (r.dead[1].line, r.dead[1].byte_offset),
+        (None, first as u64)
+    );
     assert_eq!(r.rows(), 4);
     assert!(r.error.is_some());
 }
@@ -869,7 +1015,11 @@ fn never_panics_on_odd_bytes() {
     for (i, b) in inputs.iter().enumerate() {
         for name in ["traces.pb", "x"] {
             let r = read(b, name, None);
-            assert_eq!(r.stats.read as usize, r.stats.ok as usize + r.stats.skipped as usize + r.dead.len(), "{i}");
+            assert_eq!(
+                r.stats.read as usize,
+                r.stats.ok as usize + r.stats.skipped as usize + r.dead.len(),
+                "{i}"
+            );
         }
     }
     // Every prefix of a framed file.
@@ -898,13 +1048,22 @@ fn every_reason_of_the_stage_is_produced() {
     let good = traces("p").encode_to_vec();
     let mut z = zst(&good);
     z.truncate(z.len() - 2);
-    let mut lines = jsonl(&[b"{".to_vec(), b"1".to_vec(), b"{}".to_vec(), b"\xff".to_vec()]);
+    let mut lines = jsonl(&[
+        b"{".to_vec(),
+        b"1".to_vec(),
+        b"{}".to_vec(),
+        b"\xff".to_vec(),
+    ]);
     lines.extend(std::iter::repeat_n(b' ', 17 << 20));
     for r in [
         read(&lines, "t", None),
         read(&prefixed(&[z, vec![0xff]]), "traces.pb", None),
-        read(&prefixed(&[good.clone()]), "x.pb", None),
-        read(&[&prefixed(&[good])[..], &[0, 0, 0, 9][..]].concat(), "traces.pb", None),
+        read(&prefixed(std::slice::from_ref(&good)), "x.pb", None),
+        read(
+            &[&prefixed(&[good])[..], &[0, 0, 0, 9][..]].concat(),
+            "traces.pb",
+            None,
+        ),
     ] {
         seen.extend(r.dead.iter().map(|d| d.reason));
     }
