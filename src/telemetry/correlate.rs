@@ -1275,7 +1275,7 @@ mod tests {
             xs[(self.next() % xs.len() as u64) as usize]
         }
         fn maybe<'a>(&mut self, xs: &[&'a str]) -> Option<&'a str> {
-            (self.next() % 4 != 0).then(|| self.pick(xs))
+            (!self.next().is_multiple_of(4)).then(|| self.pick(xs))
         }
     }
 
@@ -1312,7 +1312,7 @@ mod tests {
         let mut nodes: Vec<SpecNode> = (0..n)
             .map(|i| {
                 let kind = kinds[(rng.next() % 4) as usize];
-                let services = (rng.next() % 3 != 0).then(|| {
+                let services = (!rng.next().is_multiple_of(3)).then(|| {
                     (0..rng.next() % 3)
                         .map(|_| rng.pick(SERVICES).to_owned())
                         .collect()

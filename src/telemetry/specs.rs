@@ -246,7 +246,7 @@ fn parse_manifest(file: &str, bytes: &[u8]) -> Result<RawManifest, SpecError> {
             Err(e) => {
                 let loc = e.location();
                 (
-                    e.to_string(),
+                    strip_location(&e.to_string()).to_owned(),
                     loc.as_ref().map(|l| l.line()),
                     loc.as_ref().map(|l| l.column()),
                 )
@@ -256,12 +256,7 @@ fn parse_manifest(file: &str, bytes: &[u8]) -> Result<RawManifest, SpecError> {
             Ok(m) => return Ok(m),
             Err(e) => {
                 let (l, c) = (e.line(), e.column());
-                // serde_json appends " at line L column C": we print our own.
-                let msg = e.to_string();
-                let msg = match msg.rfind(" at line ") {
-                    Some(i) if l > 0 => msg[..i].to_owned(),
-                    _ => msg,
-                };
+                let msg = strip_location(&e.to_string()).to_owned();
                 (msg, (l > 0).then_some(l), (l > 0).then_some(c))
             }
         },
@@ -273,6 +268,26 @@ fn parse_manifest(file: &str, bytes: &[u8]) -> Result<RawManifest, SpecError> {
         column,
         message,
     })
+}
+
+/// `msg` without the trailing ` at line L column C` both parsers append:
+/// [`SpecError::Parse`] prints the location once, as `file:L:C`.
+fn strip_location(msg: &str) -> &str {
+    let Some(i) = msg.rfind(" at line ") else {
+        return msg;
+    };
+    let tail = &msg[i + " at line ".len()..];
+    let is_loc = tail.split_once(" column ").is_some_and(|(l, c)| {
+        !l.is_empty()
+            && !c.is_empty()
+            && l.bytes().all(|b| b.is_ascii_digit())
+            && c.bytes().all(|b| b.is_ascii_digit())
+    });
+    if is_loc {
+        &msg[..i]
+    } else {
+        msg
+    }
 }
 
 /// The first node (id, else `#position`) that does not deserialize on its
@@ -537,7 +552,7 @@ struct CanonExpect<'a> {
 }
 
 fn canon_expect(e: &Expect) -> Option<CanonExpect<'_>> {
-    (*e != Expect::default()).then(|| CanonExpect {
+    (*e != Expect::default()).then_some(CanonExpect {
         error_rate_max: e.error_rate_max,
         latency_p95_ms: e.latency_p95_ms,
         max_fanout: e.max_fanout,
@@ -920,6 +935,8 @@ nodes:
         )]);
         assert!(matches!(e, SpecError::Parse { line: Some(_), .. }), "{e:?}");
         assert!(msg.starts_with("specs/bad.yaml:"), "{msg}");
+        assert_eq!(strip_location("x at line 3 column 14"), "x");
+        assert_eq!(strip_location("x at line three"), "x at line three");
     }
 
     #[test]
@@ -939,9 +956,10 @@ nodes:
             "{e:?}"
         );
         assert!(
-            msg.contains("specs/k.yaml:") && msg.contains("node B") && msg.contains("titel"),
+            msg.starts_with("specs/k.yaml:6:") && msg.contains("node B") && msg.contains("titel"),
             "{msg}"
         );
+        assert!(!msg.contains(" at line "), "location printed once: {msg}");
         let json = r#"{"version":1,"nodes":[{"id":"J","kind":"adr","colour":"red"}]}"#;
         let (_, msg) = err(&[("specs/k.json", json)]);
         assert!(
