@@ -237,6 +237,7 @@ fn generate(lake: &Path) {
         sources: vec![SourceSpec {
             kind: InputKind::AgentEvents,
             url: src.to_str().expect("utf8").into(),
+            signal: None,
         }],
         sessions: false,
         attribution: false,
@@ -244,6 +245,8 @@ fn generate(lake: &Path) {
         agents: true,
         agent_settings: Default::default(),
         drift_events: true,
+        telemetry: false,
+        correlation_weights: Default::default(),
     };
     let t = Instant::now();
     let s = pipeline::run(&plan, &RunOptions::default()).expect("the job commits");

@@ -25,6 +25,10 @@ pub enum Error {
     /// A DataFusion stage (attribution, agent profiles, drift events) failed.
     #[error("a DataFusion stage failed")]
     Engine(#[from] crate::engine::EngineError),
+    /// A spec manifest could not be read or is invalid: the job stops
+    /// before anything is written (telemetry-correlation.md §3).
+    #[error("the spec manifests cannot be used")]
+    Spec(#[source] crate::telemetry::stage::GraphError),
     /// The async runtime could not start.
     #[error("cannot start the I/O runtime")]
     Runtime(#[source] std::io::Error),

@@ -69,7 +69,7 @@ const DLQ_ORDER: [&str; 6] = [
 pub const BATCH_ROWS: usize = 8192;
 
 /// The tables a sessions run manages (repaired at start).
-const MANAGED_TABLES: [&str; 7] = [
+const MANAGED_TABLES: [&str; 12] = [
     "sessions",
     "observations",
     "dlq",
@@ -77,6 +77,11 @@ const MANAGED_TABLES: [&str; 7] = [
     "agent_events",
     "agent_profiles",
     crate::drift::table::TABLE,
+    "evidence",
+    "correlations",
+    "behavior_summary",
+    "kg_nodes",
+    "kg_edges",
 ];
 
 /// How this run behaves (flags, not job content).
@@ -297,7 +302,10 @@ fn run_locked(
     let mut sources: Vec<(StoreUrl, Listing)> = Vec::new();
     for spec in &plan.sources {
         let su = source::open_url(&spec.url)?;
-        let listing = rt.block_on(source::list_inputs(&su, spec.kind))?;
+        let mut listing = rt.block_on(source::list_inputs(&su, spec.kind))?;
+        for i in &mut listing.inputs {
+            i.signal = spec.signal;
+        }
         tracing::info!(
             source = %su.redacted(),
             kind = spec.kind.as_str(),
@@ -404,6 +412,8 @@ struct InputOutcome {
     /// its basename date); they are recomputed when it was read.
     dates: Vec<NaiveDate>,
     bytes_done: u64,
+    /// OTLP only: evidence rows per UTC day.
+    evidence: Vec<(NaiveDate, RecordBatch)>,
 }
 
 impl InputOutcome {
@@ -416,6 +426,7 @@ impl InputOutcome {
             error: Some(error),
             dates: Vec::new(),
             bytes_done: 0,
+            evidence: Vec::new(),
         }
     }
 }
@@ -435,6 +446,33 @@ fn execute(
         .collect();
     let handle = rt.handle().clone();
 
+    // Spec manifests before anything is written: a bad one stops the job
+    // (telemetry-correlation.md §3).
+    let spec_inputs: Vec<(&StoreUrl, &InputRef)> = if plan.telemetry {
+        all.iter()
+            .copied()
+            .filter(|(_, i)| i.kind == InputKind::Spec)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let graph = if plan.telemetry {
+        let (graph, counts) = rt
+            .block_on(crate::telemetry::stage::load_graph(&spec_inputs))
+            .map_err(Error::Spec)?;
+        tracing::info!(
+            manifests = spec_inputs.len(),
+            nodes = graph.nodes.len(),
+            "Spec manifests loaded."
+        );
+        Some(Telemetry {
+            graph,
+            specs: spec_inputs.iter().map(|(_, i)| *i).zip(counts).collect(),
+        })
+    } else {
+        None
+    };
+
     // Identities first: sessions rows need them (spec §1.10).
     let logs: Vec<(&StoreUrl, &InputRef)> = all
         .iter()
@@ -443,7 +481,7 @@ fn execute(
         .collect();
     let log_outcomes: Vec<InputOutcome> = pool.install(|| {
         logs.par_iter()
-            .map(|(su, i)| read_input(&handle, su, i, &HashMap::new()))
+            .map(|(su, i)| read_input(&handle, su, i, &HashMap::new(), run_id))
             .collect()
     });
     let mut identities: HashMap<String, String> = HashMap::new();
@@ -454,18 +492,18 @@ fn execute(
         }
     }
 
-    let sessions_inputs: Vec<(&StoreUrl, &InputRef)> = if plan.sessions {
-        all.iter()
-            .copied()
-            .filter(|(_, i)| matches!(i.kind, InputKind::Sessrec | InputKind::Asciicast))
-            .collect()
-    } else {
-        Vec::new()
-    };
+    let sessions_inputs: Vec<(&StoreUrl, &InputRef)> = all
+        .iter()
+        .copied()
+        .filter(|(_, i)| {
+            (plan.sessions && matches!(i.kind, InputKind::Sessrec | InputKind::Asciicast))
+                || (plan.telemetry && i.kind == InputKind::Otlp)
+        })
+        .collect();
     let session_outcomes: Vec<InputOutcome> = pool.install(|| {
         sessions_inputs
             .par_iter()
-            .map(|(su, i)| read_input(&handle, su, i, &identities))
+            .map(|(su, i)| read_input(&handle, su, i, &identities, run_id))
             .collect()
     });
 
@@ -504,7 +542,23 @@ fn execute(
             .collect()
     });
     let agent: Vec<(&InputRef, AgentRead)> = refs.into_iter().zip(agent_reads).collect();
-    assemble_and_commit(plan, rt, lake, run_id, inputs, agent, &rejected)
+    assemble_and_commit(
+        plan,
+        rt,
+        lake,
+        run_id,
+        inputs,
+        agent,
+        &rejected,
+        graph.as_ref(),
+    )
+}
+
+/// The spec graph of a run with the telemetry stage, and the manifests it
+/// came from with their node counts (for `_inputs`).
+struct Telemetry<'a> {
+    graph: crate::telemetry::model::SpecGraph,
+    specs: Vec<(&'a InputRef, u64)>,
 }
 
 fn log_agent_read(input: &InputRef, read: &AgentRead) {
@@ -528,6 +582,7 @@ fn read_input(
     su: &StoreUrl,
     input: &InputRef,
     identities: &HashMap<String, String>,
+    run_id: &str,
 ) -> InputOutcome {
     let bytes = match rt.block_on(source::fetch(su, input)) {
         Ok(b) => b,
@@ -543,6 +598,8 @@ fn read_input(
         InputKind::AgentEvents => {
             InputOutcome::failed("agent telemetry is read by the agents stage".into())
         }
+        InputKind::Otlp => read_otlp(input, &bytes, run_id),
+        InputKind::Spec => InputOutcome::failed("spec manifests are read before the run".into()),
     };
     match &outcome.error {
         Some(err) => tracing::warn!(source = %input.url, error = %err, "Input failed."),
@@ -739,6 +796,7 @@ fn read_sessrec(
         error: None,
         dates,
         bytes_done: input.size,
+        evidence: Vec::new(),
     }
 }
 
@@ -807,6 +865,33 @@ fn read_asciicast(
         error: None,
         dates: vec![day],
         bytes_done: input.size,
+        evidence: Vec::new(),
+    }
+}
+
+/// OTel Collector file exporter output → evidence rows and dead letters
+/// (telemetry-correlation.md §1, §2, §7).
+fn read_otlp(input: &InputRef, bytes: &[u8], run_id: &str) -> InputOutcome {
+    let name = input.rel_path.rsplit('/').next().unwrap_or("");
+    let read = crate::telemetry::otlp::read_otlp(&crate::telemetry::otlp::OtlpInput {
+        bytes,
+        source: &input.url,
+        file_name: name,
+        signal: input.signal,
+        run_id,
+    });
+    let day = object_day(input);
+    let mut dates: Vec<NaiveDate> = read.evidence.iter().map(|(d, _)| *d).collect();
+    dates.push(day);
+    InputOutcome {
+        stats: read.stats,
+        sessions: Vec::new(),
+        dlq: read.dead.iter().map(|d| (day, dlq_row(input, d))).collect(),
+        identities: Vec::new(),
+        error: read.error,
+        dates,
+        bytes_done: input.size,
+        evidence: read.evidence,
     }
 }
 
@@ -830,6 +915,7 @@ fn read_session_log(input: &InputRef, bytes: &[u8]) -> InputOutcome {
         error: None,
         dates: vec![day],
         bytes_done: input.size,
+        evidence: Vec::new(),
     }
 }
 
@@ -905,7 +991,9 @@ fn record_input(
 }
 
 /// Rows per date of each table, deduplicated and sorted; then commit.
-#[allow(clippy::too_many_lines)]
+/// (One reader per input kind plus the run's context: the arguments are the
+/// run's parts, not options.)
+#[allow(clippy::too_many_lines, clippy::too_many_arguments)]
 fn assemble_and_commit(
     plan: &JobPlan,
     rt: &tokio::runtime::Runtime,
@@ -914,6 +1002,7 @@ fn assemble_and_commit(
     inputs: Vec<(&InputRef, InputOutcome)>,
     agent: Vec<(&InputRef, AgentRead)>,
     rejected: &[&RejectedName],
+    telemetry: Option<&Telemetry<'_>>,
 ) -> Result<RunSummary> {
     let mut summary = RunSummary {
         run_id: run_id.to_string(),
@@ -951,6 +1040,7 @@ fn assemble_and_commit(
         .collect();
 
     let mut sessions: BTreeMap<NaiveDate, Vec<SessionOut>> = BTreeMap::new();
+    let mut evidence: BTreeMap<NaiveDate, Vec<RecordBatch>> = BTreeMap::new();
     let mut dlq: BTreeMap<NaiveDate, Vec<DlqRow>> = BTreeMap::new();
     let mut seen: HashSet<String> = HashSet::new();
     let mut input_rows: Vec<InputRow> = Vec::with_capacity(inputs.len());
@@ -978,6 +1068,10 @@ fn assemble_and_commit(
             rows_out += 1 + s.observations.len() as u64;
             sessions.entry(s.date).or_default().push(s);
         }
+        for (date, batch) in outcome.evidence {
+            rows_out += batch.num_rows() as u64;
+            evidence.entry(date).or_default().push(batch);
+        }
         for (date, row) in outcome.dlq {
             summary.count_dead(row.reason);
             rows_out += 1;
@@ -1002,6 +1096,23 @@ fn assemble_and_commit(
         &mut input_rows,
         &mut dlq,
     )?;
+    for (input, nodes) in telemetry.map_or(&[][..], |t| &t.specs[..]) {
+        // A manifest is one whole-file document: one record, used.
+        let account = InputAccount {
+            stats: RecordStats {
+                read: 1,
+                ok: 1,
+                skipped: 0,
+                dead: 0,
+            },
+            rows_out: *nodes,
+            error: None,
+            byte_offset_done: input.size,
+            lines_done: None,
+            head_hash: None,
+        };
+        record_input(&mut summary, &mut input_rows, run_id, input, account);
+    }
     for r in rejected {
         let (date, row) = bad_name_row(r);
         summary.count_dead(row.reason);
@@ -1015,6 +1126,7 @@ fn assemble_and_commit(
     let touched: BTreeSet<NaiveDate> = touched_dates
         .into_iter()
         .chain(sessions.keys().copied())
+        .chain(evidence.keys().copied())
         .chain(dlq.keys().copied())
         .chain(agent_new.dlq_dates.iter().copied())
         .collect();
@@ -1071,6 +1183,21 @@ fn assemble_and_commit(
         summary.sessions_carried_observations = carried.1;
         commit_table(rt, lake, "sessions", run_id, ses_parts, &mut summary)?;
         commit_table(rt, lake, "observations", run_id, obs_parts, &mut summary)?;
+    }
+    if telemetry.is_some() {
+        let mut parts = Vec::new();
+        for date in &touched {
+            let new = evidence.remove(date).unwrap_or_default();
+            let day = date.to_string();
+            let old = rt.block_on(lake.read_partition("evidence", Some(&day)))?;
+            let batches = crate::telemetry::stage::merge_evidence(&old, &new, &reread)
+                .map_err(|e| arrow_err("evidence", e))?;
+            parts.push(Partition {
+                date: Some(day),
+                batches,
+            });
+        }
+        commit_table(rt, lake, "evidence", run_id, parts, &mut summary)?;
     }
     let mut dlq_parts = Vec::new();
     for date in &touched {
@@ -1136,6 +1263,17 @@ fn assemble_and_commit(
             &mut summary,
         )?;
     }
+    let telemetry_events = match telemetry {
+        Some(t) => Some(telemetry_stage(
+            rt,
+            lake,
+            plan,
+            &t.graph,
+            run_id,
+            &mut summary,
+        )?),
+        None => None,
+    };
     if plan.drift_events {
         drift_events_stage(
             rt,
@@ -1143,6 +1281,7 @@ fn assemble_and_commit(
             &plan.lake,
             &plan.attribution_thresholds,
             run_id,
+            telemetry_events,
             &mut summary,
         )?;
     }
@@ -1505,15 +1644,70 @@ fn drift_events_stage(
     lake_url: &str,
     thresholds: &crate::extract::attribution::AttributionThresholds,
     run_id: &str,
+    telemetry: Option<Vec<crate::drift::event::DriftEvent>>,
     summary: &mut RunSummary,
 ) -> Result<()> {
     use crate::drift::table;
     let (ctx, tables) = stage_context(rt, lake_url, thresholds)?;
-    let events = rt.block_on(table::compute_events(&ctx, &tables, thresholds))?;
+    let events = rt.block_on(table::compute_events(&ctx, &tables, thresholds, telemetry))?;
     let by_date =
         table::event_partitions(&events, run_id).map_err(|e| arrow_err(table::TABLE, e))?;
     let parts = replace_all_partitions(rt, lake, table::TABLE, by_date)?;
     commit_table(rt, lake, table::TABLE, run_id, parts, summary)
+}
+
+/// Recompute `correlations`, `behavior_summary`, `kg_nodes` and `kg_edges`
+/// from the committed `evidence` and the spec graph (telemetry::stage) and
+/// replace them; returns the telemetry drift events for `drift_events`.
+fn telemetry_stage(
+    rt: &tokio::runtime::Runtime,
+    lake: &Lake,
+    plan: &JobPlan,
+    graph: &crate::telemetry::model::SpecGraph,
+    run_id: &str,
+    summary: &mut RunSummary,
+) -> Result<Vec<crate::drift::event::DriftEvent>> {
+    use crate::telemetry::stage;
+    let mut weights = crate::telemetry::correlate::CorrelationWeights::default();
+    for (k, v) in &plan.correlation_weights {
+        // Validated when the job was planned.
+        weights.set(k, *v).map_err(|m| {
+            Error::Job(crate::job::JobError::Invalid {
+                path: "[correlation]".into(),
+                message: m,
+            })
+        })?;
+    }
+    let (ctx, tables) = stage_context(rt, &plan.lake, &plan.attribution_thresholds)?;
+    let out = rt.block_on(stage::recompute(
+        &ctx,
+        &tables,
+        graph,
+        &weights,
+        run_id,
+        Utc::now().timestamp_micros(),
+    ))?;
+    tracing::info!(
+        evidence = out.evidence_rows,
+        summary_rows = out.summary.rows.len(),
+        stale = out.summary.stale.len(),
+        "Telemetry correlated and summarised."
+    );
+    let parts = replace_all_partitions(rt, lake, "correlations", out.correlations)?;
+    commit_table(rt, lake, "correlations", run_id, parts, summary)?;
+    let parts = replace_all_partitions(rt, lake, "behavior_summary", out.summary_parts)?;
+    commit_table(rt, lake, "behavior_summary", run_id, parts, summary)?;
+    for (table, batches) in [("kg_nodes", out.kg_nodes), ("kg_edges", out.kg_edges)] {
+        let part = Partition {
+            date: None,
+            batches,
+        };
+        commit_table(rt, lake, table, run_id, vec![part], summary)?;
+    }
+    Ok(crate::drift::derive::telemetry_events(
+        &out.summary.rows,
+        &out.summary.stale,
+    ))
 }
 
 /// A DataFusion context over the committed lake for a derived-table stage,

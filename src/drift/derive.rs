@@ -17,10 +17,104 @@
 use std::collections::BTreeMap;
 
 use super::event::{
-    agent_key, attribution_key, multi_actor_key, observation_drift_id, second_stamp,
-    windowed_drift_id, DriftEvent, DriftType, Origin, PatchType, Severity, RULE_AGENT_TIER,
-    RULE_ATTRIBUTION, RULE_MULTI_ACTOR,
+    agent_key, attribution_key, multi_actor_key, observation_drift_id, second_stamp, severity_of,
+    stale_key, telemetry_key, windowed_drift_id, DriftEvent, DriftType, Origin, PatchType,
+    Severity, StaleKind, RULE_AGENT_TIER, RULE_ATTRIBUTION, RULE_MULTI_ACTOR,
 };
+use crate::telemetry::model::{StaleRef, SummaryRow};
+
+/// The rule id of a stale reference (telemetry-correlation.md §6).
+pub const RULE_STALE: &str = "STALE-001";
+
+/// Telemetry drift events (telemetry-correlation.md §6): one per (summary
+/// row, triggered rule) whose own level — the level of sᵢ capped by the
+/// row's confidence gating — is not `none`, and one `stale_reference` per
+/// (context, window, stale flow or policy).
+pub fn telemetry_events(rows: &[SummaryRow], stale: &[StaleRef]) -> Vec<DriftEvent> {
+    let mut out = Vec::new();
+    for r in rows {
+        let Some(node) = r.spec_node_id.as_deref() else {
+            continue;
+        };
+        for f in &r.findings {
+            let Some(severity) = severity_of(f.level) else {
+                continue;
+            };
+            let mut refs = f.evidence_refs.clone();
+            if refs.is_empty() {
+                refs.extend(r.evidence_ref.iter().cloned());
+            }
+            if refs.is_empty() {
+                continue;
+            }
+            let key = telemetry_key(f.drift_type, &r.context, node, &f.rule_id);
+            out.push(DriftEvent {
+                drift_id: windowed_drift_id(&key, r.window_start_us),
+                episode_id: f.episode_id.clone(),
+                drift_type: f.drift_type,
+                severity,
+                detected_at_us: r.window_end_us,
+                evidence_refs: refs,
+                patch: PatchType::for_telemetry(f.drift_type),
+                fingerprint_key: key,
+                notes: Some(format!(
+                    "{} scored {:.3} ({}) for {node} in {} on {} (row confidence {:.3})",
+                    f.rule_id,
+                    f.score,
+                    f.level.as_str(),
+                    r.context,
+                    &second_stamp(r.window_start_us)[..10],
+                    r.confidence
+                )),
+                origin: Origin::Telemetry,
+                rule_id: f.rule_id.clone(),
+                window_start_us: r.window_start_us,
+                context: Some(r.context.clone()),
+                spec_node_id: Some(node.to_string()),
+                identity_ref: None,
+                primitive: None,
+                agent_id: None,
+                drift_score: Some(f.score),
+                confidence: Some(r.confidence),
+            });
+        }
+    }
+    for s in stale {
+        if s.evidence_refs.is_empty() {
+            continue;
+        }
+        let key = stale_key(s.kind, &s.context, &s.name);
+        let what = match s.kind {
+            StaleKind::Flow => "flow",
+            StaleKind::Policy => "policy",
+        };
+        out.push(DriftEvent {
+            drift_id: windowed_drift_id(&key, s.window_start_us),
+            episode_id: s.episode_id.clone(),
+            drift_type: DriftType::StaleReference,
+            severity: Severity::Yellow,
+            detected_at_us: s.window_end_us,
+            evidence_refs: s.evidence_refs.clone(),
+            patch: PatchType::ManualReview,
+            fingerprint_key: key,
+            notes: Some(format!(
+                "telemetry names the {what} {:?} in {}, which no spec node defines",
+                s.name, s.context
+            )),
+            origin: Origin::Telemetry,
+            rule_id: RULE_STALE.into(),
+            window_start_us: s.window_start_us,
+            context: Some(s.context.clone()),
+            spec_node_id: None,
+            identity_ref: None,
+            primitive: None,
+            agent_id: None,
+            drift_score: None,
+            confidence: None,
+        });
+    }
+    out
+}
 
 /// The confidence of a multi-actor suspicion (behave-shell.md §6.9).
 pub const MULTI_ACTOR_CONFIDENCE: f64 = 0.6;

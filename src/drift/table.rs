@@ -285,6 +285,7 @@ pub async fn compute_events(
     ctx: &DfContext,
     tables: &[String],
     thresholds: &AttributionThresholds,
+    telemetry: Option<Vec<DriftEvent>>,
 ) -> Result<Vec<DriftEvent>> {
     let has = |t: &str| tables.iter().any(|x| x == t);
     let run = |name: &'static str| async move {
@@ -311,6 +312,21 @@ pub async fn compute_events(
         events.extend(agent_events(&tier_changes(
             &run("agent_tier_changes").await?,
         )?));
+    }
+    match telemetry {
+        Some(t) => events.extend(t),
+        // The telemetry stage did not run: its committed events stand.
+        None if has(TABLE) => {
+            let old = ctx
+                .sql(&format!("SELECT * FROM {TABLE} WHERE origin = 'telemetry'"))
+                .await?
+                .collect()
+                .await?;
+            if old.iter().any(|b| b.num_rows() > 0) {
+                events.extend(events_from_batches(&old)?);
+            }
+        }
+        None => {}
     }
     let mut seen = BTreeSet::new();
     for e in &events {

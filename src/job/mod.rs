@@ -14,18 +14,25 @@
 //! session_logs = ["fixtures/demo/logs"]
 //! asciicast = []
 //! agents = ["fixtures/demo/agents"]   # agent telemetry (.jsonl, .json)
+//! otlp = ["fixtures/demo/otlp"]       # OTel Collector file exporter output
+//! # otlp = [{ url = "s3://b/otel/traces", signal = "traces" }]  # proto: name the signal
+//! specs = ["fixtures/demo/specs"]     # spec manifests (.yaml, .yml, .json)
 //!
 //! [stages]
 //! sessions = true                # sources → sessions, observations, dlq
 //! attribution = true             # observations → attribution_state
 //! agents = true                  # agent telemetry → agent_events, agent_profiles
-//! drift_events = true            # observations, agent_profiles → drift_events
+//! drift_events = true            # observations, agent_profiles, behavior_summary → drift_events
+//! telemetry = true               # otlp, specs → evidence, correlations, behavior_summary, kg_*
 //!
 //! [attribution]                  # optional: spec §6.7 threshold overrides
 //! min_observations_for_state = 3 # (snake_case or the reference's NAME)
 //!
 //! [agents]                       # optional: agent-monitor.md tunables
 //! window_secs = 300
+//!
+//! [correlation]                  # optional: telemetry-correlation.md §4 weights
+//! COR-101 = 0.35
 //! ```
 //!
 //! Relative paths resolve against the current directory, as every command
@@ -37,6 +44,7 @@ use serde::Deserialize;
 use crate::agents::AgentSettings;
 use crate::extract::attribution::AttributionThresholds;
 use crate::source::InputKind;
+use crate::telemetry::model::Signal;
 
 /// Errors from reading or validating a job.
 #[derive(Debug, thiserror::Error)]
@@ -93,6 +101,10 @@ pub struct JobSpec {
     /// `[agents]`: the agent monitor's window, hop, weights and thresholds.
     #[serde(default)]
     pub agents: AgentSettings,
+    /// `[correlation]`: rule weight overrides (telemetry-correlation.md §4),
+    /// `COR-001 = 0.9` or `cor_001 = 0.9`; checked when planned.
+    #[serde(default)]
+    pub correlation: std::collections::BTreeMap<String, f64>,
 }
 
 /// `[job]`: what the job is called (the `_runs.job` value).
@@ -127,6 +139,28 @@ pub struct SourcesSection {
     /// Agent telemetry roots (`.jsonl` / `.json`, listed recursively).
     #[serde(default)]
     pub agents: Vec<String>,
+    /// OTel Collector `file` exporter output (listed recursively): a URL,
+    /// or `{ url, signal }` to name the signal of length-prefixed protobuf.
+    #[serde(default)]
+    pub otlp: Vec<OtlpSource>,
+    /// Spec manifests (`.yaml`, `.yml`, `.json`, listed recursively).
+    #[serde(default)]
+    pub specs: Vec<String>,
+}
+
+/// One `[sources] otlp` entry.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum OtlpSource {
+    /// Just the URL: the signal comes from the bytes or the file names.
+    Url(String),
+    /// The URL and the signal its protobuf files hold.
+    Table {
+        /// URL or path.
+        url: String,
+        /// `traces`, `logs` or `metrics`.
+        signal: String,
+    },
 }
 
 /// `[stages]`: which stages run.
@@ -142,9 +176,13 @@ pub struct StagesSection {
     /// Agent telemetry → `agent_events`, `agent_profiles`.
     #[serde(default = "yes")]
     pub agents: bool,
-    /// `observations`, `agent_profiles` → `drift_events`.
+    /// `observations`, `agent_profiles`, `behavior_summary` → `drift_events`.
     #[serde(default = "yes")]
     pub drift_events: bool,
+    /// OTLP and spec sources → `evidence`, `correlations`,
+    /// `behavior_summary`, `kg_nodes`, `kg_edges`.
+    #[serde(default = "yes")]
+    pub telemetry: bool,
 }
 
 fn yes() -> bool {
@@ -158,6 +196,7 @@ impl Default for StagesSection {
             attribution: true,
             agents: true,
             drift_events: true,
+            telemetry: true,
         }
     }
 }
@@ -169,6 +208,8 @@ pub struct SourceSpec {
     pub kind: InputKind,
     /// The URL or path, as written (resolved when opened).
     pub url: String,
+    /// OTLP only: the signal of its length-prefixed protobuf files.
+    pub signal: Option<crate::telemetry::model::Signal>,
 }
 
 /// A validated job: what `run` executes.
@@ -192,6 +233,10 @@ pub struct JobPlan {
     pub agent_settings: AgentSettings,
     /// Run the drift events stage.
     pub drift_events: bool,
+    /// Run the telemetry stage (when there are OTLP or spec sources).
+    pub telemetry: bool,
+    /// `[correlation]` weight overrides as written (validated).
+    pub correlation_weights: std::collections::BTreeMap<String, f64>,
 }
 
 /// Command-line overrides of a job (STYLE §1: the job says what, flags say
@@ -259,39 +304,70 @@ impl JobSpec {
         let lake = ov.lake.clone().unwrap_or_else(|| self.lake.url.clone());
         check_url(&lake).map_err(|m| invalid(format!("lake url: {m}")))?;
         let mut sources = Vec::new();
+        let mut otlp = Vec::new();
+        for o in &self.sources.otlp {
+            otlp.push(match o {
+                OtlpSource::Url(u) => (u.clone(), None),
+                OtlpSource::Table { url, signal } => {
+                    let s = Signal::parse(signal).ok_or_else(|| {
+                        invalid(format!(
+                            "otlp source {}: signal {signal:?} is not traces, logs or metrics",
+                            crate::source::redact(url)
+                        ))
+                    })?;
+                    (url.clone(), Some(s))
+                }
+            });
+        }
+        let plain = |v: &Vec<String>| v.iter().map(|u| (u.clone(), None)).collect::<Vec<_>>();
         for (kind, urls) in [
-            (InputKind::Sessrec, &self.sources.sessrec),
-            (InputKind::SessionLog, &self.sources.session_logs),
-            (InputKind::Asciicast, &self.sources.asciicast),
-            (InputKind::AgentEvents, &self.sources.agents),
+            (InputKind::Sessrec, plain(&self.sources.sessrec)),
+            (InputKind::SessionLog, plain(&self.sources.session_logs)),
+            (InputKind::Asciicast, plain(&self.sources.asciicast)),
+            (InputKind::AgentEvents, plain(&self.sources.agents)),
+            (InputKind::Otlp, otlp),
+            (InputKind::Spec, plain(&self.sources.specs)),
         ] {
-            let over: Vec<&String> = ov
+            let over: Vec<(String, Option<Signal>)> = ov
                 .sources
                 .iter()
                 .filter(|(k, _)| *k == kind)
-                .map(|(_, u)| u)
-                .collect();
-            let chosen: Vec<&String> = if over.is_empty() {
-                urls.iter().collect()
-            } else {
-                over
-            };
-            for url in chosen {
-                check_url(url).map_err(|m| invalid(format!("{} source: {m}", kind.job_key())))?;
-                sources.push(SourceSpec {
-                    kind,
-                    url: url.clone(),
-                });
+                .map(|(_, u)| split_signal(kind, u))
+                .collect::<Result<_, _>>()
+                .map_err(|m| invalid(format!("--source {}: {m}", kind.job_key())))?;
+            let chosen = if over.is_empty() { urls } else { over };
+            for (url, signal) in chosen {
+                check_url(&url).map_err(|m| invalid(format!("{} source: {m}", kind.job_key())))?;
+                sources.push(SourceSpec { kind, url, signal });
             }
         }
         let has = |k: &dyn Fn(InputKind) -> bool| sources.iter().any(|s| k(s.kind));
         let session_sources = has(&|k| matches!(k, InputKind::Sessrec | InputKind::Asciicast));
         let agent_sources = has(&|k| k == InputKind::AgentEvents);
-        if self.stages.sessions && !session_sources && !(self.stages.agents && agent_sources) {
+        let telemetry_sources = has(&|k| matches!(k, InputKind::Otlp | InputKind::Spec));
+        let has_work = session_sources
+            || (self.stages.agents && agent_sources)
+            || (self.stages.telemetry && telemetry_sources);
+        if self.stages.sessions && !has_work {
             return Err(invalid(
-                "the sessions stage has no sessrec or asciicast source ([sources] or --source)"
+                "the job has nothing to read: no sessrec, asciicast, agents or otlp source ([sources] or --source)"
                     .into(),
             ));
+        }
+        if self.stages.telemetry
+            && has(&|k| k == InputKind::Otlp)
+            && !has(&|k| k == InputKind::Spec)
+        {
+            return Err(invalid(
+                "the telemetry stage has otlp sources but no specs source to correlate them with ([sources] specs or --source specs=URL)"
+                    .into(),
+            ));
+        }
+        let mut weights = crate::telemetry::correlate::CorrelationWeights::default();
+        for (k, v) in &self.correlation {
+            weights
+                .set(k, *v)
+                .map_err(|e| invalid(format!("[correlation] {e}")))?;
         }
         self.agents
             .validate()
@@ -309,6 +385,8 @@ impl JobSpec {
             agents: self.stages.agents && agent_sources,
             agent_settings: self.agents.clone(),
             drift_events: self.stages.drift_events,
+            telemetry: self.stages.telemetry && telemetry_sources,
+            correlation_weights: self.correlation.clone(),
         })
     }
 }
@@ -321,13 +399,39 @@ pub fn parse_source_flag(s: &str) -> Result<(InputKind, String), String> {
     let (k, url) = s
         .split_once('=')
         .ok_or_else(|| format!("expected kind=url, got {s:?}"))?;
+    // `otlp:traces=URL` names the signal of length-prefixed protobuf.
+    let (k, sig) = match k.split_once(':') {
+        Some((k, sig)) => (k, Some(sig)),
+        None => (k, None),
+    };
     let kind = InputKind::from_job_key(k.trim()).ok_or_else(|| {
-        format!("unknown source kind {k:?} (sessrec, session_logs, asciicast, agents)")
+        format!("unknown source kind {k:?} (sessrec, session_logs, asciicast, agents, otlp, specs)")
     })?;
+    if let Some(sig) = sig {
+        if kind != InputKind::Otlp {
+            return Err(format!("only otlp sources take a signal, got {k}:{sig}"));
+        }
+        if Signal::parse(sig.trim()).is_none() {
+            return Err(format!("signal {sig:?} is not traces, logs or metrics"));
+        }
+        return Ok((kind, format!("{}#signal={}", url.trim(), sig.trim())));
+    }
     if url.trim().is_empty() {
         return Err("empty url".into());
     }
     Ok((kind, url.trim().to_string()))
+}
+
+/// Undo the `#signal=` marker [`parse_source_flag`] puts on an otlp URL.
+fn split_signal(kind: InputKind, u: &str) -> Result<(String, Option<Signal>), String> {
+    match u.rsplit_once("#signal=") {
+        Some((url, sig)) if kind == InputKind::Otlp => {
+            let s = Signal::parse(sig)
+                .ok_or_else(|| format!("signal {sig:?} is not traces, logs or metrics"))?;
+            Ok((url.to_string(), Some(s)))
+        }
+        _ => Ok((u.to_string(), None)),
+    }
 }
 
 /// Shape-check a URL without I/O.
@@ -387,11 +491,13 @@ attribution = false
             vec![
                 SourceSpec {
                     kind: InputKind::Sessrec,
-                    url: "fixtures/demo/artifacts".into()
+                    url: "fixtures/demo/artifacts".into(),
+                    signal: None,
                 },
                 SourceSpec {
                     kind: InputKind::SessionLog,
-                    url: "fixtures/demo/logs".into()
+                    url: "fixtures/demo/logs".into(),
+                    signal: None,
                 },
             ]
         );
@@ -506,7 +612,8 @@ attribution = false
         assert!(plan.agents);
         assert!(plan.sources.contains(&SourceSpec {
             kind: InputKind::AgentEvents,
-            url: "memory://t/agents".into()
+            url: "memory://t/agents".into(),
+            signal: None,
         }));
         // An agents-only job needs no session source.
         let only =

@@ -112,6 +112,10 @@ pub enum InputKind {
     /// Agent telemetry: `.jsonl` (read incrementally) and `.json` files
     /// (spec/agent-monitor.md "Input").
     AgentEvents,
+    /// OTel Collector `file` exporter output (telemetry-correlation.md §1).
+    Otlp,
+    /// Spec manifests, YAML or JSON (telemetry-correlation.md §3).
+    Spec,
 }
 
 impl InputKind {
@@ -122,6 +126,8 @@ impl InputKind {
             InputKind::Asciicast => "asciicast",
             InputKind::SessionLog => "session_log",
             InputKind::AgentEvents => "agent_events",
+            InputKind::Otlp => "otlp",
+            InputKind::Spec => "spec",
         }
     }
 
@@ -132,6 +138,8 @@ impl InputKind {
             InputKind::Asciicast => "asciicast",
             InputKind::SessionLog => "session_logs",
             InputKind::AgentEvents => "agents",
+            InputKind::Otlp => "otlp",
+            InputKind::Spec => "specs",
         }
     }
 
@@ -142,6 +150,8 @@ impl InputKind {
             "asciicast" => Some(InputKind::Asciicast),
             "session_logs" | "session_log" => Some(InputKind::SessionLog),
             "agents" => Some(InputKind::AgentEvents),
+            "otlp" => Some(InputKind::Otlp),
+            "specs" | "spec" => Some(InputKind::Spec),
             _ => None,
         }
     }
@@ -169,6 +179,9 @@ pub struct InputRef {
     /// The object's path relative to the source URL (its file name when
     /// the URL names the object itself).
     pub rel_path: String,
+    /// OTLP only: the signal the job's source names (for length-prefixed
+    /// protobuf, whose bytes do not say), else `None`.
+    pub signal: Option<crate::telemetry::model::Signal>,
 }
 
 /// An object that looks like a sessrec shard but fails the naming rules of
@@ -255,6 +268,23 @@ pub async fn list_inputs(src: &StoreUrl, kind: InputKind) -> Result<Listing, Sou
                 }
                 None
             }
+            InputKind::Otlp | InputKind::Spec => {
+                // Recursive, globbed loosely (the exporter rotates files
+                // under timestamped names, telemetry-correlation.md §1):
+                // every object not hidden and not documentation; specs
+                // take `.yaml`, `.yml` and `.json`.
+                let hidden = rel_path.split('/').any(|p| p.starts_with('.'));
+                let name = parts.last().copied().unwrap_or("");
+                let wanted = if kind == InputKind::Spec {
+                    is_manifest_name(name)
+                } else {
+                    is_telemetry_name(name)
+                };
+                if !single && (hidden || !wanted) {
+                    continue;
+                }
+                None
+            }
             InputKind::AgentEvents => {
                 // Recursive: every `.jsonl` / `.json` below the source, dot
                 // files and anything under a dot directory excluded; other
@@ -276,6 +306,7 @@ pub async fn list_inputs(src: &StoreUrl, kind: InputKind) -> Result<Listing, Sou
             last_modified: meta.last_modified,
             shard,
             rel_path,
+            signal: None,
         });
     }
     listing.inputs.sort_by(|a, b| a.url.cmp(&b.url));
@@ -303,6 +334,19 @@ pub fn agent_format(name: &str) -> Option<AgentFormat> {
     } else {
         None
     }
+}
+
+/// A spec manifest: `.yaml`, `.yml` or `.json`.
+fn is_manifest_name(name: &str) -> bool {
+    [".yaml", ".yml", ".json"].iter().any(|s| name.ends_with(s))
+}
+
+/// An exporter file: anything but documentation and configuration beside
+/// it (the exporter's names carry no fixed extension).
+fn is_telemetry_name(name: &str) -> bool {
+    ![".md", ".txt", ".yaml", ".yml", ".toml"]
+        .iter()
+        .any(|s| name.ends_with(s))
 }
 
 fn is_cast_name(name: &str) -> bool {

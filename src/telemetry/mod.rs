@@ -22,4 +22,5 @@ pub mod evidence;
 pub mod model;
 pub mod otlp;
 pub mod specs;
+pub mod stage;
 pub mod summary;

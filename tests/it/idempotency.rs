@@ -53,6 +53,7 @@ pub mod support {
                 .map(|(k, u)| SourceSpec {
                     kind: *k,
                     url: u.to_string(),
+                    signal: None,
                 })
                 .collect(),
             sessions: true,
@@ -61,6 +62,10 @@ pub mod support {
             agents: sources.iter().any(|(k, _)| *k == InputKind::AgentEvents),
             agent_settings: Default::default(),
             drift_events: attribution,
+            telemetry: sources
+                .iter()
+                .any(|(k, _)| matches!(k, InputKind::Otlp | InputKind::Spec)),
+            correlation_weights: Default::default(),
         }
     }
 

@@ -16,3 +16,4 @@ mod lake_read;
 mod pii;
 mod s3;
 mod sql;
+mod telemetry;

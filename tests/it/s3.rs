@@ -95,11 +95,16 @@ fn tables(cmd: &mut dyn FnMut() -> Command, lake: &str, src_root: &str) -> Vec<(
         "agent_profiles",
         "drift_events",
         "dlq",
+        "evidence",
+        "correlations",
+        "behavior_summary",
+        "kg_nodes",
+        "kg_edges",
     ] {
         let cols = ok(cmd()
             .args(["sql", "--lake", lake, "--format", "csv", "-e"])
             .arg(format!(
-                "SELECT column_name FROM information_schema.columns WHERE table_name = '{t}' AND column_name NOT IN ('run_id', 'date') ORDER BY ordinal_position"
+                "SELECT column_name FROM information_schema.columns WHERE table_name = '{t}' AND column_name NOT IN ('run_id', 'date', 'last_synced_at') ORDER BY ordinal_position"
             ))
             .output()
             .unwrap());
@@ -170,6 +175,10 @@ for d, _, fs in os.walk(sys.argv[2]):
         "asciicast=s3://decnet/demo/casts",
         "--source",
         "agents=s3://decnet/demo/agents",
+        "--source",
+        "otlp=s3://decnet/demo/otlp",
+        "--source",
+        "specs=s3://decnet/demo/specs",
         "--lake",
         "s3://decnet/lake",
         "--json",

@@ -281,9 +281,10 @@ fn write_drift_events(root: &Path) {
         ctx.register_table("agent_profiles", Arc::new(mem))
             .expect("register");
         tables.push("agent_profiles".into());
-        let events = driftlake::drift::table::compute_events(&ctx, &tables, &Default::default())
-            .await
-            .expect("drift events");
+        let events =
+            driftlake::drift::table::compute_events(&ctx, &tables, &Default::default(), None)
+                .await
+                .expect("drift events");
         for (day, batches) in
             driftlake::drift::table::event_partitions(&events, "fixture").expect("partitions")
         {

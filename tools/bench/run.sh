@@ -73,6 +73,37 @@ awk -v b="$abytes" -v w="$wall" -v n="$AGENT_EVENTS" -v r="$rss_kb" 'BEGIN {
 echo "rerun with nothing new: $(cat /tmp/driftlake-bench-time) s"
 rm -rf "$lake" "$job"
 
+echo "== telemetry: OTLP JSON lines -> evidence, correlations, behavior_summary, kg_*, drift_events =="
+OTLP_MB=${OTLP_MB:-512}
+odir="$BENCH_DATA/otlp-$OTLP_MB"
+if [ ! -f "$odir/.done" ]; then
+  rm -rf "$odir"
+  echo "generating ${OTLP_MB} MiB of OTLP JSON lines (60 flow nodes) into $odir" >&2
+  $PY tools/gen/otlp_gen.py bench --out "$odir" --mb "$OTLP_MB" --nodes 60
+  touch "$odir/.done"
+fi
+obytes=$(find "$odir/otlp" -name '*.json' -printf '%s\n' | awk '{s+=$1} END {print s}')
+echo "input: $obytes bytes of OTLP JSON lines, $(ls "$odir/otlp" | wc -l) files"
+job=$(mktemp --suffix=.toml)
+printf '[job]\nname = "bench-telemetry"\n[lake]\nurl = "./lake"\n[sources]\notlp = ["%s"]\nspecs = ["%s"]\n[stages]\nsessions = false\nattribution = false\n' \
+  "$odir/otlp" "$odir/specs" > "$job"
+for threads in 1 2; do
+  lake=$(mktemp -d)
+  /usr/bin/time -f '%e %M' -o /tmp/driftlake-bench-time "$BIN" run "$job" --lake "$lake" --threads "$threads" --json \
+    > /tmp/driftlake-bench-summary.json
+  read -r wall rss_kb < /tmp/driftlake-bench-time
+  ev=$($PY -c 'import json;print(json.load(open("/tmp/driftlake-bench-summary.json"))["tables"]["evidence"]["rows"])')
+  awk -v b="$obytes" -v w="$wall" -v t="$threads" -v n="$ev" -v r="$rss_kb" 'BEGIN {
+    printf "driftlake threads=%d wall=%.2fs  %.1f MB/s total  %.1f MB/s per core  %.2f M evidence rows/s  peak RSS %.0f MiB\n",
+           t, w, b/1e6/w, b/1e6/w/t, n/w/1e6, r/1024 }'
+  rm -rf "$lake"
+done
+rm -f "$job"
+for threads in 1 2; do
+  /usr/bin/time -f '%M' -o /tmp/driftlake-bench-time $PY tools/bench/duckdb_otlp.py "$odir/otlp" --threads "$threads"
+  echo "  duckdb peak RSS $(( $(cat /tmp/driftlake-bench-time) / 1024 )) MiB"
+done
+
 echo "== report and trends over a generated 90-day lake (generated once into $BENCH_DATA/report-lake) =="
 cargo bench --locked --bench report -- "$BENCH_DATA/report-lake"
 for i in 1 2 3; do
