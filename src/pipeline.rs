@@ -414,9 +414,19 @@ struct InputOutcome {
     bytes_done: u64,
     /// OTLP only: evidence rows per UTC day.
     evidence: Vec<(NaiveDate, RecordBatch)>,
+    /// The input was read but its framing broke part way (OTLP): the rows
+    /// up to the break are this run's whole answer for it (the same bytes
+    /// give the same rows), so they replace its committed rows although
+    /// the input is reported failed.
+    partial: bool,
 }
 
 impl InputOutcome {
+    /// True when this run's rows of the input replace its committed ones.
+    fn replaces(&self) -> bool {
+        self.error.is_none() || self.partial
+    }
+
     fn failed(error: String) -> Self {
         InputOutcome {
             stats: RecordStats::default(),
@@ -427,6 +437,7 @@ impl InputOutcome {
             dates: Vec::new(),
             bytes_done: 0,
             evidence: Vec::new(),
+            partial: false,
         }
     }
 }
@@ -797,6 +808,7 @@ fn read_sessrec(
         dates,
         bytes_done: input.size,
         evidence: Vec::new(),
+        partial: false,
     }
 }
 
@@ -866,6 +878,7 @@ fn read_asciicast(
         dates: vec![day],
         bytes_done: input.size,
         evidence: Vec::new(),
+        partial: false,
     }
 }
 
@@ -888,6 +901,7 @@ fn read_otlp(input: &InputRef, bytes: &[u8], run_id: &str) -> InputOutcome {
         sessions: Vec::new(),
         dlq: read.dead.iter().map(|d| (day, dlq_row(input, d))).collect(),
         identities: Vec::new(),
+        partial: read.error.is_some(),
         error: read.error,
         dates,
         bytes_done: input.size,
@@ -916,6 +930,7 @@ fn read_session_log(input: &InputRef, bytes: &[u8]) -> InputOutcome {
         dates: vec![day],
         bytes_done: input.size,
         evidence: Vec::new(),
+        partial: false,
     }
 }
 
@@ -1028,14 +1043,14 @@ fn assemble_and_commit(
     // Inputs read in full this run own their rows; bad names are re-listed.
     let mut reread: HashSet<String> = inputs
         .iter()
-        .filter(|(_, o)| o.error.is_none())
+        .filter(|(_, o)| o.replaces())
         .map(|(i, _)| i.url.clone())
         .collect();
     reread.extend(rejected.iter().map(|r| r.url.clone()));
     // The partitions those inputs feed now or may have fed before.
     let touched_dates: Vec<NaiveDate> = inputs
         .iter()
-        .filter(|(_, o)| o.error.is_none())
+        .filter(|(_, o)| o.replaces())
         .flat_map(|(_, o)| o.dates.iter().copied())
         .collect();
 

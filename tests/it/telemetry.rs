@@ -482,3 +482,459 @@ print(json.dumps(total))
         assert_eq!(got.get(name).copied().unwrap_or(0), *n, "{name}");
     }
 }
+
+/// What one bad-input file of [`bad_otlp_dir`] must give.
+struct BadFile {
+    name: &'static str,
+    /// Records written (lines or framed messages).
+    records: u64,
+    /// Spans, log records and points of the good records (a JSON walk).
+    evidence: usize,
+    /// The one dead letter, if any.
+    dead: Option<Dead>,
+    /// The framing cannot resync: the input is `failed`.
+    failed: bool,
+}
+
+/// The dead letter one bad record must give.
+struct Dead {
+    reason: &'static str,
+    /// Null for per-message framing.
+    line: Option<i64>,
+    /// The line's offset, or the offset of the message's 4-byte prefix.
+    byte_offset: u64,
+    /// SHA-256 of the raw line (JSON lines only).
+    raw_sha256: Option<String>,
+    /// Payload words that must not reach `dlq.detail`.
+    words: Vec<String>,
+}
+
+/// Quoted words of a JSON text at least 5 bytes long (payload content a
+/// dead letter's detail must not quote).
+fn payload_words(text: &str) -> Vec<String> {
+    text.split('"')
+        .skip(1)
+        .step_by(2)
+        .filter(|w| w.len() >= 5)
+        .map(str::to_string)
+        .collect()
+}
+
+fn sha_hex(b: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(b))
+}
+
+/// The 1 MiB attribute of `big-attr.json`: 2 ASCII bytes, then 3-byte
+/// chars (so 4096 is not a char boundary: the cut keeps 4094 bytes), then
+/// 2 ASCII bytes: 1,048,576 bytes.
+fn big_blob() -> String {
+    let s = format!("ab{}cd", "€".repeat(349_524));
+    assert_eq!(s.len(), 1 << 20);
+    s
+}
+
+/// Issue 5's bad inputs, one per file, each among good OTLP/JSON lines of
+/// the demo (every good line used once, so no two files share an
+/// evidence id):
+///
+/// 1. `zstd-frame.json.zst`: per-message zstd (4-byte BE length + frame);
+///    the third message's frame is cut in half, its prefix consistent.
+/// 2. `truncated-prefix.json.zst`: per-message zstd; the last prefix says
+///    1000 bytes more than the file holds.
+/// 3. `long-line.json`: JSON lines with a 20 MiB line third.
+/// 4. `bad-utf8.json`: JSON lines, the third with a 0xFF byte in a string.
+/// 5. `big-attr.json`: JSON lines; a span with a 1 MiB string attribute
+///    (not a dead letter: the value is cut).
+fn bad_otlp_dir(dir: &Path) -> Vec<BadFile> {
+    std::fs::create_dir_all(dir).unwrap();
+    let text = std::fs::read_to_string(demo_otlp().join("otel-export.json")).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let count = |idx: &[usize]| -> usize {
+        idx.iter()
+            .map(|&i| walk_count(&serde_json::from_str(lines[i]).unwrap()))
+            .sum()
+    };
+    let prefixed = |out: &mut Vec<u8>, payload: &[u8]| -> u64 {
+        let off = out.len() as u64;
+        out.extend_from_slice(&u32::try_from(payload.len()).unwrap().to_be_bytes());
+        out.extend_from_slice(payload);
+        off
+    };
+    let z = |i: usize| zstd::encode_all(lines[i].as_bytes(), 3).unwrap();
+    let mut files = Vec::new();
+
+    // 1. A truncated zstd frame, consistent prefix: later messages decode.
+    let mut out = Vec::new();
+    prefixed(&mut out, &z(0));
+    prefixed(&mut out, &z(35)); // logs
+    let mut cut = z(1);
+    cut.truncate(cut.len() / 2);
+    let off = prefixed(&mut out, &cut);
+    prefixed(&mut out, &z(36)); // metrics
+    prefixed(&mut out, &z(2));
+    std::fs::write(dir.join("zstd-frame.json.zst"), &out).unwrap();
+    files.push(BadFile {
+        name: "zstd-frame.json.zst",
+        records: 5,
+        evidence: count(&[0, 35, 36, 2]),
+        dead: Some(Dead {
+            reason: "zstd_frame",
+            line: None,
+            byte_offset: off,
+            raw_sha256: None,
+            words: payload_words(lines[1]),
+        }),
+        failed: false,
+    });
+
+    // 2. The last length prefix points past the end of the file.
+    let mut out = Vec::new();
+    prefixed(&mut out, &z(3));
+    prefixed(&mut out, &z(72)); // logs
+    prefixed(&mut out, &z(4));
+    let off = out.len() as u64;
+    let last = z(5);
+    out.extend_from_slice(&u32::try_from(last.len() + 1000).unwrap().to_be_bytes());
+    out.extend_from_slice(&last);
+    std::fs::write(dir.join("truncated-prefix.json.zst"), &out).unwrap();
+    files.push(BadFile {
+        name: "truncated-prefix.json.zst",
+        records: 4,
+        evidence: count(&[3, 72, 4]),
+        dead: Some(Dead {
+            reason: "truncated_frame",
+            line: None,
+            byte_offset: off,
+            raw_sha256: None,
+            words: payload_words(lines[5]),
+        }),
+        failed: true,
+    });
+
+    // 3. A 20 MiB line between good lines.
+    let long = format!(
+        "{{\"resourceSpans\":[],\"pad\":\"{}\"}}",
+        "PAD".repeat(20 * 1024 * 1024 / 3)
+    );
+    assert!(long.len() > 20 * 1024 * 1024);
+    let mut out = Vec::new();
+    for i in [6, 73] {
+        out.extend_from_slice(lines[i].as_bytes());
+        out.push(b'\n');
+    }
+    let off = out.len() as u64;
+    out.extend_from_slice(long.as_bytes());
+    out.push(b'\n');
+    for i in [7, 8] {
+        out.extend_from_slice(lines[i].as_bytes());
+        out.push(b'\n');
+    }
+    std::fs::write(dir.join("long-line.json"), &out).unwrap();
+    files.push(BadFile {
+        name: "long-line.json",
+        records: 5,
+        evidence: count(&[6, 73, 7, 8]),
+        dead: Some(Dead {
+            reason: "line_too_long",
+            line: Some(3),
+            byte_offset: off,
+            raw_sha256: Some(sha_hex(long.as_bytes())),
+            words: vec!["PADPADPAD".into()],
+        }),
+        failed: false,
+    });
+
+    // 4. A non-UTF-8 line: 0xFF inside the first string value.
+    let at = lines[11].find("\"stringValue\":\"").unwrap() + "\"stringValue\":\"".len();
+    let mut bad = lines[11].as_bytes().to_vec();
+    bad.insert(at, 0xff);
+    let mut out = Vec::new();
+    for i in [9, 10] {
+        out.extend_from_slice(lines[i].as_bytes());
+        out.push(b'\n');
+    }
+    let off = out.len() as u64;
+    out.extend_from_slice(&bad);
+    out.push(b'\n');
+    for i in [20, 21] {
+        out.extend_from_slice(lines[i].as_bytes());
+        out.push(b'\n');
+    }
+    std::fs::write(dir.join("bad-utf8.json"), &out).unwrap();
+    files.push(BadFile {
+        name: "bad-utf8.json",
+        records: 5,
+        evidence: count(&[9, 10, 20, 21]),
+        dead: Some(Dead {
+            reason: "invalid_utf8",
+            line: Some(3),
+            byte_offset: off,
+            raw_sha256: Some(sha_hex(&bad)),
+            words: payload_words(lines[11]),
+        }),
+        failed: false,
+    });
+
+    // 5. A 1 MiB attribute on the first span of the middle line.
+    let mut v: serde_json::Value = serde_json::from_str(lines[25]).unwrap();
+    v["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["attributes"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({"key": "big.blob", "value": {"stringValue": big_blob()}}));
+    let big = v.to_string();
+    let text = format!("{}\n{big}\n{}\n", lines[22], lines[34]);
+    std::fs::write(dir.join("big-attr.json"), text).unwrap();
+    files.push(BadFile {
+        name: "big-attr.json",
+        records: 3,
+        evidence: count(&[22, 25, 34]),
+        dead: None,
+        failed: false,
+    });
+    files
+}
+
+/// The values of `col` in `table`, grouped by the row's source file name.
+fn by_source(lake: &Path, table: &str, col: &str) -> BTreeMap<String, Vec<String>> {
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (s, v) in column(lake, table, "source")
+        .into_iter()
+        .zip(column(lake, table, col))
+    {
+        out.entry(s.rsplit('/').next().unwrap().to_string())
+            .or_default()
+            .push(v);
+    }
+    out
+}
+
+#[test]
+fn bad_otlp_input_is_dead_lettered_and_every_record_accounted_for() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("otlp");
+    let files = bad_otlp_dir(&dir);
+    let lake = tmp.path().join("lake");
+    let s = run(&telemetry_plan(&dir, &demo_specs(), &lake), 2);
+
+    // The run commits; only the input whose framing broke failed.
+    assert_eq!(s.status, "committed");
+    assert_eq!(s.failed_inputs, 1, "{:?}", s.inputs);
+    assert!(!s.all_inputs_ok());
+    let failed: Vec<&str> = s
+        .inputs
+        .iter()
+        .filter(|i| i.status == "failed")
+        .map(|i| i.source.rsplit('/').next().unwrap())
+        .collect();
+    assert_eq!(failed, vec!["truncated-prefix.json.zst"]);
+    assert_eq!(s.dead_letters, 4);
+    assert_eq!(
+        s.dead_letters_by_reason,
+        BTreeMap::from(
+            [
+                "invalid_utf8",
+                "line_too_long",
+                "truncated_frame",
+                "zstd_frame"
+            ]
+            .map(|r| (r.to_string(), 1u64))
+        )
+    );
+
+    // Exactly the dead letters written, where they were written.
+    let reasons = by_source(&lake, "dlq", "reason");
+    let dlq_line = by_source(&lake, "dlq", "line");
+    let dlq_off = by_source(&lake, "dlq", "byte_offset");
+    let details = by_source(&lake, "dlq", "detail");
+    let shas = by_source(&lake, "dlq", "raw_sha256");
+    let want_names: BTreeSet<&str> = files
+        .iter()
+        .filter(|f| f.dead.is_some())
+        .map(|f| f.name)
+        .collect();
+    assert_eq!(
+        reasons.keys().map(String::as_str).collect::<BTreeSet<_>>(),
+        want_names,
+        "{reasons:?}"
+    );
+    for f in &files {
+        let Some(d) = &f.dead else {
+            continue;
+        };
+        let n = f.name;
+        assert_eq!(reasons[n], vec![d.reason.to_string()], "{n}");
+        let line = d.line.map_or("∅".to_string(), |l| l.to_string());
+        assert_eq!(dlq_line[n], vec![line], "{n}: line");
+        assert_eq!(
+            dlq_off[n],
+            vec![d.byte_offset.to_string()],
+            "{n}: byte_offset"
+        );
+        if let Some(sha) = &d.raw_sha256 {
+            assert_eq!(&shas[n][0], sha, "{n}: raw_sha256");
+        }
+        let detail = &details[n][0];
+        assert!(!detail.is_empty(), "{n}");
+        for w in &d.words {
+            assert!(
+                !detail.contains(w.as_str()),
+                "{n}: detail quotes {w:?}: {detail}"
+            );
+        }
+    }
+
+    // Evidence rows per file: every good record's spans, logs and points
+    // (for the broken framing, the messages before the break).
+    let mut got: BTreeMap<String, usize> = BTreeMap::new();
+    for src in column(&lake, "evidence", "source") {
+        *got.entry(src.rsplit('/').next().unwrap().to_string())
+            .or_default() += 1;
+    }
+    let want: BTreeMap<String, usize> = files
+        .iter()
+        .map(|f| (f.name.to_string(), f.evidence))
+        .collect();
+    assert_eq!(got, want);
+    let ids = column(&lake, "evidence", "evidence_id");
+    assert_eq!(ids.iter().collect::<BTreeSet<_>>().len(), ids.len());
+
+    // The accounting identity for every input, in records, and the counts
+    // of what was written.
+    let num = |v: &str| v.parse::<u64>().unwrap();
+    let read = by_source(&lake, "_inputs", "records_read");
+    let ok = by_source(&lake, "_inputs", "records_ok");
+    let skipped = by_source(&lake, "_inputs", "records_skipped");
+    let dead = by_source(&lake, "_inputs", "records_dead");
+    let status = by_source(&lake, "_inputs", "status");
+    let error = by_source(&lake, "_inputs", "error");
+    assert_eq!(read.len(), files.len() + 2, "five OTLP inputs, two specs");
+    for (name, r) in &read {
+        assert_eq!(r.len(), 1, "{name}");
+        assert_eq!(
+            num(&r[0]),
+            num(&ok[name][0]) + num(&skipped[name][0]) + num(&dead[name][0]),
+            "{name}"
+        );
+    }
+    for f in &files {
+        let n = f.name;
+        assert_eq!(num(&read[n][0]), f.records, "{n}: records_read");
+        assert_eq!(num(&skipped[n][0]), 0, "{n}: records_skipped");
+        assert_eq!(
+            num(&dead[n][0]),
+            u64::from(f.dead.is_some()),
+            "{n}: records_dead"
+        );
+        let st = if f.failed { "failed" } else { "ok" };
+        assert_eq!(status[n], vec![st.to_string()], "{n}: status");
+        assert_eq!(error[n][0] != "∅", f.failed, "{n}: error {}", error[n][0]);
+    }
+    assert!(
+        error["truncated-prefix.json.zst"][0].contains("past the end"),
+        "{:?}",
+        error["truncated-prefix.json.zst"]
+    );
+
+    // The 1 MiB attribute: the row is there, its value cut on a char
+    // boundary at or below 4096 bytes, with the bytes removed named.
+    let attrs: Vec<serde_json::Value> = by_source(&lake, "evidence", "attributes")
+        .remove("big-attr.json")
+        .unwrap()
+        .iter()
+        .filter(|a| a.contains("big.blob"))
+        .map(|a| serde_json::from_str(a).unwrap())
+        .collect();
+    assert_eq!(attrs.len(), 1);
+    let cut = attrs[0]["big.blob"].as_str().unwrap();
+    let blob = big_blob();
+    let kept = (0..=4096)
+        .rev()
+        .find(|&i| blob.is_char_boundary(i))
+        .unwrap();
+    assert_eq!(kept, 4094);
+    assert_eq!(
+        cut,
+        format!("{}…[cut {} bytes]", &blob[..kept], blob.len() - kept)
+    );
+    // sea.* and http.route have their own columns.
+    assert_eq!(attrs[0].as_object().unwrap().len(), 1, "{}", &attrs[0]);
+
+    // A rerun over the same files (the broken one included) doubles
+    // nothing: the rows read up to the break replace that input's rows.
+    let before = table_files(&lake);
+    let again = run(&telemetry_plan(&dir, &demo_specs(), &lake), 1);
+    assert_eq!(again.failed_inputs, 1);
+    assert_eq!(column(&lake, "dlq", "reason").len(), 4);
+    assert_same_files(&before, &table_files(&lake));
+}
+
+/// The binary over the bad inputs: a length prefix past the end of a file
+/// is a failed input, exit 1 (the run still commits); the other bad
+/// records are only dead letters, exit 0 (spec §7, `driftlake run --help`).
+#[test]
+fn a_broken_framing_exits_1_and_dead_letters_alone_exit_0() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("otlp");
+    let files = bad_otlp_dir(&dir);
+    let job = tmp.path().join("job.toml");
+    std::fs::write(
+        &job,
+        format!(
+            "[job]\nname = \"bad-otlp\"\n[lake]\nurl = {:?}\n[sources]\notlp = [{:?}]\nspecs = [{:?}]\n[stages]\nsessions = false\nattribution = false\nagents = false\n",
+            tmp.path().join("lake").display().to_string(),
+            dir.display().to_string(),
+            demo_specs().display().to_string(),
+        ),
+    )
+    .unwrap();
+    let bin = || {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_driftlake"));
+        c.env_remove("RUST_LOG").arg("run").arg(&job).arg("--json");
+        c
+    };
+    let summary = |o: &std::process::Output| -> serde_json::Value {
+        serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+            panic!("{e}: {}", String::from_utf8_lossy(&o.stderr));
+        })
+    };
+
+    let o = bin().output().unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let v = summary(&o);
+    assert_eq!(v["status"], "committed");
+    assert_eq!(v["failed_inputs"], 1);
+    assert_eq!(v["dead_letters"], 4);
+    let failed: Vec<&str> = v["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["status"] == "failed")
+        .map(|i| i["source"].as_str().unwrap().rsplit('/').next().unwrap())
+        .collect();
+    assert_eq!(failed, vec!["truncated-prefix.json.zst"]);
+
+    // The same bad records without the broken framing: exit 0.
+    let mut c = bin();
+    c.arg("--lake").arg(tmp.path().join("lake2"));
+    for f in files.iter().filter(|f| !f.failed) {
+        c.arg("--source")
+            .arg(format!("otlp={}", dir.join(f.name).display()));
+    }
+    let o = c.output().unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let v = summary(&o);
+    assert_eq!(v["failed_inputs"], 0);
+    assert_eq!(v["dead_letters"], 3);
+    assert_eq!(v["inputs"].as_array().unwrap().len(), files.len() - 1 + 2);
+}
