@@ -553,16 +553,20 @@ fn execute(
             .collect()
     });
     let agent: Vec<(&InputRef, AgentRead)> = refs.into_iter().zip(agent_reads).collect();
-    assemble_and_commit(
-        plan,
-        rt,
-        lake,
-        run_id,
-        inputs,
-        agent,
-        &rejected,
-        graph.as_ref(),
-    )
+    // In the run's pool: the stages' own parallel steps (the telemetry
+    // summary) keep to `--threads`.
+    pool.install(|| {
+        assemble_and_commit(
+            plan,
+            rt,
+            lake,
+            run_id,
+            inputs,
+            agent,
+            &rejected,
+            graph.as_ref(),
+        )
+    })
 }
 
 /// The spec graph of a run with the telemetry stage, and the manifests it

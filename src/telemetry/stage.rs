@@ -17,13 +17,11 @@
 //! read when, and BASE-001's earlier windows and POL/CON's trace
 //! populations see all the evidence there is.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
-use datafusion::arrow::array::{
-    Array, ArrayRef, Float64Array, ListArray, RecordBatch, StringArray, StringBuilder,
-};
-use datafusion::arrow::compute::{concat_batches, sort_to_indices, take_record_batch};
+use datafusion::arrow::array::{Array, ArrayRef, RecordBatch, StringArray};
+use datafusion::arrow::compute::{concat_batches, take_record_batch};
 use datafusion::arrow::error::ArrowError;
 use datafusion::prelude::SessionContext;
 
@@ -34,7 +32,6 @@ use super::specs::{self, SpecError};
 use super::summary::{self, Summary};
 use crate::engine::rows::Rows;
 use crate::engine::EngineError;
-use crate::sink::merge_partition;
 use crate::source::{InputRef, SourceError, StoreUrl};
 
 /// The tables this stage writes.
@@ -80,10 +77,13 @@ pub async fn load_graph(
     Ok((graph, counts))
 }
 
-/// One `evidence` partition: `new` rows (of inputs read this run) sorted by
-/// `evidence_id` with repeats dropped, plus the `old` rows whose `source`
-/// was not read this run. A row of a re-read input that is gone from it is
-/// gone from the lake.
+/// One `evidence` partition: `new` rows (of inputs read this run) with
+/// repeats dropped, plus the `old` rows whose `source` was not read this
+/// run and whose id is not among the new ones; sorted by `evidence_id`. A
+/// row of a re-read input that is gone from it is gone from the lake.
+///
+/// Whole-column kernels (filter, concat, one sort), not a per-key merge:
+/// every evidence row has its own key.
 ///
 /// # Errors
 /// Arrow errors (schema mismatch of an old file).
@@ -92,21 +92,64 @@ pub fn merge_evidence(
     new: &[RecordBatch],
     reread: &HashSet<String>,
 ) -> Result<Vec<RecordBatch>, ArrowError> {
+    use datafusion::arrow::array::BooleanArray;
+    use datafusion::arrow::compute::filter_record_batch;
     let schema = evidence_schema();
-    let new = if new.is_empty() {
-        Vec::new()
-    } else {
-        let all = concat_batches(&schema, new)?;
-        let idx = sort_to_indices(all.column(0), None, None)?;
-        let sorted = take_record_batch(&all, &idx)?;
-        vec![dedup_sorted(&sorted)?]
-    };
-    let keep_old = |b: &RecordBatch, row: usize| {
-        b.column_by_name("source")
-            .and_then(|c| c.as_any().downcast_ref::<StringArray>())
-            .is_none_or(|s| s.is_null(row) || !reread.contains(s.value(row)))
-    };
-    Ok(merge_partition(&schema, old, &new, "evidence_id", &keep_old)?.batches)
+    let mut parts: Vec<RecordBatch> = new.to_vec();
+    let new_ids: HashSet<&str> = new
+        .iter()
+        .filter_map(|b| b.column(0).as_any().downcast_ref::<StringArray>())
+        .flat_map(|a| a.iter().flatten())
+        .collect();
+    let mut kept_old = Vec::new();
+    for b in old {
+        let b = crate::sink::adapt(b, &schema)?;
+        let ids = b.column(0).as_any().downcast_ref::<StringArray>();
+        let src = b
+            .column_by_name("source")
+            .and_then(|c| c.as_any().downcast_ref::<StringArray>());
+        let (Some(ids), Some(src)) = (ids, src) else {
+            return Err(ArrowError::SchemaError(
+                "evidence_id/source are not Utf8".into(),
+            ));
+        };
+        let mask: BooleanArray = (0..b.num_rows())
+            .map(|i| {
+                Some(
+                    (src.is_null(i) || !reread.contains(src.value(i)))
+                        && !new_ids.contains(ids.value(i)),
+                )
+            })
+            .collect();
+        kept_old.push(filter_record_batch(&b, &mask)?);
+    }
+    drop(new_ids);
+    parts.extend(kept_old);
+    parts.retain(|b| b.num_rows() > 0);
+    if parts.is_empty() {
+        return Ok(Vec::new());
+    }
+    let all = concat_batches(&schema, &parts)?;
+    // By id, then source: a record exported twice into two files keeps
+    // the row of the first file in URL order, whatever order they came in.
+    let source = all
+        .column_by_name("source")
+        .ok_or_else(|| ArrowError::SchemaError("evidence has no source".into()))?;
+    let idx = datafusion::arrow::compute::lexsort_to_indices(
+        &[
+            datafusion::arrow::compute::SortColumn {
+                values: all.column(0).clone(),
+                options: None,
+            },
+            datafusion::arrow::compute::SortColumn {
+                values: source.clone(),
+                options: None,
+            },
+        ],
+        None,
+    )?;
+    let sorted = take_record_batch(&all, &idx)?;
+    Ok(vec![dedup_sorted(&sorted)?])
 }
 
 /// Drop rows whose first column repeats the previous row's (input sorted).
@@ -168,23 +211,34 @@ pub async fn recompute(
     let index = Arc::new(CandidateIndex::new(graph, weights.clone()));
     super::correlate::register(ctx, index);
     let mut facts: Vec<EvidenceFact> = Vec::new();
-    let mut corr: BTreeMap<String, CorrBuilder> = BTreeMap::new();
+    let mut corr: BTreeMap<String, Vec<RecordBatch>> = BTreeMap::new();
+    let t = std::time::Instant::now();
     if tables.iter().any(|t| t == "evidence") {
         let batches = super::correlate::correlation_batches(ctx).await?;
+        tracing::debug!(
+            secs = t.elapsed().as_secs_f64(),
+            "Evidence correlated (SQL)."
+        );
         for b in &batches {
-            read_facts(b, &mut facts, &mut corr)?;
+            read_facts(b, &mut facts, &mut corr, run_id)?;
         }
+        tracing::debug!(secs = t.elapsed().as_secs_f64(), "Facts read.");
     }
     let evidence_rows = facts.len() as u64;
     let summary = summary::summarize(&facts, graph);
+    tracing::debug!(secs = t.elapsed().as_secs_f64(), "Summary computed.");
 
     // The graph: nodes and the observed edges of this run's correlations.
-    let observed: BTreeSet<(String, String)> = facts
+    let distinct: rustc_hash::FxHashSet<(&str, &str)> = facts
         .iter()
         .filter(|f| f.match_type != MatchType::None)
-        .filter_map(|f| Some((f.spec_node_id.clone()?, f.trace_id.clone()?)))
+        .filter_map(|f| Some((f.spec_node_id.as_deref()?, f.trace_id.as_deref()?)))
         .collect();
-    let observed: Vec<(String, String)> = observed.into_iter().collect();
+    let mut observed: Vec<(String, String)> = distinct
+        .into_iter()
+        .map(|(n, t)| (n.to_string(), t.to_string()))
+        .collect();
+    observed.sort_unstable();
     let fingerprint = graph_state_hash(
         graph.nodes.iter().map(|n| n.content_hash.as_str()),
         &observed,
@@ -196,11 +250,10 @@ pub async fn recompute(
         evidence_rows,
         ..Recomputed::default()
     };
-    for (date, b) in corr {
-        out.correlations.insert(
-            date,
-            vec![b.finish(run_id).map_err(|e| arrow("correlations", e))?],
-        );
+    for (date, batches) in corr {
+        let one = concat_batches(&correlations_schema(), &batches)
+            .map_err(|e| arrow("correlations", e))?;
+        out.correlations.insert(date, vec![one]);
     }
     let mut by_day: BTreeMap<String, Vec<&super::model::SummaryRow>> = BTreeMap::new();
     for r in &summary.rows {
@@ -313,126 +366,110 @@ async fn next_version(
     }
 }
 
-/// `correlations` rows of one date, built as the query streams.
-#[derive(Default)]
-struct CorrBuilder {
-    ids: StringBuilder,
-    nodes: StringBuilder,
-    conf: Vec<f64>,
-    types: StringBuilder,
-    rules: Vec<Vec<String>>,
-}
-
-impl CorrBuilder {
-    fn finish(mut self, run_id: &str) -> Result<RecordBatch, ArrowError> {
-        use datafusion::arrow::array::{ListBuilder, StringBuilder as SB};
-        let n = self.conf.len();
-        let mut lb = ListBuilder::new(SB::new()).with_field(Arc::new(
-            datafusion::arrow::datatypes::Field::new_list_field(
-                datafusion::arrow::datatypes::DataType::Utf8,
-                true,
-            ),
-        ));
-        for r in &self.rules {
-            for x in r {
-                lb.values().append_value(x);
-            }
-            lb.append(true);
-        }
-        let cols: Vec<ArrayRef> = vec![
-            Arc::new(self.ids.finish()),
-            Arc::new(self.nodes.finish()),
-            Arc::new(Float64Array::from(std::mem::take(&mut self.conf))),
-            Arc::new(self.types.finish()),
-            Arc::new(lb.finish()),
-            Arc::new(StringArray::from(vec![run_id; n])),
-        ];
-        RecordBatch::try_new(correlations_schema(), cols)
-    }
-}
-
-/// Read one result batch of `sql/correlations.sql` into facts and correlations.
+/// Append one result batch of `sql/correlations.sql` to the summary's facts
+/// and to the `correlations` rows of each date (row indices into the batch).
 fn read_facts(
     b: &RecordBatch,
     facts: &mut Vec<EvidenceFact>,
-    corr: &mut BTreeMap<String, CorrBuilder>,
+    corr: &mut BTreeMap<String, Vec<RecordBatch>>,
+    run_id: &str,
 ) -> Result<(), EngineError> {
+    use datafusion::arrow::array::UInt32Array;
+    use datafusion::arrow::compute::take;
     let bad = |what: &str| {
         EngineError::Statement(format!("the correlation query gave an unexpected {what}"))
     };
     let rows = Rows::new(std::slice::from_ref(b));
-    let req = |v: Vec<Option<String>>| {
-        v.into_iter()
-            .map(Option::unwrap_or_default)
-            .collect::<Vec<_>>()
+    let col = |name: &str| -> Result<std::vec::IntoIter<Option<String>>, EngineError> {
+        Ok(rows.strings(name)?.into_iter())
     };
-    let ids = req(rows.strings("evidence_id")?);
-    let signal = req(rows.strings("signal")?);
-    let trace = rows.strings("trace_id")?;
-    let span = rows.strings("span_id")?;
-    let parent = rows.strings("parent_span_id")?;
+    let (mut ids, mut signal, mut trace, mut span, mut parent) = (
+        col("evidence_id")?,
+        col("signal")?,
+        col("trace_id")?,
+        col("span_id")?,
+        col("parent_span_id")?,
+    );
+    let (mut service, mut name, mut status, mut context) = (
+        col("service")?,
+        col("name")?,
+        col("status")?,
+        col("context")?,
+    );
+    let (mut regime, mut flow, mut policy, mut cstatus) = (
+        col("regime_id")?,
+        col("flow")?,
+        col("policy_id")?,
+        col("correlation_status")?,
+    );
+    let mut node = col("spec_node_id")?;
+    let mut mtype = col("match_type")?;
+    let date = rows.strings("date")?;
     let ts = rows.ints("ts_us")?;
     let dur = rows.opt_floats("duration_ms")?;
-    let service = rows.strings("service")?;
-    let name = rows.strings("name")?;
-    let status = rows.strings("status")?;
-    let context = rows.strings("context")?;
-    let regime = rows.strings("regime_id")?;
-    let flow = rows.strings("flow")?;
-    let policy = rows.strings("policy_id")?;
-    let cstatus = req(rows.strings("correlation_status")?);
-    let date = req(rows.strings("date")?);
-    let c = b;
-    let node = c
-        .column_by_name("spec_node_id")
-        .and_then(|a| a.as_any().downcast_ref::<StringArray>())
-        .ok_or_else(|| bad("spec_node_id"))?;
-    let conf = c
-        .column_by_name("confidence")
-        .and_then(|a| a.as_any().downcast_ref::<Float64Array>())
-        .ok_or_else(|| bad("confidence"))?;
-    let mtype = c
-        .column_by_name("match_type")
-        .and_then(|a| a.as_any().downcast_ref::<StringArray>())
-        .ok_or_else(|| bad("match_type"))?;
-    let rules = c
-        .column_by_name("rule_ids")
-        .and_then(|a| a.as_any().downcast_ref::<ListArray>())
-        .ok_or_else(|| bad("rule_ids"))?;
+    let conf = rows.floats("confidence")?;
+
+    // The correlations columns, taken per date (the query's order kept).
+    let mut by_date: BTreeMap<&str, Vec<u32>> = BTreeMap::new();
+    for (i, d) in date.iter().enumerate() {
+        by_date
+            .entry(d.as_deref().unwrap_or("1970-01-01"))
+            .or_default()
+            .push(i as u32);
+    }
+    let schema = correlations_schema();
+    let cols: Vec<ArrayRef> = [
+        "evidence_id",
+        "spec_node_id",
+        "confidence",
+        "match_type",
+        "rule_ids",
+    ]
+    .iter()
+    .map(|c| b.column_by_name(c).cloned().ok_or_else(|| bad(c)))
+    .collect::<Result<_, _>>()?;
+    for (d, idx) in by_date {
+        let idx = UInt32Array::from(idx);
+        let mut out: Vec<ArrayRef> = Vec::with_capacity(6);
+        for (c, f) in cols.iter().zip(schema.fields()) {
+            let t = take(c.as_ref(), &idx, None)?;
+            out.push(datafusion::arrow::compute::cast(&t, f.data_type())?);
+        }
+        out.push(Arc::new(StringArray::from(vec![run_id; idx.len()])));
+        let batch = RecordBatch::try_new(schema.clone(), out)?;
+        corr.entry(d.to_string()).or_default().push(batch);
+    }
+
     for i in 0..b.num_rows() {
-        let node_id = (!node.is_null(i)).then(|| node.value(i).to_string());
-        let m = MatchType::parse(mtype.value(i)).ok_or_else(|| bad("match type value"))?;
-        let cb = corr.entry(date[i].clone()).or_default();
-        cb.ids.append_value(&ids[i]);
-        cb.nodes.append_option(node_id.as_deref());
-        cb.conf.push(conf.value(i));
-        cb.types.append_value(m.as_str());
-        let list = rules.value(i);
-        let list = list
-            .as_any()
-            .downcast_ref::<StringArray>()
-            .ok_or_else(|| bad("rule id list"))?;
-        cb.rules
-            .push((0..list.len()).map(|k| list.value(k).to_string()).collect());
+        let next = |it: &mut std::vec::IntoIter<Option<String>>| it.next().flatten();
+        let m = next(&mut mtype)
+            .as_deref()
+            .and_then(MatchType::parse)
+            .ok_or_else(|| bad("match type value"))?;
         facts.push(EvidenceFact {
-            evidence_id: ids[i].clone(),
-            signal: Signal::parse(&signal[i]).ok_or_else(|| bad("signal value"))?,
-            trace_id: trace[i].clone(),
-            span_id: span[i].clone(),
-            parent_span_id: parent[i].clone(),
+            evidence_id: next(&mut ids).unwrap_or_default(),
+            signal: next(&mut signal)
+                .as_deref()
+                .and_then(Signal::parse)
+                .ok_or_else(|| bad("signal value"))?,
+            trace_id: next(&mut trace),
+            span_id: next(&mut span),
+            parent_span_id: next(&mut parent),
             timestamp_us: ts[i],
             duration_ms: dur[i],
-            service: service[i].clone(),
-            name: name[i].clone(),
-            status: status[i].as_deref().and_then(SpanStatus::parse),
-            context: context[i].clone(),
-            regime_id: regime[i].clone(),
-            flow: flow[i].clone(),
-            policy_id: policy[i].clone(),
-            correlation_status: CorrelationStatus::parse(&cstatus[i])
+            service: next(&mut service),
+            name: next(&mut name),
+            status: next(&mut status).as_deref().and_then(SpanStatus::parse),
+            context: next(&mut context),
+            regime_id: next(&mut regime),
+            flow: next(&mut flow),
+            policy_id: next(&mut policy),
+            correlation_status: next(&mut cstatus)
+                .as_deref()
+                .and_then(CorrelationStatus::parse)
                 .ok_or_else(|| bad("correlation status value"))?,
-            spec_node_id: node_id,
-            confidence: conf.value(i),
+            spec_node_id: next(&mut node),
+            confidence: conf[i],
             match_type: m,
         });
     }

@@ -132,6 +132,10 @@ impl Rule {
 }
 
 type Fact<'a> = &'a EvidenceFact;
+/// (context, spec node).
+type NodeKey<'a> = (&'a str, &'a str);
+/// One window of a (context, node) pair: its start and its evidence.
+type Window<'a> = (i64, Vec<Fact<'a>>);
 
 /// Summarise `facts` (any order; failed ones are ignored) against `graph`.
 pub fn summarize(facts: &[EvidenceFact], graph: &SpecGraph) -> Summary {
@@ -169,32 +173,44 @@ pub fn summarize(facts: &[EvidenceFact], graph: &SpecGraph) -> Summary {
         }
     }
 
-    let mut rows = Vec::with_capacity(node_groups.len() + no_match.len());
-    let mut history: Vec<WindowStats> = Vec::new();
-    let mut pair: Option<(&str, &str)> = None;
+    // One (context, node) pair's windows in order (BASE-001 walks them);
+    // the pairs are independent, so they are summarised in parallel.
+    let mut pairs: Vec<(NodeKey, Vec<Window>)> = Vec::new();
     for ((ctx, node_id, w), evidence) in node_groups {
-        if pair != Some((ctx, node_id)) {
-            pair = Some((ctx, node_id));
-            history.clear();
+        match pairs.last_mut() {
+            Some((p, windows)) if *p == (ctx, node_id) => windows.push((w, evidence)),
+            _ => pairs.push(((ctx, node_id), vec![(w, evidence)])),
         }
-        let group = Group::new(evidence);
-        let row = node_row(
-            ctx,
-            node_id,
-            w,
-            &group,
-            graph.node(node_id),
-            &input,
-            &history,
-        );
-        if let Some(error_rate) = group.error_rate {
-            history.push(WindowStats {
-                p95: group.p95,
-                error_rate,
-            });
-        }
-        rows.push(row);
     }
+    let mut rows: Vec<SummaryRow> = {
+        use rayon::prelude::*;
+        pairs
+            .into_par_iter()
+            .flat_map_iter(|((ctx, node_id), windows)| {
+                let mut history: Vec<WindowStats> = Vec::new();
+                let mut out = Vec::with_capacity(windows.len());
+                for (w, evidence) in windows {
+                    let group = Group::new(evidence);
+                    out.push(node_row(
+                        ctx,
+                        node_id,
+                        w,
+                        &group,
+                        graph.node(node_id),
+                        &input,
+                        &history,
+                    ));
+                    if let Some(error_rate) = group.error_rate {
+                        history.push(WindowStats {
+                            p95: group.p95,
+                            error_rate,
+                        });
+                    }
+                }
+                out
+            })
+            .collect()
+    };
     for ((w, ctx), evidence) in no_match {
         rows.push(no_match_row(ctx, w, &evidence));
     }
@@ -415,15 +431,17 @@ fn gated(score: f64, confidence: f64) -> Level {
 
 /// The whole input seen from one trace: every non-failed span by trace id,
 /// and child counts by (trace id, parent span id).
+/// Lookups only (never iterated), so hashed: output order never depends on
+/// them.
 struct Input<'a> {
-    traces: BTreeMap<&'a str, Vec<Fact<'a>>>,
-    children: BTreeMap<(&'a str, &'a str), usize>,
+    traces: rustc_hash::FxHashMap<&'a str, Vec<Fact<'a>>>,
+    children: rustc_hash::FxHashMap<(&'a str, &'a str), usize>,
 }
 
 impl<'a> Input<'a> {
     fn new(live: &[Fact<'a>]) -> Input<'a> {
-        let mut traces: BTreeMap<&str, Vec<Fact>> = BTreeMap::new();
-        let mut children = BTreeMap::new();
+        let mut traces: rustc_hash::FxHashMap<&str, Vec<Fact>> = Default::default();
+        let mut children: rustc_hash::FxHashMap<(&str, &str), usize> = Default::default();
         for &f in live.iter().filter(|f| f.signal == Signal::Span) {
             let Some(t) = f.trace_id.as_deref() else {
                 continue;

@@ -39,7 +39,6 @@ use opentelemetry_proto::tonic::metrics::v1::{
 };
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::Span;
-use sha2::{Digest, Sha256};
 
 use super::{Days, Message};
 use crate::telemetry::evidence::EvidenceRec;
@@ -503,7 +502,7 @@ impl Normalizer {
     /// `ifl:hash:` + sha256 hex of the canonical JSON of the current
     /// record, resource and scope.
     fn evidence_id(&mut self, signal: Signal) -> [u8; 73] {
-        let mut h = Sha256::new();
+        let mut h = ring::digest::Context::new(&ring::digest::SHA256);
         h.update(b"{\"record\":");
         h.update(self.rec.as_bytes());
         h.update(b",\"resource\":");
@@ -521,10 +520,10 @@ impl Normalizer {
             self.scope,
             signal.as_str()
         ));
-        let digest = h.finalize();
+        let digest = h.finish();
         let mut out = [0u8; 73];
         out[..9].copy_from_slice(b"ifl:hash:");
-        hex_into(&digest, &mut out[9..]);
+        hex_into(digest.as_ref(), &mut out[9..]);
         out
     }
 }
