@@ -320,8 +320,8 @@ fn main() {
             rt.block_on(async {
                 let ctx = new_context();
                 let tables = register_lake(&ctx, &lake).await.expect("lake");
-                let newest = load::newest_day(&ctx, &tables).await.expect("newest");
-                let (f, t) = load::window(from, None, newest, last);
+                let span = load::data_days(&ctx, &tables).await.expect("days");
+                let (f, t) = load::window(from, None, span, last);
                 let data = load::load(&ctx, &tables, &lake, f, t).await.expect("load");
                 let page = html::render_html(&data);
                 let md = markdown::render_markdown(&data);

@@ -29,8 +29,10 @@ per_fingerprint AS (
         count(*) AS events,
         count(DISTINCT window_start) AS windows,
         max(severity_rank) AS worst_rank,
-        min(detected_at) AS first_seen,
-        max(detected_at) AS last_seen,
+        -- When the drift was in the data (a window's start, an
+        -- observation's time), not detected_at (a window's end).
+        min(window_start) AS first_seen,
+        max(window_start) AS last_seen,
         count(DISTINCT episode_id) AS episodes,
         array_sort(array_distinct(array_agg(recommended_patch_type))) AS patches
     FROM events

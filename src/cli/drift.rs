@@ -163,7 +163,8 @@ pub struct ReportArgs {
     /// The lake to read.
     #[arg(long, default_value = "./lake", value_name = "URL")]
     pub lake: String,
-    /// The window (default: the 30 days ending at the newest day with data).
+    /// The window (default: the 30 days ending at the newest day with data,
+    /// or fewer when the data starts later).
     #[command(flatten)]
     pub window: WindowArgs,
     /// The HTML file to write.
@@ -477,9 +478,9 @@ pub fn report(args: ReportArgs) -> anyhow::Result<ExitCode> {
 async fn report_async(args: &ReportArgs) -> anyhow::Result<ExitCode> {
     use crate::report::{html, load, markdown};
     let (ctx, tables) = open_lake(&args.lake).await?;
-    let newest = load::newest_day(&ctx, &tables).await?;
+    let span = load::data_days(&ctx, &tables).await?;
     let today = chrono::Utc::now().date_naive();
-    let (from, to) = load::window(args.window.from, args.window.to, newest, today);
+    let (from, to) = load::window(args.window.from, args.window.to, span, today);
     if from > to {
         anyhow::bail!("--from {from} is after --to {to}");
     }

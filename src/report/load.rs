@@ -41,37 +41,54 @@ async fn query(ctx: &DfContext, sql: &str, from: NaiveDate, to: NaiveDate) -> Re
     Ok(Rows::new(&run_statement(ctx, &text, &params).await?))
 }
 
-/// The newest UTC day with data in any dated table, if any.
+/// The oldest and newest UTC days with data in any dated table, if any.
 ///
 /// # Errors
 /// DataFusion errors.
-pub async fn newest_day(ctx: &DfContext, tables: &[String]) -> Result<Option<NaiveDate>> {
-    let mut newest = None;
+pub async fn data_days(
+    ctx: &DfContext,
+    tables: &[String],
+) -> Result<Option<(NaiveDate, NaiveDate)>> {
+    let mut span: Option<(NaiveDate, NaiveDate)> = None;
     for t in DATED.iter().filter(|t| tables.iter().any(|x| x == *t)) {
         let b = run_statement(
             ctx,
-            &format!("SELECT max(date) AS d FROM {t}"),
+            &format!("SELECT min(date) AS lo, max(date) AS hi FROM {t}"),
             &BTreeMap::new(),
         )
         .await?;
-        let d = Rows::new(&b).strings("d")?.first().and_then(day);
-        newest = newest.max(d);
+        let rows = Rows::new(&b);
+        let lo = rows.strings("lo")?.first().and_then(day);
+        let hi = rows.strings("hi")?.first().and_then(day);
+        if let (Some(lo), Some(hi)) = (lo, hi) {
+            span = Some(match span {
+                Some((a, b)) => (a.min(lo), b.max(hi)),
+                None => (lo, hi),
+            });
+        }
     }
-    Ok(newest)
+    Ok(span)
 }
 
 /// The window `[from, to]`: as given, else the [`DEFAULT_DAYS`] ending at
-/// `to` (given, or the newest day with data, or `today` for an empty lake).
+/// `to` (given, or the newest day with data, or `today` for an empty lake),
+/// starting no earlier than the oldest day with data (a lake with three
+/// days of data shows those three days, not 27 empty ones before them).
 pub fn window(
     from: Option<NaiveDate>,
     to: Option<NaiveDate>,
-    newest: Option<NaiveDate>,
+    data: Option<(NaiveDate, NaiveDate)>,
     today: NaiveDate,
 ) -> (NaiveDate, NaiveDate) {
-    let to = to.or(newest).unwrap_or(today);
+    let to = to.or(data.map(|d| d.1)).unwrap_or(today);
     let from = from.unwrap_or_else(|| {
-        to.checked_sub_days(Days::new(DEFAULT_DAYS - 1))
-            .unwrap_or(to)
+        let full = to
+            .checked_sub_days(Days::new(DEFAULT_DAYS - 1))
+            .unwrap_or(to);
+        match data {
+            Some((oldest, _)) if oldest > full && oldest <= to => oldest,
+            _ => full,
+        }
     });
     (from, to)
 }
@@ -324,14 +341,26 @@ mod tests {
     fn the_default_window_ends_at_the_newest_day() {
         let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
         let today = d("2026-11-22");
+        let span = Some((d("2026-01-01"), d("2026-05-31")));
         assert_eq!(
-            window(None, None, Some(d("2026-05-31")), today),
+            window(None, None, span, today),
             (d("2026-05-02"), d("2026-05-31"))
         );
         assert_eq!(window(None, None, None, today), (d("2026-10-24"), today));
         assert_eq!(
-            window(Some(d("2026-01-01")), None, Some(d("2026-05-31")), today),
+            window(Some(d("2026-01-01")), None, span, today),
             (d("2026-01-01"), d("2026-05-31"))
+        );
+        // Fewer days of data than the default window: only those days.
+        let short = Some((d("2026-05-01"), d("2026-05-03")));
+        assert_eq!(
+            window(None, None, short, today),
+            (d("2026-05-01"), d("2026-05-03"))
+        );
+        // An explicit --to before the data keeps the full default window.
+        assert_eq!(
+            window(None, Some(d("2026-04-10")), short, today),
+            (d("2026-03-12"), d("2026-04-10"))
         );
         assert_eq!(
             stamp(Some("2026-05-02T00:24:31.250952Z")),

@@ -97,9 +97,9 @@ pub struct Fingerprint {
     pub windows: i64,
     /// Worst severity seen.
     pub worst: Severity,
-    /// First `detected_at` (UTC, `YYYY-MM-DD HH:MM`).
+    /// First `window_start` (UTC, `YYYY-MM-DD HH:MM`).
     pub first_seen: String,
-    /// Last `detected_at` (UTC, `YYYY-MM-DD HH:MM`).
+    /// Last `window_start` (UTC, `YYYY-MM-DD HH:MM`).
     pub last_seen: String,
     /// Distinct episodes.
     pub episodes: i64,

@@ -303,22 +303,32 @@ pub(super) fn text_width(s: &str) -> f64 {
         .sum()
 }
 
-/// `s` if it fits in `max` units, else its longest prefix that fits with a
-/// trailing `…`.
+/// `s` if it fits in `max` units, else its head and tail with a `…` in the
+/// middle: labels such as `commerce / SEA-FLOW-… · PERF-001` differ at
+/// both ends, so both stay readable (the full text is in the `<title>`).
 pub(super) fn truncate(s: &str, max: f64) -> String {
     if text_width(s) <= max {
         return s.to_string();
     }
-    let mut out = String::new();
-    let mut width = WIDE_W; // the ellipsis
-    for c in s.chars() {
-        width += text_width(c.encode_utf8(&mut [0; 4]));
-        if width > max {
-            break;
-        }
-        out.push(c);
+    let width = |c: char| text_width(c.encode_utf8(&mut [0; 4]));
+    let budget = max - WIDE_W; // the ellipsis
+    let chars: Vec<char> = s.chars().collect();
+    // The tail gets up to 40 % of the room, the head the rest.
+    let mut tail = 0usize;
+    let mut tail_w = 0.0;
+    while tail < chars.len() && tail_w + width(chars[chars.len() - 1 - tail]) <= budget * 0.4 {
+        tail_w += width(chars[chars.len() - 1 - tail]);
+        tail += 1;
     }
+    let mut head = 0usize;
+    let mut head_w = 0.0;
+    while head < chars.len() - tail && head_w + width(chars[head]) + tail_w <= budget {
+        head_w += width(chars[head]);
+        head += 1;
+    }
+    let mut out: String = chars[..head].iter().collect();
     out.push('…');
+    out.extend(&chars[chars.len() - tail..]);
     out
 }
 
@@ -773,9 +783,16 @@ mod tests {
         assert_eq!(truncate("short", 100.0), "short");
         let long = "x".repeat(200);
         let cut = truncate(&long, 100.0);
-        assert!(cut.ends_with('…'));
+        assert!(cut.contains('…'));
         assert!(text_width(&cut) <= 100.0);
         assert!(cut.len() < long.len());
+        // Head and tail both survive: the rule id at the end stays visible.
+        let label = "commerce / SEA-FLOW-commerce.place_order · PERF-001";
+        let cut = truncate(label, text_width(label) - 20.0);
+        assert!(
+            cut.starts_with("commerce /") && cut.ends_with("PERF-001"),
+            "{cut}"
+        );
     }
 
     #[test]
@@ -933,7 +950,7 @@ mod tests {
         let title = shown.first_child().unwrap().text().unwrap();
         assert_eq!(title, label, "full label in the title");
         let visible = shown.last_child().unwrap().text().unwrap();
-        assert!(visible.ends_with('…') && text_width(visible) <= LABEL_COL - 16.0);
+        assert!(visible.contains('…') && text_width(visible) <= LABEL_COL - 16.0);
         assert!(svg.contains("<title>tip: 7</title>"));
         assert_eq!(
             count(&svg, "rect"),

@@ -285,6 +285,26 @@ fn demo_lake_events_validate_and_a_rerun_is_identical() {
         let errors = schema_errors(&e.to_json());
         assert!(errors.is_empty(), "{}: {errors:?}", e.to_json());
     }
+    // Events of every origin, and every telemetry type the stage emits.
+    let origins: std::collections::BTreeSet<&str> =
+        first.iter().map(|e| e.origin.as_str()).collect();
+    assert_eq!(
+        origins,
+        ["agents", "attribution", "telemetry"].into_iter().collect()
+    );
+    let types: std::collections::BTreeSet<&str> =
+        first.iter().map(|e| e.drift_type.as_str()).collect();
+    for t in [
+        "time",
+        "outcome",
+        "bypass",
+        "fanout",
+        "contention",
+        "contradiction",
+        "stale_reference",
+    ] {
+        assert!(types.contains(t), "no {t} event: {types:?}");
+    }
     // The CLI's JSON form is the schema's form.
     let o = bin()
         .args([
