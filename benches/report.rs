@@ -3,10 +3,12 @@
 //! `cargo bench --locked --bench report -- <lake dir>`; `make bench` runs it.
 //! When the directory has no lake yet it is generated once (deterministic):
 //!
-//! * `behavior_summary`: 90 days × 8 contexts × 60 spec nodes (43,200 node
-//!   rows) plus a no-match row per context and day, `evidence_count` summing
-//!   to 5.2 M evidence rows (the evidence itself is not materialised: nothing
-//!   after the summary reads it);
+//! * `evidence`: 90 days × 8 contexts × 60 flow nodes × 100–139 spans
+//!   (≈ 5.2 M evidence rows, materialised as the lake's `evidence` table),
+//!   traces of a root and children, durations and errors following a slow
+//!   wave per node so drift comes and goes; plus the spec manifest of those
+//!   480 flows. The real telemetry stage then computes `correlations`,
+//!   `behavior_summary` (43,200 node rows), `kg_*` and drift events from it;
 //! * agent telemetry: 200 agents × 96 active windows a day × 90 days
 //!   (≈ 5.2 M events) run through the real job (`agent_events`,
 //!   `agent_profiles`, `drift_events` from tier changes).
@@ -19,20 +21,13 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::{Days, NaiveDate};
-use datafusion::arrow::array::{
-    ArrayRef, Float64Builder, Int64Builder, ListBuilder, RecordBatch, StringBuilder,
-    TimestampMicrosecondBuilder,
-};
-use datafusion::parquet::arrow::ArrowWriter;
-use driftlake::drift::event::level_of;
+use datafusion::arrow::array::RecordBatch;
 use driftlake::engine::context::{new_context, run_sql_file, run_statement};
 use driftlake::engine::lake_tables::register_lake;
 use driftlake::job::{JobPlan, SourceSpec};
-use driftlake::model::schema::behavior_summary_schema;
 use driftlake::pipeline::{self, RunOptions};
 use driftlake::report::{html, load, markdown};
 use driftlake::source::InputKind;
@@ -61,100 +56,100 @@ impl Rng {
     }
 }
 
-fn write_parquet(path: &Path, b: &RecordBatch) {
-    std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
-    let f = std::fs::File::create(path).expect("create");
-    let mut w = ArrowWriter::try_new(f, b.schema(), None).expect("writer");
-    w.write(b).expect("write");
-    w.close().expect("close");
-}
-
-/// One day of `behavior_summary`.
-fn summary_day(day: NaiveDate, d: u64, rng: &mut Rng) -> (RecordBatch, i64) {
+/// One day of evidence: for every (context, flow node) 100–139 spans in
+/// traces of one root and up to five children. Returns the batch.
+fn evidence_day(day: NaiveDate, d: u64, rng: &mut Rng) -> RecordBatch {
+    use driftlake::telemetry::evidence::{EvidenceBuilder, EvidenceRec};
+    use driftlake::telemetry::model::{CorrelationStatus, Signal, SpanStatus};
     let midnight = day
         .and_hms_opt(0, 0, 0)
         .expect("t")
         .and_utc()
         .timestamp_micros();
-    let (mut ctx, mut node, mut score, mut level, mut conf) = (
-        StringBuilder::new(),
-        StringBuilder::new(),
-        Float64Builder::new(),
-        StringBuilder::new(),
-        Float64Builder::new(),
-    );
-    let (mut count, mut rules, mut scores) = (
-        Int64Builder::new(),
-        ListBuilder::new(StringBuilder::new()),
-        StringBuilder::new(),
-    );
-    let mut evidence = 0i64;
-    let mut rows = 0usize;
+    let mut b = EvidenceBuilder::with_capacity(CONTEXTS * NODES * 120);
     for c in 0..CONTEXTS {
-        for n in 0..=NODES {
-            let no_match = n == NODES;
-            ctx.append_value(format!("domain{c}"));
-            let s = if no_match {
-                node.append_null();
-                0.0
-            } else {
-                node.append_value(format!("SEA-FLOW-domain{c}.flow_{n:02}"));
-                let wave = ((d as f64 + n as f64 * 3.7) / 11.0).sin().abs();
-                (wave * 0.7 + rng.unit() * 0.3).min(1.0)
-            };
-            score.append_value(s);
-            level.append_value(level_of(s).as_str());
-            conf.append_value(0.85);
-            let ev = 100 + (rng.next() % 40) as i64;
-            evidence += ev;
-            count.append_value(ev);
-            if s >= 0.2 {
-                rules.values().append_value("PERF-001");
+        let context = format!("domain{c}");
+        for n in 0..NODES {
+            let flow = format!("flow_{n:02}");
+            let service = format!("svc-{c}-{}", n % 3);
+            let name = format!("POST /{context}/{flow}");
+            // A slow wave per node: some days the flow is slow and failing.
+            let wave = ((d as f64 + n as f64 * 3.7) / 11.0).sin().abs();
+            let spans = 100 + (rng.next() % 40) as usize;
+            let mut trace = String::new();
+            let mut root = String::new();
+            for k in 0..spans {
+                let id = format!("ifl:hash:{:016x}{:016x}{:032x}", rng.next(), rng.next(), k);
+                let span = format!("{:016x}", rng.next());
+                let is_root = k % 6 == 0;
+                if is_root {
+                    trace = format!("{:016x}{:016x}", rng.next(), rng.next());
+                    root = span.clone();
+                }
+                let ts = midnight + (rng.next() % 86_000_000_000) as i64;
+                let dur = 20.0 + rng.unit() * 200.0 * (1.0 + 2.0 * wave);
+                let error = rng.unit() < 0.01 + 0.08 * wave;
+                b.append(&EvidenceRec {
+                    evidence_id: &id,
+                    signal: Signal::Span,
+                    trace_id: Some(&trace),
+                    span_id: Some(&span),
+                    parent_span_id: (!is_root).then_some(root.as_str()),
+                    timestamp_us: ts,
+                    end_timestamp_us: Some(ts + (dur * 1000.0) as i64),
+                    duration_ms: Some(dur),
+                    service: Some(&service),
+                    service_version: Some("1.0.0"),
+                    environment: Some("prod"),
+                    name: Some(if is_root { name.as_str() } else { "db.query" }),
+                    kind: Some(if is_root { 2 } else { 3 }),
+                    status: Some(if error {
+                        SpanStatus::Error
+                    } else {
+                        SpanStatus::Ok
+                    }),
+                    http_route: None,
+                    value: None,
+                    context: Some(&context),
+                    concept: Some("Thing"),
+                    regime_id: Some("bench-v1"),
+                    flow: Some(&flow),
+                    policy_id: None,
+                    attributes: "{}",
+                    correlation_status: CorrelationStatus::Ok,
+                    error_reason: None,
+                    source: "bench://evidence",
+                    run_id: "bench",
+                });
             }
-            rules.append(true);
-            scores.append_value(format!("{{\"PERF-001\":{s}}}"));
-            rows += 1;
         }
     }
-    let ts = |off: i64| -> ArrayRef {
-        let mut b = TimestampMicrosecondBuilder::with_capacity(rows).with_timezone("UTC");
-        for _ in 0..rows {
-            b.append_value(midnight + off);
+    b.finish()
+}
+
+/// The spec manifest of the generated flows (JSON).
+fn manifest() -> String {
+    let mut nodes =
+        vec![serde_json::json!({"id": "SDS-001", "kind": "sds", "title": "Bench design"})];
+    for c in 0..CONTEXTS {
+        for n in 0..NODES {
+            nodes.push(serde_json::json!({
+                "id": format!("SEA-FLOW-domain{c}.flow_{n:02}"),
+                "kind": "flow",
+                "domain": format!("domain{c}"),
+                "concept": "Thing",
+                "flow": format!("flow_{n:02}"),
+                "derives_from": ["SDS-001"],
+                "expect": {
+                    "services": [format!("svc-{c}-{}", n % 3)],
+                    "latency_p95_ms": 400,
+                    "error_rate_max": 0.03,
+                    "max_fanout": 8
+                }
+            }));
         }
-        Arc::new(b.finish())
-    };
-    let same = |v: &str| -> ArrayRef {
-        let mut b = StringBuilder::new();
-        for _ in 0..rows {
-            b.append_value(v);
-        }
-        Arc::new(b.finish())
-    };
-    let mut kg = Int64Builder::new();
-    for _ in 0..rows {
-        kg.append_value(1);
     }
-    let cols: Vec<ArrayRef> = vec![
-        Arc::new(ctx.finish()),
-        Arc::new(node.finish()),
-        ts(0),
-        ts(86_400_000_000),
-        Arc::new(score.finish()),
-        Arc::new(level.finish()),
-        Arc::new(conf.finish()),
-        Arc::new(count.finish()),
-        ts(86_399_000_000),
-        same("ifl:hash:00"),
-        Arc::new(rules.finish()),
-        Arc::new(scores.finish()),
-        Arc::new(kg.finish()),
-        ts(86_400_000_000),
-        same("bench"),
-    ];
-    (
-        RecordBatch::try_new(behavior_summary_schema(), cols).expect("batch"),
-        evidence,
-    )
+    serde_json::json!({"version": 1, "regime_id": "bench-v1", "nodes": nodes}).to_string()
 }
 
 /// Agent telemetry: one JSONL file per day. Every agent has 96 active
@@ -207,15 +202,27 @@ fn generate(lake: &Path) {
     let t = Instant::now();
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let mut evidence = 0;
-    for d in 0..DAYS {
-        let day = start().checked_add_days(Days::new(d)).expect("day");
-        let (b, ev) = summary_day(day, d, &mut rng);
-        evidence += ev;
-        write_parquet(
-            &lake.join(format!("behavior_summary/date={day}/part-0.parquet")),
-            &b,
-        );
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let store = driftlake::sink::Lake::open(lake.to_str().expect("utf8")).expect("lake");
+    for chunk in (0..DAYS).collect::<Vec<_>>().chunks(10) {
+        let parts: Vec<driftlake::sink::Partition> = chunk
+            .iter()
+            .map(|&d| {
+                let day = start().checked_add_days(Days::new(d)).expect("day");
+                let b = evidence_day(day, d, &mut rng);
+                evidence += b.num_rows();
+                driftlake::sink::Partition {
+                    date: Some(day.to_string()),
+                    batches: vec![b],
+                }
+            })
+            .collect();
+        rt.block_on(store.commit("evidence", "bench", parts))
+            .expect("evidence commit");
     }
+    let specs = lake.with_extension("specs");
+    std::fs::create_dir_all(&specs).expect("mkdir");
+    std::fs::write(specs.join("bench.json"), manifest()).expect("manifest");
     let src = lake.with_extension("agents");
     std::fs::create_dir_all(&src).expect("mkdir");
     let mut events = 0;
@@ -227,31 +234,37 @@ fn generate(lake: &Path) {
         );
     }
     eprintln!(
-        "generated {} summary rows ({evidence} evidence rows behind them) and {events} agent events in {:.1} s",
-        DAYS as usize * CONTEXTS * (NODES + 1),
+        "generated {evidence} evidence rows and {events} agent events in {:.1} s",
         t.elapsed().as_secs_f64()
     );
     let plan = JobPlan {
         name: "bench-report".into(),
         lake: lake.to_str().expect("utf8").into(),
-        sources: vec![SourceSpec {
-            kind: InputKind::AgentEvents,
-            url: src.to_str().expect("utf8").into(),
-            signal: None,
-        }],
+        sources: vec![
+            SourceSpec {
+                kind: InputKind::AgentEvents,
+                url: src.to_str().expect("utf8").into(),
+                signal: None,
+            },
+            SourceSpec {
+                kind: InputKind::Spec,
+                url: specs.to_str().expect("utf8").into(),
+                signal: None,
+            },
+        ],
         sessions: false,
         attribution: false,
         attribution_thresholds: Default::default(),
         agents: true,
         agent_settings: Default::default(),
         drift_events: true,
-        telemetry: false,
+        telemetry: true,
         correlation_weights: Default::default(),
     };
     let t = Instant::now();
     let s = pipeline::run(&plan, &RunOptions::default()).expect("the job commits");
     eprintln!(
-        "job over the agent telemetry: {:.1} s; {:?}",
+        "job over the agent telemetry and the evidence (telemetry stage): {:.1} s; {:?}",
         t.elapsed().as_secs_f64(),
         s.tables
             .iter()
@@ -355,7 +368,7 @@ fn main() {
         });
         println!("{:<48} {rows:>8} rows", "");
     }
-    time("gate over 90 days (43,920 summary rows)", || {
+    time("gate over 90 days (43,200 summary rows)", || {
         rt.block_on(async {
             let ctx = new_context();
             register_lake(&ctx, &lake).await.expect("lake");
@@ -366,7 +379,11 @@ fn main() {
             )
             .await
             .expect("gate rows");
-            assert_eq!(b.iter().map(RecordBatch::num_rows).sum::<usize>(), DAYS as usize * CONTEXTS * (NODES + 1));
+            // Every generated span correlates with its flow: node rows only.
+            assert_eq!(
+                b.iter().map(RecordBatch::num_rows).sum::<usize>(),
+                DAYS as usize * CONTEXTS * NODES
+            );
         })
     });
 }

@@ -111,9 +111,9 @@ for threads in 1 2; do
   echo "  duckdb peak RSS $(( $(cat /tmp/driftlake-bench-time) / 1024 )) MiB"
 done
 
-echo "== report and trends over a generated 90-day lake (generated once into $BENCH_DATA/report-lake) =="
-cargo bench --locked --bench report -- "$BENCH_DATA/report-lake"
+echo "== report and trends over a generated 90-day lake (generated once into $BENCH_DATA/report-lake-ev) =="
+cargo bench --locked --bench report -- "$BENCH_DATA/report-lake-ev"
 for i in 1 2 3; do
   /usr/bin/time -f 'driftlake report (default 30-day window): %e s, peak RSS %M KiB' \
-      "$BIN" report --lake "$BENCH_DATA/report-lake" --out "$BENCH_DATA/report.html"
+      "$BIN" report --lake "$BENCH_DATA/report-lake-ev" --out "$BENCH_DATA/report.html"
 done
