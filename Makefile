@@ -56,7 +56,7 @@ check-layers: ## the pure middle never does I/O (STYLE.md §1)
 	   | grep -vE '^[^:]+/tests\.rs:|^[^:]+:[0-9]+:\s*//' || true); \
 	if [ -n "$$bad" ]; then echo "layer violation:"; echo "$$bad"; exit 1; fi; echo "check-layers: ok"
 
-bench: ## release benchmarks (figures go in the README)
+bench: venv ## release benchmarks (figures go in the README; BENCH_ONLY="telemetry report" runs some)
 	bash tools/bench/run.sh
 
 fmt: ## format

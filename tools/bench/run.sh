@@ -9,24 +9,36 @@ BENCH_DATA=${BENCH_DATA:-$CACHE/bench-data}
 BENCH_MB=${BENCH_MB:-220}
 PY=${PY:-python3}
 
+VENV_PY=${VENV_PY:-$CACHE/venv/bin/python}   # duckdb for the side-by-side figure (make venv)
+# BENCH_ONLY="telemetry report" runs only those sections (engine sessions
+# attribution agents telemetry report); all of them by default.
+want() { [ -z "${BENCH_ONLY:-}" ] || [[ " $BENCH_ONLY " == *" $1 "* ]]; }
+
 cargo build --release --locked --bin driftlake --bench engine --bench agents --bench report
 BIN=$CARGO_TARGET_DIR/release/driftlake
+echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 
+if want engine || want sessions; then
 if [ ! -f "$BENCH_DATA/.done-$BENCH_MB" ]; then
-  rm -rf "$BENCH_DATA"; mkdir -p "$BENCH_DATA"
+  rm -rf "$BENCH_DATA/sessrec"; mkdir -p "$BENCH_DATA"
   echo "generating ~${BENCH_MB} MB of sessrec shards into $BENCH_DATA" >&2
   $PY tools/gen/sessrec_gen.py --out "$BENCH_DATA/sessrec" --seed 7 --days 30 --deckies 8 \
       --target-bytes $((BENCH_MB * 1000 * 1000)) --syslog
   touch "$BENCH_DATA/.done-$BENCH_MB"
 fi
 bytes=$(find "$BENCH_DATA/sessrec" -name 'sessions-*.jsonl*' -printf '%s\n' | awk '{s+=$1} END {print s}')
-echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 echo "input: $bytes bytes of sessrec shards"
 
+fi
+
+if want engine; then
 echo "== engine alone (decode vs extract, 1 thread) =="
 "$CARGO_TARGET_DIR"/release/deps/engine-* "$BENCH_DATA/sessrec" 2>/dev/null || \
   cargo bench --locked --bench engine -- "$BENCH_DATA/sessrec"
 
+fi
+
+if want sessions; then
 echo "== session pipeline end to end (parse + extract + Parquet; attribution stage off) =="
 job=$(mktemp --suffix=.toml)
 sed 's/^attribution = true/attribution = false/' jobs/demo.toml > "$job"
@@ -44,9 +56,15 @@ for threads in 1 2; do
 done
 rm -f "$job"
 
+fi
+
+if want attribution; then
 echo "== attribution_state (1,000,000 synthetic observations, 10,000 identities) =="
 cargo bench --locked --bench attribution
 
+fi
+
+if want agents; then
 echo "== agent monitor (JSON lines -> agent_profiles) =="
 AGENT_EVENTS=${AGENT_EVENTS:-2000000}
 agents_file="$BENCH_DATA/agents/agents-$AGENT_EVENTS.jsonl"
@@ -73,6 +91,9 @@ awk -v b="$abytes" -v w="$wall" -v n="$AGENT_EVENTS" -v r="$rss_kb" 'BEGIN {
 echo "rerun with nothing new: $(cat /tmp/driftlake-bench-time) s"
 rm -rf "$lake" "$job"
 
+fi
+
+if want telemetry; then
 echo "== telemetry: OTLP JSON lines -> evidence, correlations, behavior_summary, kg_*, drift_events =="
 OTLP_MB=${OTLP_MB:-512}
 odir="$BENCH_DATA/otlp-$OTLP_MB"
@@ -107,13 +128,17 @@ for threads in 1 2; do
 done
 rm -f "$job"
 for threads in 1 2; do
-  /usr/bin/time -f '%M' -o /tmp/driftlake-bench-time $PY tools/bench/duckdb_otlp.py "$odir/otlp" --threads "$threads"
+  /usr/bin/time -f '%M' -o /tmp/driftlake-bench-time "$VENV_PY" tools/bench/duckdb_otlp.py "$odir/otlp" --threads "$threads"
   echo "  duckdb peak RSS $(( $(cat /tmp/driftlake-bench-time) / 1024 )) MiB"
 done
 
+fi
+
+if want report; then
 echo "== report and trends over a generated 90-day lake (generated once into $BENCH_DATA/report-lake-ev) =="
 cargo bench --locked --bench report -- "$BENCH_DATA/report-lake-ev"
 for i in 1 2 3; do
   /usr/bin/time -f 'driftlake report (default 30-day window): %e s, peak RSS %M KiB' \
       "$BIN" report --lake "$BENCH_DATA/report-lake-ev" --out "$BENCH_DATA/report.html"
 done
+fi
