@@ -14,7 +14,7 @@ use datafusion::arrow::array::{
 };
 use datafusion::arrow::buffer::{NullBuffer, OffsetBuffer};
 use datafusion::arrow::datatypes::{DataType, Field, Fields};
-use datafusion::common::{Result, ScalarValue};
+use datafusion::common::Result;
 use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
 };
@@ -77,66 +77,60 @@ impl ScalarUDFImpl for AttributionChangesUdf {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let all_scalar = args
-            .args
-            .iter()
-            .all(|a| matches!(a, ColumnarValue::Scalar(_)));
-        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
-        let input = SeriesInput::try_new("attribution_changes", &arrays)?;
-        let n = input.len();
-        let mut seq = Int64Builder::new();
-        let mut ts = Float64Builder::new();
-        let mut state = StringBuilder::new();
-        let mut idx = Int64Builder::new();
-        let mut confidence = Float64Builder::new();
-        let mut lengths = Vec::with_capacity(n);
-        let mut valid = Vec::with_capacity(n);
-        let mut series: Vec<SeriesObs> = Vec::new();
-        for row in 0..n {
-            let changes = input.series(row, &mut series).and_then(|(kind, _)| {
-                let (out, changes) = replay_changes(kind, &series, &self.thresholds);
-                out.row.map(|_| changes)
-            });
-            match changes {
-                Some(changes) => {
-                    for (i, c) in changes.iter().enumerate() {
-                        seq.append_value(i64::try_from(i).unwrap_or(i64::MAX));
-                        ts.append_value(c.ts);
-                        state.append_value(c.state.as_str());
-                        idx.append_value(i64::try_from(c.index).unwrap_or(i64::MAX));
-                        confidence.append_value(c.confidence);
+        super::invoke_rowwise(&args.args, |arrays| {
+            let input = SeriesInput::try_new("attribution_changes", arrays)?;
+            let n = input.len();
+            let mut seq = Int64Builder::new();
+            let mut ts = Float64Builder::new();
+            let mut state = StringBuilder::new();
+            let mut idx = Int64Builder::new();
+            let mut confidence = Float64Builder::new();
+            let mut lengths = Vec::with_capacity(n);
+            let mut valid = Vec::with_capacity(n);
+            let mut series: Vec<SeriesObs> = Vec::new();
+            for row in 0..n {
+                let changes = input.series(row, &mut series).and_then(|(kind, _)| {
+                    let (out, changes) = replay_changes(kind, &series, &self.thresholds);
+                    out.row.map(|_| changes)
+                });
+                match changes {
+                    Some(changes) => {
+                        for (i, c) in changes.iter().enumerate() {
+                            seq.append_value(i64::try_from(i).unwrap_or(i64::MAX));
+                            ts.append_value(c.ts);
+                            state.append_value(c.state.as_str());
+                            idx.append_value(i64::try_from(c.index).unwrap_or(i64::MAX));
+                            confidence.append_value(c.confidence);
+                        }
+                        lengths.push(changes.len());
+                        valid.push(true);
                     }
-                    lengths.push(changes.len());
-                    valid.push(true);
-                }
-                None => {
-                    lengths.push(0);
-                    valid.push(false);
+                    None => {
+                        lengths.push(0);
+                        valid.push(false);
+                    }
                 }
             }
-        }
-        let items = StructArray::try_new(
-            Self::item_fields(),
-            vec![
-                Arc::new(seq.finish()) as ArrayRef,
-                Arc::new(ts.finish()),
-                Arc::new(state.finish()),
-                Arc::new(idx.finish()),
-                Arc::new(confidence.finish()),
-            ],
-            None,
-        )?;
-        let nulls = NullBuffer::from(valid);
-        let nulls = (nulls.null_count() > 0).then_some(nulls);
-        let out = ListArray::try_new(
-            Self::item_field(),
-            OffsetBuffer::from_lengths(lengths),
-            Arc::new(items),
-            nulls,
-        )?;
-        if all_scalar {
-            return Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(&out, 0)?));
-        }
-        Ok(ColumnarValue::Array(Arc::new(out)))
+            let items = StructArray::try_new(
+                Self::item_fields(),
+                vec![
+                    Arc::new(seq.finish()) as ArrayRef,
+                    Arc::new(ts.finish()),
+                    Arc::new(state.finish()),
+                    Arc::new(idx.finish()),
+                    Arc::new(confidence.finish()),
+                ],
+                None,
+            )?;
+            let nulls = NullBuffer::from(valid);
+            let nulls = (nulls.null_count() > 0).then_some(nulls);
+            let out = ListArray::try_new(
+                Self::item_field(),
+                OffsetBuffer::from_lengths(lengths),
+                Arc::new(items),
+                nulls,
+            )?;
+            Ok(Arc::new(out))
+        })
     }
 }

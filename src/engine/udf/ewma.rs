@@ -308,36 +308,30 @@ impl ScalarUDFImpl for EwmaListUdf {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let all_scalar = args
-            .args
-            .iter()
-            .all(|a| matches!(a, ColumnarValue::Scalar(_)));
-        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
-        let (Some(lists), Some(alphas)) = (
-            arrays[0].as_list_opt::<i32>(),
-            arrays[1].as_primitive_opt::<Float64Type>(),
-        ) else {
-            return exec_err!("ewma_list: arguments not coerced to (List<Float64>, Float64)");
-        };
-        let Some(child) = lists.values().as_primitive_opt::<Float64Type>() else {
-            return exec_err!("ewma_list: list child is not Float64");
-        };
-        let offsets = lists.value_offsets();
-        let out: Float64Array = (0..lists.len())
-            .map(|row| {
-                if lists.is_null(row) || alphas.is_null(row) {
-                    return None;
-                }
-                let (s, e) = (offsets[row] as usize, offsets[row + 1] as usize);
-                let xs = (s..e)
-                    .filter(|&i| child.is_valid(i))
-                    .map(|i| child.value(i));
-                ewma(xs, alphas.value(row))
-            })
-            .collect();
-        if all_scalar {
-            return Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(&out, 0)?));
-        }
-        Ok(ColumnarValue::Array(Arc::new(out)))
+        super::invoke_rowwise(&args.args, |arrays| {
+            let (Some(lists), Some(alphas)) = (
+                arrays[0].as_list_opt::<i32>(),
+                arrays[1].as_primitive_opt::<Float64Type>(),
+            ) else {
+                return exec_err!("ewma_list: arguments not coerced to (List<Float64>, Float64)");
+            };
+            let Some(child) = lists.values().as_primitive_opt::<Float64Type>() else {
+                return exec_err!("ewma_list: list child is not Float64");
+            };
+            let offsets = lists.value_offsets();
+            let out: Float64Array = (0..lists.len())
+                .map(|row| {
+                    if lists.is_null(row) || alphas.is_null(row) {
+                        return None;
+                    }
+                    let (s, e) = (offsets[row] as usize, offsets[row + 1] as usize);
+                    let xs = (s..e)
+                        .filter(|&i| child.is_valid(i))
+                        .map(|i| child.value(i));
+                    ewma(xs, alphas.value(row))
+                })
+                .collect();
+            Ok(Arc::new(out))
+        })
     }
 }

@@ -21,7 +21,9 @@ pub mod primitive_value_kind;
 mod single_group;
 pub mod symbol_entropy;
 
-use datafusion::logical_expr::{AggregateUDF, ScalarUDF};
+use datafusion::arrow::array::ArrayRef;
+use datafusion::common::{Result, ScalarValue};
+use datafusion::logical_expr::{AggregateUDF, ColumnarValue, ScalarUDF};
 use datafusion::prelude::SessionContext as DfContext;
 
 use crate::extract::attribution::AttributionThresholds;
@@ -50,4 +52,23 @@ pub fn register_all_with(ctx: &DfContext, thresholds: &AttributionThresholds) {
     ctx.register_udaf(AggregateUDF::from(ewma::EwmaUdaf::new()));
     ctx.register_udaf(AggregateUDF::from(cv::CvUdaf::new()));
     ctx.register_udaf(AggregateUDF::from(symbol_entropy::SymbolEntropyUdaf::new()));
+}
+
+/// The call of a row-wise scalar UDF: `kernel` over the arguments as arrays
+/// (one output row per input row); when every argument was a scalar, the
+/// one result row comes back as a scalar, as DataFusion expects.
+///
+/// # Errors
+/// The kernel's errors, or a result DataFusion cannot turn into a scalar.
+pub(crate) fn invoke_rowwise(
+    args: &[ColumnarValue],
+    kernel: impl FnOnce(&[ArrayRef]) -> Result<ArrayRef>,
+) -> Result<ColumnarValue> {
+    let all_scalar = args.iter().all(|a| matches!(a, ColumnarValue::Scalar(_)));
+    let arrays = ColumnarValue::values_to_arrays(args)?;
+    let out = kernel(&arrays)?;
+    if all_scalar {
+        return Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(&out, 0)?));
+    }
+    Ok(ColumnarValue::Array(out))
 }

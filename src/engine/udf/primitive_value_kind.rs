@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{AsArray, StringArray};
 use datafusion::arrow::datatypes::DataType;
-use datafusion::common::{exec_err, plan_err, Result, ScalarValue};
+use datafusion::common::{exec_err, plan_err, Result};
 use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
 };
@@ -63,24 +63,18 @@ impl ScalarUDFImpl for PrimitiveValueKindUdf {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let all_scalar = args
-            .args
-            .iter()
-            .all(|a| matches!(a, ColumnarValue::Scalar(_)));
-        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
-        let Some(names) = arrays.first().and_then(|a| a.as_string_opt::<i32>()) else {
-            return exec_err!("primitive_value_kind: argument not coerced to Utf8");
-        };
-        let out: StringArray = names
-            .iter()
-            .map(|n| {
-                n.and_then(Primitive::parse)
-                    .map(|p| p.value_kind().as_str())
-            })
-            .collect();
-        if all_scalar {
-            return Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(&out, 0)?));
-        }
-        Ok(ColumnarValue::Array(Arc::new(out)))
+        super::invoke_rowwise(&args.args, |arrays| {
+            let Some(names) = arrays.first().and_then(|a| a.as_string_opt::<i32>()) else {
+                return exec_err!("primitive_value_kind: argument not coerced to Utf8");
+            };
+            let out: StringArray = names
+                .iter()
+                .map(|n| {
+                    n.and_then(Primitive::parse)
+                        .map(|p| p.value_kind().as_str())
+                })
+                .collect();
+            Ok(Arc::new(out))
+        })
     }
 }
