@@ -44,15 +44,12 @@ use datafusion::prelude::SessionContext as DfContext;
 use crate::decode::agent::{AgentDecoder, AgentEvents, OpClass};
 use crate::decode::frame::LineFramer;
 use crate::model::dead_letter::{DeadLetter, RecordStats};
-use crate::model::schema::{self, Table};
+use crate::model::schema::{self, Table, DAY_US};
 use crate::sink::{Lake, SinkError};
 use crate::source::{self, agent_format, AgentFormat, InputRef, StoreUrl};
 
 /// Bytes of a file's head that `head_hash` covers.
 pub const HEAD_BYTES: u64 = 4096;
-
-/// µs per day.
-const DAY_US: i64 = 86_400_000_000;
 
 /// What earlier runs consumed of one input (its newest `ok` ledger row).
 #[derive(Clone, Debug, PartialEq, Eq)]

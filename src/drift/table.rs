@@ -11,7 +11,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use chrono::DateTime;
 use datafusion::arrow::array::{
     ArrayRef, Float64Builder, ListBuilder, RecordBatch, StringBuilder, TimestampMicrosecondBuilder,
 };
@@ -66,8 +65,7 @@ pub fn drift_events_schema() -> SchemaRef {
 
 /// The UTC day (`YYYY-MM-DD`) of `window_start`: the event's partition.
 pub fn event_date(e: &DriftEvent) -> String {
-    DateTime::from_timestamp_micros(e.window_start_us)
-        .map_or_else(|| "1970-01-01".into(), |t| t.date_naive().to_string())
+    crate::model::schema::partition_date(e.window_start_us)
 }
 
 /// One batch of `events` in the in-file schema.

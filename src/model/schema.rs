@@ -22,6 +22,17 @@ use datafusion::arrow::error::ArrowError;
 /// The hive partition column of partitioned tables.
 pub const PARTITION_COL: &str = "date";
 
+/// µs in one UTC day: the width of a `date` partition and of a telemetry
+/// window.
+pub const DAY_US: i64 = 86_400_000_000;
+
+/// The [`PARTITION_COL`] value (`YYYY-MM-DD`) of a time in µs since the
+/// epoch (UTC); `1970-01-01` for a time chrono cannot represent.
+pub fn partition_date(us: i64) -> String {
+    chrono::DateTime::from_timestamp_micros(us)
+        .map_or_else(|| "1970-01-01".into(), |t| t.date_naive().to_string())
+}
+
 /// The lake tables this crate writes, with their on-disk names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Table {

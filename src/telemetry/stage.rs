@@ -258,7 +258,7 @@ pub async fn recompute(
     let mut by_day: BTreeMap<String, Vec<&super::model::SummaryRow>> = BTreeMap::new();
     for r in &summary.rows {
         by_day
-            .entry(day_of_us(r.window_start_us))
+            .entry(crate::model::schema::partition_date(r.window_start_us))
             .or_default()
             .push(r);
     }
@@ -279,12 +279,6 @@ pub async fn recompute(
         ];
     out.summary = summary;
     Ok(out)
-}
-
-/// `YYYY-MM-DD` of µs since the epoch (UTC).
-fn day_of_us(us: i64) -> String {
-    chrono::DateTime::from_timestamp_micros(us)
-        .map_or_else(|| "1970-01-01".into(), |t| t.date_naive().to_string())
 }
 
 /// sha256 over the nodes' content hashes (in id order) and the observed

@@ -53,10 +53,8 @@ use super::model::{
 };
 use crate::drift::event::{level_cap, level_of, DriftType, Level, StaleKind};
 use crate::extract::behave::numeric::{fsum, pstdev};
-use crate::model::schema::behavior_summary_schema;
+use crate::model::schema::{behavior_summary_schema, DAY_US};
 
-/// One UTC day in µs: the window.
-const DAY_US: i64 = 86_400_000_000;
 /// At most this many evidence ids per finding or stale reference (§6).
 const MAX_REFS: usize = 20;
 /// A rule triggers at this score (the `low` threshold).

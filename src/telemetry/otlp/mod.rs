@@ -60,6 +60,7 @@ use chrono::NaiveDate;
 use datafusion::arrow::array::RecordBatch;
 
 use crate::model::dead_letter::{DeadLetter, Reason, RecordStats};
+use crate::model::schema::DAY_US;
 use crate::telemetry::evidence::{EvidenceBuilder, EvidenceRec};
 use crate::telemetry::model::Signal;
 
@@ -134,8 +135,6 @@ pub fn read_otlp(input: &OtlpInput) -> OtlpRead {
 pub(crate) struct Days {
     days: BTreeMap<i64, EvidenceBuilder>,
 }
-
-const DAY_US: i64 = 86_400_000_000;
 
 impl Days {
     /// Append a row to its day's builder.
