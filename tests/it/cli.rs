@@ -2,27 +2,8 @@
 //! overrides, `validate`, and `--help`.
 
 use std::path::Path;
-use std::process::{Command, Output};
 
 use crate::idempotency::support::*;
-
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_driftlake"));
-    c.env_remove("RUST_LOG");
-    c
-}
-
-fn code(o: &Output) -> i32 {
-    o.status.code().expect("exited normally")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 /// A job file over `src` (sessrec + logs) writing `lake`.
 fn job(dir: &Path, src: &Path, lake: &Path) -> std::path::PathBuf {

@@ -20,24 +20,10 @@ use driftlake::engine::lake_tables::register_lake;
 use driftlake::model::schema::behavior_summary_schema;
 use serde_json::Value;
 
-use crate::idempotency::support::demo_dir;
+use crate::idempotency::support::{bin, code, demo_dir, stdout};
 use crate::sql::{build_lake, in_order, runtime, write_parquet};
 
 const MANIFEST: &str = env!("CARGO_MANIFEST_DIR");
-
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_driftlake"));
-    c.env_remove("RUST_LOG");
-    c
-}
-
-fn code(o: &Output) -> i32 {
-    o.status.code().expect("exited normally")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
 
 // ---------------------------------------------------------------------------
 // behavior_summary rows from JSON (the gate fixtures and the generated lake)

@@ -17,6 +17,28 @@ pub mod support {
     use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
     use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
+    /// The `driftlake` binary of this build, `RUST_LOG` cleared.
+    pub fn bin() -> std::process::Command {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_driftlake"));
+        c.env_remove("RUST_LOG");
+        c
+    }
+
+    /// A finished command's exit code.
+    pub fn code(o: &std::process::Output) -> i32 {
+        o.status.code().expect("exited normally")
+    }
+
+    /// A finished command's stdout as text.
+    pub fn stdout(o: &std::process::Output) -> String {
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
+    /// A finished command's stderr as text.
+    pub fn stderr(o: &std::process::Output) -> String {
+        String::from_utf8_lossy(&o.stderr).into_owned()
+    }
+
     /// The repo's demo fixtures.
     pub fn demo_dir() -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/demo")

@@ -3,14 +3,13 @@
 //! not part of the table, even though a directory listing sees it.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use crate::idempotency::support::*;
 
 fn driftlake(args: &[&str]) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_driftlake"));
-    c.env_remove("RUST_LOG");
-    c.args(args)
+    bin()
+        .args(args)
         .stdin(std::process::Stdio::null())
         .output()
         .expect("run driftlake")

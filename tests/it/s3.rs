@@ -62,9 +62,8 @@ impl Drop for S3Server {
 }
 
 fn driftlake(server: &S3Server) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_driftlake"));
+    let mut c = crate::idempotency::support::bin();
     c.current_dir(MANIFEST)
-        .env_remove("RUST_LOG")
         .env("AWS_ENDPOINT", &server.endpoint)
         .env("AWS_ALLOW_HTTP", "true")
         .env("AWS_ACCESS_KEY_ID", "driftlake-test")

@@ -888,9 +888,9 @@ fn a_broken_framing_exits_1_and_dead_letters_alone_exit_0() {
         ),
     )
     .unwrap();
-    let bin = || {
-        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_driftlake"));
-        c.env_remove("RUST_LOG").arg("run").arg(&job).arg("--json");
+    let run_job = || {
+        let mut c = crate::idempotency::support::bin();
+        c.arg("run").arg(&job).arg("--json");
         c
     };
     let summary = |o: &std::process::Output| -> serde_json::Value {
@@ -899,7 +899,7 @@ fn a_broken_framing_exits_1_and_dead_letters_alone_exit_0() {
         })
     };
 
-    let o = bin().output().unwrap();
+    let o = run_job().output().unwrap();
     assert_eq!(
         o.status.code(),
         Some(1),
@@ -920,7 +920,7 @@ fn a_broken_framing_exits_1_and_dead_letters_alone_exit_0() {
     assert_eq!(failed, vec!["truncated-prefix.json.zst"]);
 
     // The same bad records without the broken framing: exit 0.
-    let mut c = bin();
+    let mut c = run_job();
     c.arg("--lake").arg(tmp.path().join("lake2"));
     for f in files.iter().filter(|f| !f.failed) {
         c.arg("--source")
