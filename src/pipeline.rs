@@ -1687,22 +1687,12 @@ fn telemetry_stage(
     summary: &mut RunSummary,
 ) -> Result<Vec<crate::drift::event::DriftEvent>> {
     use crate::telemetry::stage;
-    let mut weights = crate::telemetry::correlate::CorrelationWeights::default();
-    for (k, v) in &plan.correlation_weights {
-        // Validated when the job was planned.
-        weights.set(k, *v).map_err(|m| {
-            Error::Job(crate::job::JobError::Invalid {
-                path: "[correlation]".into(),
-                message: m,
-            })
-        })?;
-    }
     let (ctx, tables) = stage_context(rt, &plan.lake, &plan.attribution_thresholds)?;
     let out = rt.block_on(stage::recompute(
         &ctx,
         &tables,
         graph,
-        &weights,
+        &plan.correlation_weights,
         run_id,
         Utc::now().timestamp_micros(),
     ))?;

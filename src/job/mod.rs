@@ -235,8 +235,9 @@ pub struct JobPlan {
     pub drift_events: bool,
     /// Run the telemetry stage (when there are OTLP or spec sources).
     pub telemetry: bool,
-    /// `[correlation]` weight overrides as written (validated).
-    pub correlation_weights: std::collections::BTreeMap<String, f64>,
+    /// The correlation rule weights: the spec's, with the job's
+    /// `[correlation]` overrides applied (validated).
+    pub correlation_weights: crate::telemetry::correlate::CorrelationWeights,
 }
 
 /// Command-line overrides of a job (STYLE §1: the job says what, flags say
@@ -386,7 +387,7 @@ impl JobSpec {
             agent_settings: self.agents.clone(),
             drift_events: self.stages.drift_events,
             telemetry: self.stages.telemetry && telemetry_sources,
-            correlation_weights: self.correlation.clone(),
+            correlation_weights: weights,
         })
     }
 }
@@ -506,6 +507,28 @@ attribution = false
             plan.attribution_thresholds,
             AttributionThresholds::default()
         );
+    }
+
+    #[test]
+    fn correlation_section_overrides_weights_or_names_the_bad_key() {
+        let text = format!("{GOOD}[correlation]\nCOR-101 = 0.5\ncor_004 = 0.1\n");
+        let plan = JobSpec::parse(&text, "x")
+            .unwrap()
+            .plan("x", &Overrides::default())
+            .unwrap();
+        assert_eq!(plan.correlation_weights.get("COR-101"), Some(0.5));
+        assert_eq!(plan.correlation_weights.get("COR-004"), Some(0.1));
+        // Keys not given keep the spec's weights.
+        assert_eq!(plan.correlation_weights.get("COR-001"), Some(0.95));
+        for bad in ["COR-999 = 0.5", "COR-101 = 1.5"] {
+            let text = format!("{GOOD}[correlation]\n{bad}\n");
+            let err = JobSpec::parse(&text, "x")
+                .unwrap()
+                .plan("x", &Overrides::default())
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("[correlation]"), "{err}");
+        }
     }
 
     #[test]
