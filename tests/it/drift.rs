@@ -280,15 +280,7 @@ fn demo_lake_events_validate_and_a_rerun_is_identical() {
     );
     let types: std::collections::BTreeSet<&str> =
         first.iter().map(|e| e.drift_type.as_str()).collect();
-    for t in [
-        "time",
-        "outcome",
-        "bypass",
-        "fanout",
-        "contention",
-        "contradiction",
-        "stale_reference",
-    ] {
+    for t in crate::telemetry::DEMO_DRIFT_TYPES {
         assert!(types.contains(t), "no {t} event: {types:?}");
     }
     // The CLI's JSON form is the schema's form.

@@ -71,6 +71,17 @@ fn walk_count(v: &serde_json::Value) -> usize {
     n
 }
 
+/// The telemetry drift types the demo's OTLP fixtures were built to show.
+pub const DEMO_DRIFT_TYPES: [&str; 7] = [
+    "time",
+    "outcome",
+    "bypass",
+    "fanout",
+    "contention",
+    "contradiction",
+    "stale_reference",
+];
+
 fn demo_otlp() -> PathBuf {
     demo_dir().join("otlp")
 }
@@ -210,15 +221,7 @@ fn demo_telemetry_fills_every_table_and_accounts_for_every_record() {
     let types: BTreeSet<String> = column(&lake, "drift_events", "drift_type")
         .into_iter()
         .collect();
-    for t in [
-        "time",
-        "outcome",
-        "bypass",
-        "fanout",
-        "contention",
-        "contradiction",
-        "stale_reference",
-    ] {
+    for t in DEMO_DRIFT_TYPES {
         assert!(types.contains(t), "no {t} event in {types:?}");
     }
 }
