@@ -44,7 +44,7 @@ use datafusion::prelude::SessionContext as DfContext;
 use crate::decode::agent::{AgentDecoder, AgentEvents, OpClass};
 use crate::decode::frame::LineFramer;
 use crate::model::dead_letter::{DeadLetter, RecordStats};
-use crate::model::schema::{self, Table, DAY_US};
+use crate::model::schema::{self, DAY_US};
 use crate::sink::{Lake, SinkError};
 use crate::source::{self, agent_format, AgentFormat, InputRef, StoreUrl};
 
@@ -132,8 +132,7 @@ impl AgentRead {
     }
 }
 
-/// The newest `ok` ledger row of each of `sources` (agent inputs), reading
-/// `_inputs` files newest first until every source is found.
+/// The newest `ok` ledger row of each of `sources` (agent inputs).
 ///
 /// # Errors
 /// [`SinkError`] when the ledger cannot be listed or read.
@@ -141,73 +140,30 @@ pub async fn load_resume(
     lake: &Lake,
     sources: &[&InputRef],
 ) -> Result<HashMap<String, Resume>, SinkError> {
-    let mut want: HashSet<&str> = sources.iter().map(|i| i.url.as_str()).collect();
+    let want: HashSet<&str> = sources.iter().map(|i| i.url.as_str()).collect();
     let mut out = HashMap::new();
     if want.is_empty() {
         return Ok(out);
     }
-    for path in lake.ledger_files(Table::Inputs).await? {
-        for b in lake.read_file(Table::Inputs.as_str(), &path).await? {
-            let col = |name: &str| b.schema().index_of(name).ok().map(|i| b.column(i).clone());
-            let (Some(source), Some(kind), Some(status), Some(done), Some(size)) = (
-                col("source"),
-                col("kind"),
-                col("status"),
-                col("byte_offset_done"),
-                col("size"),
-            ) else {
-                continue;
-            };
-            let s = |a: &ArrayRef| a.as_any().downcast_ref::<StringArray>().cloned();
-            let i = |a: &ArrayRef| a.as_any().downcast_ref::<Int64Array>().cloned();
-            let (Some(source), Some(kind), Some(status), Some(done), Some(size)) =
-                (s(&source), s(&kind), s(&status), i(&done), i(&size))
-            else {
-                continue;
-            };
-            let lines = col("lines_done").and_then(|a| i(&a));
-            let head = col("head_hash").and_then(|a| s(&a));
-            let e_tag = col("e_tag").and_then(|a| s(&a));
-            let modified = col("last_modified").and_then(|a| {
-                a.as_any()
-                    .downcast_ref::<TimestampMicrosecondArray>()
-                    .cloned()
-            });
-            for r in 0..b.num_rows() {
-                let url = source.value(r);
-                if kind.value(r) != "agent_events" || status.value(r) != "ok" {
-                    continue;
-                }
-                if !want.remove(url) {
-                    continue;
-                }
-                let opt_s = |a: &Option<StringArray>| {
-                    a.as_ref()
-                        .filter(|a| !a.is_null(r))
-                        .map(|a| a.value(r).to_string())
-                };
-                out.insert(
-                    url.to_string(),
-                    Resume {
-                        done: u64::try_from(done.value(r)).unwrap_or(0),
-                        lines: lines
-                            .as_ref()
-                            .filter(|a| !a.is_null(r))
-                            .map_or(0, |a| u64::try_from(a.value(r)).unwrap_or(0)),
-                        head_hash: opt_s(&head),
-                        size: u64::try_from(size.value(r)).unwrap_or(0),
-                        e_tag: opt_s(&e_tag),
-                        last_modified_us: modified
-                            .as_ref()
-                            .filter(|a| !a.is_null(r))
-                            .map(|a| a.value(r)),
-                    },
-                );
-            }
+    for row in lake.input_ledger().await? {
+        if row.kind != "agent_events"
+            || row.status != "ok"
+            || !want.contains(row.source.as_str())
+            || out.contains_key(&row.source)
+        {
+            continue;
         }
-        if want.is_empty() {
-            break;
-        }
+        out.insert(
+            row.source,
+            Resume {
+                done: row.byte_offset_done,
+                lines: row.lines_done.unwrap_or(0),
+                head_hash: row.head_hash,
+                size: row.size,
+                e_tag: row.e_tag,
+                last_modified_us: row.last_modified_us,
+            },
+        );
     }
     Ok(out)
 }
@@ -218,12 +174,14 @@ fn head_hash(bytes: &[u8]) -> String {
 }
 
 /// Read what is new in one agent input (module docs), on the current
-/// thread; object-store calls go through `rt`.
+/// thread; object-store calls go through `rt`. With `force` the input is
+/// read from byte 0 and its earlier rows replaced (`--full`, backfill).
 pub fn read_agent_input(
     rt: &tokio::runtime::Handle,
     su: &StoreUrl,
     input: &InputRef,
     resume: Option<&Resume>,
+    force: bool,
 ) -> AgentRead {
     let name = input.rel_path.rsplit('/').next().unwrap_or("");
     let format = agent_format(name).unwrap_or(AgentFormat::Lines);
@@ -233,7 +191,7 @@ pub fn read_agent_input(
             && r.last_modified_us == Some(input.last_modified.timestamp_micros())
     };
     if format == AgentFormat::Document {
-        if let Some(r) = resume.filter(|r| same_object(r)) {
+        if let Some(r) = resume.filter(|r| !force && same_object(r)) {
             return AgentRead::unchanged(r);
         }
         let bytes = match rt.block_on(source::fetch(su, input)) {
@@ -259,6 +217,7 @@ pub fn read_agent_input(
     // JSON lines: append, unchanged, or replaced?
     let (mode, head) = match resume {
         None => (ReadMode::Full { replaced: false }, None),
+        Some(_) if force => (ReadMode::Full { replaced: true }, None),
         Some(r) if input.size < r.done => (ReadMode::Full { replaced: true }, None),
         Some(r) if same_object(r) => return AgentRead::unchanged(r),
         Some(r) => {

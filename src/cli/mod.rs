@@ -12,10 +12,11 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use chrono::NaiveDate;
 use clap::{ArgAction, Parser, Subcommand};
 
 use crate::job::{parse_source_flag, JobSpec, Overrides};
-use crate::pipeline::{self, RunOptions};
+use crate::pipeline::{self, RunOptions, Scope};
 use crate::source::InputKind;
 
 const EXIT_CODES: &str = "\
@@ -55,9 +56,13 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run a job: read its sources, write the lake.
+    /// Run a job: read what is new or changed in its sources, write the lake.
     #[command(after_help = EXIT_CODES)]
     Run(RunArgs),
+    /// Recompute the given days from all their inputs (and whatever is new),
+    /// then every derived table.
+    #[command(after_help = EXIT_CODES)]
+    Backfill(BackfillArgs),
     /// Check a job file (and overrides) without reading or writing anything.
     #[command(after_help = EXIT_CODES)]
     Validate(ValidateArgs),
@@ -83,6 +88,39 @@ struct RunArgs {
     job: PathBuf,
     #[command(flatten)]
     overrides: OverrideArgs,
+    #[command(flatten)]
+    flags: RunFlags,
+    /// Read every listed input, even those the input ledger shows unchanged
+    /// since a run of this version read them.
+    #[arg(long)]
+    full: bool,
+}
+
+/// `driftlake backfill`.
+#[derive(Debug, clap::Args)]
+struct BackfillArgs {
+    /// The job file, e.g. jobs/backfill.toml.
+    job: PathBuf,
+    /// First day to recompute (UTC).
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_day)]
+    from: NaiveDate,
+    /// Last day to recompute (UTC), inclusive.
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_day)]
+    to: NaiveDate,
+    #[command(flatten)]
+    overrides: OverrideArgs,
+    #[command(flatten)]
+    flags: RunFlags,
+}
+
+fn parse_day(s: &str) -> Result<NaiveDate, String> {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .map_err(|e| format!("{s:?} is not a YYYY-MM-DD day ({e})"))
+}
+
+/// How a run or backfill behaves and reports.
+#[derive(Debug, clap::Args)]
+struct RunFlags {
     /// Print the run summary as one JSON object on stdout.
     #[arg(long)]
     json: bool,
@@ -140,7 +178,25 @@ pub fn main() -> ExitCode {
     };
     init_tracing(cli.verbose, cli.quiet);
     let result = match cli.cmd {
-        Command::Run(args) => run(args),
+        Command::Run(args) => {
+            let scope = if args.full {
+                Scope::Full
+            } else {
+                Scope::Incremental
+            };
+            run(&args.job, &args.overrides, &args.flags, scope)
+        }
+        Command::Backfill(args) => {
+            if args.from > args.to {
+                eprintln!("error: --from {} is after --to {}", args.from, args.to);
+                return ExitCode::from(2);
+            }
+            let scope = Scope::Days {
+                from: args.from,
+                to: args.to,
+            };
+            run(&args.job, &args.overrides, &args.flags, scope)
+        }
         Command::Validate(args) => validate(args),
         Command::Sql(args) => sql::run(args),
         Command::Gate(args) => drift::gate(args),
@@ -188,13 +244,19 @@ fn validate(args: ValidateArgs) -> anyhow::Result<ExitCode> {
     ))
 }
 
-fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
-    let plan = load_plan(&args.job, &args.overrides)?;
+fn run(
+    job: &std::path::Path,
+    overrides: &OverrideArgs,
+    args: &RunFlags,
+    scope: Scope,
+) -> anyhow::Result<ExitCode> {
+    let plan = load_plan(job, overrides)?;
     let mut opts = RunOptions::default();
     if let Some(n) = args.threads {
         opts.threads = usize::from(n);
     }
     opts.break_lock = args.break_lock;
+    opts.scope = scope;
     let summary = pipeline::run(&plan, &opts)
         .map_err(|e| anyhow::Error::new(e).context(format!("running job {}", plan.name)))?;
     let code = if summary.all_inputs_ok() {
@@ -261,8 +323,8 @@ mod tests {
         assert_eq!(r.overrides.sources.len(), 2);
         assert_eq!(r.overrides.sources[1].0, InputKind::SessionLog);
         assert_eq!(r.overrides.lake.as_deref(), Some("memory://a/lake"));
-        assert!(r.json);
-        assert_eq!(r.threads, Some(3));
+        assert!(r.flags.json && !r.full);
+        assert_eq!(r.flags.threads, Some(3));
         assert_eq!(cli.verbose, 1);
     }
 
@@ -273,6 +335,16 @@ mod tests {
             vec!["driftlake", "run"],
             vec!["driftlake", "run", "j.toml", "--source", "bogus=x"],
             vec!["driftlake", "run", "j.toml", "--threads", "0"],
+            vec!["driftlake", "backfill", "j.toml", "--from", "2026-05-01"],
+            vec![
+                "driftlake",
+                "backfill",
+                "j.toml",
+                "--from",
+                "2026-13-01",
+                "--to",
+                "2026-05-02",
+            ],
         ] {
             let e = Cli::try_parse_from(&argv).unwrap_err();
             assert_eq!(e.exit_code(), 2, "{argv:?}");

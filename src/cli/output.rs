@@ -47,13 +47,21 @@ pub fn summary_text(r: &RunSummary) -> String {
         "driftlake run {} -> {} (run {})",
         r.job, r.lake, r.run_id
     );
-    let _ = writeln!(
+    let _ = write!(
         s,
         "  inputs            {} ({ok} ok, {} failed), {}",
         r.inputs.len(),
         r.failed_inputs,
         mib(r.input_bytes)
     );
+    if r.inputs_unchanged > 0 {
+        let _ = write!(
+            s,
+            "; {} unchanged since the last run, not read",
+            r.inputs_unchanged
+        );
+    }
+    let _ = writeln!(s);
     let c = &r.sessions;
     let _ = write!(
         s,

@@ -33,6 +33,7 @@
 //! other's uncommitted files away. The ledgers `_runs/<run_id>.parquet` and
 //! `_inputs/<run_id>.parquet` are one file per run and need no manifest.
 
+pub mod ledger;
 pub mod lock;
 mod manifest;
 mod merge;

@@ -77,7 +77,10 @@ fn good_run_exits_0_and_json_summary_parses() {
     assert!(lake.join("_manifest/observations.json").is_file());
 
     // The human summary names inputs, sessions, families, dead letters, time.
-    let o = bin().args(["run", j.to_str().unwrap()]).output().unwrap();
+    let o = bin()
+        .args(["run", j.to_str().unwrap(), "--full"])
+        .output()
+        .unwrap();
     assert_eq!(code(&o), 0);
     let out = stdout(&o);
     for want in [

@@ -364,7 +364,7 @@ fn failed_input_keeps_the_rows_it_committed_before() {
     // The gzip object breaks: its sessions must not vanish from the lake,
     // while the good shard is still recomputed.
     write(src.path(), gz_rel, b"\x1f\x8b\x08\x00garbage");
-    let second = run(&p, 2);
+    let second = run_full(&p, 2);
     assert_eq!(second.failed_inputs, 1);
     assert_eq!((second.sessions.ok, second.sessions.carried), (1, 1));
     assert_eq!(
@@ -375,7 +375,9 @@ fn failed_input_keeps_the_rows_it_committed_before() {
     // The object is repaired and changed: its rows are replaced, not doubled.
     write(src.path(), gz_rel, &gzip(good_session(SID).as_bytes()));
     let third = run(&p, 2);
-    assert_eq!((third.failed_inputs, third.sessions.carried), (0, 0));
+    // Only the changed object is read; the good shard's session is kept.
+    assert_eq!((third.failed_inputs, third.sessions.carried), (0, 1));
+    assert_eq!(third.inputs.len(), 1);
     let rows = table_rows(lake.path(), "sessions", &[]);
     assert_eq!(rows.len(), 2);
     assert!(
@@ -413,7 +415,7 @@ fn a_run_over_a_subset_keeps_the_other_inputs_rows() {
     assert_eq!(sessions_before.len(), 2);
     // Only one shard this time (e.g. `--source sessrec=<one shard>`).
     let one = src.path().join(shard_rel("good-2")).display().to_string();
-    let s = run(
+    let s = run_full(
         &plan(
             &[(InputKind::Sessrec, &one)],
             lake.path().to_str().unwrap(),

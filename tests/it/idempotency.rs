@@ -103,6 +103,19 @@ pub mod support {
         .expect("run commits")
     }
 
+    /// [`run`] reading every listed input (`driftlake run --full`).
+    pub fn run_full(plan: &JobPlan, threads: usize) -> RunSummary {
+        pipeline::run(
+            plan,
+            &RunOptions {
+                threads,
+                scope: pipeline::Scope::Full,
+                ..Default::default()
+            },
+        )
+        .expect("run commits")
+    }
+
     /// Every file under `dir` (relative path → bytes).
     pub fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
         let mut out = BTreeMap::new();
@@ -277,13 +290,35 @@ fn rerun_leaves_tables_byte_identical() {
         assert_eq!(s.partitions_written, 0, "{t}: {s:?}");
         assert!(s.partitions_unchanged > 0, "{t}: {s:?}");
     }
+    // Nothing new: no session-side input was read again.
+    assert!(
+        second
+            .inputs
+            .iter()
+            .all(|i| matches!(i.kind, "agent_events" | "spec")),
+        "{:?}",
+        second.inputs
+    );
+    assert_eq!(
+        second.inputs_unchanged as usize,
+        first.inputs.len() - second.inputs.len()
+    );
+    assert_eq!((second.sessions.ok, second.observations), (0, 0));
     // Both runs are in the run ledger, both committed.
     let runs = column(&lake, "_runs", "status");
     assert_eq!(runs, ["committed", "committed"]);
     assert_eq!(
         column(&lake, "_inputs", "run_id").len(),
-        first.inputs.len() * 2
+        first.inputs.len() + second.inputs.len()
     );
+    // `--full` reads everything again and changes no byte either.
+    let third = run_full(&p, 2);
+    assert_eq!(
+        (third.inputs.len(), third.inputs_unchanged),
+        (first.inputs.len(), 0)
+    );
+    assert_eq!(third.observations, first.observations);
+    assert_eq!(table_files(&lake), before);
 }
 
 #[test]

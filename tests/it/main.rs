@@ -12,6 +12,7 @@ mod drift;
 mod engine_props;
 mod golden;
 mod idempotency;
+mod incremental;
 mod lake_read;
 mod pii;
 mod s3;

@@ -52,6 +52,10 @@ use crate::model::schema::{self, DlqRow, InputRow, ObservationRow, RunRow, Sessi
 use crate::sink::{merge_partition, merge_rows, Lake, Partition, SinkError};
 use crate::source::{self, InputKind, InputRef, Listing, RejectedName, StoreUrl};
 
+pub mod scope;
+
+pub use scope::Scope;
+
 /// The envelope `source` of every observation (spec §3.1).
 pub const OBSERVATION_SOURCE: &str = "decnet/profiler/behave_shell/extract.py";
 
@@ -92,6 +96,8 @@ pub struct RunOptions {
     /// Take the lake even when another run's lock is there (the operator
     /// knows that run is gone).
     pub break_lock: bool,
+    /// Which listed inputs are read ([`Scope`]).
+    pub scope: Scope,
 }
 
 impl Default for RunOptions {
@@ -99,6 +105,7 @@ impl Default for RunOptions {
         RunOptions {
             threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
             break_lock: false,
+            scope: Scope::Incremental,
         }
     }
 }
@@ -168,8 +175,12 @@ pub struct RunSummary {
     pub lake: String,
     /// `committed` (maybe with failed inputs).
     pub status: &'static str,
-    /// Every input, in listing order.
+    /// Every input read this run, in listing order. Agent inputs are all
+    /// here (their ledger rows carry the resume offsets), read or not.
     pub inputs: Vec<InputSummary>,
+    /// Other inputs not read because the input ledger shows them unchanged
+    /// since a run of this version read them (`pipeline::scope`).
+    pub inputs_unchanged: u64,
     /// Inputs that failed.
     pub failed_inputs: u64,
     /// Bytes listed.
@@ -336,7 +347,7 @@ fn run_locked(
     };
     write_run_ledger(rt, lake, &ledger)?;
 
-    let result = execute(plan, rt, &pool, lake, &run_id, &sources);
+    let result = execute(plan, opts.scope, rt, &pool, lake, &run_id, &sources);
     ledger.finished_at_us = Some(Utc::now().timestamp_micros());
     ledger.wall_s = Some(started.elapsed().as_secs_f64());
     ledger.peak_rss_bytes = peak_rss_bytes().and_then(|b| i64::try_from(b).ok());
@@ -445,6 +456,7 @@ impl InputOutcome {
 /// Everything after the `running` ledger entry.
 fn execute(
     plan: &JobPlan,
+    scope: Scope,
     rt: &tokio::runtime::Runtime,
     pool: &rayon::ThreadPool,
     lake: &Lake,
@@ -484,12 +496,42 @@ fn execute(
         None
     };
 
-    // Identities first: sessions rows need them (spec §1.10).
+    // What the ledger says is new or changed (lake.md §7).
+    let listed: Vec<&InputRef> = all.iter().map(|(_, i)| *i).collect();
+    let decider = rt.block_on(scope::Decider::load(
+        lake,
+        &plan.lake,
+        scope,
+        &listed,
+        version(),
+    ))?;
+    let sessions_inputs: Vec<(&StoreUrl, &InputRef)> = all
+        .iter()
+        .copied()
+        .filter(|(_, i)| {
+            (plan.sessions && matches!(i.kind, InputKind::Sessrec | InputKind::Asciicast))
+                || (plan.telemetry && i.kind == InputKind::Otlp)
+        })
+        .collect();
     let logs: Vec<(&StoreUrl, &InputRef)> = all
         .iter()
         .copied()
         .filter(|(_, i)| i.kind == InputKind::SessionLog)
         .collect();
+    let (mut to_read, skipped): (Vec<_>, Vec<_>) = sessions_inputs
+        .iter()
+        .copied()
+        .partition(|(_, i)| decider.must_read(i));
+    let logs_changed = logs.iter().any(|(_, i)| decider.must_read(i));
+    let logs_listed = logs.len();
+
+    // Identities first: sessions rows need them (spec §1.10). The map comes
+    // from all the logs, so they are all read when anything is.
+    let logs: Vec<(&StoreUrl, &InputRef)> = if to_read.is_empty() && !logs_changed {
+        Vec::new()
+    } else {
+        logs
+    };
     let log_outcomes: Vec<InputOutcome> = pool.install(|| {
         logs.par_iter()
             .map(|(su, i)| read_input(&handle, su, i, &HashMap::new(), run_id))
@@ -502,15 +544,42 @@ fn execute(
             identities.entry(sid.clone()).or_insert_with(|| ip.clone());
         }
     }
-
-    let sessions_inputs: Vec<(&StoreUrl, &InputRef)> = all
-        .iter()
-        .copied()
-        .filter(|(_, i)| {
-            (plan.sessions && matches!(i.kind, InputKind::Sessrec | InputKind::Asciicast))
-                || (plan.telemetry && i.kind == InputKind::Otlp)
-        })
-        .collect();
+    let mut skipped: Vec<(&StoreUrl, &InputRef)> = skipped;
+    if logs_changed && plan.sessions {
+        let candidates: HashSet<String> = skipped.iter().map(|(_, i)| i.url.clone()).collect();
+        let moved = rt.block_on(scope::identity_changes(
+            &plan.lake,
+            &identities,
+            &candidates,
+        ))?;
+        if !moved.is_empty() {
+            tracing::info!(
+                shards = moved.len(),
+                "Session identities changed; their shards are read again."
+            );
+            to_read.extend(
+                skipped
+                    .iter()
+                    .copied()
+                    .filter(|(_, i)| moved.contains(&i.url)),
+            );
+            skipped.retain(|(_, i)| !moved.contains(&i.url));
+            // Back in listing order.
+            let order: HashMap<&str, usize> = sessions_inputs
+                .iter()
+                .enumerate()
+                .map(|(n, (_, i))| (i.url.as_str(), n))
+                .collect();
+            to_read.sort_by_key(|(_, i)| order.get(i.url.as_str()).copied());
+        }
+    }
+    let unchanged = (skipped.len() + logs_listed - logs.len()) as u64;
+    tracing::info!(
+        read = to_read.len() + logs.len(),
+        unchanged,
+        "Inputs decided against the input ledger."
+    );
+    let sessions_inputs = to_read;
     let session_outcomes: Vec<InputOutcome> = pool.install(|| {
         sessions_inputs
             .par_iter()
@@ -546,7 +615,8 @@ fn execute(
         agent_inputs
             .par_iter()
             .map(|(su, i)| {
-                let read = agents::read_agent_input(&handle, su, i, resume.get(&i.url));
+                let read =
+                    agents::read_agent_input(&handle, su, i, resume.get(&i.url), decider.forced(i));
                 log_agent_read(i, &read);
                 read
             })
@@ -565,6 +635,7 @@ fn execute(
             agent,
             &rejected,
             graph.as_ref(),
+            unchanged,
         )
     })
 }
@@ -1022,6 +1093,7 @@ fn assemble_and_commit(
     agent: Vec<(&InputRef, AgentRead)>,
     rejected: &[&RejectedName],
     telemetry: Option<&Telemetry<'_>>,
+    inputs_unchanged: u64,
 ) -> Result<RunSummary> {
     let mut summary = RunSummary {
         run_id: run_id.to_string(),
@@ -1029,6 +1101,7 @@ fn assemble_and_commit(
         lake: lake.url(),
         status: "committed",
         inputs: Vec::new(),
+        inputs_unchanged,
         failed_inputs: 0,
         input_bytes: 0,
         sessions: SessionCounts::default(),
@@ -1058,6 +1131,9 @@ fn assemble_and_commit(
         .flat_map(|(_, o)| o.dates.iter().copied())
         .collect();
 
+    // Sessions committed from inputs not read this run: a shard listed
+    // twice keeps its first copy in URL order, also across runs.
+    let carried = carried_sessions(rt, lake, &inputs, &reread)?;
     let mut sessions: BTreeMap<NaiveDate, Vec<SessionOut>> = BTreeMap::new();
     let mut evidence: BTreeMap<NaiveDate, Vec<RecordBatch>> = BTreeMap::new();
     let mut dlq: BTreeMap<NaiveDate, Vec<DlqRow>> = BTreeMap::new();
@@ -1066,7 +1142,10 @@ fn assemble_and_commit(
     for (input, outcome) in inputs {
         let mut rows_out = 0u64;
         for s in outcome.sessions {
-            if !seen.insert(s.row.evidence_ref.clone()) {
+            let earlier_copy = carried
+                .get(&s.row.evidence_ref)
+                .is_some_and(|shard| *shard < input.url);
+            if earlier_copy || !seen.insert(s.row.evidence_ref.clone()) {
                 // Same shard listed twice (e.g. `.jsonl` and `.jsonl.gz`
                 // copies): the first input in URL order wins.
                 summary.sessions.duplicate += 1;
@@ -1309,6 +1388,35 @@ fn assemble_and_commit(
     let batch = schema::inputs_batch(&refs).map_err(|e| arrow_err("_inputs", e))?;
     rt.block_on(lake.write_ledger(Table::Inputs, run_id, &batch))?;
     Ok(summary)
+}
+
+/// `evidence_ref` → `shard` of the committed sessions, on the days this
+/// run's sessions fall on, whose shard is not read again this run.
+fn carried_sessions(
+    rt: &tokio::runtime::Runtime,
+    lake: &Lake,
+    inputs: &[(&InputRef, InputOutcome)],
+    reread: &HashSet<String>,
+) -> Result<HashMap<String, String>> {
+    let days: BTreeSet<NaiveDate> = inputs
+        .iter()
+        .flat_map(|(_, o)| o.sessions.iter().map(|s| s.date))
+        .collect();
+    let mut out = HashMap::new();
+    for day in days {
+        for b in rt.block_on(lake.read_partition("sessions", Some(&day.to_string())))? {
+            for r in 0..b.num_rows() {
+                if let (Some(e), Some(shard)) =
+                    (str_at(&b, "evidence_ref", r), str_at(&b, "shard", r))
+                {
+                    if !reread.contains(shard) {
+                        out.insert(e.to_string(), shard.to_string());
+                    }
+                }
+            }
+        }
+    }
+    Ok(out)
 }
 
 fn commit_table(
