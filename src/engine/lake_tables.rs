@@ -174,12 +174,13 @@ async fn table_dirs(store: &dyn ObjectStore, prefix: &Path) -> object_store::Res
                     .is_some_and(|f| f.ends_with(".parquet"))
             })
         };
-        let partitions: Vec<&Path> = inner
+        let partitioned = inner
             .common_prefixes
             .iter()
-            .filter(|p| p.filename().is_some_and(|f| f.starts_with("date=")))
-            .collect();
-        if !partitions.is_empty() {
+            .any(|p| p.filename().is_some_and(|f| f.starts_with("date=")));
+        // Partition directories left empty (a local lake after a killed
+        // run's files were repaired away) do not make a table.
+        if partitioned && has_parquet_below(store, &dir).await? {
             out.push(TableDir {
                 name,
                 partitioned: true,
@@ -192,6 +193,21 @@ async fn table_dirs(store: &dyn ObjectStore, prefix: &Path) -> object_store::Res
         }
     }
     Ok(out)
+}
+
+/// True when some `.parquet` object lies under `dir` (stops at the first).
+async fn has_parquet_below(store: &dyn ObjectStore, dir: &Path) -> object_store::Result<bool> {
+    let mut objects = store.list(Some(dir));
+    while let Some(meta) = objects.try_next().await? {
+        if meta
+            .location
+            .filename()
+            .is_some_and(|f| f.ends_with(".parquet"))
+        {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// Table directory → the files its manifest lists.

@@ -282,12 +282,59 @@ pub fn run(plan: &JobPlan, opts: &RunOptions) -> Result<RunSummary> {
         &plan.name,
         &started_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
     );
-    rt.block_on(lake.lock(&me, opts.break_lock))?;
+    if let Some(gone) = rt.block_on(lake.lock(&me, opts.break_lock))? {
+        mark_interrupted(&rt, &lake, &gone.run_id, &run_id);
+    }
     let result = run_locked(plan, opts, &rt, &lake, &run_id, started, started_at);
     if let Err(e) = rt.block_on(lake.unlock(&run_id)) {
         tracing::error!(error = %error_chain(&e), "Cannot release the lake lock.");
     }
     result
+}
+
+/// A run whose lock this run took over ended without finishing its
+/// ledger entry: record it as `failed` (interrupted) if it still says
+/// `running`. Best effort: the lake itself is repaired either way.
+fn mark_interrupted(rt: &tokio::runtime::Runtime, lake: &Lake, gone: &str, by: &str) {
+    let result = rt.block_on(async {
+        let path = lake.path(&format!("{}/{gone}.parquet", Table::Runs.as_str()));
+        let batches = match lake.read_file(Table::Runs.as_str(), &path).await {
+            Err(SinkError::Store {
+                source: object_store::Error::NotFound { .. },
+                ..
+            }) => return Ok(false),
+            other => other?,
+        };
+        let Some(b) = batches.first().filter(|b| b.num_rows() == 1) else {
+            return Ok(false);
+        };
+        if str_at(b, "status", 0) != Some("running") {
+            return Ok(false);
+        }
+        let why = format!(
+            "interrupted: the process ended without finishing; run {by} took over its lock"
+        );
+        let arrow = |source| SinkError::Arrow {
+            table: "_runs".into(),
+            source,
+        };
+        let schema = b.schema();
+        let mut cols = b.columns().to_vec();
+        for (name, value) in [("status", "failed"), ("error", why.as_str())] {
+            let i = schema.index_of(name).map_err(arrow)?;
+            cols[i] = Arc::new(datafusion::arrow::array::StringArray::from(vec![value]));
+        }
+        let batch = RecordBatch::try_new(schema, cols).map_err(arrow)?;
+        lake.write_ledger(Table::Runs, gone, &batch).await?;
+        Ok::<bool, SinkError>(true)
+    });
+    match result {
+        Ok(true) => tracing::warn!(run_id = gone, "Recorded an interrupted run as failed."),
+        Ok(false) => {}
+        Err(e) => {
+            tracing::warn!(run_id = gone, error = %error_chain(&e), "Cannot record the interrupted run.")
+        }
+    }
 }
 
 /// [`run`] once the lake is ours.

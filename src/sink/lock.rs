@@ -71,26 +71,34 @@ fn host_name() -> String {
 
 impl Lake {
     /// Take the lake for `me`. With `break_lock`, an existing lock is
-    /// removed first (the operator says its run is gone).
+    /// removed first (the operator says its run is gone). Returns the
+    /// holder whose lock was taken over, if any (its run ended without
+    /// releasing the lake).
     ///
     /// # Errors
     /// [`SinkError::Locked`] when another live run holds it;
     /// [`SinkError::Store`] when the store fails.
-    pub async fn lock(&self, me: &LockHolder, break_lock: bool) -> Result<(), SinkError> {
+    pub async fn lock(
+        &self,
+        me: &LockHolder,
+        break_lock: bool,
+    ) -> Result<Option<LockHolder>, SinkError> {
         let path = self.path(LOCK);
+        let mut taken_over = None;
         let body = serde_json::to_vec_pretty(me).expect("a lock holder always serialises");
         for attempt in 0..2 {
             let opts = PutOptions {
                 mode: PutMode::Create,
                 ..PutOptions::default()
             };
+            super::crash::before_write("put", &path);
             match self
                 .root
                 .store
                 .put_opts(&path, PutPayload::from(body.clone()), opts)
                 .await
             {
-                Ok(_) => return Ok(()),
+                Ok(_) => return Ok(taken_over),
                 Err(object_store::Error::AlreadyExists { .. }) if attempt == 0 => {
                     let holder = self.lock_holder().await?;
                     let stale = holder.as_ref().is_none_or(LockHolder::is_dead_here);
@@ -102,11 +110,12 @@ impl Lake {
                         });
                     }
                     tracing::warn!(
-                        holder = %holder.map_or_else(|| "unreadable".into(), |h| h.describe()),
+                        holder = %holder.as_ref().map_or_else(|| "unreadable".into(), LockHolder::describe),
                         forced = break_lock,
                         "Taking over the lake lock of a run that is gone."
                     );
                     self.delete(&path).await?;
+                    taken_over = holder;
                 }
                 Err(object_store::Error::NotImplemented { .. }) => {
                     // A store without conditional puts: check, then write.
@@ -117,13 +126,15 @@ impl Lake {
                                 holder: h.describe(),
                             });
                         }
+                        taken_over = Some(h);
                     }
+                    super::crash::before_write("put", &path);
                     self.root
                         .store
                         .put(&path, PutPayload::from(body.clone()))
                         .await
                         .map_err(self.store_err("write", &path))?;
-                    return Ok(());
+                    return Ok(taken_over);
                 }
                 Err(e) => return Err(self.store_err("write", &path)(e)),
             }

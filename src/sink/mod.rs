@@ -33,6 +33,7 @@
 //! other's uncommitted files away. The ledgers `_runs/<run_id>.parquet` and
 //! `_inputs/<run_id>.parquet` are one file per run and need no manifest.
 
+pub mod crash;
 pub mod ledger;
 pub mod lock;
 mod manifest;
@@ -278,6 +279,7 @@ impl Lake {
     }
 
     async fn delete(&self, path: &Path) -> Result<(), SinkError> {
+        crash::before_write("delete", path);
         match self.root.store.delete(path).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(self.store_err("delete", path)(e)),
@@ -285,6 +287,7 @@ impl Lake {
     }
 
     async fn put(&self, path: &Path, bytes: Bytes) -> Result<(), SinkError> {
+        crash::before_write("put", path);
         self.root
             .store
             .put(path, PutPayload::from_bytes(bytes))

@@ -2,7 +2,7 @@
 //! are read; the partitions they feed and every derived table are
 //! recomputed; a backfill of days equals processing each day on its night.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use driftlake::job::JobPlan;
 use driftlake::model::schema::{self, RunRow, Table};
@@ -25,6 +25,27 @@ fn demo_plan(root: &Path, lake: &Path) -> JobPlan {
     ];
     let refs: Vec<(InputKind, &str)> = srcs.iter().map(|(k, u)| (*k, u.as_str())).collect();
     plan(&refs, lake.to_str().unwrap(), true)
+}
+
+/// A job file `dir/name` running every stage of the demo job over the
+/// sources under `src` into `lake`.
+pub fn demo_job_file(dir: &Path, name: &str, src: &Path, lake: &Path) -> PathBuf {
+    let job = dir.join(name);
+    std::fs::write(
+        &job,
+        format!(
+            "[job]\nname = \"it\"\n[lake]\nurl = \"{}\"\n[sources]\n\
+             sessrec = [\"{s}/artifacts\"]\nsession_logs = [\"{s}/logs\"]\n\
+             asciicast = [\"{s}/casts\"]\nagents = [\"{s}/agents\"]\n\
+             otlp = [\"{s}/otlp\"]\nspecs = [\"{s}/specs\"]\n\
+             [stages]\nsessions = true\nattribution = true\nagents = true\n\
+             drift_events = true\ntelemetry = true\n",
+            lake.display(),
+            s = src.display()
+        ),
+    )
+    .unwrap();
+    job
 }
 
 /// The sources read this run of one kind (by path under the source root).
@@ -58,7 +79,8 @@ fn tables(lake: &Path) -> Vec<String> {
 /// time (they grow each night the graph's observed edges change).
 const HISTORY: [&str; 3] = ["run_id", "kg_version", "last_synced_at"];
 
-fn assert_same_tables(a: &Path, b: &Path, skip: &[&str]) {
+/// The same managed tables with the same rows (less the `skip` columns).
+pub fn assert_same_tables(a: &Path, b: &Path, skip: &[&str]) {
     assert_eq!(tables(a), tables(b));
     for t in tables(a) {
         let (ra, rb) = (table_rows(a, &t, skip), table_rows(b, &t, skip));
@@ -290,21 +312,7 @@ fn backfill_equals_the_nightly_runs() {
 
     // The same sources backfilled into a new lake in one go.
     let backfilled = tmp.path().join("backfilled");
-    let job = tmp.path().join("job.toml");
-    std::fs::write(
-        &job,
-        format!(
-            "[job]\nname = \"it\"\n[lake]\nurl = \"{}\"\n[sources]\n\
-             sessrec = [\"{s}/artifacts\"]\nsession_logs = [\"{s}/logs\"]\n\
-             asciicast = [\"{s}/casts\"]\nagents = [\"{s}/agents\"]\n\
-             otlp = [\"{s}/otlp\"]\nspecs = [\"{s}/specs\"]\n\
-             [stages]\nsessions = true\nattribution = true\nagents = true\n\
-             drift_events = true\ntelemetry = true\n",
-            backfilled.display(),
-            s = src.display()
-        ),
-    )
-    .unwrap();
+    let job = demo_job_file(tmp.path(), "job.toml", &src, &backfilled);
     let o = bin()
         .args(["backfill", job.to_str().unwrap()])
         .args(["--from", "2026-05-01", "--to", "2026-05-03", "--json", "-q"])

@@ -6,6 +6,7 @@ mod attribution;
 mod attribution_job;
 mod cli;
 mod common;
+mod crash;
 mod differential;
 mod dlq;
 mod drift;
