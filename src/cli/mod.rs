@@ -6,9 +6,10 @@
 
 mod drift;
 mod output;
+mod progress;
 mod sql;
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -127,6 +128,9 @@ struct RunFlags {
     /// Worker threads for decoding and extraction (default: all cores).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     threads: Option<u16>,
+    /// No progress bars (on a terminal) or stage lines (otherwise) on stderr.
+    #[arg(long)]
+    no_progress: bool,
     /// Take the lake even though another run's lock (`_lock.json`) is
     /// there: only when you know that run is gone (a lock of a dead process
     /// on this host is taken over without it).
@@ -176,7 +180,19 @@ pub fn main() -> ExitCode {
             return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
         }
     };
-    init_tracing(cli.verbose, cli.quiet);
+    let progress = match &cli.cmd {
+        Command::Run(RunArgs { flags, .. }) | Command::Backfill(BackfillArgs { flags, .. })
+            if cli.quiet == 0 && !flags.no_progress =>
+        {
+            Some(if std::io::stderr().is_terminal() {
+                progress::Mode::Bars
+            } else {
+                progress::Mode::Lines
+            })
+        }
+        _ => None,
+    };
+    init_tracing(cli.verbose, cli.quiet, progress);
     let result = match cli.cmd {
         Command::Run(args) => {
             let scope = if args.full {
@@ -213,7 +229,10 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn init_tracing(verbose: u8, quiet: u8) {
+fn init_tracing(verbose: u8, quiet: u8, progress: Option<progress::Mode>) {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::Layer;
     let level = match (verbose, quiet) {
         (_, 1) => "error",
         (_, q) if q >= 2 => "off",
@@ -222,10 +241,24 @@ fn init_tracing(verbose: u8, quiet: u8) {
         _ => "debug",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level))
+        .add_directive(
+            format!("{}=off", crate::pipeline::progress::TARGET)
+                .parse()
+                .expect("a valid directive"),
+        );
+    let logs = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
+        .with_filter(filter);
+    let bars = progress.map(|mode| {
+        progress::ProgressLayer::new(mode).with_filter(
+            tracing_subscriber::filter::Targets::new()
+                .with_target(crate::pipeline::progress::TARGET, tracing::Level::INFO),
+        )
+    });
+    let _ = tracing_subscriber::registry()
+        .with(logs)
+        .with(bars)
         .try_init();
 }
 

@@ -52,6 +52,7 @@ use crate::model::schema::{self, DlqRow, InputRow, ObservationRow, RunRow, Sessi
 use crate::sink::{merge_partition, merge_rows, Lake, Partition, SinkError};
 use crate::source::{self, InputKind, InputRef, Listing, RejectedName, StoreUrl};
 
+pub mod progress;
 pub mod scope;
 
 pub use scope::Scope;
@@ -286,6 +287,7 @@ pub fn run(plan: &JobPlan, opts: &RunOptions) -> Result<RunSummary> {
         mark_interrupted(&rt, &lake, &gone.run_id, &run_id);
     }
     let result = run_locked(plan, opts, &rt, &lake, &run_id, started, started_at);
+    progress::done();
     if let Err(e) = rt.block_on(lake.unlock(&run_id)) {
         tracing::error!(error = %error_chain(&e), "Cannot release the lake lock.");
     }
@@ -579,6 +581,11 @@ fn execute(
     } else {
         logs
     };
+    progress::start(
+        "decode",
+        (to_read.len() + logs.len()) as u64,
+        to_read.iter().chain(logs.iter()).map(|(_, i)| i.size).sum(),
+    );
     let log_outcomes: Vec<InputOutcome> = pool.install(|| {
         logs.par_iter()
             .map(|(su, i)| read_input(&handle, su, i, &HashMap::new(), run_id))
@@ -658,6 +665,13 @@ fn execute(
     };
     let refs: Vec<&InputRef> = agent_inputs.iter().map(|(_, i)| *i).collect();
     let resume = rt.block_on(agents::load_resume(lake, &refs))?;
+    if !refs.is_empty() {
+        progress::start(
+            "agent telemetry",
+            refs.len() as u64,
+            refs.iter().map(|i| i.size).sum(),
+        );
+    }
     let agent_reads: Vec<AgentRead> = pool.install(|| {
         agent_inputs
             .par_iter()
@@ -665,6 +679,12 @@ fn execute(
                 let read =
                     agents::read_agent_input(&handle, su, i, resume.get(&i.url), decider.forced(i));
                 log_agent_read(i, &read);
+                let bytes = match read.mode {
+                    ReadMode::Unchanged => i.size,
+                    ReadMode::Full { .. } => read.done,
+                    ReadMode::From(o) => o + read.done.saturating_sub(o),
+                };
+                progress::advance("agent telemetry", "", bytes, read.events.len() as u64);
                 read
             })
             .collect()
@@ -747,6 +767,18 @@ fn read_input(
         ),
     }
     debug_assert!(outcome.stats.balanced(), "accounting identity (lake.md §2)");
+    let rows = outcome
+        .sessions
+        .iter()
+        .map(|s| 1 + s.observations.len())
+        .sum::<usize>()
+        + outcome
+            .evidence
+            .iter()
+            .map(|(_, b)| b.num_rows())
+            .sum::<usize>()
+        + outcome.dlq.len();
+    progress::advance("decode", "", input.size, rows as u64);
     outcome
 }
 
@@ -1164,6 +1196,7 @@ fn assemble_and_commit(
         peak_rss_bytes: None,
     };
 
+    progress::start("commit", 0, 0);
     // Inputs read in full this run own their rows; bad names are re-listed.
     let mut reread: HashSet<String> = inputs
         .iter()
@@ -1389,6 +1422,7 @@ fn assemble_and_commit(
     }
 
     if plan.attribution {
+        progress::start("attribution", 0, 0);
         attribution_stage(
             rt,
             lake,
@@ -1399,6 +1433,7 @@ fn assemble_and_commit(
         )?;
     }
     if plan.agents {
+        progress::start("agent profiles", 0, 0);
         agent_profiles_stage(
             rt,
             lake,
@@ -1409,17 +1444,14 @@ fn assemble_and_commit(
         )?;
     }
     let telemetry_events = match telemetry {
-        Some(t) => Some(telemetry_stage(
-            rt,
-            lake,
-            plan,
-            &t.graph,
-            run_id,
-            &mut summary,
-        )?),
+        Some(t) => Some({
+            progress::start("telemetry", 0, 0);
+            telemetry_stage(rt, lake, plan, &t.graph, run_id, &mut summary)?
+        }),
         None => None,
     };
     if plan.drift_events {
+        progress::start("drift events", 0, 0);
         drift_events_stage(
             rt,
             lake,
@@ -1475,6 +1507,7 @@ fn commit_table(
     summary: &mut RunSummary,
 ) -> Result<()> {
     let c = rt.block_on(lake.commit(table, run_id, parts))?;
+    progress::advance("", table, 0, c.rows);
     tracing::info!(
         table,
         written = c.written.len(),

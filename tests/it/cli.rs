@@ -82,6 +82,25 @@ fn good_run_exits_0_and_json_summary_parses() {
         .output()
         .unwrap();
     assert_eq!(code(&o), 0);
+    // Not a terminal: one progress line per stage on stderr.
+    let err = stderr(&o);
+    for want in [
+        "driftlake: decode: ",
+        "driftlake: commit: ",
+        "committed sessions, observations",
+        "driftlake: drift events: ",
+    ] {
+        assert!(err.contains(want), "{want} missing from:\n{err}");
+    }
+    let quiet = bin()
+        .args(["run", j.to_str().unwrap(), "--no-progress"])
+        .output()
+        .unwrap();
+    assert!(
+        !stderr(&quiet).contains("driftlake: "),
+        "{}",
+        stderr(&quiet)
+    );
     let out = stdout(&o);
     for want in [
         "inputs",
