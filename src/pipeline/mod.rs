@@ -182,6 +182,9 @@ pub struct RunSummary {
     /// Other inputs not read because the input ledger shows them unchanged
     /// since a run of this version read them (`pipeline::scope`).
     pub inputs_unchanged: u64,
+    /// Seconds spent listing the sources and deciding what to read (after
+    /// taking the lock and repairing the lake).
+    pub list_and_decide_s: f64,
     /// Inputs that failed.
     pub failed_inputs: u64,
     /// Bytes listed.
@@ -356,6 +359,7 @@ fn run_locked(
         .build()
         .map_err(Error::ThreadPool)?;
     rt.block_on(lake.repair(&MANAGED_TABLES))?;
+    let listing_started = Instant::now();
 
     // Open and list every source before anything is written: a typo in a
     // source URL fails the run with nothing committed.
@@ -396,7 +400,16 @@ fn run_locked(
     };
     write_run_ledger(rt, lake, &ledger)?;
 
-    let result = execute(plan, opts.scope, rt, &pool, lake, &run_id, &sources);
+    let result = execute(
+        plan,
+        opts.scope,
+        rt,
+        &pool,
+        lake,
+        &run_id,
+        &sources,
+        listing_started,
+    );
     ledger.finished_at_us = Some(Utc::now().timestamp_micros());
     ledger.wall_s = Some(started.elapsed().as_secs_f64());
     ledger.peak_rss_bytes = peak_rss_bytes().and_then(|b| i64::try_from(b).ok());
@@ -511,6 +524,7 @@ fn execute(
     lake: &Lake,
     run_id: &str,
     sources: &[(StoreUrl, Listing)],
+    listing_started: Instant,
 ) -> Result<RunSummary> {
     let all: Vec<(&StoreUrl, &InputRef)> = sources
         .iter()
@@ -627,10 +641,14 @@ fn execute(
             to_read.sort_by_key(|(_, i)| order.get(i.url.as_str()).copied());
         }
     }
-    let unchanged = (skipped.len() + logs_listed - logs.len()) as u64;
+    let decided = Decided {
+        unchanged: (skipped.len() + logs_listed - logs.len()) as u64,
+        list_and_decide_s: listing_started.elapsed().as_secs_f64(),
+    };
     tracing::info!(
         read = to_read.len() + logs.len(),
-        unchanged,
+        unchanged = decided.unchanged,
+        elapsed_ms = (decided.list_and_decide_s * 1e3) as u64,
         "Inputs decided against the input ledger."
     );
     let sessions_inputs = to_read;
@@ -702,9 +720,17 @@ fn execute(
             agent,
             &rejected,
             graph.as_ref(),
-            unchanged,
+            decided,
         )
     })
+}
+
+/// What the run decided to leave unread, and how long listing and
+/// deciding took.
+#[derive(Clone, Copy, Debug)]
+struct Decided {
+    unchanged: u64,
+    list_and_decide_s: f64,
 }
 
 /// The spec graph of a run with the telemetry stage, and the manifests it
@@ -1172,7 +1198,7 @@ fn assemble_and_commit(
     agent: Vec<(&InputRef, AgentRead)>,
     rejected: &[&RejectedName],
     telemetry: Option<&Telemetry<'_>>,
-    inputs_unchanged: u64,
+    decided: Decided,
 ) -> Result<RunSummary> {
     let mut summary = RunSummary {
         run_id: run_id.to_string(),
@@ -1180,7 +1206,8 @@ fn assemble_and_commit(
         lake: lake.url(),
         status: "committed",
         inputs: Vec::new(),
-        inputs_unchanged,
+        inputs_unchanged: decided.unchanged,
+        list_and_decide_s: decided.list_and_decide_s,
         failed_inputs: 0,
         input_bytes: 0,
         sessions: SessionCounts::default(),
