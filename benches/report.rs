@@ -260,6 +260,7 @@ fn generate(lake: &Path) {
         drift_events: true,
         telemetry: true,
         correlation_weights: Default::default(),
+        outputs: Default::default(),
     };
     let t = Instant::now();
     let s = pipeline::run(&plan, &RunOptions::default()).expect("the job commits");

@@ -4,23 +4,28 @@
 //! Exit codes, all four: 0 done (for `gate --fail`: passed); 1 `gate --fail`
 //! found drift over its limits; 2 could not run (no lake, no data for the
 //! window, a query error).
+//!
+//! A job's `[output]` ([`write_outputs`]) goes through the same functions
+//! (`write_report`, `trend_table`, `gate_verdict`) as the commands.
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context as _;
 use chrono::NaiveDate;
+use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::prelude::SessionContext as DfContext;
 
 use super::sql::{write_batches, Format};
 use crate::drift::event::Level;
-use crate::drift::gate::{evaluate, GateRow, Mode, DEFAULT_MAX_MEDIUM};
+use crate::drift::gate::{evaluate, GateRow, Mode, Verdict, DEFAULT_MAX_MEDIUM};
 use crate::engine::context::{new_context, run_sql_file, run_statement};
 use crate::engine::lake_tables::register_lake;
 use crate::engine::rows::Rows;
+use crate::job::{GateMode, OutputWindow, Outputs, TrendsOutput};
 
 /// A `YYYY-MM-DD` argument.
 fn parse_day(s: &str) -> Result<NaiveDate, String> {
@@ -224,16 +229,49 @@ pub fn gate(args: GateArgs) -> anyhow::Result<ExitCode> {
 
 async fn gate_async(args: &GateArgs) -> anyhow::Result<ExitCode> {
     let (ctx, tables) = open_lake(&args.lake).await?;
+    let mode = if args.fail { Mode::Fail } else { Mode::Warn };
+    let verdict = gate_verdict(
+        &ctx,
+        &tables,
+        &args.lake,
+        &args.window,
+        mode,
+        args.max_medium,
+    )
+    .await?;
+    let text = match args.format {
+        GateFormat::Table => verdict.to_table(),
+        GateFormat::Github => verdict.to_github(),
+        GateFormat::Json => verdict_json(&verdict)?,
+    };
+    emit(&text)?;
+    Ok(if verdict.failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// The gate's verdict over `window` of an opened lake (default: the
+/// latest day of `behavior_summary`).
+///
+/// # Errors
+/// No `behavior_summary` table or no rows in the window, query errors.
+async fn gate_verdict(
+    ctx: &DfContext,
+    tables: &[String],
+    lake: &str,
+    window: &WindowArgs,
+    mode: Mode,
+    max_medium: usize,
+) -> anyhow::Result<Verdict> {
     if !tables.iter().any(|t| t == "behavior_summary") {
-        anyhow::bail!(
-            "lake {} has no behavior_summary table (has the telemetry stage run?)",
-            args.lake
-        );
+        anyhow::bail!("lake {lake} has no behavior_summary table (has the telemetry stage run?)");
     }
-    let (from, to) = match (args.window.from, args.window.to) {
+    let (from, to) = match (window.from, window.to) {
         (None, None) => {
             let b = run_statement(
-                &ctx,
+                ctx,
                 "SELECT max(date) AS d FROM behavior_summary",
                 &BTreeMap::new(),
             )
@@ -251,7 +289,7 @@ async fn gate_async(args: &GateArgs) -> anyhow::Result<ExitCode> {
         ("to".to_string(), to.clone()),
     ]);
     let batches = run_statement(
-        &ctx,
+        ctx,
         "-- Params:  $from, $to
          SELECT context, spec_node_id, date, drift_score, drift_level, confidence,
                 evidence_count, triggered_rules, evidence_ref
@@ -263,7 +301,6 @@ async fn gate_async(args: &GateArgs) -> anyhow::Result<ExitCode> {
     if rows.is_empty() {
         anyhow::bail!("no behavior_summary rows between {from} and {to}");
     }
-    let mode = if args.fail { Mode::Fail } else { Mode::Warn };
     let shown_from = rows
         .iter()
         .map(|r| r.date.as_str())
@@ -276,22 +313,14 @@ async fn gate_async(args: &GateArgs) -> anyhow::Result<ExitCode> {
         .max()
         .unwrap_or(&to)
         .to_string();
-    let verdict = evaluate(&rows, mode, args.max_medium, &shown_from, &shown_to);
-    let text = match args.format {
-        GateFormat::Table => verdict.to_table(),
-        GateFormat::Github => verdict.to_github(),
-        GateFormat::Json => {
-            let mut s = serde_json::to_string(&verdict).context("serialising the verdict")?;
-            s.push('\n');
-            s
-        }
-    };
-    emit(&text)?;
-    Ok(if verdict.failed {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(evaluate(&rows, mode, max_medium, &shown_from, &shown_to))
+}
+
+/// `gate --format json`: the verdict as one JSON line.
+fn verdict_json(verdict: &Verdict) -> anyhow::Result<String> {
+    let mut s = serde_json::to_string(verdict).context("serialising the verdict")?;
+    s.push('\n');
+    Ok(s)
 }
 
 fn first_string(batches: &[datafusion::arrow::array::RecordBatch]) -> Option<String> {
@@ -440,23 +469,16 @@ async fn trends_async(args: &TrendsArgs) -> anyhow::Result<ExitCode> {
         anyhow::bail!("--context applies to the behavior and drift-events trends only");
     }
     let (ctx, tables) = open_lake(&args.lake).await?;
-    let relation = args.family.relation();
-    let source = args.family.source();
-    if !tables.iter().any(|t| t == source) {
-        anyhow::bail!(
-            "lake {} has no {source} table, which {relation} is computed from",
-            args.lake
-        );
-    }
-    let mut params = window_params(&args.window);
-    params.insert("interval".into(), args.interval.clone());
-    if let Some(c) = &args.context {
-        params.insert("context".into(), c.clone());
-    }
-    let batches = run_sql_file(&ctx, relation, &params)
-        .await
-        .with_context(|| format!("computing {relation} over lake {}", args.lake))?;
-    let schema = schema_of(&batches, &ctx, relation, &params).await?;
+    let (batches, schema) = trend_table(
+        &ctx,
+        &tables,
+        &args.lake,
+        args.family,
+        &args.window,
+        &args.interval,
+        args.context.as_deref(),
+    )
+    .await?;
     if let Some(path) = &args.out {
         super::sql::write_parquet(path, &schema, &batches)?;
         return Ok(ExitCode::SUCCESS);
@@ -465,6 +487,37 @@ async fn trends_async(args: &TrendsArgs) -> anyhow::Result<ExitCode> {
     write_batches(&mut buf, &batches, &schema, args.format)?;
     emit(&String::from_utf8_lossy(&buf))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// One trend table of an opened lake for a window, `interval` (`1h`, `1d`,
+/// `1w`) and optional context, with its schema (also when it has no rows).
+///
+/// # Errors
+/// The lake lacks the family's source table, query errors.
+async fn trend_table(
+    ctx: &DfContext,
+    tables: &[String],
+    lake: &str,
+    family: Family,
+    window: &WindowArgs,
+    interval: &str,
+    context: Option<&str>,
+) -> anyhow::Result<(Vec<RecordBatch>, SchemaRef)> {
+    let relation = family.relation();
+    let source = family.source();
+    if !tables.iter().any(|t| t == source) {
+        anyhow::bail!("lake {lake} has no {source} table, which {relation} is computed from");
+    }
+    let mut params = window_params(window);
+    params.insert("interval".into(), interval.to_string());
+    if let Some(c) = context {
+        params.insert("context".into(), c.to_string());
+    }
+    let batches = run_sql_file(ctx, relation, &params)
+        .await
+        .with_context(|| format!("computing {relation} over lake {lake}"))?;
+    let schema = schema_of(&batches, ctx, relation, &params).await?;
+    Ok((batches, schema))
 }
 
 /// `driftlake report`.
@@ -476,27 +529,214 @@ pub fn report(args: ReportArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn report_async(args: &ReportArgs) -> anyhow::Result<ExitCode> {
-    use crate::report::{html, load, markdown};
     let (ctx, tables) = open_lake(&args.lake).await?;
-    let span = load::data_days(&ctx, &tables).await?;
-    let today = chrono::Utc::now().date_naive();
-    let (from, to) = load::window(args.window.from, args.window.to, span, today);
-    if from > to {
-        anyhow::bail!("--from {from} is after --to {to}");
-    }
-    let data = load::load(&ctx, &tables, &args.lake, from, to).await?;
     let md_path = args
         .markdown
         .clone()
         .unwrap_or_else(|| args.out.with_extension("md"));
-    std::fs::write(&args.out, html::render_html(&data))
-        .with_context(|| format!("writing {}", args.out.display()))?;
-    std::fs::write(&md_path, markdown::render_markdown(&data))
-        .with_context(|| format!("writing {}", md_path.display()))?;
+    write_report(&ctx, &tables, &args.lake, &args.window, &args.out, &md_path).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Render the report of an opened lake for a window (default: the 30 days
+/// ending at the newest day with data) to `html` and its twin `md`.
+///
+/// # Errors
+/// `from` after `to`, query errors, a file that cannot be written.
+async fn write_report(
+    ctx: &DfContext,
+    tables: &[String],
+    lake: &str,
+    window: &WindowArgs,
+    html: &Path,
+    md: &Path,
+) -> anyhow::Result<()> {
+    use crate::report::{html as page, load, markdown};
+    let span = load::data_days(ctx, tables).await?;
+    let today = chrono::Utc::now().date_naive();
+    let (from, to) = load::window(window.from, window.to, span, today);
+    if from > to {
+        anyhow::bail!("--from {from} is after --to {to}");
+    }
+    let data = load::load(ctx, tables, lake, from, to).await?;
+    std::fs::write(html, page::render_html(&data))
+        .with_context(|| format!("writing {}", html.display()))?;
+    std::fs::write(md, markdown::render_markdown(&data))
+        .with_context(|| format!("writing {}", md.display()))?;
     eprintln!(
         "report for {from} – {to} written to {} and {}",
-        args.out.display(),
-        md_path.display()
+        html.display(),
+        md.display()
     );
-    Ok(ExitCode::SUCCESS)
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// A job's [output]
+
+/// An output of a job that could not be written, and why.
+pub struct OutputFailure {
+    /// Which output: `report reports/weekly.html`, `trends reports/trends`, …
+    pub output: String,
+    /// Why.
+    pub error: anyhow::Error,
+}
+
+/// Write a job's `[output]` from its lake after a committed run, through
+/// the code of `report`, `trends --out` and `gate --format json`. Every
+/// output is tried; the ones that failed are returned.
+pub fn write_outputs(lake: &str, outputs: &Outputs) -> Vec<OutputFailure> {
+    let fail = |output: String, error: anyhow::Error| vec![OutputFailure { output, error }];
+    match runtime() {
+        Ok(rt) => rt.block_on(write_outputs_async(lake, outputs)),
+        Err(e) => fail("outputs".into(), e),
+    }
+}
+
+async fn write_outputs_async(lake: &str, outputs: &Outputs) -> Vec<OutputFailure> {
+    let mut failed = Vec::new();
+    let mut fail = |output: String, error: anyhow::Error| {
+        failed.push(OutputFailure { output, error });
+    };
+    let (ctx, tables) = match open_lake(lake).await {
+        Ok(x) => x,
+        Err(e) => {
+            fail("outputs".into(), e);
+            return failed;
+        }
+    };
+    let window = match output_window(&ctx, &tables, &outputs.window).await {
+        Ok(w) => w,
+        Err(e) => {
+            fail("outputs".into(), e.context("resolving [output.window]"));
+            return failed;
+        }
+    };
+    if let Some(r) = &outputs.report {
+        let res = async {
+            create_parent(&r.html)?;
+            create_parent(&r.markdown)?;
+            write_report(&ctx, &tables, lake, &window, &r.html, &r.markdown).await
+        };
+        if let Err(e) = res.await {
+            fail(format!("report {}", r.html.display()), e);
+        }
+    }
+    if let Some(t) = &outputs.trends {
+        if let Err(e) = write_trends(&ctx, &tables, lake, &window, t).await {
+            fail(format!("trends {}", t.dir.display()), e);
+        }
+    }
+    if let Some(g) = &outputs.gate {
+        let res = async {
+            let mode = match g.mode {
+                GateMode::Warn => Mode::Warn,
+                GateMode::Fail => Mode::Fail,
+            };
+            let verdict = gate_verdict(&ctx, &tables, lake, &window, mode, g.max_medium).await?;
+            create_parent(&g.path)?;
+            std::fs::write(&g.path, verdict_json(&verdict)?)
+                .with_context(|| format!("writing {}", g.path.display()))?;
+            eprintln!(
+                "gate verdict ({} – {}, {}) written to {}",
+                verdict.from,
+                verdict.to,
+                if verdict.failed { "failed" } else { "passed" },
+                g.path.display()
+            );
+            anyhow::Ok(())
+        };
+        if let Err(e) = res.await {
+            fail(format!("gate {}", g.path.display()), e);
+        }
+    }
+    failed
+}
+
+/// `[output.window]` as window flags. `days` becomes explicit days ending
+/// at `to`, or at the newest day with data, and starting no earlier than
+/// the oldest (the report's default rule with its own length), so the
+/// report, trends and gate cover the same days. Without `days` the ends
+/// pass through and each output defaults as its command does.
+async fn output_window(
+    ctx: &DfContext,
+    tables: &[String],
+    w: &OutputWindow,
+) -> anyhow::Result<WindowArgs> {
+    let Some(days) = w.days else {
+        return Ok(WindowArgs {
+            from: w.from,
+            to: w.to,
+        });
+    };
+    let span = crate::report::load::data_days(ctx, tables).await?;
+    let to =
+        w.to.or(span.map(|(_, newest)| newest))
+            .unwrap_or_else(|| chrono::Utc::now().date_naive());
+    let full = to
+        .checked_sub_days(chrono::Days::new(u64::from(days.get()) - 1))
+        .unwrap_or(NaiveDate::MIN);
+    let from = match span {
+        Some((oldest, _)) if oldest > full && oldest <= to => oldest,
+        _ => full,
+    };
+    Ok(WindowArgs {
+        from: Some(from),
+        to: Some(to),
+    })
+}
+
+/// Every trend family into `dir/trends_<family>.parquet`. A family whose
+/// source table the lake does not have yet (no agent monitor, no
+/// telemetry) is skipped with a note: the others are still worth having.
+async fn write_trends(
+    ctx: &DfContext,
+    tables: &[String],
+    lake: &str,
+    window: &WindowArgs,
+    out: &TrendsOutput,
+) -> anyhow::Result<()> {
+    use clap::ValueEnum as _;
+    std::fs::create_dir_all(&out.dir).with_context(|| format!("creating {}", out.dir.display()))?;
+    let (mut written, mut skipped) = (Vec::new(), Vec::new());
+    for &family in Family::value_variants() {
+        if !tables.iter().any(|t| t == family.source()) {
+            skipped.push(format!(
+                "{} (no {} table)",
+                family.relation(),
+                family.source()
+            ));
+            continue;
+        }
+        let interval = out.interval.as_str();
+        let (batches, schema) =
+            trend_table(ctx, tables, lake, family, window, interval, None).await?;
+        let path = out.dir.join(format!("{}.parquet", family.relation()));
+        super::sql::write_parquet(&path, &schema, &batches)?;
+        written.push(family.relation());
+    }
+    eprintln!(
+        "trends ({}) written to {}: {}",
+        out.interval.as_str(),
+        out.dir.display(),
+        if written.is_empty() {
+            "none".to_string()
+        } else {
+            written.join(", ")
+        }
+    );
+    if !skipped.is_empty() {
+        eprintln!("trends skipped: {}", skipped.join(", "));
+    }
+    Ok(())
+}
+
+/// Create the directory a file output goes into.
+fn create_parent(file: &Path) -> anyhow::Result<()> {
+    match file.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))
+        }
+        _ => Ok(()),
+    }
 }

@@ -24,7 +24,8 @@ const EXIT_CODES: &str = "\
 Exit codes:
   0  the run committed and every input was read (dead letters are fine)
   1  the run committed, but some inputs could not be read (they are listed)
-  2  nothing was committed: usage, job file, lake or fatal error";
+  2  nothing was committed: usage, job file, lake or fatal error; or the run
+     committed but an [output] of the job could not be written (named)";
 
 const GATE_EXIT_CODES: &str = "\
 Exit codes:
@@ -36,7 +37,8 @@ const ALL_EXIT_CODES: &str = "\
 Exit codes (run, validate):
   0  the run committed and every input was read (dead letters are fine)
   1  the run committed, but some inputs could not be read (they are listed)
-  2  nothing was committed: usage, job file, lake or fatal error
+  2  nothing was committed: usage, job file, lake or fatal error; or the run
+     committed but an [output] of the job could not be written (named)
 Exit codes (gate): 0 pass, 1 drift over the limits (--fail), 2 could not run.
 Exit codes (sql, drifts, trends, report): 0 done, 2 could not (message on stderr).";
 
@@ -304,11 +306,32 @@ fn run(
     } else {
         output::summary_text(&summary)
     };
-    let mut out = std::io::stdout().lock();
-    Ok(finish_write(
-        out.write_all(text.as_bytes()).and_then(|()| out.flush()),
-        code,
-    ))
+    let code = {
+        let mut out = std::io::stdout().lock();
+        finish_write(
+            out.write_all(text.as_bytes()).and_then(|()| out.flush()),
+            code,
+        )
+    };
+    if plan.outputs.is_empty() {
+        return Ok(code);
+    }
+    let failed = drift::write_outputs(&plan.lake, &plan.outputs);
+    if failed.is_empty() {
+        return Ok(code);
+    }
+    for f in &failed {
+        eprintln!(
+            "error: output {}: {}",
+            f.output,
+            crate::error::chain_text(f.error.as_ref())
+        );
+    }
+    eprintln!(
+        "error: run {} of job {} is committed; only the outputs above are missing (run the job again to write them)",
+        summary.run_id, plan.name
+    );
+    Ok(ExitCode::from(2))
 }
 
 /// A broken pipe on stdout (`driftlake run … | head`) ends quietly with the

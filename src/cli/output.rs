@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use crate::job::JobPlan;
+use crate::job::{GateMode, JobPlan, Outputs};
 use crate::pipeline::RunSummary;
 use crate::source::redact;
 
@@ -24,13 +24,64 @@ pub fn plan_text(plan: &JobPlan) -> String {
         ("sessions", plan.sessions),
         ("attribution", plan.attribution),
         ("agents", plan.agents),
+        ("drift_events", plan.drift_events),
+        ("telemetry", plan.telemetry),
     ]
     .iter()
     .filter(|(_, on)| *on)
     .map(|(n, _)| *n)
     .collect();
-    let _ = writeln!(s, "  stages  {}", stages.join(", "));
+    if stages.is_empty() {
+        let _ = writeln!(
+            s,
+            "  stages  none (the run only takes the lake and records itself)"
+        );
+    } else {
+        let _ = writeln!(s, "  stages  {}", stages.join(", "));
+    }
+    outputs_text(&mut s, &plan.outputs);
     s
+}
+
+/// The `[output]` lines of [`plan_text`].
+fn outputs_text(s: &mut String, o: &Outputs) {
+    if let Some(r) = &o.report {
+        let _ = writeln!(
+            s,
+            "  output  report        {} + {}",
+            r.html.display(),
+            r.markdown.display()
+        );
+    }
+    if let Some(t) = &o.trends {
+        let _ = writeln!(
+            s,
+            "  output  trends        {}/trends_<family>.parquet, interval {}",
+            t.dir.display(),
+            t.interval.as_str()
+        );
+    }
+    if let Some(g) = &o.gate {
+        let mode = match g.mode {
+            GateMode::Warn => "warn".to_string(),
+            GateMode::Fail => format!("fail, max medium {}", g.max_medium),
+        };
+        let _ = writeln!(s, "  output  gate          {} ({mode})", g.path.display());
+    }
+    if o.is_empty() {
+        return;
+    }
+    let w = &o.window;
+    let day = |d: Option<chrono::NaiveDate>| d.map(|d| d.to_string());
+    let text = match (w.days, day(w.from), day(w.to)) {
+        (Some(n), _, Some(to)) => format!("{n} days ending {to}"),
+        (Some(n), _, None) => format!("{n} days ending at the newest day with data"),
+        (None, Some(from), Some(to)) => format!("{from} – {to}"),
+        (None, Some(from), None) => format!("from {from} to each output's default end"),
+        (None, None, Some(to)) => format!("each output's default start to {to}"),
+        (None, None, None) => "each output's default (as its command)".to_string(),
+    };
+    let _ = writeln!(s, "  window  {text}");
 }
 
 fn mib(bytes: u64) -> String {

@@ -33,12 +33,28 @@
 //!
 //! [correlation]                  # optional: telemetry-correlation.md §4 weights
 //! COR-101 = 0.35
+//!
+//! [output]                       # optional: written by the CLI after a committed run
+//! report = "reports/weekly.html" # + reports/weekly.md (as `driftlake report`)
+//! trends = "reports/trends"      # one Parquet file per trend family
+//! interval = "1w"                # trend buckets: 1h, 1d, 1w
+//! gate = "reports/gate.json"     # the gate's verdict (never the exit code)
+//! [output.window]
+//! days = 28                      # or from / to = "YYYY-MM-DD"
 //! ```
 //!
 //! Relative paths resolve against the current directory, as every command
-//! line tool's paths do. Unknown keys are errors that name the key and its
-//! line, so a typo cannot silently drop a source.
+//! line tool's paths do. Unknown keys and bad values are errors that name
+//! the key and its line, so a typo cannot silently drop a source.
+//!
+//! A job without sources runs no stage unless `[stages]` turns one on
+//! (`attribution` and `drift_events` recompute from the lake): with an
+//! `[output]` it is a report job over a lake other jobs fill.
 
+use std::num::NonZeroU32;
+use std::path::PathBuf;
+
+use chrono::NaiveDate;
 use serde::Deserialize;
 
 use crate::agents::AgentSettings;
@@ -105,6 +121,9 @@ pub struct JobSpec {
     /// `COR-001 = 0.9` or `cor_001 = 0.9`; checked when planned.
     #[serde(default)]
     pub correlation: std::collections::BTreeMap<String, f64>,
+    /// `[output]`: what the CLI writes from the lake after a committed run.
+    #[serde(default)]
+    pub output: OutputSection,
 }
 
 /// `[job]`: what the job is called (the `_runs.job` value).
@@ -163,42 +182,118 @@ pub enum OtlpSource {
     },
 }
 
-/// `[stages]`: which stages run.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+/// `[stages]`: which stages run. A stage left out runs when the job has
+/// sources and not when it has none (see [`JobSpec::plan`]).
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct StagesSection {
     /// Sources → `sessions`, `observations`, `dlq`.
-    #[serde(default = "yes")]
-    pub sessions: bool,
+    pub sessions: Option<bool>,
     /// `observations` → `attribution_state`.
-    #[serde(default = "yes")]
-    pub attribution: bool,
+    pub attribution: Option<bool>,
     /// Agent telemetry → `agent_events`, `agent_profiles`.
-    #[serde(default = "yes")]
-    pub agents: bool,
+    pub agents: Option<bool>,
     /// `observations`, `agent_profiles`, `behavior_summary` → `drift_events`.
-    #[serde(default = "yes")]
-    pub drift_events: bool,
+    pub drift_events: Option<bool>,
     /// OTLP and spec sources → `evidence`, `correlations`,
     /// `behavior_summary`, `kg_nodes`, `kg_edges`.
-    #[serde(default = "yes")]
-    pub telemetry: bool,
+    pub telemetry: Option<bool>,
 }
 
-fn yes() -> bool {
-    true
+/// `[output]`: reports written from the lake after a committed run, with
+/// the code of `driftlake report`, `trends --out` and `gate --format json`.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct OutputSection {
+    /// The HTML report (`driftlake report --out`).
+    pub report: Option<String>,
+    /// Its Markdown twin (default: `report` with `.md`).
+    pub markdown: Option<String>,
+    /// A directory: one `trends_<family>.parquet` per trend family.
+    pub trends: Option<String>,
+    /// The trend buckets (default `1d`, as `driftlake trends`).
+    pub interval: Option<Interval>,
+    /// The drift gate's verdict as JSON (`driftlake gate --format json`).
+    pub gate: Option<String>,
+    /// How the verdict judges: `warn` (default) or `fail`. Never changes
+    /// the job's exit code.
+    pub gate_mode: Option<GateMode>,
+    /// Medium node rows `fail` allows (default 5, as `--max-medium`).
+    pub gate_max_medium: Option<usize>,
+    /// `[output.window]`: the days the outputs cover.
+    #[serde(default)]
+    pub window: WindowSection,
 }
 
-impl Default for StagesSection {
-    fn default() -> Self {
-        StagesSection {
-            sessions: true,
-            attribution: true,
-            agents: true,
-            drift_events: true,
-            telemetry: true,
+/// `[output.window]`: the days the outputs cover. Absent, each output
+/// takes its command's default window.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct WindowSection {
+    /// First UTC day, inclusive (`--from`).
+    #[serde(default, deserialize_with = "de_day")]
+    pub from: Option<NaiveDate>,
+    /// Last UTC day, inclusive (`--to`).
+    #[serde(default, deserialize_with = "de_day")]
+    pub to: Option<NaiveDate>,
+    /// This many days ending at `to`, or at the newest day with data, and
+    /// no earlier than the oldest (the report's rule); not with `from`.
+    pub days: Option<NonZeroU32>,
+}
+
+/// Trend bucket sizes (lake.md §6).
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+pub enum Interval {
+    /// Hourly buckets.
+    #[serde(rename = "1h")]
+    Hour,
+    /// Daily buckets.
+    #[default]
+    #[serde(rename = "1d")]
+    Day,
+    /// ISO weeks.
+    #[serde(rename = "1w")]
+    Week,
+}
+
+impl Interval {
+    /// The `$interval` value of the trend SQL (`--interval`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Interval::Hour => "1h",
+            Interval::Day => "1d",
+            Interval::Week => "1w",
         }
     }
+}
+
+/// How the gate output judges (`--warn` / `--fail`).
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum GateMode {
+    /// List every drift ≥ low and pass.
+    #[default]
+    Warn,
+    /// Fail on a high node row or more than `max_medium` medium ones.
+    Fail,
+}
+
+/// A `YYYY-MM-DD` string or a TOML local date.
+fn de_day<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<NaiveDate>, D::Error> {
+    use serde::de::Error as _;
+    let text = match toml::Value::deserialize(d)? {
+        toml::Value::String(s) => s,
+        toml::Value::Datetime(dt) if dt.time.is_none() && dt.offset.is_none() => dt.to_string(),
+        other => {
+            return Err(D::Error::custom(format!(
+                "expected a YYYY-MM-DD day, got a {}",
+                other.type_str()
+            )))
+        }
+    };
+    NaiveDate::parse_from_str(&text, "%Y-%m-%d")
+        .map(Some)
+        .map_err(|e| D::Error::custom(format!("{text:?} is not a YYYY-MM-DD day ({e})")))
 }
 
 /// One source of a plan.
@@ -238,6 +333,77 @@ pub struct JobPlan {
     /// The correlation rule weights: the spec's, with the job's
     /// `[correlation]` overrides applied (validated).
     pub correlation_weights: crate::telemetry::correlate::CorrelationWeights,
+    /// What the CLI writes from the lake after the run (validated
+    /// `[output]`).
+    pub outputs: Outputs,
+}
+
+/// A job's validated `[output]`: written after a committed run.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Outputs {
+    /// The HTML report and its Markdown twin.
+    pub report: Option<ReportOutput>,
+    /// One Parquet file per trend family.
+    pub trends: Option<TrendsOutput>,
+    /// The gate's verdict as JSON.
+    pub gate: Option<GateOutput>,
+    /// The days they cover.
+    pub window: OutputWindow,
+}
+
+impl Outputs {
+    /// True when the job writes no output.
+    pub fn is_empty(&self) -> bool {
+        self.report.is_none() && self.trends.is_none() && self.gate.is_none()
+    }
+}
+
+/// `[output] report` (and `markdown`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReportOutput {
+    /// The HTML page.
+    pub html: PathBuf,
+    /// The Markdown twin.
+    pub markdown: PathBuf,
+}
+
+/// `[output] trends` (and `interval`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrendsOutput {
+    /// The directory (created when missing).
+    pub dir: PathBuf,
+    /// Bucket size.
+    pub interval: Interval,
+}
+
+/// `[output] gate` (and `gate_mode`, `gate_max_medium`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct GateOutput {
+    /// The JSON file.
+    pub path: PathBuf,
+    /// How it judges.
+    pub mode: GateMode,
+    /// Medium node rows `fail` allows.
+    pub max_medium: usize,
+}
+
+/// `[output.window]`, validated: `from` and `days` never both set, and
+/// `from <= to` when both are.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OutputWindow {
+    /// First UTC day.
+    pub from: Option<NaiveDate>,
+    /// Last UTC day.
+    pub to: Option<NaiveDate>,
+    /// Days ending at `to` (or the newest day with data).
+    pub days: Option<NonZeroU32>,
+}
+
+impl OutputWindow {
+    /// True when no key was given: each output takes its command's default.
+    pub fn is_default(&self) -> bool {
+        *self == OutputWindow::default()
+    }
 }
 
 /// Command-line overrides of a job (STYLE §1: the job says what, flags say
@@ -258,12 +424,18 @@ impl JobSpec {
     /// [`JobError::Parse`] naming the line, column and key.
     pub fn parse(text: &str, path: &str) -> Result<Self, JobError> {
         toml::from_str(text).map_err(|e| {
-            let (line, column) = e.span().map(|s| line_col(text, s.start)).unwrap_or((1, 1));
+            let start = e.span().map(|s| s.start);
+            let (line, column) = start.map_or((1, 1), |s| line_col(text, s));
+            // toml names an unknown key but not the key of a bad value.
+            let message = match start.and_then(|s| key_at(text, s)) {
+                Some(key) => format!("{key}: {}", e.message()),
+                None => e.message().to_string(),
+            };
             JobError::Parse {
                 path: path.to_string(),
                 line,
                 column,
-                message: e.message().to_string(),
+                message,
             }
         })
     }
@@ -285,8 +457,8 @@ impl JobSpec {
     ///
     /// # Errors
     /// [`JobError::Invalid`] for a bad name, an empty or malformed URL, a
-    /// job that has nothing to read, or out-of-range `[attribution]`
-    /// thresholds.
+    /// job that has nothing to read or nothing to do, out-of-range
+    /// `[attribution]` thresholds, or an `[output]` that does not add up.
     pub fn plan(&self, path: &str, ov: &Overrides) -> Result<JobPlan, JobError> {
         let invalid = |message: String| JobError::Invalid {
             path: path.to_string(),
@@ -346,21 +518,35 @@ impl JobSpec {
         let session_sources = has(&|k| matches!(k, InputKind::Sessrec | InputKind::Asciicast));
         let agent_sources = has(&|k| k == InputKind::AgentEvents);
         let telemetry_sources = has(&|k| matches!(k, InputKind::Otlp | InputKind::Spec));
-        let has_work = session_sources
-            || (self.stages.agents && agent_sources)
-            || (self.stages.telemetry && telemetry_sources);
-        if self.stages.sessions && !has_work {
+        // A job without sources reads nothing, so its stages are off unless
+        // named: a report job must not recompute the derived tables with
+        // its own (default) thresholds behind the job that fills the lake.
+        let stage = |named: Option<bool>| named.unwrap_or(!sources.is_empty());
+        let st = &self.stages;
+        let (sessions, attribution, drift_events) = (
+            stage(st.sessions),
+            stage(st.attribution),
+            stage(st.drift_events),
+        );
+        let agents = stage(st.agents) && agent_sources;
+        let telemetry = stage(st.telemetry) && telemetry_sources;
+        let has_work = session_sources || agents || telemetry;
+        if sessions && !has_work {
             return Err(invalid(
                 "the job has nothing to read: no sessrec, asciicast, agents or otlp source ([sources] or --source)"
                     .into(),
             ));
         }
-        if self.stages.telemetry
-            && has(&|k| k == InputKind::Otlp)
-            && !has(&|k| k == InputKind::Spec)
-        {
+        if telemetry && has(&|k| k == InputKind::Otlp) && !has(&|k| k == InputKind::Spec) {
             return Err(invalid(
                 "the telemetry stage has otlp sources but no specs source to correlate them with ([sources] specs or --source specs=URL)"
+                    .into(),
+            ));
+        }
+        let outputs = self.output.plan().map_err(invalid)?;
+        if !(sessions || attribution || agents || drift_events || telemetry) && outputs.is_empty() {
+            return Err(invalid(
+                "the job does nothing: no sources ([sources] or --source), no [stages] turned on and no [output]"
                     .into(),
             ));
         }
@@ -380,15 +566,124 @@ impl JobSpec {
             name: name.to_string(),
             lake,
             sources,
-            sessions: self.stages.sessions,
-            attribution: self.stages.attribution,
+            sessions,
+            attribution,
             attribution_thresholds: self.attribution.clone(),
-            agents: self.stages.agents && agent_sources,
+            agents,
             agent_settings: self.agents.clone(),
-            drift_events: self.stages.drift_events,
-            telemetry: self.stages.telemetry && telemetry_sources,
+            drift_events,
+            telemetry,
             correlation_weights: weights,
+            outputs,
         })
+    }
+}
+
+impl OutputSection {
+    /// Validate into [`Outputs`] (no I/O: paths are only shape-checked).
+    ///
+    /// # Errors
+    /// A message naming the `[output]` key that is wrong.
+    fn plan(&self) -> Result<Outputs, String> {
+        let path = |key: &str, v: &Option<String>| -> Result<Option<PathBuf>, String> {
+            let Some(v) = v else { return Ok(None) };
+            if v.trim().is_empty() {
+                return Err(format!("[output] {key} is empty"));
+            }
+            if v.contains("://") {
+                return Err(format!(
+                    "[output] {key} = {v:?}: outputs are local files (as `driftlake report --out`), not URLs"
+                ));
+            }
+            Ok(Some(PathBuf::from(v)))
+        };
+        let needs = |key: &str, set: bool, what: &str| -> Result<(), String> {
+            if set {
+                Err(format!("[output] {key} needs {what}"))
+            } else {
+                Ok(())
+            }
+        };
+        let (html, md) = (
+            path("report", &self.report)?,
+            path("markdown", &self.markdown)?,
+        );
+        let (trends, gate) = (path("trends", &self.trends)?, path("gate", &self.gate)?);
+        needs(
+            "markdown",
+            md.is_some() && html.is_none(),
+            "report (it is the report's Markdown twin)",
+        )?;
+        needs(
+            "interval",
+            self.interval.is_some() && trends.is_none(),
+            "trends",
+        )?;
+        needs(
+            "gate_mode",
+            self.gate_mode.is_some() && gate.is_none(),
+            "gate",
+        )?;
+        needs(
+            "gate_max_medium",
+            self.gate_max_medium.is_some() && gate.is_none(),
+            "gate",
+        )?;
+        let report = html.map(|html| {
+            let markdown = md.unwrap_or_else(|| html.with_extension("md"));
+            ReportOutput { html, markdown }
+        });
+        // One file must not overwrite another.
+        let mut files: Vec<(&str, &PathBuf)> = Vec::new();
+        if let Some(r) = &report {
+            files.push(("report", &r.html));
+            files.push(("markdown", &r.markdown));
+        }
+        if let Some(g) = &gate {
+            files.push(("gate", g));
+        }
+        for (i, (a, pa)) in files.iter().enumerate() {
+            if let Some((b, _)) = files[i + 1..].iter().find(|(_, pb)| pb == pa) {
+                return Err(format!(
+                    "[output] {a} and {b} are the same file {} (set markdown when report does not end in .html)",
+                    pa.display()
+                ));
+            }
+        }
+        let w = &self.window;
+        if w.from.is_some() && w.days.is_some() {
+            return Err("[output.window] give from or days, not both".into());
+        }
+        if let (Some(f), Some(t)) = (w.from, w.to) {
+            if f > t {
+                return Err(format!("[output.window] from {f} is after to {t}"));
+            }
+        }
+        let outputs = Outputs {
+            report,
+            trends: trends.map(|dir| TrendsOutput {
+                dir,
+                interval: self.interval.unwrap_or_default(),
+            }),
+            gate: gate.map(|path| GateOutput {
+                path,
+                mode: self.gate_mode.unwrap_or_default(),
+                max_medium: self
+                    .gate_max_medium
+                    .unwrap_or(crate::drift::gate::DEFAULT_MAX_MEDIUM),
+            }),
+            window: OutputWindow {
+                from: w.from,
+                to: w.to,
+                days: w.days,
+            },
+        };
+        needs(
+            "window",
+            outputs.is_empty() && !outputs.window.is_default(),
+            "an output to cover (report, trends or gate)",
+        )?;
+        Ok(outputs)
     }
 }
 
@@ -451,6 +746,42 @@ fn check_url(url: &str) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// The key at byte `offset` of a job file, as `[section] key` (or
+/// `[section]` on a table header), to name it in a parse error. `None`
+/// when the line is not a plain `key = value` or header line (inside a
+/// multi-line array, say): better no key than a wrong one.
+fn key_at(text: &str, offset: usize) -> Option<String> {
+    let offset = offset.min(text.len());
+    let start = text[..offset].rfind('\n').map_or(0, |n| n + 1);
+    let end = text[offset..].find('\n').map_or(text.len(), |n| offset + n);
+    let line = text[start..end].trim();
+    if let Some(h) = header(line) {
+        return Some(format!("[{h}]"));
+    }
+    let key = line.split_once('=')?.0.trim();
+    if !is_bare_key(key) {
+        return None;
+    }
+    match text[..start].lines().rev().find_map(|l| header(l.trim())) {
+        Some(section) => Some(format!("[{section}] {key}")),
+        None => Some(key.to_string()),
+    }
+}
+
+/// The name of a `[table]` header line.
+fn header(line: &str) -> Option<&str> {
+    let name = line.strip_prefix('[')?.split(']').next()?.trim();
+    is_bare_key(name).then_some(name)
+}
+
+/// A (dotted) bare TOML key: `[A-Za-z0-9_.-]+`.
+fn is_bare_key(key: &str) -> bool {
+    !key.is_empty()
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
 }
 
 /// 1-based line and column of byte `offset` in `text`.
@@ -583,12 +914,257 @@ attribution = false
     }
 
     #[test]
-    fn wrong_type_names_the_line() {
+    fn wrong_type_names_the_key_and_line() {
         let text = GOOD.replace("sessions = true", "sessions = \"yes\"");
-        let JobError::Parse { line, .. } = JobSpec::parse(&text, "x").unwrap_err() else {
-            panic!()
+        let err = JobSpec::parse(&text, "x").unwrap_err();
+        let JobError::Parse { line, .. } = &err else {
+            panic!("{err}")
         };
-        assert_eq!(line, 10);
+        assert_eq!(*line, 10);
+        let err = err.to_string();
+        assert!(
+            err.starts_with("x:10:12: [stages] sessions: invalid type"),
+            "{err}"
+        );
+    }
+
+    /// The error of `text` appended to [`GOOD`], which must be a parse
+    /// error at `line`; its message.
+    fn parse_error_at(text: &str, line: usize) -> String {
+        let text = format!("{GOOD}{text}");
+        let err = JobSpec::parse(&text, "j.toml").unwrap_err();
+        let JobError::Parse { line: got, .. } = &err else {
+            panic!("not a parse error: {err}")
+        };
+        assert_eq!(*got, line, "{err}");
+        err.to_string()
+    }
+
+    /// The plan error of `text` appended to [`GOOD`].
+    fn plan_error(text: &str) -> String {
+        let text = format!("{GOOD}{text}");
+        let err = JobSpec::parse(&text, "j.toml")
+            .unwrap()
+            .plan("j.toml", &Overrides::default())
+            .unwrap_err();
+        assert!(matches!(err, JobError::Invalid { .. }), "{err}");
+        err.to_string()
+    }
+
+    #[test]
+    fn output_section_plans_the_outputs() {
+        let text = format!(
+            "{GOOD}[output]\nreport = \"r/weekly.html\"\ntrends = \"r/trends\"\ninterval = \"1w\"\n\
+             gate = \"r/gate.json\"\ngate_mode = \"fail\"\ngate_max_medium = 2\n\
+             [output.window]\ndays = 28\nto = 2026-05-31\n"
+        );
+        let plan = JobSpec::parse(&text, "x")
+            .unwrap()
+            .plan("x", &Overrides::default())
+            .unwrap();
+        let o = &plan.outputs;
+        assert_eq!(
+            o.report,
+            Some(ReportOutput {
+                html: "r/weekly.html".into(),
+                markdown: "r/weekly.md".into(),
+            })
+        );
+        assert_eq!(
+            o.trends,
+            Some(TrendsOutput {
+                dir: "r/trends".into(),
+                interval: Interval::Week,
+            })
+        );
+        assert_eq!(
+            o.gate,
+            Some(GateOutput {
+                path: "r/gate.json".into(),
+                mode: GateMode::Fail,
+                max_medium: 2,
+            })
+        );
+        assert_eq!(o.window.days.map(NonZeroU32::get), Some(28));
+        assert_eq!(o.window.to, NaiveDate::from_ymd_opt(2026, 5, 31));
+        assert_eq!(o.window.from, None);
+        // The defaults: markdown beside the report, daily trends, the gate
+        // in warn mode with the CLI's limit, each command's own window.
+        let text = format!(
+            "{GOOD}[output]\nreport = \"a.html\"\nmarkdown = \"b.md\"\ntrends = \"t\"\ngate = \"g.json\"\n"
+        );
+        let o = JobSpec::parse(&text, "x")
+            .unwrap()
+            .plan("x", &Overrides::default())
+            .unwrap()
+            .outputs;
+        assert_eq!(o.report.unwrap().markdown, PathBuf::from("b.md"));
+        assert_eq!(o.trends.unwrap().interval, Interval::Day);
+        let g = o.gate.unwrap();
+        assert_eq!(
+            (g.mode, g.max_medium),
+            (GateMode::Warn, crate::drift::gate::DEFAULT_MAX_MEDIUM)
+        );
+        assert!(o.window.is_default());
+        // No [output]: nothing to write.
+        let plan = JobSpec::parse(GOOD, "x")
+            .unwrap()
+            .plan("x", &Overrides::default())
+            .unwrap();
+        assert!(plan.outputs.is_empty());
+    }
+
+    #[test]
+    fn output_window_takes_strings_or_toml_dates() {
+        let text = format!(
+            "{GOOD}[output]\ngate = \"g.json\"\n[output.window]\nfrom = \"2026-05-01\"\nto = 2026-05-07\n"
+        );
+        let w = JobSpec::parse(&text, "x")
+            .unwrap()
+            .plan("x", &Overrides::default())
+            .unwrap()
+            .outputs
+            .window;
+        assert_eq!(w.from, NaiveDate::from_ymd_opt(2026, 5, 1));
+        assert_eq!(w.to, NaiveDate::from_ymd_opt(2026, 5, 7));
+    }
+
+    #[test]
+    fn output_parse_errors_name_the_key_and_line() {
+        // GOOD ends on line 11; the appended text starts on line 12.
+        let err = parse_error_at("[output]\nreport = \"r.html\"\nreprot = \"x\"\n", 14);
+        assert!(
+            err.starts_with("j.toml:14:1: [output] reprot: unknown field `reprot`"),
+            "{err}"
+        );
+        let err = parse_error_at("[output]\ntrends = \"t\"\ninterval = \"2w\"\n", 14);
+        assert!(
+            err.starts_with("j.toml:14:12: [output] interval: unknown variant `2w`"),
+            "{err}"
+        );
+        assert!(err.contains("`1h`, `1d`, `1w`"), "{err}");
+        let err = parse_error_at("[outptu]\nreport = \"r.html\"\n", 12);
+        assert!(
+            err.contains("[outptu]") && err.contains("unknown field `outptu`"),
+            "{err}"
+        );
+        let err = parse_error_at("[output]\ngate = \"g\"\ngate_max_medium = \"5\"\n", 14);
+        assert!(
+            err.contains("j.toml:14:19: [output] gate_max_medium: invalid type: string"),
+            "{err}"
+        );
+        let err = parse_error_at("[output]\ngate = \"g\"\ngate_mode = \"strict\"\n", 14);
+        assert!(
+            err.contains("[output] gate_mode: unknown variant `strict`"),
+            "{err}"
+        );
+        let err = parse_error_at("[output.window]\ndays = 0\n", 13);
+        assert!(
+            err.contains("j.toml:13:8: [output.window] days: invalid value"),
+            "{err}"
+        );
+        let err = parse_error_at("[output.window]\nfrom = \"2026-13-01\"\n", 13);
+        assert!(
+            err.contains(
+                "j.toml:13:8: [output.window] from: \"2026-13-01\" is not a YYYY-MM-DD day"
+            ),
+            "{err}"
+        );
+        let err = parse_error_at("[output.window]\nto = 2026-05-01T10:00:00Z\n", 13);
+        assert!(
+            err.contains("[output.window] to: expected a YYYY-MM-DD day"),
+            "{err}"
+        );
+        let err = parse_error_at("[output.window]\nweeks = 4\n", 13);
+        assert!(
+            err.contains("[output.window] weeks: unknown field `weeks`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn output_plan_errors_name_the_key() {
+        for (text, want) in [
+            ("[output]\nmarkdown = \"r.md\"\n", "[output] markdown needs report"),
+            ("[output]\ninterval = \"1w\"\n", "[output] interval needs trends"),
+            ("[output]\ngate_mode = \"fail\"\n", "[output] gate_mode needs gate"),
+            ("[output]\ngate_max_medium = 1\n", "[output] gate_max_medium needs gate"),
+            ("[output.window]\ndays = 7\n", "[output] window needs an output"),
+            ("[output]\nreport = \"\"\n", "[output] report is empty"),
+            (
+                "[output]\ntrends = \"s3://b/trends\"\n",
+                "[output] trends = \"s3://b/trends\": outputs are local files",
+            ),
+            (
+                "[output]\nreport = \"r.md\"\n",
+                "[output] report and markdown are the same file r.md",
+            ),
+            (
+                "[output]\nreport = \"r.html\"\ngate = \"r.md\"\n",
+                "[output] markdown and gate are the same file r.md",
+            ),
+            (
+                "[output]\ngate = \"g\"\n[output.window]\nfrom = \"2026-05-01\"\ndays = 7\n",
+                "[output.window] give from or days, not both",
+            ),
+            (
+                "[output]\ngate = \"g\"\n[output.window]\nfrom = \"2026-05-02\"\nto = \"2026-05-01\"\n",
+                "[output.window] from 2026-05-02 is after to 2026-05-01",
+            ),
+        ] {
+            let err = plan_error(text);
+            assert!(err.contains(want), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_job_without_sources_runs_no_stage_unless_named() {
+        let head = "[job]\nname = \"weekly\"\n[lake]\nurl = \"s3://b/lake\"\n";
+        let plan = |text: &str| {
+            JobSpec::parse(text, "w.toml")
+                .unwrap()
+                .plan("w.toml", &Overrides::default())
+        };
+        // Outputs only: no stage, the outputs planned.
+        let p = plan(&format!("{head}[output]\nreport = \"r.html\"\n")).unwrap();
+        assert!(p.sources.is_empty());
+        assert!(!(p.sessions || p.attribution || p.agents || p.drift_events || p.telemetry));
+        assert!(p.outputs.report.is_some());
+        // Named stages that recompute from the lake run.
+        let p = plan(&format!(
+            "{head}[stages]\nattribution = true\ndrift_events = true\n"
+        ))
+        .unwrap();
+        assert!(p.attribution && p.drift_events && !p.sessions);
+        // Nothing at all to do is an error; so is a sessions stage with
+        // nothing to read.
+        let err = plan(head).unwrap_err().to_string();
+        assert!(err.contains("the job does nothing"), "{err}");
+        let err = plan(&format!("{head}[stages]\nsessions = true\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("nothing to read"), "{err}");
+        // A --source gives the job sources: its stages default on again.
+        let ov = Overrides {
+            sources: vec![parse_source_flag("sessrec=memory://t/a").unwrap()],
+            lake: None,
+        };
+        let p = JobSpec::parse(head, "w").unwrap().plan("w", &ov).unwrap();
+        assert!(p.sessions && p.attribution && p.drift_events);
+    }
+
+    #[test]
+    fn key_at_names_only_what_it_can_see() {
+        let text = "top = 1\n[a.b]\nk = [\n  1,\n  \"x\",\n]\n";
+        assert_eq!(key_at(text, 0).as_deref(), Some("top"));
+        assert_eq!(key_at(text, 9).as_deref(), Some("[a.b]"));
+        assert_eq!(
+            key_at(text, text.find("k =").unwrap()).as_deref(),
+            Some("[a.b] k")
+        );
+        // Inside a multi-line array the line has no key: none is named.
+        assert_eq!(key_at(text, text.find("\"x\"").unwrap()), None);
+        assert_eq!(key_at(text, text.len() + 10), None);
     }
 
     #[test]

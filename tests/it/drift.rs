@@ -235,7 +235,7 @@ fn scripts_ci_gate_wrapper_passes_the_exit_code_through() {
 // Drift events
 
 /// Run the demo job into `lake`.
-fn run_demo(lake: &Path) {
+pub(crate) fn run_demo(lake: &Path) {
     let o = bin()
         .current_dir(MANIFEST)
         .args(["run", "jobs/demo.toml", "-q", "--lake"])
@@ -703,7 +703,7 @@ const SECTIONS: [&str; 5] = [
 /// Check a report page: well-formed (XML parse), valid HTML5 (html5lib's
 /// strict parser, when the test venv is there), no script, no network, the
 /// five sections in order; returns the number of `<svg` per section.
-fn check_page(html: &str) -> Vec<usize> {
+pub(crate) fn check_page(html: &str) -> Vec<usize> {
     roxmltree::Document::parse_with_options(
         html,
         roxmltree::ParsingOptions {

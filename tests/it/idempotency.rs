@@ -88,6 +88,7 @@ pub mod support {
                 .iter()
                 .any(|(k, _)| matches!(k, InputKind::Otlp | InputKind::Spec)),
             correlation_weights: Default::default(),
+            outputs: Default::default(),
         }
     }
 

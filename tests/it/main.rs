@@ -14,6 +14,7 @@ mod engine_props;
 mod golden;
 mod idempotency;
 mod incremental;
+mod jobs;
 mod lake_read;
 mod pii;
 mod s3;
