@@ -627,7 +627,17 @@ async fn write_outputs_async(lake: &str, outputs: &Outputs) -> Vec<OutputFailure
             fail(format!("trends {}", t.dir.display()), e);
         }
     }
-    if let Some(g) = &outputs.gate {
+    if let Some(g) = outputs.gate.as_ref().filter(|_| {
+        // As a trend family without its table: the lake of a job without the
+        // telemetry stage has nothing to gate.
+        let has = tables.iter().any(|t| t == "behavior_summary");
+        if !has {
+            eprintln!(
+                "gate skipped: the lake has no behavior_summary table (no telemetry stage has run)"
+            );
+        }
+        has
+    }) {
         let res = async {
             let mode = match g.mode {
                 GateMode::Warn => Mode::Warn,

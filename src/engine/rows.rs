@@ -43,8 +43,12 @@ impl Rows {
         }
     }
 
-    /// Column `name` cast to `to`, one array per batch.
+    /// Column `name` cast to `to`, one array per batch. A query that
+    /// returned no batch at all (no rows) has every column, empty.
     pub fn column(&self, name: &str, to: &DataType) -> Result<Vec<ArrayRef>> {
+        if self.cols.is_empty() {
+            return Ok(Vec::new());
+        }
         let parts = self
             .cols
             .get(name)

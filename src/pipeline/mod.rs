@@ -516,6 +516,7 @@ impl InputOutcome {
 }
 
 /// Everything after the `running` ledger entry.
+#[allow(clippy::too_many_arguments)]
 fn execute(
     plan: &JobPlan,
     scope: Scope,
@@ -1490,9 +1491,11 @@ fn assemble_and_commit(
         )?;
     }
 
-    let refs: Vec<&InputRow> = input_rows.iter().collect();
-    let batch = schema::inputs_batch(&refs).map_err(|e| arrow_err("_inputs", e))?;
-    rt.block_on(lake.write_ledger(Table::Inputs, run_id, &batch))?;
+    if !input_rows.is_empty() {
+        let refs: Vec<&InputRow> = input_rows.iter().collect();
+        let batch = schema::inputs_batch(&refs).map_err(|e| arrow_err("_inputs", e))?;
+        rt.block_on(lake.write_ledger(Table::Inputs, run_id, &batch))?;
+    }
     Ok(summary)
 }
 
@@ -1533,6 +1536,10 @@ fn commit_table(
     parts: Vec<Partition>,
     summary: &mut RunSummary,
 ) -> Result<()> {
+    if parts.is_empty() {
+        // Nothing of this table was recomputed: it is left as it is.
+        return Ok(());
+    }
     let c = rt.block_on(lake.commit(table, run_id, parts))?;
     progress::advance("", table, 0, c.rows);
     tracing::info!(

@@ -11,7 +11,9 @@ use driftlake::job::{JobSpec, Overrides};
 use serde_json::Value;
 
 use crate::drift::{check_page, run_demo};
-use crate::idempotency::support::{bin, code, files, read_parquet, stderr, stdout, table_rows};
+use crate::idempotency::support::{
+    bin, code, demo_dir, files, read_parquet, stderr, stdout, table_rows,
+};
 
 const MANIFEST: &str = env!("CARGO_MANIFEST_DIR");
 
@@ -381,4 +383,48 @@ fn a_bad_output_key_stops_the_job_before_the_lake_is_touched() {
         assert!(err.contains(&want), "{cmd}: {want:?} not in {err}");
     }
     assert!(!lake.exists(), "a bad job file must not create the lake");
+}
+
+#[test]
+fn the_weekly_job_skips_the_gate_on_a_lake_without_telemetry() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lake = tmp.path().join("lake");
+    // A sessions-only lake: no behavior_summary table.
+    let demo = demo_dir();
+    let sessions_job = tmp.path().join("sessions.toml");
+    std::fs::write(
+        &sessions_job,
+        format!(
+            "[job]\nname = \"sessions\"\n[lake]\nurl = {:?}\n[sources]\nsessrec = [{:?}]\n",
+            lake.to_str().unwrap(),
+            demo.join("artifacts").to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let o = bin()
+        .args(["run", sessions_job.to_str().unwrap(), "-q"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(!lake.join("behavior_summary").exists());
+    let cwd = tmp.path().join("work");
+    std::fs::create_dir(&cwd).unwrap();
+    let job = weekly_job(tmp.path(), &lake);
+    let o = bin()
+        .current_dir(&cwd)
+        .arg("run")
+        .arg(&job)
+        .output()
+        .unwrap();
+    let err = stderr(&o);
+    assert_eq!(code(&o), 0, "{err}");
+    assert!(
+        err.contains("gate skipped: the lake has no behavior_summary table"),
+        "{err}"
+    );
+    assert!(!cwd.join("reports/gate.json").exists());
+    assert!(cwd.join("reports/weekly.html").is_file());
+    assert!(cwd
+        .join("reports/trends/trends_primitives.parquet")
+        .is_file());
 }
