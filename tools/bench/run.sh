@@ -11,7 +11,7 @@ PY=${PY:-python3}
 
 VENV_PY=${VENV_PY:-$CACHE/venv/bin/python}   # duckdb for the side-by-side figure (make venv)
 # BENCH_ONLY="telemetry report" runs only those sections (engine sessions
-# attribution agents telemetry report); all of them by default.
+# attribution agents telemetry report noop); all of them by default.
 want() { [ -z "${BENCH_ONLY:-}" ] || [[ " $BENCH_ONLY " == *" $1 "* ]]; }
 
 cargo build --release --locked --bin driftlake --bench engine --bench agents --bench report
@@ -55,6 +55,34 @@ for threads in 1 2; do
   rm -rf "$lake"
 done
 rm -f "$job"
+
+fi
+
+if want noop; then
+echo "== no-op incremental run: 10,000 shards + 100 recorder logs, nothing new (sessions, attribution, drift events) =="
+ndir="$BENCH_DATA/noop-10k"
+if [ ! -f "$BENCH_DATA/.done-noop-10k" ]; then
+  rm -rf "$ndir"
+  echo "generating 10,000 one-session shards over 100 days x 100 deckies into $ndir" >&2
+  $PY tools/gen/sessrec_gen.py --out "$ndir" --seed 11 --days 100 --deckies 100 --services ssh \
+      --sessions 10000 --syslog --quiet
+  touch "$BENCH_DATA/.done-noop-10k"
+fi
+lake=$(mktemp -d)
+job=$(mktemp --suffix=.toml)
+printf '[job]\nname = "bench-noop"\n[lake]\nurl = "%s"\n[sources]\nsessrec = ["%s"]\nsession_logs = ["%s"]\n[stages]\nsessions = true\nattribution = true\ndrift_events = true\n' \
+  "$lake" "$ndir" "$ndir/logs" > "$job"
+noop_line() {
+  /usr/bin/time -f '%e %M' -o /tmp/driftlake-bench-time "$BIN" run "$job" --json -q > /tmp/driftlake-bench-summary.json
+  read -r wall rss_kb < /tmp/driftlake-bench-time
+  $PY -c 'import json,sys; d=json.load(open("/tmp/driftlake-bench-summary.json"))
+print("%s: inputs read %d, unchanged %d, list+decide %.3f s, run %.2f s, peak RSS %.0f MiB, attribution_state rows %s"
+      % (sys.argv[1], len(d["inputs"]), d["inputs_unchanged"], d["list_and_decide_s"], float(sys.argv[2]),
+         int(sys.argv[3]) / 1024, d["tables"].get("attribution_state", {}).get("rows", "?")))' "$1" "$wall" "$rss_kb"
+}
+noop_line "first run"
+for i in 1 2 3; do noop_line "no-op run $i"; done
+rm -rf "$lake" "$job"
 
 fi
 
@@ -119,7 +147,9 @@ for threads in 1 2; do
            t, w, b/1e6/w, b/1e6/w/t, n/w/1e6, r/1024 }'
   if [ "$threads" = 2 ]; then
     /usr/bin/time -f '%e' -o /tmp/driftlake-bench-time "$BIN" run "$job" --lake "$lake" --threads 2 -qq
-    echo "rerun over the same files (all partitions unchanged): $(cat /tmp/driftlake-bench-time) s"
+    echo "rerun, nothing new (no file read; derived tables recomputed from the lake): $(cat /tmp/driftlake-bench-time) s"
+    /usr/bin/time -f '%e' -o /tmp/driftlake-bench-time "$BIN" run "$job" --lake "$lake" --threads 2 -qq --full
+    echo "rerun --full over the same files (all partitions unchanged): $(cat /tmp/driftlake-bench-time) s"
     /usr/bin/time -f 'report over the materialised evidence lake: %e s, peak RSS %M KiB' \
       "$BIN" report --lake "$lake" --out "$BENCH_DATA/telemetry-report.html"
     /usr/bin/time -f 'gate --fail: %e s' "$BIN" gate --lake "$lake" --fail > /dev/null || true
