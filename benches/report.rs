@@ -261,6 +261,7 @@ fn generate(lake: &Path) {
         telemetry: true,
         correlation_weights: Default::default(),
         outputs: Default::default(),
+        storage: Default::default(),
     };
     let t = Instant::now();
     let s = pipeline::run(&plan, &RunOptions::default()).expect("the job commits");

@@ -39,6 +39,17 @@ pub fn plan_text(plan: &JobPlan) -> String {
     } else {
         let _ = writeln!(s, "  stages  {}", stages.join(", "));
     }
+    if plan.storage != crate::source::StorageOptions::default() {
+        let st = &plan.storage;
+        let _ = writeln!(
+            s,
+            "  storage {} retries within {:.0} s, {:.1} s per request, {:.1} s to connect",
+            st.max_retries,
+            st.retry_timeout.as_secs_f64(),
+            st.request_timeout.as_secs_f64(),
+            st.connect_timeout.as_secs_f64()
+        );
+    }
     outputs_text(&mut s, &plan.outputs);
     s
 }

@@ -46,7 +46,7 @@ use object_store::{
 
 use super::{EngineError, Result};
 use crate::sink::Lake;
-use crate::source::{open_url, StoreUrl};
+use crate::source::{open_url, retried, StoreUrl};
 
 /// The hive partition column (spec/lake.md §1).
 const PARTITION_COL: &str = "date";
@@ -78,6 +78,7 @@ pub async fn register_lake(ctx: &DfContext, lake_url: &str) -> Result<Vec<String
     let store_url = open_url(lake_url).map_err(|e| lake_err(Box::new(e)))?;
     let managed = managed_tables(&store_url).await.map_err(&lake_err)?;
     let view = ManifestView {
+        remote: store_url.is_remote(),
         inner: Arc::clone(&store_url.store),
         tables: Arc::new(
             managed
@@ -87,10 +88,18 @@ pub async fn register_lake(ctx: &DfContext, lake_url: &str) -> Result<Vec<String
         ),
     };
     ctx.register_object_store(&store_url.base, Arc::new(view));
-    let mut dirs = table_dirs(store_url.store.as_ref(), &store_url.prefix)
+    let mut dirs = table_dirs(&store_url)
         .await
         .map_err(|e| lake_err(Box::new(e)))?;
-    dirs.retain(|d| !managed.contains_key(&d.name));
+    // In a lake runs write (it has a run ledger), a managed table is read
+    // through its manifest only: its directory without a manifest holds a
+    // first commit that never switched. (Lakes other tools wrote have no
+    // ledger and are read by directory.)
+    let run_lake = dirs.iter().any(|d| d.name == "_runs");
+    dirs.retain(|d| {
+        !managed.contains_key(&d.name)
+            && !(run_lake && crate::model::schema::MANAGED_TABLES.contains(&d.name.as_str()))
+    });
     dirs.extend(
         managed
             .iter()
@@ -134,10 +143,11 @@ pub async fn register_lake(ctx: &DfContext, lake_url: &str) -> Result<Vec<String
 async fn managed_tables(
     root: &StoreUrl,
 ) -> Result<BTreeMap<String, BTreeSet<Path>>, Box<dyn std::error::Error + Send + Sync>> {
-    let listed = root
-        .store
-        .list_with_delimiter(Some(&root.child(MANIFEST_DIR)))
-        .await?;
+    let dir = root.child(MANIFEST_DIR);
+    let listed = retried(root.is_remote(), "list", || {
+        root.store.list_with_delimiter(Some(&dir))
+    })
+    .await?;
     let lake = Lake::from_store(root.clone());
     let mut out = BTreeMap::new();
     for meta in listed.objects {
@@ -156,8 +166,12 @@ async fn managed_tables(
 
 /// The table directories under `prefix`: those holding `.parquet` files
 /// directly or in `date=…/` subdirectories.
-async fn table_dirs(store: &dyn ObjectStore, prefix: &Path) -> object_store::Result<Vec<TableDir>> {
-    let top = store.list_with_delimiter(Some(prefix)).await?;
+async fn table_dirs(root: &StoreUrl) -> object_store::Result<Vec<TableDir>> {
+    let (store, remote) = (root.store.as_ref(), root.is_remote());
+    let top = retried(remote, "list", || {
+        store.list_with_delimiter(Some(&root.prefix))
+    })
+    .await?;
     let mut out = Vec::new();
     for dir in top.common_prefixes {
         let Some(name) = dir.filename().map(str::to_owned) else {
@@ -166,7 +180,7 @@ async fn table_dirs(store: &dyn ObjectStore, prefix: &Path) -> object_store::Res
         if name == MANIFEST_DIR || name.starts_with('.') {
             continue;
         }
-        let inner = store.list_with_delimiter(Some(&dir)).await?;
+        let inner = retried(remote, "list", || store.list_with_delimiter(Some(&dir))).await?;
         let has_parquet = |objs: &[ObjectMeta]| {
             objs.iter().any(|o| {
                 o.location
@@ -180,7 +194,8 @@ async fn table_dirs(store: &dyn ObjectStore, prefix: &Path) -> object_store::Res
             .any(|p| p.filename().is_some_and(|f| f.starts_with("date=")));
         // Partition directories left empty (a local lake after a killed
         // run's files were repaired away) do not make a table.
-        if partitioned && has_parquet_below(store, &dir).await? {
+        let below = retried(remote, "list", || has_parquet_below(store, &dir));
+        if partitioned && below.await? {
             out.push(TableDir {
                 name,
                 partitioned: true,
@@ -221,6 +236,9 @@ type ManagedFiles = BTreeMap<Path, BTreeSet<Path>>;
 struct ManifestView {
     inner: Arc<dyn ObjectStore>,
     tables: Arc<ManagedFiles>,
+    /// A cloud store: whole reads and listings are retried on transient
+    /// errors (`source::retried`).
+    remote: bool,
 }
 
 /// Whether `location` is a committed object: outside every managed table,
@@ -301,7 +319,12 @@ impl ObjectStore for ManifestView {
         'life1: 'async_trait,
         Self: 'async_trait,
     {
-        self.inner.get_opts(location, options)
+        Box::pin(async move {
+            retried(self.remote, "get", || {
+                self.inner.get_opts(location, options.clone())
+            })
+            .await
+        })
     }
 
     fn get_ranges<'life0, 'life1, 'life2, 'async_trait>(
@@ -315,7 +338,12 @@ impl ObjectStore for ManifestView {
         'life2: 'async_trait,
         Self: 'async_trait,
     {
-        self.inner.get_ranges(location, ranges)
+        Box::pin(async move {
+            retried(self.remote, "get", || {
+                self.inner.get_ranges(location, ranges)
+            })
+            .await
+        })
     }
 
     fn delete_stream(
@@ -326,7 +354,24 @@ impl ObjectStore for ManifestView {
     }
 
     fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
-        self.filtered(self.inner.list(prefix))
+        if !self.remote {
+            return self.filtered(self.inner.list(prefix));
+        }
+        // Listed whole, so a page that breaks off is listed again.
+        let inner = Arc::clone(&self.inner);
+        let prefix = prefix.cloned();
+        let all = async move {
+            retried(true, "list", || {
+                inner.list(prefix.as_ref()).try_collect::<Vec<ObjectMeta>>()
+            })
+            .await
+        };
+        self.filtered(
+            futures::stream::once(all)
+                .map_ok(|v| futures::stream::iter(v.into_iter().map(Ok)))
+                .try_flatten()
+                .boxed(),
+        )
     }
 
     fn list_with_offset(
@@ -347,7 +392,10 @@ impl ObjectStore for ManifestView {
         Self: 'async_trait,
     {
         Box::pin(async move {
-            let mut got = self.inner.list_with_delimiter(prefix).await?;
+            let mut got = retried(self.remote, "list", || {
+                self.inner.list_with_delimiter(prefix)
+            })
+            .await?;
             got.objects
                 .retain(|m| visible_object(&self.tables, &m.location));
             got.common_prefixes.retain(|p| visible_dir(&self.tables, p));

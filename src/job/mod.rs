@@ -124,6 +124,9 @@ pub struct JobSpec {
     /// `[output]`: what the CLI writes from the lake after a committed run.
     #[serde(default)]
     pub output: OutputSection,
+    /// `[storage]`: retries and timeouts of cloud object stores.
+    #[serde(default)]
+    pub storage: StorageSection,
 }
 
 /// `[job]`: what the job is called (the `_runs.job` value).
@@ -296,6 +299,66 @@ fn de_day<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<NaiveDate>, D
         .map_err(|e| D::Error::custom(format!("{text:?} is not a YYYY-MM-DD day ({e})")))
 }
 
+/// `[storage]`: how cloud object stores (s3, gs, az) are talked to. Every
+/// key is optional; object_store's defaults apply.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct StorageSection {
+    /// Retries of a request that failed transiently (5xx, 429, connection
+    /// error, timeout); 0 turns retries off. Default 10.
+    pub max_retries: Option<usize>,
+    /// No retry starts later than this many seconds after the first
+    /// attempt. Default 180.
+    pub retry_timeout_s: Option<f64>,
+    /// Seconds one request may take. Default 30.
+    pub request_timeout_s: Option<f64>,
+    /// Seconds to connect. Default 5.
+    pub connect_timeout_s: Option<f64>,
+}
+
+impl StorageSection {
+    /// The validated options.
+    ///
+    /// # Errors
+    /// A message naming the key when a value is out of range.
+    pub fn plan(&self) -> Result<crate::source::StorageOptions, String> {
+        let mut o = crate::source::StorageOptions::default();
+        if let Some(n) = self.max_retries {
+            if n > 100 {
+                return Err(format!("[storage] max_retries = {n}: at most 100"));
+            }
+            o.max_retries = n;
+        }
+        let secs = |key: &str, v: Option<f64>, into: &mut std::time::Duration| {
+            if let Some(v) = v {
+                if !(v.is_finite() && v > 0.0 && v <= 86_400.0) {
+                    return Err(format!(
+                        "[storage] {key} = {v}: seconds, more than 0 and at most 86400"
+                    ));
+                }
+                *into = std::time::Duration::from_secs_f64(v);
+            }
+            Ok(())
+        };
+        secs(
+            "retry_timeout_s",
+            self.retry_timeout_s,
+            &mut o.retry_timeout,
+        )?;
+        secs(
+            "request_timeout_s",
+            self.request_timeout_s,
+            &mut o.request_timeout,
+        )?;
+        secs(
+            "connect_timeout_s",
+            self.connect_timeout_s,
+            &mut o.connect_timeout,
+        )?;
+        Ok(o)
+    }
+}
+
 /// One source of a plan.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SourceSpec {
@@ -336,6 +399,8 @@ pub struct JobPlan {
     /// What the CLI writes from the lake after the run (validated
     /// `[output]`).
     pub outputs: Outputs,
+    /// Cloud store retries and timeouts (`[storage]`, validated).
+    pub storage: crate::source::StorageOptions,
 }
 
 /// A job's validated `[output]`: written after a committed run.
@@ -575,6 +640,7 @@ impl JobSpec {
             telemetry,
             correlation_weights: weights,
             outputs,
+            storage: self.storage.plan().map_err(invalid)?,
         })
     }
 }
@@ -859,6 +925,39 @@ attribution = false
                 .unwrap_err()
                 .to_string();
             assert!(err.contains("[correlation]"), "{err}");
+        }
+    }
+
+    #[test]
+    fn storage_section_sets_retries_and_timeouts_or_names_the_bad_key() {
+        let plan = |body: &str| {
+            JobSpec::parse(&format!("{GOOD}[storage]\n{body}\n"), "x")
+                .map_err(|e| e.to_string())?
+                .plan("x", &Overrides::default())
+                .map_err(|e| e.to_string())
+        };
+        let p = plan("max_retries = 3\nrequest_timeout_s = 2.5").unwrap();
+        assert_eq!(p.storage.max_retries, 3);
+        assert_eq!(
+            p.storage.request_timeout,
+            std::time::Duration::from_millis(2500)
+        );
+        // Keys not given keep object_store's defaults.
+        let d = crate::source::StorageOptions::default();
+        assert_eq!(
+            (p.storage.retry_timeout, p.storage.connect_timeout),
+            (d.retry_timeout, d.connect_timeout)
+        );
+        assert_eq!(plan("").unwrap().storage, d);
+        for (bad, names) in [
+            ("max_retries = 1000", "[storage] max_retries"),
+            ("request_timeout_s = 0", "[storage] request_timeout_s"),
+            ("retry_timeout_s = -1", "[storage] retry_timeout_s"),
+            ("max_retries = -1", "max_retries"),
+            ("retries = 3", "retries"),
+        ] {
+            let err = plan(bad).unwrap_err();
+            assert!(err.contains(names), "{bad}: {err}");
         }
     }
 

@@ -19,6 +19,25 @@ use datafusion::arrow::array::{
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use datafusion::arrow::error::ArrowError;
 
+/// The tables a run writes through the commit protocol (lake.md §2): each
+/// has a manifest, is repaired at the start of a run, and is read only
+/// through its manifest (files of such a table without a manifest are a
+/// killed or failed first commit, never data).
+pub const MANAGED_TABLES: [&str; 12] = [
+    "sessions",
+    "observations",
+    "dlq",
+    "attribution_state",
+    "agent_events",
+    "agent_profiles",
+    "drift_events",
+    "evidence",
+    "correlations",
+    "behavior_summary",
+    "kg_nodes",
+    "kg_edges",
+];
+
 /// The hive partition column of partitioned tables.
 pub const PARTITION_COL: &str = "date";
 

@@ -73,22 +73,6 @@ const DLQ_ORDER: [&str; 6] = [
 /// Rows per Arrow batch (DataFusion's default batch size, STYLE §7).
 pub const BATCH_ROWS: usize = 8192;
 
-/// The tables a sessions run manages (repaired at start).
-const MANAGED_TABLES: [&str; 12] = [
-    "sessions",
-    "observations",
-    "dlq",
-    "attribution_state",
-    "agent_events",
-    "agent_profiles",
-    crate::drift::table::TABLE,
-    "evidence",
-    "correlations",
-    "behavior_summary",
-    "kg_nodes",
-    "kg_edges",
-];
-
 /// How this run behaves (flags, not job content).
 #[derive(Clone, Debug)]
 pub struct RunOptions {
@@ -270,6 +254,8 @@ pub fn observation_id(evidence_ref: &str, primitive: &str) -> String {
 /// source root cannot be opened or listed, or a commit failed. Bad records
 /// and unreadable inputs are not errors; they are in the summary.
 pub fn run(plan: &JobPlan, opts: &RunOptions) -> Result<RunSummary> {
+    // Before any store is opened: the job's cloud retries and timeouts.
+    source::set_storage_options(plan.storage.clone());
     let started = Instant::now();
     let started_at = Utc::now();
     let run_id = new_run_id(started_at, &plan.name);
@@ -358,7 +344,7 @@ fn run_locked(
         .thread_name(|i| format!("driftlake-worker-{i}"))
         .build()
         .map_err(Error::ThreadPool)?;
-    rt.block_on(lake.repair(&MANAGED_TABLES))?;
+    rt.block_on(lake.repair(&schema::MANAGED_TABLES))?;
     let listing_started = Instant::now();
 
     // Open and list every source before anything is written: a typo in a

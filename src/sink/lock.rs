@@ -167,12 +167,11 @@ impl Lake {
     /// [`SinkError::Store`] when the store fails.
     pub async fn lock_holder(&self) -> Result<Option<LockHolder>, SinkError> {
         let path = self.path(LOCK);
-        let got = match self.root.store.get(&path).await {
-            Ok(g) => g,
+        let bytes = match self.get_bytes(&path).await {
+            Ok(b) => b,
             Err(object_store::Error::NotFound { .. }) => return Ok(None),
             Err(e) => return Err(self.store_err("read", &path)(e)),
         };
-        let bytes = got.bytes().await.map_err(self.store_err("read", &path))?;
         Ok(serde_json::from_slice(&bytes).ok())
     }
 }

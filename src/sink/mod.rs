@@ -206,12 +206,11 @@ impl Lake {
     /// [`SinkError::Manifest`] when the manifest does not parse.
     pub async fn manifest(&self, table: &str) -> Result<Manifest, SinkError> {
         let path = self.manifest_path(table);
-        let got = match self.root.store.get(&path).await {
-            Ok(got) => got,
+        let bytes = match self.get_bytes(&path).await {
+            Ok(b) => b,
             Err(object_store::Error::NotFound { .. }) => return Ok(Manifest::empty(table)),
             Err(e) => return Err(self.store_err("read", &path)(e)),
         };
-        let bytes = got.bytes().await.map_err(self.store_err("read", &path))?;
         serde_json::from_slice(&bytes).map_err(|source| SinkError::Manifest {
             path: self.root.object_url(&path),
             source,
@@ -251,11 +250,8 @@ impl Lake {
         for &table in tables {
             let keep: BTreeSet<Path> = self.current_files(table).await?.into_iter().collect();
             let dir = self.path(table);
-            let listed: Vec<_> = self
-                .root
-                .store
-                .list(Some(&dir))
-                .try_collect()
+            let listed = self
+                .list_all(&dir)
                 .await
                 .map_err(self.store_err("list", &dir))?;
             let mut n = 0;
@@ -276,6 +272,23 @@ impl Lake {
             }
         }
         Ok(report)
+    }
+
+    /// One whole object, retried on a cloud store's transient errors.
+    pub(crate) async fn get_bytes(&self, path: &Path) -> object_store::Result<Bytes> {
+        crate::source::retried(self.root.is_remote(), "get", || async {
+            self.root.store.get(path).await?.bytes().await
+        })
+        .await
+    }
+
+    /// Every object under `dir`, the listing retried as a whole on a cloud
+    /// store's transient errors.
+    async fn list_all(&self, dir: &Path) -> object_store::Result<Vec<object_store::ObjectMeta>> {
+        crate::source::retried(self.root.is_remote(), "list", || {
+            self.root.store.list(Some(dir)).try_collect()
+        })
+        .await
     }
 
     async fn delete(&self, path: &Path) -> Result<(), SinkError> {
@@ -411,13 +424,10 @@ impl Lake {
     /// # Errors
     /// [`SinkError`] when the file cannot be read or decoded.
     pub async fn read_file(&self, table: &str, path: &Path) -> Result<Vec<RecordBatch>, SinkError> {
-        let got = self
-            .root
-            .store
-            .get(path)
+        let bytes = self
+            .get_bytes(path)
             .await
             .map_err(self.store_err("read", path))?;
-        let bytes = got.bytes().await.map_err(self.store_err("read", path))?;
         let reader =
             datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
                 bytes,
@@ -445,13 +455,12 @@ impl Lake {
     pub async fn ledger_files(&self, table: Table) -> Result<Vec<Path>, SinkError> {
         let dir = self.path(table.as_str());
         let mut files: Vec<Path> = self
-            .root
-            .store
-            .list(Some(&dir))
-            .map_ok(|m| m.location)
-            .try_collect()
+            .list_all(&dir)
             .await
-            .map_err(self.store_err("list", &dir))?;
+            .map_err(self.store_err("list", &dir))?
+            .into_iter()
+            .map(|m| m.location)
+            .collect();
         files.retain(|p| p.filename().is_some_and(|f| f.ends_with(".parquet")));
         files.sort();
         files.reverse();

@@ -14,9 +14,13 @@
 //! `threads × largest shard (decompressed)`.
 
 mod layout;
+mod retry;
+mod storage;
 mod url;
 
 pub use layout::{classify, Candidate, ShardName};
+pub use retry::retried;
+pub use storage::{set_storage_options, storage_options, StorageOptions};
 pub use url::{open_lake, open_url, redact, StoreUrl};
 
 use bytes::Bytes;
@@ -361,20 +365,20 @@ fn is_cast_name(name: &str) -> bool {
 async fn list_objects(src: &StoreUrl) -> Result<(Vec<ObjectMeta>, bool), SourceError> {
     if !src.prefix.as_ref().is_empty() {
         // A URL that names one object (a single shard or cast file).
-        if let Ok(meta) = src.store.head(&src.prefix).await {
+        let head = retried(src.is_remote(), "head", || src.store.head(&src.prefix)).await;
+        if let Ok(meta) = head {
             return Ok((vec![meta], true));
         }
     }
     let prefix = (!src.prefix.as_ref().is_empty()).then_some(&src.prefix);
-    let metas = src
-        .store
-        .list(prefix)
-        .try_collect()
-        .await
-        .map_err(|source| SourceError::List {
-            url: src.redacted(),
-            source,
-        })?;
+    let metas = retried(src.is_remote(), "list", || {
+        src.store.list(prefix).try_collect::<Vec<ObjectMeta>>()
+    })
+    .await
+    .map_err(|source| SourceError::List {
+        url: src.redacted(),
+        source,
+    })?;
     Ok((metas, false))
 }
 
@@ -387,8 +391,11 @@ pub async fn fetch(src: &StoreUrl, input: &InputRef) -> Result<Bytes, SourceErro
         path: input.url.clone(),
         source,
     };
-    let got = src.store.get(&input.location).await.map_err(read_err)?;
-    got.bytes().await.map_err(read_err)
+    retried(src.is_remote(), "get", || async {
+        src.store.get(&input.location).await?.bytes().await
+    })
+    .await
+    .map_err(read_err)
 }
 
 /// Read the bytes `range` of one object (an append-only file's new tail,
@@ -404,13 +411,14 @@ pub async fn fetch_range(
     if range.is_empty() {
         return Ok(Bytes::new());
     }
-    src.store
-        .get_range(&input.location, range)
-        .await
-        .map_err(|source| SourceError::Read {
-            path: input.url.clone(),
-            source,
-        })
+    retried(src.is_remote(), "get", || {
+        src.store.get_range(&input.location, range.clone())
+    })
+    .await
+    .map_err(|source| SourceError::Read {
+        path: input.url.clone(),
+        source,
+    })
 }
 
 /// Stream the bytes `range` of one object in the store's chunks (an
@@ -433,17 +441,40 @@ pub async fn stream_range(
         path: input.url.clone(),
         source,
     };
-    let opts = object_store::GetOptions::default().with_range(Some(range));
-    let mut body = src
-        .store
-        .get_opts(&input.location, opts)
+    // A body that breaks off is asked for again from the first byte not
+    // yet handed to `each` (within the `[storage]` retries).
+    let mut pos = range.start;
+    let mut breaks = 0;
+    loop {
+        let opts = object_store::GetOptions::default().with_range(Some(pos..range.end));
+        let mut body = retried(src.is_remote(), "get", || {
+            src.store.get_opts(&input.location, opts.clone())
+        })
         .await
         .map_err(read_err)?
         .into_stream();
-    while let Some(chunk) = body.next().await {
-        each(&chunk.map_err(read_err)?);
+        let mut broke = None;
+        while let Some(chunk) = body.next().await {
+            match chunk {
+                Ok(c) => {
+                    pos += c.len() as u64;
+                    each(&c);
+                }
+                Err(e) => {
+                    broke = Some(e);
+                    break;
+                }
+            }
+        }
+        match broke {
+            None => return Ok(()),
+            Some(e) if src.is_remote() && breaks < storage_options().max_retries => {
+                breaks += 1;
+                tracing::warn!(source = %input.url, offset = pos, error = %e, "Body broke off; reading on.");
+            }
+            Some(e) => return Err(read_err(e)),
+        }
     }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -33,6 +33,12 @@ impl StoreUrl {
         format!("{}{}", self.base, location)
     }
 
+    /// True for cloud stores (s3, gs, az): their calls can fail transiently
+    /// and are retried ([`crate::source::retried`]).
+    pub fn is_remote(&self) -> bool {
+        !matches!(self.base.scheme(), "file" | "memory")
+    }
+
     /// The redacted URL of the root (for messages).
     pub fn redacted(&self) -> String {
         self.object_url(&self.prefix)
@@ -92,7 +98,15 @@ fn open(url: &str, create: bool) -> Result<StoreUrl, SourceError> {
         }
         "memory" => open_memory(&parsed, url),
         "s3" | "s3a" => {
-            let store = object_store::aws::AmazonS3Builder::from_env()
+            use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
+            let o = super::storage_options();
+            let store = o
+                .client_config()
+                .into_iter()
+                .fold(
+                    AmazonS3Builder::from_env().with_retry(o.retry()),
+                    |b, (k, v)| b.with_config(AmazonS3ConfigKey::Client(k), v),
+                )
                 .with_url(url)
                 .build()
                 .map_err(|source| SourceError::Store {
@@ -102,7 +116,15 @@ fn open(url: &str, create: bool) -> Result<StoreUrl, SourceError> {
             cloud(Arc::new(store), &parsed, url)
         }
         "gs" => {
-            let store = object_store::gcp::GoogleCloudStorageBuilder::from_env()
+            use object_store::gcp::{GoogleCloudStorageBuilder, GoogleConfigKey};
+            let o = super::storage_options();
+            let store = o
+                .client_config()
+                .into_iter()
+                .fold(
+                    GoogleCloudStorageBuilder::from_env().with_retry(o.retry()),
+                    |b, (k, v)| b.with_config(GoogleConfigKey::Client(k), v),
+                )
                 .with_url(url)
                 .build()
                 .map_err(|source| SourceError::Store {
@@ -112,7 +134,15 @@ fn open(url: &str, create: bool) -> Result<StoreUrl, SourceError> {
             cloud(Arc::new(store), &parsed, url)
         }
         "az" | "adl" | "azure" | "abfs" | "abfss" => {
-            let store = object_store::azure::MicrosoftAzureBuilder::from_env()
+            use object_store::azure::{AzureConfigKey, MicrosoftAzureBuilder};
+            let o = super::storage_options();
+            let store = o
+                .client_config()
+                .into_iter()
+                .fold(
+                    MicrosoftAzureBuilder::from_env().with_retry(o.retry()),
+                    |b, (k, v)| b.with_config(AzureConfigKey::Client(k), v),
+                )
                 .with_url(url)
                 .build()
                 .map_err(|source| SourceError::Store {

@@ -89,6 +89,7 @@ pub mod support {
                 .any(|(k, _)| matches!(k, InputKind::Otlp | InputKind::Spec)),
             correlation_weights: Default::default(),
             outputs: Default::default(),
+            storage: Default::default(),
         }
     }
 

@@ -62,14 +62,42 @@ impl Drop for S3Server {
 }
 
 fn driftlake(server: &S3Server) -> Command {
+    driftlake_at(&server.endpoint)
+}
+
+/// The binary with the test's S3 credentials, talking to `endpoint`.
+fn driftlake_at(endpoint: &str) -> Command {
     let mut c = crate::idempotency::support::bin();
     c.current_dir(MANIFEST)
-        .env("AWS_ENDPOINT", &server.endpoint)
+        .env("AWS_ENDPOINT", endpoint)
         .env("AWS_ALLOW_HTTP", "true")
         .env("AWS_ACCESS_KEY_ID", "driftlake-test")
         .env("AWS_SECRET_ACCESS_KEY", "driftlake-test-secret")
         .env("AWS_REGION", "us-east-1");
     c
+}
+
+/// Create the bucket `decnet` and upload the demo fixtures under `demo/`.
+fn upload_demo(python: &str, server: &S3Server) {
+    let upload = Command::new(python)
+        .args([
+            "-c",
+            r#"
+import boto3, os, sys
+s3 = boto3.client('s3', endpoint_url=sys.argv[1], aws_access_key_id='driftlake-test',
+                  aws_secret_access_key='driftlake-test-secret', region_name='us-east-1')
+s3.create_bucket(Bucket='decnet')
+for d, _, fs in os.walk(sys.argv[2]):
+    for f in fs:
+        p = os.path.join(d, f)
+        s3.upload_file(p, 'decnet', 'demo/' + os.path.relpath(p, sys.argv[2]))
+"#,
+            &server.endpoint,
+            &format!("{MANIFEST}/fixtures/demo"),
+        ])
+        .output()
+        .unwrap();
+    ok(upload);
 }
 
 fn ok(o: Output) -> String {
@@ -142,25 +170,7 @@ fn demo_job_on_a_real_s3_endpoint_equals_the_local_run() {
         return;
     };
     let server = S3Server::start(&python);
-    let upload = Command::new(&python)
-        .args([
-            "-c",
-            r#"
-import boto3, os, sys
-s3 = boto3.client('s3', endpoint_url=sys.argv[1], aws_access_key_id='driftlake-test',
-                  aws_secret_access_key='driftlake-test-secret', region_name='us-east-1')
-s3.create_bucket(Bucket='decnet')
-for d, _, fs in os.walk(sys.argv[2]):
-    for f in fs:
-        p = os.path.join(d, f)
-        s3.upload_file(p, 'decnet', 'demo/' + os.path.relpath(p, sys.argv[2]))
-"#,
-            &server.endpoint,
-            &format!("{MANIFEST}/fixtures/demo"),
-        ])
-        .output()
-        .unwrap();
-    ok(upload);
+    upload_demo(&python, &server);
 
     let s3_args = [
         "run",
@@ -251,5 +261,228 @@ for d, _, fs in os.walk(sys.argv[2]):
         !seen.contains("driftlake-test-secret"),
         "a credential leaked"
     );
+    drop(server);
+}
+
+/// `tools/faults/s3_fault_proxy.py` in front of a moto server, killed by
+/// PID when dropped.
+struct FaultProxy {
+    child: Child,
+    endpoint: String,
+    log: std::path::PathBuf,
+}
+
+impl FaultProxy {
+    fn start(python: &str, upstream: &S3Server, args: &[&str], log: &Path) -> FaultProxy {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let child = Command::new(python)
+            .arg(format!("{MANIFEST}/tools/faults/s3_fault_proxy.py"))
+            .args([
+                "--upstream",
+                upstream.endpoint.trim_start_matches("http://"),
+            ])
+            .args(["--port", &port.to_string(), "--log", log.to_str().unwrap()])
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the fault proxy");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "the proxy did not listen on {port}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        FaultProxy {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+            log: log.to_path_buf(),
+        }
+    }
+
+    /// The faults injected so far, by kind.
+    fn injected(&self) -> std::collections::BTreeMap<String, usize> {
+        let mut m = std::collections::BTreeMap::new();
+        for l in std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+        {
+            *m.entry(l.split(' ').next().unwrap().to_string())
+                .or_default() += 1;
+        }
+        m
+    }
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+/// The demo job with S3 sources, the lake `lake` and a `[storage]` section.
+fn s3_demo_job(dir: &Path, lake: &str, storage: &str) -> std::path::PathBuf {
+    let text = std::fs::read_to_string(format!("{MANIFEST}/jobs/demo.toml")).unwrap();
+    let mut out = String::new();
+    for line in text.lines() {
+        let line = match line.split_once(" = [\"fixtures/demo/") {
+            Some((key, rest)) => format!("{key} = [\"s3://decnet/demo/{rest}"),
+            None if line.starts_with("url = ") => format!("url = \"{lake}\""),
+            None => line.to_string(),
+        };
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out.push_str("\n[storage]\n");
+    out.push_str(storage);
+    let p = dir.join("faults.toml");
+    std::fs::write(&p, out).unwrap();
+    p
+}
+
+#[test]
+fn transient_store_faults_are_retried_and_a_permanent_one_fails_the_run_cleanly() {
+    let Ok(python) = std::env::var("DRIFTLAKE_ORACLE") else {
+        eprintln!("DRIFTLAKE_ORACLE is not set: the S3 test needs the test venv (make test)");
+        return;
+    };
+    let server = S3Server::start(&python);
+    upload_demo(&python, &server);
+    let tmp = tempfile::tempdir().unwrap();
+    let local = tmp.path().join("lake");
+    ok(driftlake(&server)
+        .args([
+            "run",
+            "jobs/demo.toml",
+            "-q",
+            "--lake",
+            local.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap());
+    let local_root = format!(
+        "file://{}",
+        Path::new(MANIFEST).join("fixtures/demo").display()
+    );
+    let local_tables = tables(
+        &mut || driftlake(&server),
+        local.to_str().unwrap(),
+        &local_root,
+    );
+
+    // Every 4th request fails in one of five ways; retries ride them out.
+    let proxy = FaultProxy::start(
+        &python,
+        &server,
+        &["--every", "6", "--slow-s", "2"],
+        &tmp.path().join("transient.log"),
+    );
+    let job = s3_demo_job(
+        tmp.path(),
+        "s3://decnet/retried",
+        "max_retries = 8\nretry_timeout_s = 120\nrequest_timeout_s = 1\n",
+    );
+    let o = driftlake_at(&proxy.endpoint)
+        .args(["run", job.to_str().unwrap(), "-q", "--json"])
+        .output()
+        .unwrap();
+    let summary: serde_json::Value = serde_json::from_str(&ok(o)).unwrap();
+    assert_eq!(summary["failed_inputs"], 0, "{summary}");
+    let injected = proxy.injected();
+    for kind in ["503", "drop", "reset", "short", "slow"] {
+        assert!(
+            injected.get(kind).is_some_and(|n| *n > 0),
+            "no {kind} fault: {injected:?}"
+        );
+    }
+    drop(proxy);
+    let retried = tables(
+        &mut || driftlake(&server),
+        "s3://decnet/retried",
+        "s3://decnet/demo",
+    );
+    for ((t, s3), (_, disk)) in retried.iter().zip(&local_tables) {
+        assert_eq!(s3, disk, "{t}: faults changed the result");
+    }
+
+    // A permanent fault: the observations manifest cannot be written.
+    let proxy = FaultProxy::start(
+        &python,
+        &server,
+        &["--fail", "PUT:_manifest/observations.json"],
+        &tmp.path().join("permanent.log"),
+    );
+    let job = s3_demo_job(
+        tmp.path(),
+        "s3://decnet/broken",
+        "max_retries = 2\nretry_timeout_s = 10\n",
+    );
+    let o = driftlake_at(&proxy.endpoint)
+        .args(["run", job.to_str().unwrap(), "-q"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(
+        err.contains("cannot write s3://decnet/broken/_manifest/observations.json")
+            && err.contains("500"),
+        "{err}"
+    );
+    assert!(
+        proxy.injected()["fail"] >= 3,
+        "retried: {:?}",
+        proxy.injected()
+    );
+    drop(proxy);
+    // The run is recorded failed, with the reason; observations, whose
+    // switch never happened, are not visible at all (its part files are
+    // not read without a manifest), while sessions committed before it.
+    let sql = |q: &str| {
+        ok(driftlake(&server)
+            .args([
+                "sql",
+                "--lake",
+                "s3://decnet/broken",
+                "--format",
+                "csv",
+                "-e",
+                q,
+            ])
+            .output()
+            .unwrap())
+    };
+    let runs = sql("SELECT status, error FROM _runs");
+    assert!(
+        runs.contains("failed,") && runs.contains("_manifest/observations.json"),
+        "{runs}"
+    );
+    let names = sql(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1",
+    );
+    assert!(
+        names.contains("sessions") && !names.contains("observations"),
+        "{names}"
+    );
+    // The next run without the fault converges to the local lake.
+    ok(driftlake(&server)
+        .args(["run", job.to_str().unwrap(), "-q"])
+        .output()
+        .unwrap());
+    let healed = tables(
+        &mut || driftlake(&server),
+        "s3://decnet/broken",
+        "s3://decnet/demo",
+    );
+    for ((t, s3), (_, disk)) in healed.iter().zip(&local_tables) {
+        assert_eq!(s3, disk, "{t}: the run after the failure did not converge");
+    }
     drop(server);
 }
