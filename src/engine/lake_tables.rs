@@ -96,10 +96,8 @@ pub async fn register_lake(ctx: &DfContext, lake_url: &str) -> Result<Vec<String
     // first commit that never switched. (Lakes other tools wrote have no
     // ledger and are read by directory.)
     let run_lake = dirs.iter().any(|d| d.name == "_runs");
-    dirs.retain(|d| {
-        !managed.contains_key(&d.name)
-            && !(run_lake && crate::model::schema::MANAGED_TABLES.contains(&d.name.as_str()))
-    });
+    let unswitched = |name: &str| run_lake && crate::model::schema::MANAGED_TABLES.contains(&name);
+    dirs.retain(|d| !(managed.contains_key(&d.name) || unswitched(&d.name)));
     dirs.extend(
         managed
             .iter()
