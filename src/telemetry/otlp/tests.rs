@@ -1088,7 +1088,7 @@ mod props {
         let mut v = vec![
             line.clone(),
             line[..line.len() / 2].to_vec(),
-            prefixed(&[proto.clone()]),
+            prefixed(std::slice::from_ref(&proto)),
             prefixed(&[zst(&proto)]),
             prefixed(&[logs_json.clone()]),
             zst(&line),
