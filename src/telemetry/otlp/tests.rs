@@ -1090,7 +1090,7 @@ mod props {
             line[..line.len() / 2].to_vec(),
             prefixed(std::slice::from_ref(&proto)),
             prefixed(&[zst(&proto)]),
-            prefixed(&[logs_json.clone()]),
+            prefixed(std::slice::from_ref(&logs_json)),
             zst(&line),
             proto[..proto.len() / 3].to_vec(),
             logs_json,
