@@ -13,7 +13,7 @@ PY_STAMP     := $(VENV)/.driftlake-requirements-$(shell sha256sum tools/requirem
 BIN_RELEASE  := $(CARGO_TARGET_DIR)/release/driftlake
 CARGO        ?= cargo
 
-.PHONY: help demo test test-rust test-python venv build release bench fmt clippy check-layers bless clean-lake
+.PHONY: help demo test test-rust test-python venv build release bench fuzz fmt clippy check-layers bless clean-lake
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -58,6 +58,25 @@ check-layers: ## the pure middle never does I/O (STYLE.md §1)
 
 bench: venv ## release benchmarks (figures go in the README; BENCH_ONLY="telemetry report" runs some)
 	bash tools/bench/run.sh
+
+FUZZ_SECONDS ?= 600
+FUZZ_TARGETS ?= sessrec asciicast otlp agent
+FUZZ_DIR     := $(CACHE)/fuzz
+fuzz: ## cargo-fuzz on the decoders, FUZZ_SECONDS each (nightly toolchain; not part of make test)
+	command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+	# The corpora live in the cache and start from the fixtures of each format.
+	mkdir -p $(FUZZ_DIR)/corpus/sessrec $(FUZZ_DIR)/corpus/asciicast $(FUZZ_DIR)/corpus/otlp $(FUZZ_DIR)/corpus/agent
+	find fixtures/demo/artifacts fixtures/golden fixtures/calibration -name '*.jsonl' -size -64k -exec cp -n {} $(FUZZ_DIR)/corpus/sessrec/ \;
+	find fixtures -name '*.cast' -size -64k -exec cp -n {} $(FUZZ_DIR)/corpus/asciicast/ \;
+	find fixtures/otlp fixtures/demo/otlp -type f -size -64k -exec cp -n {} $(FUZZ_DIR)/corpus/otlp/ \;
+	find fixtures/demo/agents -type f -size -64k -exec cp -n {} $(FUZZ_DIR)/corpus/agent/ \;
+	cd fuzz && for t in $(FUZZ_TARGETS); do \
+	  CARGO_TARGET_DIR=$(FUZZ_DIR)/target $(CARGO) +nightly fuzz run $$t $(FUZZ_DIR)/corpus/$$t -- \
+	    -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/artifacts-$$t- \
+	    2>&1 | tee $(FUZZ_DIR)/$$t.log | grep -E '^(#[0-9]+ +DONE|Done|stat::number_of_executed_units|stat::new_units_added|==[0-9]+==ERROR|SUMMARY)' ; \
+	  echo "$$t: corpus $$(ls $(FUZZ_DIR)/corpus/$$t | wc -l) files"; \
+	  ! grep -q 'ERROR: libFuzzer\|==ERROR' $(FUZZ_DIR)/$$t.log || exit 1; \
+	done
 
 fmt: ## format
 	$(CARGO) fmt
