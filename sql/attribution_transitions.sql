@@ -7,26 +7,29 @@
 --          drift events).
 -- Reads:   observations.   Writes: nothing (drift::derive turns rows into
 --          drift_events).
--- UDFs:    attribution_changes(kind, values, ts): the replay's changes as a
---          list of {seq, ts, state, idx, confidence}; idx is the position of
---          the changing observation in the ordered series.
+-- UDFs:    attribution_changes_agg(kind, value, ts, evidence_ref): the
+--          replay's changes as a list of {seq, ts, state, prev_state,
+--          confidence, evidence_ref}; it orders each group's series by
+--          (ts, evidence_ref) itself, as attribution_agg does, so the result
+--          does not depend on ingestion order. evidence_ref is the changing
+--          observation's; prev_state the state left (NULL for the first).
 -- Params:  none
+-- Why an aggregate: array_agg(... ORDER BY ts, evidence_ref) gives the same
+--          series but holds one ScalarValue per row; over 300,000
+--          observations that took seconds per list.
 WITH series AS (
     SELECT
         identity_ref,
         primitive,
-        attribution_changes(
-            primitive_value_kind(primitive),
-            array_agg(value ORDER BY ts, evidence_ref),
-            array_agg(ts ORDER BY ts, evidence_ref)
-        ) AS changes,
-        array_agg(evidence_ref ORDER BY ts, evidence_ref) AS evidence_refs
+        attribution_changes_agg(
+            primitive_value_kind(primitive), value, ts, evidence_ref
+        ) AS changes
     FROM observations
     WHERE identity_ref IS NOT NULL
     GROUP BY identity_ref, primitive
 ),
 change_rows AS (
-    SELECT identity_ref, primitive, evidence_refs, unnest(changes) AS change
+    SELECT identity_ref, primitive, unnest(changes) AS change
     FROM series
 )
 SELECT
@@ -35,10 +38,8 @@ SELECT
     change['seq'] AS seq,
     change['ts'] AS ts,
     change['state'] AS state,
-    lag(change['state']) OVER (
-        PARTITION BY identity_ref, primitive ORDER BY change['seq']
-    ) AS prev_state,
+    change['prev_state'] AS prev_state,
     change['confidence'] AS confidence,
-    array_element(evidence_refs, change['idx'] + 1) AS evidence_ref
+    change['evidence_ref'] AS evidence_ref
 FROM change_rows
 ORDER BY identity_ref, ts, primitive, seq

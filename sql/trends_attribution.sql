@@ -6,17 +6,16 @@
 --          identity counts in every bucket from its first observation to the
 --          last bucket of the data, in the state it then held.
 -- Reads:   observations.   Writes: trends_attribution (recomputed whole).
--- UDFs:    attribution_changes(kind, values, ts): the replay's state changes
---          as a list of {seq, ts, state}.
+-- UDFs:    attribution_changes_agg(kind, value, ts, evidence_ref): the
+--          replay's state changes as a list of {seq, ts, state, …}; it orders
+--          each group's series by (ts, evidence_ref) itself.
 -- Params:  $interval = 1d (1h | 1d | 1w; anything else gives no rows), $from = 0000-01-01 (first UTC day), $to = 9999-12-31 (last UTC day, inclusive; buckets that overlap the days are kept, and states come from the whole history)
 WITH series AS (
     SELECT
         identity_ref,
         primitive,
-        attribution_changes(
-            primitive_value_kind(primitive),
-            array_agg(value ORDER BY ts, evidence_ref),
-            array_agg(ts ORDER BY ts, evidence_ref)
+        attribution_changes_agg(
+            primitive_value_kind(primitive), value, ts, evidence_ref
         ) AS changes
     FROM observations
     WHERE identity_ref IS NOT NULL

@@ -14,7 +14,7 @@
 //!   the history instead, so a suspicion that lasted less than a tick is
 //!   also reported, and nothing depends on when the job ran).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use super::event::{
     agent_key, attribution_key, multi_actor_key, observation_drift_id, second_stamp, severity_of,
@@ -179,11 +179,17 @@ fn transition_severity(state: &str) -> Option<Severity> {
 
 /// One event per transition into `drifting`, `conflicted` or `multi_actor`.
 pub fn attribution_events(transitions: &[Transition]) -> Vec<DriftEvent> {
+    // One key per (identity, primitive) series, however many events it has
+    // (a hash each; only looked up, so the map's order never shows).
+    let mut keys: HashMap<(&str, &str), String> = HashMap::new();
     transitions
         .iter()
         .filter_map(|t| {
             let severity = transition_severity(&t.state)?;
-            let key = attribution_key(&t.identity_ref, &t.primitive);
+            let key = keys
+                .entry((&t.identity_ref, &t.primitive))
+                .or_insert_with(|| attribution_key(&t.identity_ref, &t.primitive))
+                .clone();
             let at = ts_micros(t.ts);
             Some(DriftEvent {
                 drift_id: observation_drift_id(&key, &t.evidence_ref),

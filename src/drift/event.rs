@@ -9,7 +9,6 @@ use std::sync::OnceLock;
 
 use chrono::{DateTime, SecondsFormat};
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 
 /// The schema every event's JSON form must satisfy (draft 2020-12).
 pub const DRIFT_SCHEMA: &str = include_str!("../../schemas/drift.schema.json");
@@ -291,9 +290,14 @@ pub struct DriftEvent {
 }
 
 /// First `n` hex chars of sha256(`text`).
+///
+/// ring's SHA-256 (assembly) rather than sha2's portable code, as for the
+/// telemetry evidence ids (see Cargo.toml): the drift events stage hashes
+/// an id for every event. Same digest; only the hex that is kept is encoded.
 pub fn sha256_hex(text: &str, n: usize) -> String {
-    let digest = Sha256::digest(text.as_bytes());
-    let mut s = hex::encode(digest);
+    let digest = ring::digest::digest(&ring::digest::SHA256, text.as_bytes());
+    let bytes = digest.as_ref();
+    let mut s = hex::encode(&bytes[..n.div_ceil(2).min(bytes.len())]);
     s.truncate(n);
     s
 }
@@ -474,8 +478,12 @@ fn validator() -> &'static jsonschema::Validator {
 /// Every way `event` breaks the drift schema, as `"<json pointer>: <message>"`
 /// (empty when it validates).
 pub fn schema_errors(event: &Value) -> Vec<String> {
-    validator()
-        .iter_errors(event)
+    let v = validator();
+    // The usual case, without building the error iterator.
+    if v.is_valid(event) {
+        return Vec::new();
+    }
+    v.iter_errors(event)
         .map(|e| format!("{}: {e}", e.instance_path()))
         .collect()
 }
@@ -483,6 +491,7 @@ pub fn schema_errors(event: &Value) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sha2::{Digest, Sha256};
 
     fn sample() -> DriftEvent {
         let key = agent_key("agent-7");

@@ -156,24 +156,27 @@ pub fn event_partitions(
 
 fn transitions(batches: &[RecordBatch]) -> Result<Vec<Transition>> {
     let r = Rows::new(batches);
-    let (ip, prim, state) = (
-        r.strings("identity_ref")?,
-        r.strings("primitive")?,
-        r.strings("state")?,
-    );
-    let (prev, eref) = (r.strings("prev_state")?, r.strings("evidence_ref")?);
     let (seq, ts, conf) = (r.ints("seq")?, r.opt_floats("ts")?, r.floats("confidence")?);
-    Ok((0..r.len())
-        .filter_map(|i| {
+    // The text columns are moved into the rows, not copied again.
+    let text = r
+        .strings("identity_ref")?
+        .into_iter()
+        .zip(r.strings("primitive")?)
+        .zip(r.strings("state")?)
+        .zip(r.strings("prev_state")?)
+        .zip(r.strings("evidence_ref")?);
+    Ok(text
+        .enumerate()
+        .filter_map(|(i, ((((ip, prim), state), prev), eref))| {
             Some(Transition {
-                identity_ref: ip[i].clone()?,
-                primitive: prim[i].clone().unwrap_or_default(),
+                identity_ref: ip?,
+                primitive: prim.unwrap_or_default(),
                 seq: seq[i],
                 ts: ts[i]?,
-                state: state[i].clone()?,
-                prev_state: prev[i].clone(),
+                state: state?,
+                prev_state: prev,
                 confidence: conf[i],
-                evidence_ref: eref[i].clone()?,
+                evidence_ref: eref?,
             })
         })
         .collect())

@@ -4,8 +4,9 @@
 //! orders changes that share a `ts`; `idx` is the 0-based position in the
 //! series of the observation that changed the state, so
 //! `array_element(evidence_refs, idx + 1)` names it). Same inputs as `attribution_merge`; NULL
-//! where that function gives NULL. Feeds `trends_attribution`, which needs the
-//! state each identity was in at the end of every bucket.
+//! where that function gives NULL. The SQL files use the aggregate form,
+//! [`attribution_changes_agg`](super::attribution_changes_agg), which gives
+//! the same changes without three ordered `array_agg`s.
 
 use std::sync::Arc;
 

@@ -6,6 +6,7 @@
 //! | `attribution_agg(value_kind, value, ts, evidence_ref)` | aggregate | §6 state row of a group's series (any input order) |
 //! | `attribution_merge(value_kind, values, ts)` | scalar | §6 state row from an ordered series |
 //! | `attribution_changes(value_kind, values, ts)` | scalar | the state changes of the replay |
+//! | `attribution_changes_agg(value_kind, value, ts, evidence_ref)` | aggregate | the state changes of a group's series (any input order) |
 //! | `primitive_value_kind(primitive)` | scalar | registry value kind |
 //! | `ewma(value, alpha ORDER BY …)` | aggregate | §6.5 EWMA, order-aware |
 //! | `ewma_list(list, alpha)` | scalar | EWMA of an ordered list |
@@ -14,10 +15,12 @@
 
 pub mod attribution_agg;
 pub mod attribution_changes;
+pub mod attribution_changes_agg;
 pub mod attribution_merge;
 pub mod cv;
 pub mod ewma;
 pub mod primitive_value_kind;
+mod series_groups;
 mod single_group;
 pub mod symbol_entropy;
 
@@ -44,6 +47,9 @@ pub fn register_all_with(ctx: &DfContext, thresholds: &AttributionThresholds) {
     ));
     ctx.register_udf(ScalarUDF::from(
         attribution_changes::AttributionChangesUdf::new(thresholds.clone()),
+    ));
+    ctx.register_udaf(AggregateUDF::from(
+        attribution_changes_agg::AttributionChangesAggUdaf::new(thresholds.clone()),
     ));
     ctx.register_udf(ScalarUDF::from(
         primitive_value_kind::PrimitiveValueKindUdf::new(),
