@@ -425,6 +425,30 @@ pub struct RunRow {
     pub error: Option<String>,
 }
 
+impl RunRow {
+    /// The row of a run that has just started: `running`, no counts yet.
+    pub fn running(run_id: &str, job: &str, started_at_us: i64, version: String) -> Self {
+        RunRow {
+            run_id: run_id.to_string(),
+            job: job.to_string(),
+            started_at_us,
+            finished_at_us: None,
+            status: "running",
+            version,
+            inputs: 0,
+            failed_inputs: 0,
+            input_bytes: 0,
+            sessions_rows: 0,
+            observations_rows: 0,
+            dlq_rows: 0,
+            dead_letters: 0,
+            wall_s: None,
+            peak_rss_bytes: None,
+            error: None,
+        }
+    }
+}
+
 /// One `_inputs` row (lake.md §7).
 #[derive(Clone, Debug, PartialEq)]
 pub struct InputRow {

@@ -288,7 +288,7 @@ pub fn run(plan: &JobPlan, opts: &RunOptions) -> Result<RunSummary> {
 /// `running`. Best effort: the lake itself is repaired either way.
 fn mark_interrupted(rt: &tokio::runtime::Runtime, lake: &Lake, gone: &str, by: &str) {
     let result = rt.block_on(async {
-        let path = lake.path(&format!("{}/{gone}.parquet", Table::Runs.as_str()));
+        let path = lake.ledger_path(Table::Runs, gone);
         let batches = match lake.read_file(Table::Runs.as_str(), &path).await {
             Err(SinkError::Store {
                 source: object_store::Error::NotFound { .. },
@@ -366,24 +366,12 @@ fn run_locked(
         sources.push((su, listing));
     }
 
-    let mut ledger = RunRow {
-        run_id: run_id.clone(),
-        job: plan.name.clone(),
-        started_at_us: started_at.timestamp_micros(),
-        finished_at_us: None,
-        status: "running",
-        version: version(),
-        inputs: 0,
-        failed_inputs: 0,
-        input_bytes: 0,
-        sessions_rows: 0,
-        observations_rows: 0,
-        dlq_rows: 0,
-        dead_letters: 0,
-        wall_s: None,
-        peak_rss_bytes: None,
-        error: None,
-    };
+    let mut ledger = RunRow::running(
+        &run_id,
+        &plan.name,
+        started_at.timestamp_micros(),
+        version(),
+    );
     write_run_ledger(rt, lake, &ledger)?;
 
     let result = execute(

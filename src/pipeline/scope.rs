@@ -22,12 +22,13 @@
 //!   tables are recomputed from the whole lake after every run, so a
 //!   backfilled day ends exactly as if it had been processed on its night.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use chrono::NaiveDate;
-use datafusion::arrow::array::{Array, RecordBatch, StringArray};
+use datafusion::arrow::array::{Array, StringArray};
 
-use crate::error::{Error, Result};
+use crate::engine::context::run_statement;
+use crate::error::Result;
 use crate::sink::ledger::LedgerInput;
 use crate::sink::Lake;
 use crate::source::InputRef;
@@ -172,15 +173,7 @@ async fn collect_strings(
     sql: &str,
     out: &mut HashSet<String>,
 ) -> Result<()> {
-    let engine = |e: datafusion::error::DataFusionError| Error::Engine(e.into());
-    let batches: Vec<RecordBatch> = ctx
-        .sql(sql)
-        .await
-        .map_err(engine)?
-        .collect()
-        .await
-        .map_err(engine)?;
-    for b in &batches {
+    for b in &run_statement(ctx, sql, &BTreeMap::new()).await? {
         if let Some(a) = b.column(0).as_any().downcast_ref::<StringArray>() {
             out.extend(
                 (0..a.len())
@@ -211,15 +204,8 @@ pub async fn identity_changes(
     if !tables.iter().any(|t| t == "sessions") {
         return Ok(out);
     }
-    let engine = |e: datafusion::error::DataFusionError| Error::Engine(e.into());
-    let batches = ctx
-        .sql("SELECT shard, sid, src_ip FROM sessions")
-        .await
-        .map_err(engine)?
-        .collect()
-        .await
-        .map_err(engine)?;
-    for b in &batches {
+    let sql = "SELECT shard, sid, src_ip FROM sessions";
+    for b in &run_statement(&ctx, sql, &BTreeMap::new()).await? {
         let col = |i: usize| b.column(i).as_any().downcast_ref::<StringArray>();
         let (Some(shard), Some(sid), Some(ip)) = (col(0), col(1), col(2)) else {
             continue;

@@ -133,7 +133,7 @@ impl Lake {
         let table = Table::Runs.as_str();
         let found: Vec<Option<(String, String)>> = futures::stream::iter(run_ids.iter())
             .map(|id| async move {
-                let path = self.path(&format!("{table}/{id}.parquet"));
+                let path = self.ledger_path(Table::Runs, id);
                 let batches = match self.read_file(table, &path).await {
                     Ok(b) => b,
                     Err(SinkError::Store {
@@ -182,22 +182,8 @@ mod tests {
 
     fn run(id: &str, version: &str) -> RunRow {
         RunRow {
-            run_id: id.into(),
-            job: "j".into(),
-            started_at_us: 0,
-            finished_at_us: None,
             status: "committed",
-            version: version.into(),
-            inputs: 0,
-            failed_inputs: 0,
-            input_bytes: 0,
-            sessions_rows: 0,
-            observations_rows: 0,
-            dlq_rows: 0,
-            dead_letters: 0,
-            wall_s: None,
-            peak_rss_bytes: None,
-            error: None,
+            ..RunRow::running(id, "j", 0, version.into())
         }
     }
 

@@ -467,6 +467,11 @@ impl Lake {
         Ok(files)
     }
 
+    /// The ledger file of one run: `<lake>/<table>/<run_id>.parquet`.
+    pub fn ledger_path(&self, table: Table, run_id: &str) -> Path {
+        self.path(&format!("{}/{run_id}.parquet", table.as_str()))
+    }
+
     /// Write a ledger file `<lake>/<table>/<run_id>.parquet` (`_runs`,
     /// `_inputs`): one file per run, overwritten in place (one put) when the
     /// run's status changes.
@@ -486,11 +491,8 @@ impl Lake {
                     source,
                 }
             })?;
-        self.put(
-            &self.path(&format!("{}/{run_id}.parquet", table.as_str())),
-            Bytes::from(body),
-        )
-        .await
+        self.put(&self.ledger_path(table, run_id), Bytes::from(body))
+            .await
     }
 }
 

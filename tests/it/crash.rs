@@ -144,22 +144,11 @@ fn a_run_killed_at_any_write_leaves_a_readable_lake_and_the_next_run_converges()
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let cover = demo_job_file(tmp, "cover.toml", &src, &tmp.join("cover"));
     let listed = points(&run_job(&cover, Some("list")));
-    for table in [
-        "sessions",
-        "observations",
-        "dlq",
-        "attribution_state",
-        "agent_events",
-        "agent_profiles",
-        "evidence",
-        "correlations",
-        "behavior_summary",
-        "kg_nodes",
-        "kg_edges",
-        "drift_events",
-        "_inputs",
-        "_runs",
-    ] {
+    let ledgers = ["_inputs", "_runs"];
+    for table in driftlake::model::schema::MANAGED_TABLES
+        .iter()
+        .chain(&ledgers)
+    {
         assert!(
             listed
                 .iter()
@@ -176,14 +165,7 @@ fn a_run_killed_at_any_write_leaves_a_readable_lake_and_the_next_run_converges()
     let shard = src.join("artifacts/lab-03/ssh/sessions-2026-05-03.jsonl");
     let mut text = std::fs::read(&shard).unwrap();
     let sid = "2c9d8e7f-6a5b-4c3d-9e1f-0a1b2c3d4e5f";
-    text.extend_from_slice(
-        format!(
-            "{{\"sid\":\"{sid}\",\"hdr\":{{\"version\":2,\"width\":80,\"height\":24,\"timestamp\":1777780000,\"env\":{{\"SHELL\":\"/bin/bash\",\"TERM\":\"xterm\"}}}}}}\n\
-             {{\"sid\":\"{sid}\",\"t\":0.500000,\"ch\":\"i\",\"d\":\"id\\r\"}}\n\
-             {{\"sid\":\"{sid}\",\"t\":0.700000,\"ch\":\"o\",\"d\":\"uid=0(root)\\r\\n# \"}}\n"
-        )
-        .as_bytes(),
-    );
+    text.extend_from_slice(short_session(sid).as_bytes());
     std::fs::write(&shard, text).unwrap();
     let agent = src.join("agents/quiet/agent-quiet.jsonl");
     let mut lines = std::fs::read(&agent).unwrap();

@@ -58,6 +58,16 @@ pub mod support {
         }
     }
 
+    /// One short sessrec session (`id` typed, its output) under `sid`,
+    /// starting 2026-05-03: what the tests append to or add as a shard.
+    pub fn short_session(sid: &str) -> String {
+        format!(
+            "{{\"sid\":\"{sid}\",\"hdr\":{{\"version\":2,\"width\":80,\"height\":24,\"timestamp\":1777780000,\"env\":{{\"SHELL\":\"/bin/bash\",\"TERM\":\"xterm\"}}}}}}\n\
+             {{\"sid\":\"{sid}\",\"t\":0.500000,\"ch\":\"i\",\"d\":\"id\\r\"}}\n\
+             {{\"sid\":\"{sid}\",\"t\":0.700000,\"ch\":\"o\",\"d\":\"uid=0(root)\\r\\n# \"}}\n"
+        )
+    }
+
     /// Write `bytes` at `root/rel`, creating directories.
     pub fn write(root: &Path, rel: &str, bytes: &[u8]) {
         let p = root.join(rel);
@@ -373,14 +383,7 @@ fn changed_shard_replaces_only_its_partitions() {
     let shard = src.join("artifacts/lab-03/ssh/sessions-2026-05-03.jsonl");
     let mut text = std::fs::read(&shard).unwrap();
     let sid = "77777777-1111-4222-8333-944444444444";
-    text.extend_from_slice(
-        format!(
-            "{{\"sid\":\"{sid}\",\"hdr\":{{\"version\":2,\"width\":80,\"height\":24,\"timestamp\":1777780000,\"env\":{{\"SHELL\":\"/bin/bash\",\"TERM\":\"xterm\"}}}}}}\n\
-             {{\"sid\":\"{sid}\",\"t\":0.500000,\"ch\":\"i\",\"d\":\"id\\r\"}}\n\
-             {{\"sid\":\"{sid}\",\"t\":0.700000,\"ch\":\"o\",\"d\":\"uid=0(root)\\r\\n# \"}}\n"
-        )
-        .as_bytes(),
-    );
+    text.extend_from_slice(short_session(sid).as_bytes());
     std::fs::write(&shard, text).unwrap();
     let second = run(&p, 2);
     assert_eq!(second.tables["sessions"].partitions_written, 1);

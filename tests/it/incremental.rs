@@ -132,12 +132,7 @@ fn nothing_new_reads_nothing_and_one_new_shard_is_all_that_is_read() {
     write(
         &src,
         "artifacts/edge-09/ssh/transcripts/sessions-2026-05-03.jsonl",
-        format!(
-            "{{\"sid\":\"{sid}\",\"hdr\":{{\"version\":2,\"width\":80,\"height\":24,\"timestamp\":1777780000,\"env\":{{\"SHELL\":\"/bin/bash\",\"TERM\":\"xterm\"}}}}}}\n\
-             {{\"sid\":\"{sid}\",\"t\":0.500000,\"ch\":\"i\",\"d\":\"id\\r\"}}\n\
-             {{\"sid\":\"{sid}\",\"t\":0.700000,\"ch\":\"o\",\"d\":\"uid=0(root)\\r\\n# \"}}\n"
-        )
-        .as_bytes(),
+        short_session(sid).as_bytes(),
     );
     let third = run(&p, 2);
     assert_eq!(
@@ -221,22 +216,8 @@ fn a_new_driftlake_version_reads_everything_again() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let l = Lake::open(lake.to_str().unwrap()).unwrap();
     let row = RunRow {
-        run_id: first.run_id.clone(),
-        job: "it".into(),
-        started_at_us: 0,
-        finished_at_us: None,
         status: "committed",
-        version: "0.0.1-older".into(),
-        inputs: 0,
-        failed_inputs: 0,
-        input_bytes: 0,
-        sessions_rows: 0,
-        observations_rows: 0,
-        dlq_rows: 0,
-        dead_letters: 0,
-        wall_s: None,
-        peak_rss_bytes: None,
-        error: None,
+        ..RunRow::running(&first.run_id, "it", 0, "0.0.1-older".into())
     };
     let b = schema::runs_batch(&[&row]).unwrap();
     rt.block_on(l.write_ledger(Table::Runs, &first.run_id, &b))
