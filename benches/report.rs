@@ -262,6 +262,7 @@ fn generate(lake: &Path) {
         correlation_weights: Default::default(),
         outputs: Default::default(),
         storage: Default::default(),
+        engine: Default::default(),
     };
     let t = Instant::now();
     let s = pipeline::run(&plan, &RunOptions::default()).expect("the job commits");

@@ -32,6 +32,15 @@ pub enum Error {
     /// The async runtime could not start.
     #[error("cannot start the I/O runtime")]
     Runtime(#[source] std::io::Error),
+    /// The `[engine] spill_dir` cannot be created.
+    #[error("cannot create the spill directory {}", path.display())]
+    SpillDir {
+        /// The directory as configured.
+        path: std::path::PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
     /// The worker thread pool could not start.
     #[error("cannot start the worker pool")]
     ThreadPool(#[source] rayon::ThreadPoolBuildError),

@@ -16,6 +16,7 @@ use std::process::ExitCode;
 use chrono::NaiveDate;
 use clap::{ArgAction, Parser, Subcommand};
 
+use crate::engine::context::EngineOptions;
 use crate::job::{parse_source_flag, JobSpec, Overrides};
 use crate::pipeline::{self, RunOptions, Scope};
 use crate::source::InputKind;
@@ -138,6 +139,48 @@ struct RunFlags {
     /// on this host is taken over without it).
     #[arg(long)]
     break_lock: bool,
+    /// Memory limit and spill directory of the SQL stages (override the
+    /// job's `[engine]`).
+    #[command(flatten)]
+    engine: EngineFlags,
+}
+
+/// `--memory-limit` and `--spill-dir`.
+#[derive(Clone, Debug, Default, clap::Args)]
+pub(crate) struct EngineFlags {
+    /// Memory the query operators may hold together (sorts, aggregates,
+    /// joins), e.g. 512MiB or 2GiB; over it they spill to disk, and a query
+    /// that cannot spill fails naming the limit. Default: no limit.
+    #[arg(long, value_name = "SIZE", value_parser = parse_memory_limit)]
+    memory_limit: Option<usize>,
+    /// Directory for spill files (created if missing). Default: the OS
+    /// temporary directory.
+    #[arg(long, value_name = "DIR")]
+    spill_dir: Option<std::path::PathBuf>,
+}
+
+impl EngineFlags {
+    /// The flags as engine options (unset flags: no limit, OS temp dir).
+    pub(crate) fn options(&self) -> EngineOptions {
+        self.apply(EngineOptions::default())
+    }
+
+    /// `base` (a job's `[engine]`) with the flags given on top.
+    fn apply(&self, mut base: EngineOptions) -> EngineOptions {
+        if let Some(n) = self.memory_limit {
+            base.memory_limit = Some(n);
+        }
+        if let Some(d) = &self.spill_dir {
+            base.spill_dir = Some(d.clone());
+        }
+        base
+    }
+}
+
+fn parse_memory_limit(s: &str) -> Result<usize, String> {
+    let n = crate::job::parse_size(s)?;
+    crate::job::check_memory_limit(n)?;
+    Ok(n)
 }
 
 /// `driftlake validate`.
@@ -285,7 +328,8 @@ fn run(
     args: &RunFlags,
     scope: Scope,
 ) -> anyhow::Result<ExitCode> {
-    let plan = load_plan(job, overrides)?;
+    let mut plan = load_plan(job, overrides)?;
+    plan.engine = args.engine.apply(plan.engine);
     let mut opts = RunOptions::default();
     if let Some(n) = args.threads {
         opts.threads = usize::from(n);

@@ -174,6 +174,14 @@ pub fn summary_text(r: &RunSummary) -> String {
             t.rows, t.partitions_written, t.partitions_unchanged
         );
     }
+    if r.spill_files > 0 {
+        let _ = writeln!(
+            s,
+            "  spilled           {:.1} MiB in {} files (memory limit)",
+            r.spilled_bytes as f64 / f64::from(1u32 << 20),
+            r.spill_files
+        );
+    }
     let _ = writeln!(s, "  wall time         {:.2} s", r.wall_s);
     if r.failed_inputs > 0 {
         let _ = writeln!(s, "failed inputs:");

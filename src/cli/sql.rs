@@ -26,10 +26,11 @@ use datafusion::catalog::view::ViewTable;
 use datafusion::prelude::SessionContext as DfContext;
 use datafusion::sql::parser::Statement as DfStatement;
 
-use crate::engine::context::new_context;
+use crate::engine::context::new_context_with;
 use crate::engine::lake_tables::register_lake;
 use crate::engine::sql::{check_read_only, param_values, parse_param, parse_statements, SQL_FILES};
 use crate::engine::EngineError;
+use crate::extract::attribution::AttributionThresholds;
 
 /// Output formats of `driftlake sql`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -71,6 +72,9 @@ pub struct SqlArgs {
     /// Allow statements that write (COPY, INSERT, CREATE TABLE, DROP, …).
     #[arg(long)]
     pub allow_write: bool,
+    /// Memory limit and spill directory of the queries.
+    #[command(flatten)]
+    pub engine: super::EngineFlags,
 }
 
 /// Where statements come from.
@@ -118,7 +122,7 @@ async fn run_async(args: SqlArgs) -> anyhow::Result<ExitCode> {
             Input::Text(text)
         }
     };
-    let ctx = new_context();
+    let ctx = new_context_with(&AttributionThresholds::default(), &args.engine.options());
     let tables = register_lake(&ctx, &args.lake)
         .await
         .with_context(|| format!("registering the lake {}", args.lake))?;

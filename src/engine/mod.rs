@@ -25,6 +25,19 @@ pub enum EngineError {
     /// DataFusion failed planning or running a statement.
     #[error("query failed")]
     DataFusion(#[from] datafusion::error::DataFusionError),
+    /// An operator needed more memory than the memory limit allows and
+    /// could not spill (or spilling was not enough).
+    #[error(
+        "a query needed more memory than the memory limit of {limit_mib} MiB allows \
+         (raise [engine] memory_limit or --memory-limit)"
+    )]
+    MemoryLimit {
+        /// The limit, MiB.
+        limit_mib: usize,
+        /// DataFusion's error (names the largest consumers).
+        #[source]
+        source: datafusion::error::DataFusionError,
+    },
     /// Arrow failed building or converting a batch.
     #[error("arrow failed")]
     Arrow(#[from] datafusion::arrow::error::ArrowError),

@@ -127,6 +127,9 @@ pub struct JobSpec {
     /// `[storage]`: retries and timeouts of cloud object stores.
     #[serde(default)]
     pub storage: StorageSection,
+    /// `[engine]`: the query engine's memory limit and spill directory.
+    #[serde(default)]
+    pub engine: EngineSection,
 }
 
 /// `[job]`: what the job is called (the `_runs.job` value).
@@ -359,6 +362,110 @@ impl StorageSection {
     }
 }
 
+/// `[engine]`: how much memory the SQL stages (attribution, drift events,
+/// agent profiles, correlations) may hold before they spill to disk.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct EngineSection {
+    /// The memory pool of DataFusion's operators: bytes, or a size such as
+    /// `"512MiB"`, `"2GiB"`, `"1.5G"`. Absent: no limit.
+    pub memory_limit: Option<toml::Value>,
+    /// Where spill files go (a local directory, created if missing).
+    /// Absent: the OS temporary directory.
+    pub spill_dir: Option<String>,
+}
+
+/// The smallest memory limit accepted: below it no stage can run.
+pub const MIN_MEMORY_LIMIT: usize = 16 << 20;
+
+impl EngineSection {
+    /// The validated options.
+    ///
+    /// # Errors
+    /// A message naming the key when a value is malformed or out of range.
+    pub fn plan(&self) -> Result<crate::engine::context::EngineOptions, String> {
+        let memory_limit = match &self.memory_limit {
+            None => None,
+            Some(toml::Value::Integer(n)) => Some(
+                usize::try_from(*n)
+                    .map_err(|_| format!("[engine] memory_limit = {n}: not a size"))?,
+            ),
+            Some(toml::Value::String(s)) => {
+                Some(parse_size(s).map_err(|e| format!("[engine] memory_limit: {e}"))?)
+            }
+            Some(v) => {
+                return Err(format!(
+                    "[engine] memory_limit = {v}: bytes or a size such as \"512MiB\""
+                ))
+            }
+        };
+        if let Some(n) = memory_limit {
+            check_memory_limit(n).map_err(|e| format!("[engine] memory_limit: {e}"))?;
+        }
+        let spill_dir = match &self.spill_dir {
+            None => None,
+            Some(d) if d.trim().is_empty() => return Err("[engine] spill_dir is empty".into()),
+            Some(d) if d.contains("://") => {
+                return Err(format!(
+                    "[engine] spill_dir = {d:?}: a local directory, not a URL"
+                ))
+            }
+            Some(d) => Some(PathBuf::from(d)),
+        };
+        Ok(crate::engine::context::EngineOptions {
+            memory_limit,
+            spill_dir,
+        })
+    }
+}
+
+/// A memory limit of at least [`MIN_MEMORY_LIMIT`].
+///
+/// # Errors
+/// The message says the minimum.
+pub fn check_memory_limit(bytes: usize) -> Result<(), String> {
+    if bytes < MIN_MEMORY_LIMIT {
+        return Err(format!(
+            "{bytes} bytes is below the minimum of {} MiB",
+            MIN_MEMORY_LIMIT >> 20
+        ));
+    }
+    Ok(())
+}
+
+/// A byte size: a number with an optional unit, `B`, `K`/`KB`/`KiB`,
+/// `M`/`MB`/`MiB`, `G`/`GB`/`GiB`, `T`/`TB`/`TiB` (case-insensitive;
+/// every unit is binary, as memory is counted: `1G` = `1GiB`).
+///
+/// # Errors
+/// The message quotes the text and says what is accepted.
+pub fn parse_size(text: &str) -> Result<usize, String> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let bad =
+        || format!("{text:?} is not a size (bytes, or a number with B, KiB, MiB, GiB or TiB)");
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        "t" | "tb" | "tib" => 40,
+        _ => return Err(bad()),
+    };
+    let n: f64 = num.parse().map_err(|_| bad())?;
+    #[allow(clippy::cast_precision_loss)]
+    let bytes = n * (1u64 << shift) as f64;
+    if !bytes.is_finite() || bytes < 0.0 || bytes > usize::MAX as f64 / 2.0 {
+        return Err(bad());
+    }
+    // Whole bytes: a fraction of a byte is rounded down.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    Ok(bytes as usize)
+}
+
 /// One source of a plan.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SourceSpec {
@@ -401,6 +508,8 @@ pub struct JobPlan {
     pub outputs: Outputs,
     /// Cloud store retries and timeouts (`[storage]`, validated).
     pub storage: crate::source::StorageOptions,
+    /// The query engine's memory limit and spill directory (`[engine]`).
+    pub engine: crate::engine::context::EngineOptions,
 }
 
 /// A job's validated `[output]`: written after a committed run.
@@ -641,6 +750,7 @@ impl JobSpec {
             correlation_weights: weights,
             outputs,
             storage: self.storage.plan().map_err(invalid)?,
+            engine: self.engine.plan().map_err(invalid)?,
         })
     }
 }
@@ -925,6 +1035,56 @@ attribution = false
                 .unwrap_err()
                 .to_string();
             assert!(err.contains("[correlation]"), "{err}");
+        }
+    }
+
+    #[test]
+    fn sizes_are_bytes_or_binary_units() {
+        for (text, bytes) in [
+            ("1048576", 1usize << 20),
+            ("512MiB", 512 << 20),
+            ("512 mb", 512 << 20),
+            ("2G", 2 << 30),
+            ("1.5GiB", 3 << 29),
+            ("64k", 64 << 10),
+            ("1TiB", 1 << 40),
+            ("100B", 100),
+        ] {
+            assert_eq!(parse_size(text), Ok(bytes), "{text}");
+        }
+        for bad in ["", "MiB", "-1GiB", "1.2.3G", "12 parsecs", "1e9", "NaN"] {
+            let err = parse_size(bad).unwrap_err();
+            assert!(err.contains("is not a size"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn engine_section_sets_the_memory_limit_and_spill_dir_or_names_the_bad_key() {
+        let plan = |body: &str| {
+            JobSpec::parse(&format!("{GOOD}[engine]\n{body}\n"), "x")
+                .map_err(|e| e.to_string())?
+                .plan("x", &Overrides::default())
+                .map_err(|e| e.to_string())
+        };
+        let p = plan("memory_limit = \"2GiB\"\nspill_dir = \"/var/tmp/dl\"").unwrap();
+        assert_eq!(p.engine.memory_limit, Some(2 << 30));
+        assert_eq!(p.engine.spill_dir, Some(PathBuf::from("/var/tmp/dl")));
+        assert_eq!(
+            plan("memory_limit = 67108864").unwrap().engine.memory_limit,
+            Some(64 << 20)
+        );
+        assert_eq!(plan("").unwrap().engine, Default::default());
+        for (bad, names) in [
+            ("memory_limit = \"1MiB\"", "below the minimum of 16 MiB"),
+            ("memory_limit = \"lots\"", "[engine] memory_limit"),
+            ("memory_limit = -5", "[engine] memory_limit"),
+            ("memory_limit = 1.5", "[engine] memory_limit"),
+            ("spill_dir = \"s3://b/tmp\"", "[engine] spill_dir"),
+            ("spill_dir = \" \"", "[engine] spill_dir is empty"),
+            ("memory = 5", "memory"),
+        ] {
+            let err = plan(bad).unwrap_err();
+            assert!(err.contains(names), "{bad}: {err}");
         }
     }
 

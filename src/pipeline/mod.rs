@@ -191,6 +191,10 @@ pub struct RunSummary {
     pub agent_events: u64,
     /// Agent inputs with nothing new since the last run (not read).
     pub agent_inputs_unchanged: u64,
+    /// Spill files the SQL stages wrote under the `[engine]` memory limit.
+    pub spill_files: u64,
+    /// Bytes in those spill files.
+    pub spilled_bytes: u64,
     /// Wall seconds.
     pub wall_s: f64,
     /// Peak RSS in bytes, when the OS reports it.
@@ -256,6 +260,13 @@ pub fn observation_id(evidence_ref: &str, primitive: &str) -> String {
 pub fn run(plan: &JobPlan, opts: &RunOptions) -> Result<RunSummary> {
     // Before any store is opened: the job's cloud retries and timeouts.
     source::set_storage_options(plan.storage.clone());
+    // Before any query: the SQL stages' memory limit and spill directory.
+    if let Some(dir) = &plan.engine.spill_dir {
+        std::fs::create_dir_all(dir).map_err(|source| Error::SpillDir {
+            path: dir.clone(),
+            source,
+        })?;
+    }
     let started = Instant::now();
     let started_at = Utc::now();
     let run_id = new_run_id(started_at, &plan.name);
@@ -1194,6 +1205,8 @@ fn assemble_and_commit(
         sessions_carried_observations: 0,
         agent_events: 0,
         agent_inputs_unchanged: 0,
+        spill_files: 0,
+        spilled_bytes: 0,
         wall_s: 0.0,
         peak_rss_bytes: None,
     };
@@ -1425,25 +1438,11 @@ fn assemble_and_commit(
 
     if plan.attribution {
         progress::start("attribution", 0, 0);
-        attribution_stage(
-            rt,
-            lake,
-            &plan.lake,
-            &plan.attribution_thresholds,
-            run_id,
-            &mut summary,
-        )?;
+        attribution_stage(rt, lake, plan, run_id, &mut summary)?;
     }
     if plan.agents {
         progress::start("agent profiles", 0, 0);
-        agent_profiles_stage(
-            rt,
-            lake,
-            &plan.lake,
-            &plan.agent_settings,
-            run_id,
-            &mut summary,
-        )?;
+        agent_profiles_stage(rt, lake, plan, run_id, &mut summary)?;
     }
     let telemetry_events = match telemetry {
         Some(t) => Some({
@@ -1454,15 +1453,7 @@ fn assemble_and_commit(
     };
     if plan.drift_events {
         progress::start("drift events", 0, 0);
-        drift_events_stage(
-            rt,
-            lake,
-            &plan.lake,
-            &plan.attribution_thresholds,
-            run_id,
-            telemetry_events,
-            &mut summary,
-        )?;
+        drift_events_stage(rt, lake, plan, run_id, telemetry_events, &mut summary)?;
     }
 
     if !input_rows.is_empty() {
@@ -1833,17 +1824,17 @@ fn commit_agent_events(
 fn agent_profiles_stage(
     rt: &tokio::runtime::Runtime,
     lake: &Lake,
-    lake_url: &str,
-    settings: &agents::AgentSettings,
+    plan: &JobPlan,
     run_id: &str,
     summary: &mut RunSummary,
 ) -> Result<()> {
-    let (ctx, tables) = stage_context(rt, lake_url, &Default::default())?;
+    let (ctx, tables) = stage_context(rt, plan)?;
     let computed = if tables.iter().any(|t| t == "agent_events") {
-        rt.block_on(agents::compute_profiles(&ctx, settings))?
+        rt.block_on(agents::compute_profiles(&ctx, &plan.agent_settings))?
     } else {
         Vec::new()
     };
+    note_spills(&ctx, "agent_profiles", summary);
     let by_date = agents::profile_partitions(&computed, run_id)
         .map_err(|e| arrow_err("agent_profiles", e))?;
     let parts = replace_all_partitions(rt, lake, "agent_profiles", by_date)?;
@@ -1856,15 +1847,21 @@ fn agent_profiles_stage(
 fn drift_events_stage(
     rt: &tokio::runtime::Runtime,
     lake: &Lake,
-    lake_url: &str,
-    thresholds: &crate::extract::attribution::AttributionThresholds,
+    plan: &JobPlan,
     run_id: &str,
     telemetry: Option<Vec<crate::drift::event::DriftEvent>>,
     summary: &mut RunSummary,
 ) -> Result<()> {
     use crate::drift::table;
-    let (ctx, tables) = stage_context(rt, lake_url, thresholds)?;
-    let events = rt.block_on(table::compute_events(&ctx, &tables, thresholds, telemetry))?;
+    let (ctx, tables) = stage_context(rt, plan)?;
+    crate::engine::context::skip_partial_aggregation(&ctx);
+    let events = rt.block_on(table::compute_events(
+        &ctx,
+        &tables,
+        &plan.attribution_thresholds,
+        telemetry,
+    ))?;
+    note_spills(&ctx, table::TABLE, summary);
     let by_date =
         table::event_partitions(&events, run_id).map_err(|e| arrow_err(table::TABLE, e))?;
     let parts = replace_all_partitions(rt, lake, table::TABLE, by_date)?;
@@ -1883,7 +1880,7 @@ fn telemetry_stage(
     summary: &mut RunSummary,
 ) -> Result<Vec<crate::drift::event::DriftEvent>> {
     use crate::telemetry::stage;
-    let (ctx, tables) = stage_context(rt, &plan.lake, &plan.attribution_thresholds)?;
+    let (ctx, tables) = stage_context(rt, plan)?;
     let out = rt.block_on(stage::recompute(
         &ctx,
         &tables,
@@ -1892,6 +1889,7 @@ fn telemetry_stage(
         run_id,
         Utc::now().timestamp_micros(),
     ))?;
+    note_spills(&ctx, "telemetry", summary);
     tracing::info!(
         evidence = out.evidence_rows,
         summary_rows = out.summary.rows.len(),
@@ -1917,15 +1915,29 @@ fn telemetry_stage(
 
 /// A DataFusion context over the committed lake for a derived-table stage,
 /// and the lake's table names. The job's `[attribution]` thresholds reach
-/// the merge UDFs here.
+/// the merge UDFs here, and its `[engine]` memory limit the operators.
 fn stage_context(
     rt: &tokio::runtime::Runtime,
-    lake_url: &str,
-    thresholds: &crate::extract::attribution::AttributionThresholds,
+    plan: &JobPlan,
 ) -> Result<(datafusion::prelude::SessionContext, Vec<String>)> {
-    let ctx = crate::engine::context::new_context_with(thresholds);
-    let tables = rt.block_on(crate::engine::lake_tables::register_lake(&ctx, lake_url))?;
+    let ctx = crate::engine::context::new_context_with(&plan.attribution_thresholds, &plan.engine);
+    let tables = rt.block_on(crate::engine::lake_tables::register_lake(&ctx, &plan.lake))?;
     Ok((ctx, tables))
+}
+
+/// Add what the stage `name`'s queries in `ctx` spilled to the summary.
+fn note_spills(ctx: &datafusion::prelude::SessionContext, name: &str, summary: &mut RunSummary) {
+    let (files, bytes) = crate::engine::context::spilled(ctx);
+    if files > 0 {
+        tracing::info!(
+            stage = name,
+            files,
+            bytes,
+            "The stage spilled to disk under the memory limit."
+        );
+    }
+    summary.spill_files += files;
+    summary.spilled_bytes += bytes;
 }
 
 /// Partitions for a table recomputed whole: the new ones, plus an empty one
@@ -1956,17 +1968,18 @@ fn replace_all_partitions(
 fn attribution_stage(
     rt: &tokio::runtime::Runtime,
     lake: &Lake,
-    lake_url: &str,
-    thresholds: &crate::extract::attribution::AttributionThresholds,
+    plan: &JobPlan,
     run_id: &str,
     summary: &mut RunSummary,
 ) -> Result<()> {
-    let (ctx, tables) = stage_context(rt, lake_url, thresholds)?;
+    let (ctx, tables) = stage_context(rt, plan)?;
+    crate::engine::context::skip_partial_aggregation(&ctx);
     if !tables.iter().any(|t| t == "observations") {
         tracing::info!("No observations table yet: attribution skipped.");
         return Ok(());
     }
     let computed = rt.block_on(crate::engine::context::compute_attribution_state(&ctx))?;
+    note_spills(&ctx, "attribution_state", summary);
     let batches = computed
         .iter()
         .map(|b| with_run_id(b, run_id))

@@ -731,8 +731,8 @@ pub fn register(ctx: &DfContext, index: Arc<CandidateIndex>) {
 /// # Errors
 /// DataFusion's error (no `evidence` table, no `spec_correlate`, a bad
 /// `correlation_status`).
-pub async fn correlation_batches(ctx: &DfContext) -> Result<Vec<RecordBatch>> {
-    ctx.sql(CORRELATIONS_SQL).await?.collect().await
+pub async fn correlation_batches(ctx: &DfContext) -> crate::engine::Result<Vec<RecordBatch>> {
+    crate::engine::context::run_statement(ctx, CORRELATIONS_SQL, &Default::default()).await
 }
 
 #[cfg(test)]

@@ -257,3 +257,78 @@ fn a_locked_lake_refuses_a_second_job_until_broken() {
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(!lake.join("_lock.json").exists());
 }
+
+#[test]
+fn memory_limit_flags_are_checked_and_reach_run_and_sql() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    copy_tree(&demo_dir(), &src);
+    let lake = tmp.path().join("lake");
+    let j = job(tmp.path(), &src, &lake);
+    let j = j.to_str().unwrap();
+    let o = bin()
+        .args(["run", j, "--memory-limit", "1KiB"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 2);
+    assert!(
+        stderr(&o).contains("below the minimum of 16 MiB"),
+        "{}",
+        stderr(&o)
+    );
+    let o = bin()
+        .args(["run", j, "--memory-limit", "lots"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 2);
+    assert!(
+        stderr(&o).contains("\"lots\" is not a size"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!lake.exists(), "nothing ran");
+
+    let spill = tmp.path().join("spill");
+    let spill = spill.to_str().unwrap();
+    let o = bin()
+        .args([
+            "run",
+            j,
+            "--json",
+            "-q",
+            "--memory-limit",
+            "64MiB",
+            "--spill-dir",
+            spill,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "stderr: {}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(stdout(&o).trim()).expect("one JSON object");
+    assert_eq!(v["status"], "committed");
+    assert_eq!(
+        (v["spill_files"].as_u64(), v["spilled_bytes"].as_u64()),
+        (Some(0), Some(0))
+    );
+    assert!(Path::new(spill).is_dir(), "the spill directory is made");
+
+    let o = bin()
+        .args([
+            "sql",
+            "--lake",
+            lake.to_str().unwrap(),
+            "--memory-limit",
+            "16MiB",
+        ])
+        .args([
+            "--format",
+            "csv",
+            "-e",
+            "SELECT count(*) AS n FROM observations",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "stderr: {}", stderr(&o));
+    let n: u64 = stdout(&o).lines().nth(1).unwrap().parse().unwrap();
+    assert_eq!(Some(n), v["observations"].as_u64());
+}

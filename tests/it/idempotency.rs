@@ -100,6 +100,7 @@ pub mod support {
             correlation_weights: Default::default(),
             outputs: Default::default(),
             storage: Default::default(),
+            engine: Default::default(),
         }
     }
 
