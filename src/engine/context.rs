@@ -40,6 +40,9 @@ pub struct EngineOptions {
     pub spill_dir: Option<PathBuf>,
 }
 
+/// Spill files one merge pass of a sort reads at once under a memory limit.
+const SPILL_MERGE_FAN_IN: usize = 8;
+
 /// What the queries of one context spilled, summed by [`run_statement`]
 /// from the operators' metrics; kept in the context's config, with the
 /// memory limit the context was made with.
@@ -146,14 +149,18 @@ pub fn new_context_with(thresholds: &AttributionThresholds, options: &EngineOpti
             NonZeroUsize::new(5).unwrap_or(NonZeroUsize::MIN),
         )));
     }
+    let mut disk = DiskManagerBuilder::default();
     if let Some(dir) = &options.spill_dir {
         // A missing directory is made; one that cannot be is reported below.
         let _ = std::fs::create_dir_all(dir);
-        runtime = runtime.with_disk_manager_builder(
-            DiskManagerBuilder::default()
-                .with_mode(DiskManagerMode::Directories(vec![dir.clone()])),
-        );
+        disk = disk.with_mode(DiskManagerMode::Directories(vec![dir.clone()]));
     }
+    if options.memory_limit.is_some() {
+        // A sort merges its spilled runs a few at a time (one batch of each
+        // in memory), in more passes when there are many.
+        disk = disk.with_max_spill_merge_fan_in(SPILL_MERGE_FAN_IN);
+    }
+    runtime = runtime.with_disk_manager_builder(disk);
     let ctx = match runtime.build_arc() {
         Ok(rt) => DfContext::new_with_config_rt(config, rt),
         Err(e) => {

@@ -4,18 +4,31 @@
 //! that does, can still surface as an error of the call. Reads of whole
 //! objects and whole listings are therefore retried here too, under the
 //! same `max_retries` and `retry_timeout`, with exponential backoff. Only
-//! cloud stores are retried, and only errors that can be transient
-//! (`Generic`: transport, HTTP 5xx, a broken body); "not found", "denied"
-//! and the like fail at once.
+//! cloud stores are retried, and only errors of the transport (an
+//! `HttpError` in the error's chain: a connection refused or reset, a
+//! timeout, a body that broke off); an answer with an HTTP status (a 4xx
+//! such as a missing bucket or denied access, or a 5xx object_store has
+//! already retried), "not found" and the like fail at once.
 
 use std::future::Future;
 use std::time::{Duration, Instant};
 
 use super::storage_options;
 
-/// True for errors worth another attempt.
+/// True for errors worth another attempt: a transport error somewhere in
+/// a `Generic` error's chain.
 fn transient(e: &object_store::Error) -> bool {
-    matches!(e, object_store::Error::Generic { .. })
+    let object_store::Error::Generic { source, .. } = e else {
+        return false;
+    };
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(source.as_ref());
+    while let Some(c) = cause {
+        if c.is::<object_store::client::HttpError>() {
+            return true;
+        }
+        cause = c.source();
+    }
+    false
 }
 
 /// Run `attempt` until it succeeds, fails for good, or the retries of
@@ -54,10 +67,31 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     fn generic() -> object_store::Error {
+        use object_store::client::{HttpError, HttpErrorKind};
         object_store::Error::Generic {
             store: "test",
-            source: "connection reset".into(),
+            source: Box::new(HttpError::new(
+                HttpErrorKind::Interrupted,
+                std::io::Error::from(std::io::ErrorKind::ConnectionReset),
+            )),
         }
+    }
+
+    #[tokio::test]
+    async fn an_answer_with_a_status_is_not_retried() {
+        let calls = AtomicUsize::new(0);
+        let denied = || {
+            calls.fetch_add(1, Ordering::SeqCst);
+            async {
+                Err::<(), _>(object_store::Error::Generic {
+                    store: "S3",
+                    source: "Server returned non-2xx status code: 404 Not Found: NoSuchBucket"
+                        .into(),
+                })
+            }
+        };
+        assert!(retried(true, "list", denied).await.is_err());
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
     }
 
     #[tokio::test]
