@@ -15,6 +15,7 @@
 
 mod layout;
 mod retry;
+mod s3_list;
 mod storage;
 mod url;
 
@@ -227,8 +228,26 @@ pub struct Listing {
 /// # Errors
 /// [`SourceError::List`] when the store cannot be listed.
 pub async fn list_inputs(src: &StoreUrl, kind: InputKind) -> Result<Listing, SourceError> {
-    let (metas, single) = list_objects(src).await?;
+    let (metas, single, unreadable) = list_objects(src).await?;
     let mut listing = Listing::default();
+    for o in unreadable {
+        // Data only: the key is kept in the dead letter's URL, never
+        // fetched and never part of a path we write. Its day is the one
+        // its basename names, as for other bad names.
+        let parts: Vec<&str> = o.key.split('/').collect();
+        let date = match classify(&parts) {
+            Candidate::Shard(name) => Some(name.date),
+            Candidate::BadName { date, .. } => date,
+            Candidate::NotAShard => None,
+        };
+        listing.rejected.push(RejectedName {
+            url: format!("{}{}", src.base, o.key),
+            size: o.size,
+            last_modified: o.last_modified,
+            date,
+            why: "the key is not a valid object path (an empty, '.' or '..' segment)",
+        });
+    }
     for meta in metas {
         let url = src.object_url(&meta.location);
         let rel_path = match meta.location.prefix_match(&src.prefix) {
@@ -361,25 +380,61 @@ fn is_cast_name(name: &str) -> bool {
 }
 
 /// Every object under the source: the object itself when the URL names
-/// one (`true`), else everything below the prefix (`false`).
-async fn list_objects(src: &StoreUrl) -> Result<(Vec<ObjectMeta>, bool), SourceError> {
+/// one (`true`), else everything below the prefix (`false`); and, on S3,
+/// the keys object_store cannot hold as a path (never read).
+async fn list_objects(
+    src: &StoreUrl,
+) -> Result<(Vec<ObjectMeta>, bool, Vec<s3_list::RawObject>), SourceError> {
     if !src.prefix.as_ref().is_empty() {
         // A URL that names one object (a single shard or cast file).
         let head = retried(src.is_remote(), "head", || src.store.head(&src.prefix)).await;
         if let Ok(meta) = head {
-            return Ok((vec![meta], true));
+            return Ok((vec![meta], true, Vec::new()));
         }
     }
     let prefix = (!src.prefix.as_ref().is_empty()).then_some(&src.prefix);
-    let metas = retried(src.is_remote(), "list", || {
+    let listed = retried(src.is_remote(), "list", || {
         src.store.list(prefix).try_collect::<Vec<ObjectMeta>>()
     })
-    .await
-    .map_err(|source| SourceError::List {
+    .await;
+    let list_err = |source| SourceError::List {
         url: src.redacted(),
         source,
-    })?;
-    Ok((metas, false))
+    };
+    match (listed, &src.s3) {
+        (Ok(metas), _) => Ok((metas, false, Vec::new())),
+        (Err(object_store::Error::InvalidPath { .. }), Some(raw)) => {
+            // A key object_store cannot parse ('..', '.', an empty
+            // segment) fails its whole page: list the keys as text.
+            let key_prefix = match prefix {
+                Some(p) => format!("{p}/"),
+                None => String::new(),
+            };
+            let objects = retried(true, "list", || raw.list(&key_prefix))
+                .await
+                .map_err(list_err)?;
+            let (mut metas, mut bad) = (Vec::new(), Vec::new());
+            for o in objects {
+                match Path::parse(&o.key) {
+                    Ok(location) => metas.push(ObjectMeta {
+                        location,
+                        last_modified: o.last_modified,
+                        size: o.size,
+                        e_tag: o.e_tag,
+                        version: None,
+                    }),
+                    Err(_) => bad.push(o),
+                }
+            }
+            tracing::warn!(
+                url = %src.redacted(),
+                unreadable = bad.len(),
+                "Keys that are not valid object paths were listed; they become bad_name dead letters."
+            );
+            Ok((metas, false, bad))
+        }
+        (Err(e), _) => Err(list_err(e)),
+    }
 }
 
 /// Read one object whole.

@@ -25,6 +25,9 @@ pub struct StoreUrl {
     /// what DataFusion's `register_object_store` wants, e.g. `file:///`,
     /// `s3://bucket/`, `memory://tests/`.
     pub base: Url,
+    /// S3 only: the bucket for listings of keys object_store cannot hold
+    /// (`super::s3_list`).
+    pub(crate) s3: Option<Arc<super::s3_list::RawS3>>,
 }
 
 impl StoreUrl {
@@ -100,20 +103,30 @@ fn open(url: &str, create: bool) -> Result<StoreUrl, SourceError> {
         "s3" | "s3a" => {
             use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
             let o = super::storage_options();
-            let store = o
+            let builder = o
                 .client_config()
                 .into_iter()
                 .fold(
                     AmazonS3Builder::from_env().with_retry(o.retry()),
                     |b, (k, v)| b.with_config(AmazonS3ConfigKey::Client(k), v),
                 )
-                .with_url(url)
-                .build()
-                .map_err(|source| SourceError::Store {
-                    url: redact(url),
-                    source,
-                })?;
-            cloud(Arc::new(store), &parsed, url)
+                .with_url(url);
+            let store = Arc::new(
+                builder
+                    .clone()
+                    .build()
+                    .map_err(|source| SourceError::Store {
+                        url: redact(url),
+                        source,
+                    })?,
+            );
+            let bucket = parsed.host_str().unwrap_or_default();
+            let raw = super::s3_list::RawS3::new(Arc::clone(&store), bucket, &builder, &o)
+                .map_err(|e| tracing::debug!("no raw S3 listing for {}: {e}", redact(url)))
+                .ok();
+            let mut opened = cloud(store, &parsed, url)?;
+            opened.s3 = raw.map(Arc::new);
+            Ok(opened)
         }
         "gs" => {
             use object_store::gcp::{GoogleCloudStorageBuilder, GoogleConfigKey};
@@ -181,6 +194,7 @@ fn open_local(path: &std::path::Path, shown: &str, create: bool) -> Result<Store
         store: Arc::new(object_store::local::LocalFileSystem::new()),
         prefix,
         base: Url::parse("file:///").expect("constant url parses"),
+        s3: None,
     })
 }
 
@@ -211,6 +225,7 @@ fn open_memory(parsed: &Url, shown: &str) -> Result<StoreUrl, SourceError> {
         store: memory_store(name),
         prefix,
         base,
+        s3: None,
     })
 }
 
@@ -232,6 +247,7 @@ fn cloud(store: Arc<dyn ObjectStore>, parsed: &Url, shown: &str) -> Result<Store
         store,
         prefix,
         base,
+        s3: None,
     })
 }
 

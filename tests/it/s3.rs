@@ -486,3 +486,210 @@ fn transient_store_faults_are_retried_and_a_permanent_one_fails_the_run_cleanly(
     }
     drop(server);
 }
+
+#[test]
+fn hostile_keys_become_dead_letters_and_never_paths_or_failures() {
+    let Ok(python) = std::env::var("DRIFTLAKE_ORACLE") else {
+        eprintln!("DRIFTLAKE_ORACLE is not set: the S3 test needs the test venv (make test)");
+        return;
+    };
+    let server = S3Server::start(&python);
+    // One good shard, and keys S3 takes but object_store cannot parse
+    // ('..', '.', empty segments, a control character), or that fail
+    // DECNET's naming (odd Unicode, NUL, a right-to-left override).
+    let hostile = [
+        "art/x/../../../etc/ssh/sessions-2026-05-03.jsonl",
+        "art/edge-01/ssh/../../../../escape.jsonl",
+        "art//abs/ssh/sessions-2026-05-03.jsonl",
+        "art/edge-01/./ssh/sessions-2026-05-03.jsonl",
+        "art/edge-01/ssh/\u{1}sessions-2026-05-03.jsonl",
+        "art/d\u{e9}cky/ssh/sessions-2026-05-03.jsonl",
+        "art/edge-\u{202e}lnx/ssh/sessions-2026-05-03.jsonl",
+        "art/nul\u{0}decky/ssh/sessions-2026-05-03.jsonl",
+    ];
+    let upload = Command::new(&python)
+        .args([
+            "-c",
+            r#"
+import boto3, json, sys
+s3 = boto3.client('s3', endpoint_url=sys.argv[1], aws_access_key_id='driftlake-test',
+                  aws_secret_access_key='driftlake-test-secret', region_name='us-east-1')
+s3.create_bucket(Bucket='hostile')
+body = open(sys.argv[2], 'rb').read()
+for k in ['art/edge-01/ssh/sessions-2026-05-03.jsonl'] + json.loads(sys.argv[3]):
+    s3.put_object(Bucket='hostile', Key=k, Body=body)
+"#,
+            &server.endpoint,
+            &format!("{MANIFEST}/fixtures/demo/artifacts/Lab_04/ssh/sessions-2026-05-03.jsonl"),
+            &serde_json::to_string(&hostile).unwrap(),
+        ])
+        .output()
+        .unwrap();
+    ok(upload);
+
+    let tmp = tempfile::tempdir().unwrap();
+    let lake = tmp.path().join("lake");
+    let o = driftlake(&server)
+        .args(["run", "jobs/demo.toml", "--json", "-vv", "--no-progress"])
+        .args(["--source", "sessrec=s3://hostile/art", "--lake"])
+        .arg(&lake)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr).to_string();
+    assert_eq!(o.status.code(), Some(0), "{stderr}");
+    let run: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(run["observations"].as_u64().unwrap() > 0, "{run}");
+    // Every hostile key is one bad_name dead letter, its key kept as data.
+    assert_eq!(
+        run["dead_letters_by_reason"]["bad_name"].as_u64(),
+        Some(hostile.len() as u64),
+        "{run}"
+    );
+    let dlq = ok(driftlake(&server)
+        .args([
+            "sql",
+            "--lake",
+            lake.to_str().unwrap(),
+            "--format",
+            "json",
+            "-e",
+        ])
+        .arg("SELECT source FROM dlq WHERE reason = 'bad_name'")
+        .output()
+        .unwrap());
+    let sources: Vec<String> = dlq
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["source"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    for k in hostile {
+        assert!(
+            sources.contains(&format!("s3://hostile/{k}")),
+            "{k:?} in {sources:?}"
+        );
+    }
+    // Nothing is written outside the lake, and no name reaches a path.
+    let written: Vec<String> = walk_names(tmp.path());
+    for w in &written {
+        assert!(w.starts_with("lake/"), "written outside the lake: {w}");
+        for part in [
+            "etc", "escape", "abs", "cky", "lnx", "\u{1}", "\u{0}", "\u{202e}",
+        ] {
+            assert!(!w.contains(part), "a key reached a path: {w:?}");
+        }
+        assert!(
+            !w.split('/').any(|p| p == ".." || p == "." || p.is_empty()),
+            "{w}"
+        );
+    }
+    assert!(written
+        .iter()
+        .any(|w| w.starts_with("lake/dlq/date=2026-05-03/")));
+    // The credentials never reach the log or the ledgers.
+    let ledgers = ok(driftlake(&server)
+        .args([
+            "sql",
+            "--lake",
+            lake.to_str().unwrap(),
+            "--format",
+            "json",
+            "-e",
+        ])
+        .arg("SELECT * FROM _runs")
+        .output()
+        .unwrap());
+    for text in [&stderr, &ledgers, &dlq] {
+        assert!(
+            !text.contains("driftlake-test-secret"),
+            "a credential leaked"
+        );
+    }
+    drop(server);
+}
+
+/// Every file under `dir`, as a `/`-joined path relative to it.
+fn walk_names(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                todo.push(p);
+            } else {
+                let rel = p.strip_prefix(dir).unwrap();
+                out.push(rel.to_string_lossy().replace('\\', "/"));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn gs_and_az_credentials_never_reach_errors_logs_or_the_ledger() {
+    // No server: each store is pointed at a closed port, so the run fails
+    // after using its credentials; what it prints must not hold them.
+    let closed = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let tmp = tempfile::tempdir().unwrap();
+    let key = serde_json::json!({
+        "type": "service_account",
+        "client_email": "driftlake@example.iam.gserviceaccount.com",
+        "private_key_id": "gs-secret-key-id-0001",
+        // base64 of "gs-secret-private-key-material": PEM that is no key.
+        "private_key": "-----BEGIN PRIVATE KEY-----\nZ3Mtc2VjcmV0LXByaXZhdGUta2V5LW1hdGVyaWFs\n-----END PRIVATE KEY-----\n",
+        "token_uri": format!("http://127.0.0.1:{closed}/token"),
+    });
+    let job = tmp.path().join("job.toml");
+    let lake = tmp.path().join("lake");
+    std::fs::write(
+        &job,
+        format!(
+            "[job]\nname = \"creds\"\n[lake]\nurl = {:?}\n[storage]\nmax_retries = 0\nrequest_timeout_s = 2\nconnect_timeout_s = 1\n",
+            lake.display().to_string()
+        ),
+    )
+    .unwrap();
+    let az_key = "YXotc2VjcmV0LWFjY291bnQta2V5LXZhbHVlLTAwMDE=";
+    for (source, secrets) in [
+        (
+            "sessrec=gs://bucket/art",
+            vec!["Z3Mtc2VjcmV0", "gs-secret-private-key-material", "gs-secret-key-id-0001"],
+        ),
+        ("sessrec=az://container/art", vec![az_key]),
+    ] {
+        let o = crate::idempotency::support::bin()
+            .args(["run", job.to_str().unwrap(), "-vv", "--json", "--source", source])
+            .env("GOOGLE_SERVICE_ACCOUNT_KEY", key.to_string())
+            .env("AZURE_STORAGE_ACCOUNT_NAME", "driftlaketest")
+            .env("AZURE_STORAGE_ACCOUNT_KEY", az_key)
+            .env("AZURE_STORAGE_USE_EMULATOR", "true")
+            .env("AZURITE_BLOB_STORAGE_URL", format!("http://127.0.0.1:{closed}"))
+            .output()
+            .unwrap();
+        let mut seen = String::from_utf8_lossy(&o.stderr).to_string();
+        seen.push_str(&String::from_utf8_lossy(&o.stdout));
+        assert_eq!(o.status.code(), Some(2), "{source}: {seen}");
+        let url = source.trim_start_matches("sessrec=");
+        assert!(
+            seen.contains(&format!("cannot open the store for {url}"))
+                || seen.contains(&format!("cannot list {url}")),
+            "{source}: the failure names the source: {seen}"
+        );
+        if lake.join("_runs").is_dir() {
+            for (rel, bytes) in crate::idempotency::support::files(&lake) {
+                seen.push_str(&rel);
+                seen.push_str(&String::from_utf8_lossy(&bytes));
+            }
+        }
+        for s in secrets {
+            assert!(!seen.contains(s), "{source}: a credential leaked: {seen}");
+        }
+    }
+}
