@@ -37,6 +37,8 @@ pub struct RawS3 {
     /// `https://host[:port]` and, path-style, `/bucket`; no trailing `/`.
     bucket_url: url::Url,
     region: String,
+    /// Anonymous requests (`AWS_SKIP_SIGNATURE`, public buckets).
+    unsigned: bool,
     client: reqwest::Client,
 }
 
@@ -79,10 +81,12 @@ impl RawS3 {
             .connect_timeout(options.connect_timeout)
             .build()
             .map_err(|e| format!("http client: {e}"))?;
+        let unsigned = get(AmazonS3ConfigKey::SkipSignature).is_some_and(|v| v == "true");
         Ok(RawS3 {
             store,
             bucket_url,
             region,
+            unsigned,
             client,
         })
     }
@@ -142,22 +146,19 @@ impl RawS3 {
 
     /// One signed GET of the bucket with `query`; the body text.
     async fn get(&self, query: &[(&str, String)]) -> Result<String, String> {
-        let cred = self
-            .store
-            .credentials()
-            .get_credential()
-            .await
-            .map_err(|e| format!("credentials: {e}"))?;
-        let now = Utc::now();
-        let amz_date = now.format("%Y%m%dT%H%M%SZ").to_string();
-        let mut params: Vec<(String, String)> =
-            query.iter().map(|(k, v)| (enc(k), enc(v))).collect();
-        params.sort();
-        let canonical_query = params
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join("&");
+        let cred = if self.unsigned {
+            None
+        } else {
+            let provider = self.store.credentials();
+            Some(
+                provider
+                    .get_credential()
+                    .await
+                    .map_err(|e| format!("credentials: {e}"))?,
+            )
+        };
+        let amz_date = Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
+        let canonical_query = canonical_query(query);
         let host = match (self.bucket_url.host_str(), self.bucket_url.port()) {
             (Some(h), Some(p)) => format!("{h}:{p}"),
             (Some(h), None) => h.to_string(),
@@ -167,31 +168,34 @@ impl RawS3 {
             "" => "/".to_string(),
             p => p.to_string(),
         };
+        let url = format!(
+            "{}://{host}{path}?{canonical_query}",
+            self.bucket_url.scheme()
+        );
         let mut headers = vec![
             ("host", host),
             ("x-amz-content-sha256", EMPTY_SHA256.to_string()),
             ("x-amz-date", amz_date.clone()),
         ];
-        if let Some(t) = &cred.token {
-            headers.push(("x-amz-security-token", t.clone()));
+        let mut req = self.client.get(&url);
+        if let Some(cred) = cred {
+            if let Some(t) = &cred.token {
+                headers.push(("x-amz-security-token", t.clone()));
+            }
+            let names = headers.iter().map(|(k, _)| *k).collect::<Vec<_>>();
+            let canonical = canonical_request("GET", &path, &canonical_query, &headers);
+            let signature = signature(&cred.secret_key, &amz_date, &self.region, &canonical);
+            req = req.header(
+                "authorization",
+                format!(
+                    "AWS4-HMAC-SHA256 Credential={}/{}/{}/s3/aws4_request, SignedHeaders={}, Signature={signature}",
+                    cred.key_id,
+                    &amz_date[..8],
+                    self.region,
+                    names.join(";")
+                ),
+            );
         }
-        let signed_headers = headers
-            .iter()
-            .map(|(k, _)| *k)
-            .collect::<Vec<_>>()
-            .join(";");
-        let canonical = canonical_request("GET", &path, &canonical_query, &headers);
-        let signature = signature(&cred.secret_key, &amz_date, &self.region, &canonical);
-        let authorization = format!(
-            "AWS4-HMAC-SHA256 Credential={}/{}/{}/s3/aws4_request, SignedHeaders={signed_headers}, Signature={signature}",
-            cred.key_id, &amz_date[..8], self.region
-        );
-        let url = format!(
-            "{}://{}{path}?{canonical_query}",
-            self.bucket_url.scheme(),
-            headers[0].1
-        );
-        let mut req = self.client.get(&url).header("authorization", authorization);
         for (k, v) in headers.iter().skip(1) {
             req = req.header(*k, v);
         }
@@ -259,6 +263,17 @@ fn signature(secret: &str, amz_date: &str, region: &str, canonical: &str) -> Str
     let k = sign(k.as_ref(), "s3");
     let k = sign(k.as_ref(), "aws4_request");
     hex::encode(sign(k.as_ref(), &to_sign))
+}
+
+/// The SigV4 canonical query string: names and values encoded, sorted.
+fn canonical_query(query: &[(&str, String)]) -> String {
+    let mut params: Vec<(String, String)> = query.iter().map(|(k, v)| (enc(k), enc(v))).collect();
+    params.sort();
+    params
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("&")
 }
 
 /// URI-encode `s` as SigV4 wants (every byte but the unreserved ones).
@@ -353,6 +368,35 @@ mod tests {
                 &c
             ),
             "f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41"
+        );
+    }
+
+    #[test]
+    fn a_listing_request_is_signed_as_botocore_signs_it() {
+        // botocore's S3SigV4Auth over the same request (the documentation's
+        // example keys, its clock fixed at 2026-11-22T12:00:00Z) gives this
+        // signature: a path-style bucket on a port, the query encoded.
+        let query = [
+            ("list-type", "2".to_string()),
+            ("prefix", "art/x y/".to_string()),
+            ("encoding-type", "url".to_string()),
+        ];
+        let q = canonical_query(&query);
+        assert_eq!(q, "encoding-type=url&list-type=2&prefix=art%2Fx%20y%2F");
+        let headers = [
+            ("host", "127.0.0.1:5999".to_string()),
+            ("x-amz-content-sha256", EMPTY_SHA256.to_string()),
+            ("x-amz-date", "20261122T120000Z".to_string()),
+        ];
+        let c = canonical_request("GET", "/hostile", &q, &headers);
+        assert_eq!(
+            signature(
+                "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+                "20261122T120000Z",
+                "us-east-1",
+                &c
+            ),
+            "1760938958e44b5e601d3ba3f53c3f3ce9d2e27ce1f4b2ce24fd2cd83c135d88"
         );
     }
 

@@ -660,17 +660,31 @@ fn gs_and_az_credentials_never_reach_errors_logs_or_the_ledger() {
     for (source, secrets) in [
         (
             "sessrec=gs://bucket/art",
-            vec!["Z3Mtc2VjcmV0", "gs-secret-private-key-material", "gs-secret-key-id-0001"],
+            vec![
+                "Z3Mtc2VjcmV0",
+                "gs-secret-private-key-material",
+                "gs-secret-key-id-0001",
+            ],
         ),
         ("sessrec=az://container/art", vec![az_key]),
     ] {
         let o = crate::idempotency::support::bin()
-            .args(["run", job.to_str().unwrap(), "-vv", "--json", "--source", source])
+            .args([
+                "run",
+                job.to_str().unwrap(),
+                "-vv",
+                "--json",
+                "--source",
+                source,
+            ])
             .env("GOOGLE_SERVICE_ACCOUNT_KEY", key.to_string())
             .env("AZURE_STORAGE_ACCOUNT_NAME", "driftlaketest")
             .env("AZURE_STORAGE_ACCOUNT_KEY", az_key)
             .env("AZURE_STORAGE_USE_EMULATOR", "true")
-            .env("AZURITE_BLOB_STORAGE_URL", format!("http://127.0.0.1:{closed}"))
+            .env(
+                "AZURITE_BLOB_STORAGE_URL",
+                format!("http://127.0.0.1:{closed}"),
+            )
             .output()
             .unwrap();
         let mut seen = String::from_utf8_lossy(&o.stderr).to_string();
