@@ -7,6 +7,9 @@
 //! mix stable, drifting and conflicted) plus the digraph hashes drawn from a
 //! small per-identity pool (so rotations are counted).
 
+// The attribution bench includes this file and uses only part of it.
+#![allow(dead_code)]
+
 use std::sync::Arc;
 
 use datafusion::arrow::array::{ArrayRef, Float64Array, Int32Array, RecordBatch, StringArray};
@@ -18,18 +21,29 @@ const BATCH_ROWS: usize = 8192;
 /// Primitives each synthetic session emits.
 const PER_SESSION: usize = 10;
 
-/// Deterministic xorshift64*: the bench needs no `rand` dependency.
-struct Rng(u64);
+/// xorshift64*: small, seedable, deterministic, no `rand` dependency (the
+/// tests' generators use it too).
+pub struct Rng(pub u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
+    /// The next 64 random bits.
+    pub fn next(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
         self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
     }
-    fn below(&mut self, n: usize) -> usize {
+    /// Uniform in `0..n`.
+    pub fn below(&mut self, n: usize) -> usize {
         (self.next() % n as u64) as usize
+    }
+    /// Uniform in `[0, 1)`.
+    pub fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+    /// One of `xs`.
+    pub fn pick<'a, T>(&mut self, xs: &'a [T]) -> &'a T {
+        &xs[self.below(xs.len())]
     }
 }
 
