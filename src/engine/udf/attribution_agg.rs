@@ -123,7 +123,9 @@ mod tests {
     use super::*;
     use std::sync::Arc;
 
-    use datafusion::arrow::array::{Array, AsArray, Float64Array, StringArray, StructArray};
+    use datafusion::arrow::array::{
+        Array, AsArray, BooleanArray, Float64Array, StringArray, StructArray,
+    };
     use datafusion::logical_expr::EmitTo;
 
     /// (group, kind, value, ts, evidence_ref).
@@ -222,6 +224,31 @@ mod tests {
         }
         let merged = fin.evaluate(EmitTo::All).unwrap();
         assert_eq!(merged.as_struct(), &direct);
+    }
+
+    #[test]
+    fn rows_converted_to_state_merge_to_the_direct_result() {
+        // What DataFusion does when it skips the partial aggregation: each
+        // row becomes a one-row state, with a filter or without.
+        let all = rows();
+        let direct = evaluate(&[&all], 2);
+        let acc = AttributionAggUdaf::new(AttributionThresholds::default()).groups();
+        let (a, g) = args(&all);
+        let filter = BooleanArray::from(vec![true; all.len()]);
+        for opt_filter in [None, Some(&filter)] {
+            let st = acc.convert_to_state(&a, opt_filter).unwrap();
+            assert_eq!(st[1].len(), all.len());
+            let mut fin = AttributionAggUdaf::new(AttributionThresholds::default()).groups();
+            fin.merge_batch(&st, &g, 2).unwrap();
+            assert_eq!(fin.evaluate(EmitTo::All).unwrap().as_struct(), &direct);
+        }
+        // A filtered-out row is an empty series.
+        let mut keep = vec![true; all.len()];
+        keep[0] = false;
+        let st = acc
+            .convert_to_state(&a, Some(&BooleanArray::from(keep)))
+            .unwrap();
+        assert_eq!(st[1].as_list::<i32>().value_length(0), 0);
     }
 
     #[test]

@@ -18,9 +18,11 @@ use std::cmp::Ordering;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, Float64Builder, ListBuilder, StringArray, StringBuilder,
+    Array, ArrayRef, AsArray, BooleanArray, Float64Builder, ListArray, ListBuilder, StringArray,
+    StringBuilder,
 };
-use datafusion::arrow::datatypes::{DataType, FieldRef, Float64Type};
+use datafusion::arrow::buffer::OffsetBuffer;
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Float64Type};
 use datafusion::common::{internal_err, plan_err, Result};
 use datafusion::logical_expr::{EmitTo, GroupsAccumulator};
 
@@ -396,11 +398,34 @@ impl GroupsAccumulator for SeriesGroups {
         values: &[ArrayRef],
         opt_filter: Option<&BooleanArray>,
     ) -> Result<Vec<ArrayRef>> {
-        one_state_per_row(
-            SeriesGroups::new(self.name, self.thresholds.clone(), self.evaluate),
-            values,
-            opt_filter,
-        )
+        // Each row is a one-observation series: without a filter its state
+        // is the argument arrays themselves, each wrapped as one-element
+        // lists (no copy). Rows skipped by a filter take the general path.
+        match (values, opt_filter) {
+            ([kind, value, ts, r], None) => {
+                let n = kind.len();
+                let one_each = || OffsetBuffer::from_lengths(std::iter::repeat_n(1, n));
+                let list = |a: &ArrayRef, t: DataType| -> Result<ArrayRef> {
+                    Ok(Arc::new(ListArray::try_new(
+                        Arc::new(Field::new_list_field(t, true)),
+                        one_each(),
+                        Arc::clone(a),
+                        None,
+                    )?))
+                };
+                Ok(vec![
+                    Arc::clone(kind),
+                    list(value, DataType::Utf8)?,
+                    list(ts, DataType::Float64)?,
+                    list(r, DataType::Utf8)?,
+                ])
+            }
+            _ => one_state_per_row(
+                SeriesGroups::new(self.name, self.thresholds.clone(), self.evaluate),
+                values,
+                opt_filter,
+            ),
+        }
     }
 
     fn size(&self) -> usize {
