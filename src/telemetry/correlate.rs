@@ -652,6 +652,38 @@ impl ScalarUDFImpl for SpecCorrelateUdf {
     }
 }
 
+/// The §4 correlation of every row of `evidence` (a batch holding the
+/// evidence columns named in [`ARGS`]), row for row: the columns of the
+/// `spec_correlate` struct (`spec_node_id`, `confidence`, `match_type`,
+/// `rule_ids`). It is the UDF's own kernel, called without the engine, so
+/// the telemetry stage scores its in-memory evidence exactly as
+/// `sql/correlations.sql` would.
+///
+/// # Errors
+/// A missing argument column, one that is not a string, or a
+/// `correlation_status` other than ok, partial or failed.
+pub fn correlate_batch(index: &CandidateIndex, evidence: &RecordBatch) -> Result<StructArray> {
+    let mut arrays: Vec<ArrayRef> = Vec::with_capacity(ARGS.len());
+    for name in ARGS {
+        let Some(col) = evidence.column_by_name(name) else {
+            return exec_err!("spec_correlate: the evidence has no {name} column");
+        };
+        let col = match col.data_type() {
+            DataType::Utf8 => Arc::clone(col),
+            DataType::Utf8View | DataType::LargeUtf8 | DataType::Null => {
+                datafusion::arrow::compute::cast(col, &DataType::Utf8)?
+            }
+            t => return exec_err!("spec_correlate: {name} must be a string, got {t}"),
+        };
+        arrays.push(col);
+    }
+    let out = correlate_rows(index, &arrays)?;
+    match out.as_any().downcast_ref::<StructArray>() {
+        Some(s) => Ok(s.clone()),
+        None => internal_err!("spec_correlate: the kernel did not build a struct"),
+    }
+}
+
 /// The per-batch work: downcast once, score each row, build the struct.
 fn correlate_rows(index: &CandidateIndex, arrays: &[ArrayRef]) -> Result<ArrayRef> {
     let cols: Vec<&StringArray> = arrays
