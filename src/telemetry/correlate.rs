@@ -684,6 +684,10 @@ pub fn correlate_batch(index: &CandidateIndex, evidence: &RecordBatch) -> Result
     }
 }
 
+/// What a row's correlation depends on: failed, span, and its context,
+/// concept, regime, flow, policy, service, and (spans) name and route.
+type MemoKey<'a> = (bool, bool, [Option<&'a str>; 8]);
+
 /// The per-batch work: downcast once, score each row, build the struct.
 fn correlate_rows(index: &CandidateIndex, arrays: &[ArrayRef]) -> Result<ArrayRef> {
     let cols: Vec<&StringArray> = arrays
@@ -703,6 +707,11 @@ fn correlate_rows(index: &CandidateIndex, arrays: &[ArrayRef]) -> Result<ArrayRe
     let mut confidence = Float64Builder::with_capacity(n);
     let mut match_ty = StringBuilder::with_capacity(n, n * 12);
     let mut rules = ListBuilder::new(StringBuilder::new());
+    // Rows repeat their keys (a service's spans name the same few flows),
+    // and a row's correlation depends on its keys alone: each distinct key
+    // set is scored once per batch. A non-span row's name and route take
+    // no part (COR-102 is for spans), so they are left out of its key.
+    let mut memo: rustc_hash::FxHashMap<MemoKey<'_>, Option<Score>> = Default::default();
     for i in 0..n {
         let Some(st) = get(status, i).and_then(CorrelationStatus::parse) else {
             return exec_err!(
@@ -721,7 +730,23 @@ fn correlate_rows(index: &CandidateIndex, arrays: &[ArrayRef]) -> Result<ArrayRe
             name: get(name, i),
             http_route: get(route, i),
         };
-        match index.best(&keys, st) {
+        let span = keys.signal == Some(Signal::Span);
+        let key: MemoKey<'_> = (
+            st == CorrelationStatus::Failed,
+            span,
+            [
+                keys.context,
+                keys.concept,
+                keys.regime_id,
+                keys.flow,
+                keys.policy_id,
+                keys.service,
+                keys.name.filter(|_| span),
+                keys.http_route.filter(|_| span),
+            ],
+        );
+        let best = *memo.entry(key).or_insert_with(|| index.best(&keys, st));
+        match best {
             Some(s) => {
                 node.append_value(&index.candidates[s.node].id);
                 confidence.append_value(s.confidence);
