@@ -98,11 +98,15 @@ pub fn merge_evidence(
     use datafusion::arrow::compute::filter_record_batch;
     let schema = evidence_schema();
     let mut parts: Vec<RecordBatch> = new.to_vec();
-    let new_ids: HashSet<&str> = new
-        .iter()
-        .filter_map(|b| b.column(0).as_any().downcast_ref::<StringArray>())
-        .flat_map(|a| a.iter().flatten())
-        .collect();
+    // Only old rows are checked against the new ids: none, no set.
+    let new_ids: HashSet<&str> = if old.is_empty() {
+        HashSet::new()
+    } else {
+        new.iter()
+            .filter_map(|b| b.column(0).as_any().downcast_ref::<StringArray>())
+            .flat_map(|a| a.iter().flatten())
+            .collect()
+    };
     let mut kept_old = Vec::new();
     for b in old {
         let b = crate::sink::adapt(b, &schema)?;

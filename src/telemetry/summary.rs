@@ -139,13 +139,25 @@ type Window<'a> = (i64, Vec<Fact<'a>>);
 
 /// Summarise `facts` (any order; failed ones are ignored) against `graph`.
 pub fn summarize(facts: &[EvidenceFact], graph: &SpecGraph) -> Summary {
-    let mut live: Vec<Fact> = facts
+    // By time: (timestamp, evidence_id) is unique (ids are), so an
+    // unstable sort gives the one order there is. The sort compares keys
+    // held beside the references (the time and the id's first 16 bytes as
+    // two big-endian integers, which order as the bytes do), and the whole
+    // ids only when those tie.
+    let mut keyed: Vec<(i64, u64, u64, Fact)> = facts
         .iter()
         .filter(|f| f.correlation_status != CorrelationStatus::Failed)
+        .map(|f| {
+            let (hi, lo) = id_prefix(&f.evidence_id);
+            (f.timestamp_us, hi, lo, f)
+        })
         .collect();
-    // (timestamp, evidence_id) is unique (ids are), so an unstable sort
-    // gives the one order there is.
-    live.sort_unstable_by(|a, b| by_time(a, b));
+    keyed.sort_unstable_by(|a, b| {
+        (a.0, a.1, a.2)
+            .cmp(&(b.0, b.1, b.2))
+            .then_with(|| a.3.evidence_id.cmp(&b.3.evidence_id))
+    });
+    let live: Vec<Fact> = keyed.into_iter().map(|k| k.3).collect();
     let input = Input::new(&live);
     let known = Known::new(graph);
 
@@ -358,6 +370,20 @@ fn rule_scores_json(scores: &BTreeMap<String, f64>) -> String {
 /// Midnight UTC of the day holding `ts_us`.
 fn window_start(ts_us: i64) -> i64 {
     ts_us.div_euclid(DAY_US) * DAY_US
+}
+
+/// The first 16 bytes of `id` (zeros past its end) as two big-endian
+/// integers: where they differ, they order as the ids do; where they tie,
+/// the ids decide.
+fn id_prefix(id: &str) -> (u64, u64) {
+    let mut b = [0u8; 16];
+    let n = id.len().min(16);
+    b[..n].copy_from_slice(&id.as_bytes()[..n]);
+    let (hi, lo) = b.split_at(8);
+    (
+        u64::from_be_bytes(hi.try_into().unwrap_or_default()),
+        u64::from_be_bytes(lo.try_into().unwrap_or_default()),
+    )
 }
 
 /// Time, then evidence_id: the order of ties everywhere.

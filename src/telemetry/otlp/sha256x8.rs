@@ -158,10 +158,11 @@ mod avx2 {
         let mut out = [[0u8; 32]; LANES];
         for j in 0..most {
             // The block's sixteen big-endian words, lane by lane.
+            let blocks: [&[u8]; LANES] = std::array::from_fn(|l| padded[l].block(j));
             let mut w = [_mm256_set1_epi32(0); 16];
             for (t, wt) in w.iter_mut().enumerate() {
                 let words: [u32; LANES] = std::array::from_fn(|l| {
-                    let b = padded[l].block(j);
+                    let b = blocks[l];
                     u32::from_be_bytes([b[4 * t], b[4 * t + 1], b[4 * t + 2], b[4 * t + 3]])
                 });
                 *wt = load(&words);
