@@ -1527,6 +1527,11 @@ mod tests {
     const UDF_NODES: &str = "  - {id: F, kind: flow, domain: commerce, concept: Order, flow: place_order, regime_id: r, expect: {services: [checkout]}}\n  - {id: P, kind: policy, domain: auth, policy: mfa}\n  - {id: C, kind: concept, domain: commerce, concept: Order}\n";
 
     fn evidence_table() -> MemTable {
+        let batch = evidence_batch();
+        MemTable::try_new(batch.schema(), vec![vec![batch]]).expect("memtable")
+    }
+
+    fn evidence_batch() -> RecordBatch {
         let rows = evidence_rows();
         let mut fields = vec![Field::new("evidence_id", DataType::Utf8, false)];
         let mut cols: Vec<ArrayRef> = vec![Arc::new(StringArray::from_iter_values(
@@ -1564,8 +1569,74 @@ mod tests {
         fields.push(Field::new("duration_ms", DataType::Float64, true));
         cols.push(Arc::new(Float64Array::from(vec![None; n])));
         let schema = Arc::new(Schema::new(fields));
-        let batch = RecordBatch::try_new(schema.clone(), cols).expect("batch");
-        MemTable::try_new(schema, vec![vec![batch]]).expect("memtable")
+        RecordBatch::try_new(schema, cols).expect("batch")
+    }
+
+    #[tokio::test]
+    async fn correlate_batch_gives_what_the_sql_file_gives() {
+        let ix = Arc::new(index(UDF_NODES));
+        let ctx = DfContext::new();
+        register(&ctx, ix.clone());
+        ctx.register_table("evidence", Arc::new(evidence_table()))
+            .expect("register");
+        let sql = correlation_batches(&ctx).await.expect("runs");
+        let batch = evidence_batch();
+        let direct = correlate_batch(&ix, &batch).expect("scores");
+        assert_eq!(direct.len(), batch.num_rows());
+        // The SQL sorts by evidence_id; the kernel keeps the batch's order.
+        let ids = batch.column(0).as_string::<i32>();
+        let mut want = Vec::new();
+        for b in &sql {
+            for r in 0..b.num_rows() {
+                let cols: Vec<String> = (1..5)
+                    .map(|c| {
+                        datafusion::arrow::util::display::array_value_to_string(b.column(c), r)
+                            .expect("shown")
+                    })
+                    .collect();
+                want.push((b.column(0).as_string::<i32>().value(r).to_owned(), cols));
+            }
+        }
+        let mut got = Vec::new();
+        for r in 0..direct.len() {
+            let cols: Vec<String> = (0..4)
+                .map(|c| {
+                    datafusion::arrow::util::display::array_value_to_string(direct.column(c), r)
+                        .expect("shown")
+                })
+                .collect();
+            got.push((ids.value(r).to_owned(), cols));
+        }
+        got.sort();
+        want.sort();
+        assert!(!got.is_empty());
+        assert_eq!(got, want);
+        assert!(
+            got.iter().any(|(_, c)| c[2] == "deterministic"),
+            "the fixture reaches a deterministic match"
+        );
+    }
+
+    #[test]
+    fn correlate_batch_rejects_a_non_string_argument() {
+        let ix = index(UDF_NODES);
+        let batch = evidence_batch();
+        let i = batch.schema().index_of("context").expect("context");
+        let mut cols = batch.columns().to_vec();
+        cols[i] = Arc::new(Float64Array::from(vec![1.0; batch.num_rows()]));
+        let mut fields: Vec<Field> = batch
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone())
+            .collect();
+        fields[i] = Field::new("context", DataType::Float64, true);
+        let bad = RecordBatch::try_new(Arc::new(Schema::new(fields)), cols).expect("batch");
+        let err = correlate_batch(&ix, &bad).expect_err("a float context");
+        assert!(
+            err.to_string().contains("context must be a string"),
+            "{err}"
+        );
     }
 
     #[tokio::test]
