@@ -1377,6 +1377,7 @@ fn assemble_and_commit(
         commit_table(rt, lake, "sessions", run_id, ses_parts, &mut summary)?;
         commit_table(rt, lake, "observations", run_id, obs_parts, &mut summary)?;
     }
+    let mut fresh_evidence: BTreeMap<String, Vec<RecordBatch>> = BTreeMap::new();
     if telemetry.is_some() {
         let mut parts = Vec::new();
         for date in &touched {
@@ -1389,6 +1390,19 @@ fn assemble_and_commit(
                 date: Some(day),
                 batches,
             });
+        }
+        // What the telemetry stage reads back: the partitions just
+        // committed, cut to the columns it needs.
+        for p in &parts {
+            if let Some(date) = &p.date {
+                let cut = p
+                    .batches
+                    .iter()
+                    .map(crate::telemetry::stage::project_evidence)
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| arrow_err("evidence", e))?;
+                fresh_evidence.insert(date.clone(), cut);
+            }
         }
         commit_table(rt, lake, "evidence", run_id, parts, &mut summary)?;
     }
@@ -1447,7 +1461,15 @@ fn assemble_and_commit(
     let telemetry_events = match telemetry {
         Some(t) => Some({
             progress::start("telemetry", 0, 0);
-            telemetry_stage(rt, lake, plan, &t.graph, run_id, &mut summary)?
+            telemetry_stage(
+                rt,
+                lake,
+                plan,
+                &t.graph,
+                fresh_evidence,
+                run_id,
+                &mut summary,
+            )?
         }),
         None => None,
     };
@@ -1876,14 +1898,17 @@ fn telemetry_stage(
     lake: &Lake,
     plan: &JobPlan,
     graph: &crate::telemetry::model::SpecGraph,
+    fresh_evidence: BTreeMap<String, Vec<RecordBatch>>,
     run_id: &str,
     summary: &mut RunSummary,
 ) -> Result<Vec<crate::drift::event::DriftEvent>> {
     use crate::telemetry::stage;
     let (ctx, tables) = stage_context(rt, plan)?;
+    let evidence = committed_evidence(rt, lake, fresh_evidence)?;
     let out = rt.block_on(stage::recompute(
         &ctx,
         &tables,
+        &evidence,
         graph,
         &plan.correlation_weights,
         run_id,
@@ -1911,6 +1936,38 @@ fn telemetry_stage(
         &out.summary.rows,
         &out.summary.stale,
     ))
+}
+
+/// Every committed `evidence` partition by date, cut to the columns the
+/// telemetry stage reads: the ones this run committed from `fresh`, the
+/// others read from the lake through its manifest.
+fn committed_evidence(
+    rt: &tokio::runtime::Runtime,
+    lake: &Lake,
+    mut fresh: BTreeMap<String, Vec<RecordBatch>>,
+) -> Result<BTreeMap<String, Vec<RecordBatch>>> {
+    let schema = crate::telemetry::evidence::evidence_schema();
+    let manifest = rt.block_on(lake.manifest("evidence"))?;
+    let mut out = BTreeMap::new();
+    for key in manifest.partitions.keys() {
+        let Some(date) = key.strip_prefix(&format!("{}=", schema::PARTITION_COL)) else {
+            continue;
+        };
+        let batches = match fresh.remove(date) {
+            Some(b) => b,
+            None => rt
+                .block_on(lake.read_partition("evidence", Some(date)))?
+                .iter()
+                .map(|b| {
+                    crate::sink::adapt(b, &schema)
+                        .and_then(|b| crate::telemetry::stage::project_evidence(&b))
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| arrow_err("evidence", e))?,
+        };
+        out.insert(date.to_string(), batches);
+    }
+    Ok(out)
 }
 
 /// A DataFusion context over the committed lake for a derived-table stage,

@@ -322,30 +322,41 @@ impl Lake {
         run_id: &str,
         parts: Vec<Partition>,
     ) -> Result<TableCommit, SinkError> {
+        use rayon::prelude::*;
         let old = self.manifest(table).await?;
         let mut new = old.clone();
         let mut out = TableCommit::default();
         let mut replaced: Vec<Path> = Vec::new();
-        for part in parts {
+        // Hashing and encoding are pure CPU work per partition, so they run
+        // on the run's rayon pool, all partitions at once; the store calls
+        // and the manifest stay in partition order.
+        let hashes: Vec<Option<Result<[u8; 32], SinkError>>> = parts
+            .par_iter()
+            .map(|part| {
+                let rows: usize = part.batches.iter().map(RecordBatch::num_rows).sum();
+                let keep = !part.batches.is_empty() && (rows > 0 || part.key().is_empty());
+                keep.then(|| {
+                    content_hash(&part.batches).map_err(|source| SinkError::Arrow {
+                        table: table.to_string(),
+                        source,
+                    })
+                })
+            })
+            .collect();
+        let mut todo: Vec<(Partition, String, u64)> = Vec::new();
+        for (part, hash) in parts.into_iter().zip(hashes) {
             let key = part.key();
             let rows: u64 = part.batches.iter().map(|b| b.num_rows() as u64).sum();
-            let schema = match part.batches.first() {
-                Some(b) if rows > 0 || key.is_empty() => b.schema(),
-                _ => {
-                    // Nothing left in it: drop the partition (its files go
-                    // after the manifest switch).
-                    if let Some(prev) = new.partitions.remove(&key) {
-                        replaced.extend(prev.files.iter().map(|f| self.file_path(table, &key, f)));
-                        out.removed.push(key);
-                    }
-                    continue;
+            let Some(hash) = hash else {
+                // Nothing left in it: drop the partition (its files go
+                // after the manifest switch).
+                if let Some(prev) = new.partitions.remove(&key) {
+                    replaced.extend(prev.files.iter().map(|f| self.file_path(table, &key, f)));
+                    out.removed.push(key);
                 }
+                continue;
             };
-            let hash = content_hash(&part.batches).map_err(|source| SinkError::Arrow {
-                table: table.to_string(),
-                source,
-            })?;
-            let file = part_file_name(&hash);
+            let file = part_file_name(&hash?);
             out.rows += rows;
             if old
                 .partitions
@@ -355,12 +366,22 @@ impl Lake {
                 out.unchanged.push(key);
                 continue;
             }
-            let body =
+            todo.push((part, file, rows));
+        }
+        let bodies: Vec<Result<Vec<u8>, SinkError>> = todo
+            .par_iter()
+            .map(|(part, _, _)| {
+                let schema = part.batches[0].schema();
                 encode_parquet(schema, &part.batches).map_err(|source| SinkError::Parquet {
                     table: table.to_string(),
                     source,
-                })?;
-            self.put(&self.file_path(table, &key, &file), Bytes::from(body))
+                })
+            })
+            .collect();
+        for ((part, file, rows), body) in todo.into_iter().zip(bodies) {
+            let key = part.key();
+            drop(part);
+            self.put(&self.file_path(table, &key, &file), Bytes::from(body?))
                 .await?;
             if let Some(prev) = old.partitions.get(&key) {
                 replaced.extend(

@@ -15,6 +15,9 @@ use datafusion::parquet::file::properties::WriterProperties;
 /// another run are the same partition.
 const RUN_ID_COL: &str = "run_id";
 
+/// How many row bytes [`content_hash`] gathers before it hashes them.
+const HASH_BUF_BYTES: usize = 1 << 20;
+
 /// sha256 over a partition's schema and rows (its batches in order),
 /// `run_id` excluded.
 ///
@@ -51,15 +54,24 @@ pub fn content_hash(batches: &[RecordBatch]) -> Result<[u8; 32], ArrowError> {
         .map(|&i| SortField::new(schema.field(i).data_type().clone()))
         .collect();
     let conv = RowConverter::new(fields)?;
+    // The hasher sees one stream whatever the pieces it is fed in, so the
+    // rows are gathered into a buffer and hashed in large pieces (blake3
+    // hashes long inputs many chunks at a time; per-row calls cannot).
+    let mut buf: Vec<u8> = Vec::with_capacity(HASH_BUF_BYTES + 4096);
     for batch in batches {
         let cols: Vec<_> = keep.iter().map(|&i| Arc::clone(batch.column(i))).collect();
         let rows = conv.convert_columns(&cols)?;
         for row in rows.iter() {
             let bytes: &[u8] = row.as_ref();
-            h.update(&(bytes.len() as u64).to_le_bytes());
-            h.update(bytes);
+            buf.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+            buf.extend_from_slice(bytes);
+            if buf.len() >= HASH_BUF_BYTES {
+                h.update(&buf);
+                buf.clear();
+            }
         }
     }
+    h.update(&buf);
     Ok(*h.finalize().as_bytes())
 }
 

@@ -652,6 +652,42 @@ impl ScalarUDFImpl for SpecCorrelateUdf {
     }
 }
 
+/// The §4 correlation of every row of `evidence` (a batch holding the
+/// evidence columns named in [`ARGS`]), row for row: the columns of the
+/// `spec_correlate` struct (`spec_node_id`, `confidence`, `match_type`,
+/// `rule_ids`). It is the UDF's own kernel, called without the engine, so
+/// the telemetry stage scores its in-memory evidence exactly as
+/// `sql/correlations.sql` would.
+///
+/// # Errors
+/// A missing argument column, one that is not a string, or a
+/// `correlation_status` other than ok, partial or failed.
+pub fn correlate_batch(index: &CandidateIndex, evidence: &RecordBatch) -> Result<StructArray> {
+    let mut arrays: Vec<ArrayRef> = Vec::with_capacity(ARGS.len());
+    for name in ARGS {
+        let Some(col) = evidence.column_by_name(name) else {
+            return exec_err!("spec_correlate: the evidence has no {name} column");
+        };
+        let col = match col.data_type() {
+            DataType::Utf8 => Arc::clone(col),
+            DataType::Utf8View | DataType::LargeUtf8 | DataType::Null => {
+                datafusion::arrow::compute::cast(col, &DataType::Utf8)?
+            }
+            t => return exec_err!("spec_correlate: {name} must be a string, got {t}"),
+        };
+        arrays.push(col);
+    }
+    let out = correlate_rows(index, &arrays)?;
+    match out.as_any().downcast_ref::<StructArray>() {
+        Some(s) => Ok(s.clone()),
+        None => internal_err!("spec_correlate: the kernel did not build a struct"),
+    }
+}
+
+/// What a row's correlation depends on: failed, span, and its context,
+/// concept, regime, flow, policy, service, and (spans) name and route.
+type MemoKey<'a> = (bool, bool, [Option<&'a str>; 8]);
+
 /// The per-batch work: downcast once, score each row, build the struct.
 fn correlate_rows(index: &CandidateIndex, arrays: &[ArrayRef]) -> Result<ArrayRef> {
     let cols: Vec<&StringArray> = arrays
@@ -671,6 +707,11 @@ fn correlate_rows(index: &CandidateIndex, arrays: &[ArrayRef]) -> Result<ArrayRe
     let mut confidence = Float64Builder::with_capacity(n);
     let mut match_ty = StringBuilder::with_capacity(n, n * 12);
     let mut rules = ListBuilder::new(StringBuilder::new());
+    // Rows repeat their keys (a service's spans name the same few flows),
+    // and a row's correlation depends on its keys alone: each distinct key
+    // set is scored once per batch. A non-span row's name and route take
+    // no part (COR-102 is for spans), so they are left out of its key.
+    let mut memo: rustc_hash::FxHashMap<MemoKey<'_>, Option<Score>> = Default::default();
     for i in 0..n {
         let Some(st) = get(status, i).and_then(CorrelationStatus::parse) else {
             return exec_err!(
@@ -689,7 +730,23 @@ fn correlate_rows(index: &CandidateIndex, arrays: &[ArrayRef]) -> Result<ArrayRe
             name: get(name, i),
             http_route: get(route, i),
         };
-        match index.best(&keys, st) {
+        let span = keys.signal == Some(Signal::Span);
+        let key: MemoKey<'_> = (
+            st == CorrelationStatus::Failed,
+            span,
+            [
+                keys.context,
+                keys.concept,
+                keys.regime_id,
+                keys.flow,
+                keys.policy_id,
+                keys.service,
+                keys.name.filter(|_| span),
+                keys.http_route.filter(|_| span),
+            ],
+        );
+        let best = *memo.entry(key).or_insert_with(|| index.best(&keys, st));
+        match best {
             Some(s) => {
                 node.append_value(&index.candidates[s.node].id);
                 confidence.append_value(s.confidence);
@@ -1470,6 +1527,11 @@ mod tests {
     const UDF_NODES: &str = "  - {id: F, kind: flow, domain: commerce, concept: Order, flow: place_order, regime_id: r, expect: {services: [checkout]}}\n  - {id: P, kind: policy, domain: auth, policy: mfa}\n  - {id: C, kind: concept, domain: commerce, concept: Order}\n";
 
     fn evidence_table() -> MemTable {
+        let batch = evidence_batch();
+        MemTable::try_new(batch.schema(), vec![vec![batch]]).expect("memtable")
+    }
+
+    fn evidence_batch() -> RecordBatch {
         let rows = evidence_rows();
         let mut fields = vec![Field::new("evidence_id", DataType::Utf8, false)];
         let mut cols: Vec<ArrayRef> = vec![Arc::new(StringArray::from_iter_values(
@@ -1507,8 +1569,74 @@ mod tests {
         fields.push(Field::new("duration_ms", DataType::Float64, true));
         cols.push(Arc::new(Float64Array::from(vec![None; n])));
         let schema = Arc::new(Schema::new(fields));
-        let batch = RecordBatch::try_new(schema.clone(), cols).expect("batch");
-        MemTable::try_new(schema, vec![vec![batch]]).expect("memtable")
+        RecordBatch::try_new(schema, cols).expect("batch")
+    }
+
+    #[tokio::test]
+    async fn correlate_batch_gives_what_the_sql_file_gives() {
+        let ix = Arc::new(index(UDF_NODES));
+        let ctx = DfContext::new();
+        register(&ctx, ix.clone());
+        ctx.register_table("evidence", Arc::new(evidence_table()))
+            .expect("register");
+        let sql = correlation_batches(&ctx).await.expect("runs");
+        let batch = evidence_batch();
+        let direct = correlate_batch(&ix, &batch).expect("scores");
+        assert_eq!(direct.len(), batch.num_rows());
+        // The SQL sorts by evidence_id; the kernel keeps the batch's order.
+        let ids = batch.column(0).as_string::<i32>();
+        let mut want = Vec::new();
+        for b in &sql {
+            for r in 0..b.num_rows() {
+                let cols: Vec<String> = (1..5)
+                    .map(|c| {
+                        datafusion::arrow::util::display::array_value_to_string(b.column(c), r)
+                            .expect("shown")
+                    })
+                    .collect();
+                want.push((b.column(0).as_string::<i32>().value(r).to_owned(), cols));
+            }
+        }
+        let mut got = Vec::new();
+        for r in 0..direct.len() {
+            let cols: Vec<String> = (0..4)
+                .map(|c| {
+                    datafusion::arrow::util::display::array_value_to_string(direct.column(c), r)
+                        .expect("shown")
+                })
+                .collect();
+            got.push((ids.value(r).to_owned(), cols));
+        }
+        got.sort();
+        want.sort();
+        assert!(!got.is_empty());
+        assert_eq!(got, want);
+        assert!(
+            got.iter().any(|(_, c)| c[2] == "deterministic"),
+            "the fixture reaches a deterministic match"
+        );
+    }
+
+    #[test]
+    fn correlate_batch_rejects_a_non_string_argument() {
+        let ix = index(UDF_NODES);
+        let batch = evidence_batch();
+        let i = batch.schema().index_of("context").expect("context");
+        let mut cols = batch.columns().to_vec();
+        cols[i] = Arc::new(Float64Array::from(vec![1.0; batch.num_rows()]));
+        let mut fields: Vec<Field> = batch
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone())
+            .collect();
+        fields[i] = Field::new("context", DataType::Float64, true);
+        let bad = RecordBatch::try_new(Arc::new(Schema::new(fields)), cols).expect("batch");
+        let err = correlate_batch(&ix, &bad).expect_err("a float context");
+        assert!(
+            err.to_string().contains("context must be a string"),
+            "{err}"
+        );
     }
 
     #[tokio::test]

@@ -7,7 +7,9 @@
 //!    inputs read this run and the committed rows of the others, one row
 //!    per `evidence_id` (a retried export is one row).
 //! 3. [`recompute`]: from the committed `evidence` and the spec graph,
-//!    `correlations` (the `spec_correlate` UDF over the table, §4),
+//!    `correlations` (`spec_correlate`'s kernel over each partition, §4;
+//!    the partitions this run committed are handed over in memory, the
+//!    others read from the lake),
 //!    `behavior_summary` (§5), and `kg_nodes`/`kg_edges` with a
 //!    `kg_version` that grows only when the graph (nodes or observed
 //!    edges) changes, so a rerun writes nothing.
@@ -96,11 +98,15 @@ pub fn merge_evidence(
     use datafusion::arrow::compute::filter_record_batch;
     let schema = evidence_schema();
     let mut parts: Vec<RecordBatch> = new.to_vec();
-    let new_ids: HashSet<&str> = new
-        .iter()
-        .filter_map(|b| b.column(0).as_any().downcast_ref::<StringArray>())
-        .flat_map(|a| a.iter().flatten())
-        .collect();
+    // Only old rows are checked against the new ids: none, no set.
+    let new_ids: HashSet<&str> = if old.is_empty() {
+        HashSet::new()
+    } else {
+        new.iter()
+            .filter_map(|b| b.column(0).as_any().downcast_ref::<StringArray>())
+            .flat_map(|a| a.iter().flatten())
+            .collect()
+    };
     let mut kept_old = Vec::new();
     for b in old {
         let b = crate::sink::adapt(b, &schema)?;
@@ -195,35 +201,90 @@ pub struct Recomputed {
     pub evidence_rows: u64,
 }
 
-/// Recompute correlations, the summary and the kg tables from the committed
-/// `evidence` of the lake registered in `ctx` (its table names `tables`).
+/// The `evidence` columns [`recompute`] reads: the §4 keys and what the
+/// §5 summary needs of each row.
+pub const STAGE_COLUMNS: [&str; 17] = [
+    "evidence_id",
+    "signal",
+    "trace_id",
+    "span_id",
+    "parent_span_id",
+    "timestamp",
+    "duration_ms",
+    "service",
+    "name",
+    "status",
+    "http_route",
+    "context",
+    "concept",
+    "regime_id",
+    "flow",
+    "policy_id",
+    "correlation_status",
+];
+
+/// `b` (an `evidence` batch) cut to [`STAGE_COLUMNS`], so a committed
+/// partition can be kept for [`recompute`] without its other columns.
 ///
 /// # Errors
-/// DataFusion or Arrow errors.
+/// A column of [`STAGE_COLUMNS`] that `b` lacks.
+pub fn project_evidence(b: &RecordBatch) -> Result<RecordBatch, ArrowError> {
+    let schema = b.schema();
+    let idx = STAGE_COLUMNS
+        .iter()
+        .map(|c| schema.index_of(c))
+        .collect::<Result<Vec<_>, _>>()?;
+    b.project(&idx)
+}
+
+/// Recompute correlations, the summary and the kg tables from the committed
+/// `evidence` (`evidence`: every committed partition by date, each batch
+/// holding at least [`STAGE_COLUMNS`]; see [`project_evidence`]) and the
+/// kg tables of the lake registered in `ctx` (its table names `tables`).
+///
+/// The correlation is `spec_correlate`'s kernel over each partition
+/// ([`super::correlate::correlate_batch`]), partitions in parallel on the
+/// run's rayon pool; `correlations` rows keep the partition's order (by
+/// `evidence_id`, as `sql/correlations.sql` orders them).
+///
+/// # Errors
+/// DataFusion or Arrow errors, or evidence values the decoder never
+/// writes (an unknown `signal` or `correlation_status`).
 pub async fn recompute(
     ctx: &SessionContext,
     tables: &[String],
+    evidence: &BTreeMap<String, Vec<RecordBatch>>,
     graph: &SpecGraph,
     weights: &CorrelationWeights,
     run_id: &str,
     now_us: i64,
 ) -> Result<Recomputed, EngineError> {
-    let index = Arc::new(CandidateIndex::new(graph, weights.clone()));
-    super::correlate::register(ctx, index);
-    let mut facts: Vec<EvidenceFact> = Vec::new();
-    let mut corr: BTreeMap<String, Vec<RecordBatch>> = BTreeMap::new();
+    use rayon::prelude::*;
+    let index = CandidateIndex::new(graph, weights.clone());
     let t = std::time::Instant::now();
-    if tables.iter().any(|t| t == "evidence") {
-        let batches = super::correlate::correlation_batches(ctx).await?;
-        tracing::debug!(
-            secs = t.elapsed().as_secs_f64(),
-            "Evidence correlated (SQL)."
-        );
-        for b in &batches {
-            read_facts(b, &mut facts, &mut corr, run_id)?;
+    let parts: Vec<(&String, &Vec<RecordBatch>)> = evidence.iter().collect();
+    let done: Vec<Result<(RecordBatch, Vec<EvidenceFact>), EngineError>> = parts
+        .par_iter()
+        .map(|(_, batches)| correlate_partition(&index, batches, run_id))
+        .collect();
+    let total: usize = parts
+        .iter()
+        .flat_map(|(_, bs)| bs.iter())
+        .map(RecordBatch::num_rows)
+        .sum();
+    let mut facts: Vec<EvidenceFact> = Vec::with_capacity(total);
+    let mut corr: BTreeMap<String, Vec<RecordBatch>> = BTreeMap::new();
+    for ((date, _), r) in parts.iter().zip(done) {
+        let (b, f) = r?;
+        facts.extend(f);
+        if b.num_rows() > 0 {
+            corr.insert((*date).clone(), vec![b]);
         }
-        tracing::debug!(secs = t.elapsed().as_secs_f64(), "Facts read.");
     }
+    tracing::debug!(
+        secs = t.elapsed().as_secs_f64(),
+        "Evidence correlated, facts read."
+    );
     let evidence_rows = facts.len() as u64;
     let summary = summary::summarize(&facts, graph);
     tracing::debug!(secs = t.elapsed().as_secs_f64(), "Summary computed.");
@@ -250,11 +311,7 @@ pub async fn recompute(
         evidence_rows,
         ..Recomputed::default()
     };
-    for (date, batches) in corr {
-        let one = concat_batches(&correlations_schema(), &batches)
-            .map_err(|e| arrow("correlations", e))?;
-        out.correlations.insert(date, vec![one]);
-    }
+    out.correlations = corr;
     let mut by_day: BTreeMap<String, Vec<&super::model::SummaryRow>> = BTreeMap::new();
     for r in &summary.rows {
         by_day
@@ -360,112 +417,124 @@ async fn next_version(
     }
 }
 
-/// Append one result batch of `sql/correlations.sql` to the summary's facts
-/// and to the `correlations` rows of each date (row indices into the batch).
-fn read_facts(
-    b: &RecordBatch,
-    facts: &mut Vec<EvidenceFact>,
-    corr: &mut BTreeMap<String, Vec<RecordBatch>>,
+/// One evidence partition's `correlations` batch (its rows' order kept)
+/// and its summary facts.
+fn correlate_partition(
+    index: &CandidateIndex,
+    batches: &[RecordBatch],
     run_id: &str,
-) -> Result<(), EngineError> {
-    use datafusion::arrow::array::UInt32Array;
-    use datafusion::arrow::compute::take;
-    let bad = |what: &str| {
-        EngineError::Statement(format!("the correlation query gave an unexpected {what}"))
-    };
-    let rows = Rows::new(std::slice::from_ref(b));
-    let col = |name: &str| -> Result<std::vec::IntoIter<Option<String>>, EngineError> {
-        Ok(rows.strings(name)?.into_iter())
-    };
-    let (mut ids, mut signal, mut trace, mut span, mut parent) = (
-        col("evidence_id")?,
-        col("signal")?,
-        col("trace_id")?,
-        col("span_id")?,
-        col("parent_span_id")?,
-    );
-    let (mut service, mut name, mut status, mut context) = (
-        col("service")?,
-        col("name")?,
-        col("status")?,
-        col("context")?,
-    );
-    let (mut regime, mut flow, mut policy, mut cstatus) = (
-        col("regime_id")?,
-        col("flow")?,
-        col("policy_id")?,
-        col("correlation_status")?,
-    );
-    let mut node = col("spec_node_id")?;
-    let mut mtype = col("match_type")?;
-    let date = rows.strings("date")?;
-    let ts = rows.ints("ts_us")?;
-    let dur = rows.opt_floats("duration_ms")?;
-    let conf = rows.floats("confidence")?;
-
-    // The correlations columns, taken per date (the query's order kept).
-    let mut by_date: BTreeMap<&str, Vec<u32>> = BTreeMap::new();
-    for (i, d) in date.iter().enumerate() {
-        by_date
-            .entry(d.as_deref().unwrap_or("1970-01-01"))
-            .or_default()
-            .push(i as u32);
-    }
+) -> Result<(RecordBatch, Vec<EvidenceFact>), EngineError> {
+    use datafusion::arrow::array::{AsArray, Float64Array, TimestampMicrosecondArray};
+    use datafusion::arrow::datatypes::DataType;
+    let bad = |what: &str| EngineError::Statement(format!("the evidence has an unexpected {what}"));
     let schema = correlations_schema();
-    let cols: Vec<ArrayRef> = [
-        "evidence_id",
-        "spec_node_id",
-        "confidence",
-        "match_type",
-        "rule_ids",
-    ]
-    .iter()
-    .map(|c| b.column_by_name(c).cloned().ok_or_else(|| bad(c)))
-    .collect::<Result<_, _>>()?;
-    for (d, idx) in by_date {
-        let idx = UInt32Array::from(idx);
-        let mut out: Vec<ArrayRef> = Vec::with_capacity(6);
-        for (c, f) in cols.iter().zip(schema.fields()) {
-            let t = take(c.as_ref(), &idx, None)?;
-            out.push(datafusion::arrow::compute::cast(&t, f.data_type())?);
-        }
-        out.push(Arc::new(StringArray::from(vec![run_id; idx.len()])));
-        let batch = RecordBatch::try_new(schema.clone(), out)?;
-        corr.entry(d.to_string()).or_default().push(batch);
-    }
+    let b = match batches {
+        [] => return Ok((RecordBatch::new_empty(schema), Vec::new())),
+        [one] => one.clone(),
+        more => concat_batches(&more[0].schema(), more)?,
+    };
+    let c = super::correlate::correlate_batch(index, &b)?;
+    let n = b.num_rows();
+    // Every string column the facts read, as Utf8.
+    let text = |name: &str| -> Result<StringArray, EngineError> {
+        let col = b.column_by_name(name).ok_or_else(|| bad(name))?;
+        let col = match col.data_type() {
+            DataType::Utf8 => Arc::clone(col),
+            _ => datafusion::arrow::compute::cast(col, &DataType::Utf8)?,
+        };
+        Ok(col.as_string::<i32>().clone())
+    };
+    let ids = text("evidence_id")?;
+    let rules = Arc::clone(c.column(3));
+    let rules = datafusion::arrow::compute::cast(&rules, schema.field(4).data_type())?;
+    let out = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(ids.clone()) as ArrayRef,
+            Arc::clone(c.column(0)),
+            Arc::clone(c.column(1)),
+            Arc::clone(c.column(2)),
+            rules,
+            Arc::new(StringArray::from(vec![run_id; n])),
+        ],
+    )?;
 
-    for i in 0..b.num_rows() {
-        let next = |it: &mut std::vec::IntoIter<Option<String>>| it.next().flatten();
-        let m = next(&mut mtype)
-            .as_deref()
-            .and_then(MatchType::parse)
-            .ok_or_else(|| bad("match type value"))?;
+    let (signal, trace, span, parent) = (
+        text("signal")?,
+        text("trace_id")?,
+        text("span_id")?,
+        text("parent_span_id")?,
+    );
+    let (service, name, status, context) = (
+        text("service")?,
+        text("name")?,
+        text("status")?,
+        text("context")?,
+    );
+    let (regime, flow, policy, cstatus) = (
+        text("regime_id")?,
+        text("flow")?,
+        text("policy_id")?,
+        text("correlation_status")?,
+    );
+    let ts = datafusion::arrow::compute::cast(
+        b.column_by_name("timestamp")
+            .ok_or_else(|| bad("timestamp"))?,
+        &DataType::Timestamp(datafusion::arrow::datatypes::TimeUnit::Microsecond, None),
+    )?;
+    let ts = ts
+        .as_any()
+        .downcast_ref::<TimestampMicrosecondArray>()
+        .ok_or_else(|| bad("timestamp"))?;
+    let dur = datafusion::arrow::compute::cast(
+        b.column_by_name("duration_ms")
+            .ok_or_else(|| bad("duration_ms"))?,
+        &DataType::Float64,
+    )?;
+    let dur = dur
+        .as_any()
+        .downcast_ref::<Float64Array>()
+        .ok_or_else(|| bad("duration_ms"))?;
+    let node = c.column(0).as_string::<i32>();
+    let conf = c
+        .column(1)
+        .as_any()
+        .downcast_ref::<Float64Array>()
+        .ok_or_else(|| bad("confidence"))?;
+    let mtype = c.column(2).as_string::<i32>();
+    fn get(a: &StringArray, i: usize) -> Option<&str> {
+        (!a.is_null(i)).then(|| a.value(i))
+    }
+    let own = |a: &StringArray, i: usize| get(a, i).map(str::to_string);
+
+    let mut facts = Vec::with_capacity(n);
+    for i in 0..n {
         facts.push(EvidenceFact {
-            evidence_id: next(&mut ids).unwrap_or_default(),
-            signal: next(&mut signal)
-                .as_deref()
+            evidence_id: get(&ids, i).unwrap_or_default().to_string(),
+            signal: get(&signal, i)
                 .and_then(Signal::parse)
                 .ok_or_else(|| bad("signal value"))?,
-            trace_id: next(&mut trace),
-            span_id: next(&mut span),
-            parent_span_id: next(&mut parent),
-            timestamp_us: ts[i],
-            duration_ms: dur[i],
-            service: next(&mut service),
-            name: next(&mut name),
-            status: next(&mut status).as_deref().and_then(SpanStatus::parse),
-            context: next(&mut context),
-            regime_id: next(&mut regime),
-            flow: next(&mut flow),
-            policy_id: next(&mut policy),
-            correlation_status: next(&mut cstatus)
-                .as_deref()
+            trace_id: own(&trace, i),
+            span_id: own(&span, i),
+            parent_span_id: own(&parent, i),
+            timestamp_us: ts.value(i),
+            duration_ms: (!dur.is_null(i)).then(|| dur.value(i)),
+            service: own(&service, i),
+            name: own(&name, i),
+            status: get(&status, i).and_then(SpanStatus::parse),
+            context: own(&context, i),
+            regime_id: own(&regime, i),
+            flow: own(&flow, i),
+            policy_id: own(&policy, i),
+            correlation_status: get(&cstatus, i)
                 .and_then(CorrelationStatus::parse)
                 .ok_or_else(|| bad("correlation status value"))?,
-            spec_node_id: next(&mut node),
-            confidence: conf[i],
-            match_type: m,
+            spec_node_id: get(node, i).map(str::to_string),
+            confidence: conf.value(i),
+            match_type: get(mtype, i)
+                .and_then(MatchType::parse)
+                .ok_or_else(|| bad("match type value"))?,
         });
     }
-    Ok(())
+    Ok((out, facts))
 }

@@ -132,23 +132,41 @@ impl Rule {
 type Fact<'a> = &'a EvidenceFact;
 /// (context, spec node).
 type NodeKey<'a> = (&'a str, &'a str);
+/// (context, spec node, window start): one summary row's evidence.
+type GroupKey<'a> = (&'a str, &'a str, i64);
 /// One window of a (context, node) pair: its start and its evidence.
 type Window<'a> = (i64, Vec<Fact<'a>>);
 
 /// Summarise `facts` (any order; failed ones are ignored) against `graph`.
 pub fn summarize(facts: &[EvidenceFact], graph: &SpecGraph) -> Summary {
-    let mut live: Vec<Fact> = facts
+    // By time: (timestamp, evidence_id) is unique (ids are), so an
+    // unstable sort gives the one order there is. The sort compares keys
+    // held beside the references (the time and the id's first 16 bytes as
+    // two big-endian integers, which order as the bytes do), and the whole
+    // ids only when those tie.
+    let mut keyed: Vec<(i64, u64, u64, Fact)> = facts
         .iter()
         .filter(|f| f.correlation_status != CorrelationStatus::Failed)
+        .map(|f| {
+            let (hi, lo) = id_prefix(&f.evidence_id);
+            (f.timestamp_us, hi, lo, f)
+        })
         .collect();
-    live.sort_by(|a, b| by_time(a, b));
+    keyed.sort_unstable_by(|a, b| {
+        (a.0, a.1, a.2)
+            .cmp(&(b.0, b.1, b.2))
+            .then_with(|| a.3.evidence_id.cmp(&b.3.evidence_id))
+    });
+    let live: Vec<Fact> = keyed.into_iter().map(|k| k.3).collect();
     let input = Input::new(&live);
     let known = Known::new(graph);
 
     // Keyed (context, node, window): one pair's windows are adjacent and
     // ascending, which BASE-001 walks.
-    let mut node_groups: BTreeMap<(&str, &str, i64), Vec<Fact>> = BTreeMap::new();
-    let mut no_match: BTreeMap<(i64, &str), Vec<Fact>> = BTreeMap::new();
+    // Gathered in hash maps (one lookup per fact), then put in key order:
+    // the same groups in the same order as ordered maps would give.
+    let mut node_groups: rustc_hash::FxHashMap<GroupKey, Vec<Fact>> = Default::default();
+    let mut no_match: rustc_hash::FxHashMap<(i64, &str), Vec<Fact>> = Default::default();
     let mut stale: BTreeMap<(i64, &str, StaleKind, &str), Vec<Fact>> = BTreeMap::new();
     for &f in &live {
         let Some(ctx) = f.context.as_deref() else {
@@ -173,6 +191,10 @@ pub fn summarize(facts: &[EvidenceFact], graph: &SpecGraph) -> Summary {
 
     // One (context, node) pair's windows in order (BASE-001 walks them);
     // the pairs are independent, so they are summarised in parallel.
+    let mut node_groups: Vec<(GroupKey, Vec<Fact>)> = node_groups.into_iter().collect();
+    node_groups.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    let mut no_match: Vec<((i64, &str), Vec<Fact>)> = no_match.into_iter().collect();
+    no_match.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     let mut pairs: Vec<(NodeKey, Vec<Window>)> = Vec::new();
     for ((ctx, node_id, w), evidence) in node_groups {
         match pairs.last_mut() {
@@ -350,6 +372,20 @@ fn window_start(ts_us: i64) -> i64 {
     ts_us.div_euclid(DAY_US) * DAY_US
 }
 
+/// The first 16 bytes of `id` (zeros past its end) as two big-endian
+/// integers: where they differ, they order as the ids do; where they tie,
+/// the ids decide.
+fn id_prefix(id: &str) -> (u64, u64) {
+    let mut b = [0u8; 16];
+    let n = id.len().min(16);
+    b[..n].copy_from_slice(&id.as_bytes()[..n]);
+    let (hi, lo) = b.split_at(8);
+    (
+        u64::from_be_bytes(hi.try_into().unwrap_or_default()),
+        u64::from_be_bytes(lo.try_into().unwrap_or_default()),
+    )
+}
+
 /// Time, then evidence_id: the order of ties everywhere.
 fn by_time(a: &EvidenceFact, b: &EvidenceFact) -> Ordering {
     a.timestamp_us
@@ -466,16 +502,16 @@ impl<'a> Input<'a> {
 
 /// The flow and policy nodes evidence may name (stale check, §5).
 struct Known<'a> {
-    /// (domain, flow) of flow nodes.
-    flows: BTreeSet<(&'a str, &'a str)>,
-    /// (domain, policy) of policy nodes.
-    policies: BTreeSet<(Option<&'a str>, &'a str)>,
+    /// (domain, flow) of flow nodes (lookups only).
+    flows: rustc_hash::FxHashSet<(&'a str, &'a str)>,
+    /// (domain, policy) of policy nodes (lookups only).
+    policies: rustc_hash::FxHashSet<(Option<&'a str>, &'a str)>,
 }
 
 impl<'a> Known<'a> {
     fn new(graph: &'a SpecGraph) -> Known<'a> {
-        let mut flows = BTreeSet::new();
-        let mut policies = BTreeSet::new();
+        let mut flows = rustc_hash::FxHashSet::default();
+        let mut policies = rustc_hash::FxHashSet::default();
         for n in &graph.nodes {
             match (
                 n.kind,

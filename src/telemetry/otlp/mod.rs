@@ -68,6 +68,7 @@ pub mod framing;
 pub mod json;
 pub mod normalize;
 pub mod proto;
+pub mod sha256x8;
 
 /// One input object to decode.
 #[derive(Clone, Copy, Debug)]

@@ -170,6 +170,17 @@ pub struct Normalizer {
     attrs: String,
     /// The `error_reason` of the current record.
     reason: String,
+    /// True on a message's first walk, which only gathers every record's
+    /// canonical JSON; the second walk appends the rows.
+    collecting: bool,
+    /// The canonical JSON of the message's records, one after another.
+    canon: Vec<u8>,
+    /// Where each record's canonical JSON ends in `canon`.
+    canon_ends: Vec<usize>,
+    /// The records' digests, in walk order.
+    digests: Vec<[u8; 32]>,
+    /// The next record's index into `digests`.
+    next_digest: usize,
     /// Every row's full canonical JSON (tests only).
     #[cfg(test)]
     pub(crate) canon_log: Vec<String>,
@@ -186,13 +197,45 @@ impl Normalizer {
             rec: String::new(),
             attrs: String::new(),
             reason: String::new(),
+            collecting: false,
+            canon: Vec::new(),
+            canon_ends: Vec::new(),
+            digests: Vec::new(),
+            next_digest: 0,
             #[cfg(test)]
             canon_log: Vec::new(),
         }
     }
 
     /// Append every row of `msg` to `days`.
+    ///
+    /// Two walks: the first gathers every record's canonical JSON, which
+    /// are then hashed together ([`super::sha256x8::digest_many`], eight at
+    /// a time); the second appends the rows with their ids.
     pub(crate) fn message(&mut self, msg: &Message, days: &mut Days) {
+        self.canon.clear();
+        self.canon_ends.clear();
+        self.collecting = true;
+        self.walk(msg, days);
+        self.collecting = false;
+        let mut start = 0;
+        let msgs: Vec<&[u8]> = self
+            .canon_ends
+            .iter()
+            .map(|&end| {
+                let m = &self.canon[start..end];
+                start = end;
+                m
+            })
+            .collect();
+        self.digests.clear();
+        super::sha256x8::digest_many(&msgs, &mut self.digests);
+        self.next_digest = 0;
+        self.walk(msg, days);
+    }
+
+    /// Every record of `msg`, in order, through [`Self::emit`].
+    fn walk(&mut self, msg: &Message, days: &mut Days) {
         for rs in &msg.spans {
             let res = self.resource(rs.resource.as_ref());
             for ss in &rs.scope_spans {
@@ -223,8 +266,10 @@ impl Normalizer {
     }
 
     fn resource<'m>(&mut self, r: Option<&'m Resource>) -> ResInfo<'m> {
-        self.res.clear();
-        c_attrs(&mut self.res, r.map_or(&[][..], |r| &r.attributes[..]));
+        if self.collecting {
+            self.res.clear();
+            c_attrs(&mut self.res, r.map_or(&[][..], |r| &r.attributes[..]));
+        }
         ResInfo::new(r)
     }
 
@@ -232,18 +277,22 @@ impl Normalizer {
         let (name, version, attrs) = s.map_or(("", "", &[][..]), |s| {
             (s.name.as_str(), s.version.as_str(), &s.attributes[..])
         });
-        self.scope.clear();
-        self.scope.push_str("{\"name\":");
-        push_json_str(&mut self.scope, name);
-        self.scope.push_str(",\"version\":");
-        push_json_str(&mut self.scope, version);
-        self.scope.push('}');
+        if self.collecting {
+            self.scope.clear();
+            self.scope.push_str("{\"name\":");
+            push_json_str(&mut self.scope, name);
+            self.scope.push_str(",\"version\":");
+            push_json_str(&mut self.scope, version);
+            self.scope.push('}');
+        }
         sea_of(attrs)
     }
 
     fn span(&mut self, s: &Span, res: &ResInfo<'_>, sea: &Sea<'_>, days: &mut Days) {
-        self.rec.clear();
-        c_span(&mut self.rec, s);
+        if self.collecting {
+            self.rec.clear();
+            c_span(&mut self.rec, s);
+        }
         let (mut tb, mut sb, mut pb) = ([0u8; 32], [0u8; 16], [0u8; 16]);
         let status = match s.status.as_ref().map_or(0, |st| st.code) {
             1 => SpanStatus::Ok,
@@ -269,8 +318,10 @@ impl Normalizer {
     }
 
     fn log(&mut self, l: &LogRecord, res: &ResInfo<'_>, sea: &Sea<'_>, days: &mut Days) {
-        self.rec.clear();
-        c_log(&mut self.rec, l);
+        if self.collecting {
+            self.rec.clear();
+            c_log(&mut self.rec, l);
+        }
         let (mut tb, mut sb) = ([0u8; 32], [0u8; 16]);
         let time = if l.time_unix_nano != 0 {
             l.time_unix_nano
@@ -387,16 +438,18 @@ impl Normalizer {
         sea: &Sea<'_>,
         days: &mut Days,
     ) {
-        self.rec.clear();
-        self.rec.push_str("{\"name\":");
-        push_json_str(&mut self.rec, &m.name);
-        self.rec.push_str(",\"point\":");
-        canon_point(&mut self.rec);
-        self.rec.push_str(",\"type\":\"");
-        self.rec.push_str(kind);
-        self.rec.push_str("\",\"unit\":");
-        push_json_str(&mut self.rec, &m.unit);
-        self.rec.push('}');
+        if self.collecting {
+            self.rec.clear();
+            self.rec.push_str("{\"name\":");
+            push_json_str(&mut self.rec, &m.name);
+            self.rec.push_str(",\"point\":");
+            canon_point(&mut self.rec);
+            self.rec.push_str(",\"type\":\"");
+            self.rec.push_str(kind);
+            self.rec.push_str("\",\"unit\":");
+            push_json_str(&mut self.rec, &m.unit);
+            self.rec.push('}');
+        }
         let base = Base {
             signal: Signal::Metric,
             trace_id: None,
@@ -415,7 +468,11 @@ impl Normalizer {
 
     /// Hash, scan attributes, resolve `sea.*`, judge, append.
     fn emit(&mut self, b: &Base<'_, '_>, res: &ResInfo<'_>, scope_sea: &Sea<'_>, days: &mut Days) {
-        let id = self.evidence_id(b.signal);
+        if self.collecting {
+            self.push_canon(b.signal);
+            return;
+        }
+        let id = self.evidence_id();
         let id = std::str::from_utf8(&id).expect("ASCII: prefix and hex digits");
         let (rec_sea, other_too_long, route) = scan(&mut self.attrs, b.attrs);
 
@@ -499,19 +556,20 @@ impl Normalizer {
         days.append(&rec);
     }
 
-    /// `ifl:hash:` + sha256 hex of the canonical JSON of the current
-    /// record, resource and scope.
-    fn evidence_id(&mut self, signal: Signal) -> [u8; 73] {
-        let mut h = ring::digest::Context::new(&ring::digest::SHA256);
-        h.update(b"{\"record\":");
-        h.update(self.rec.as_bytes());
-        h.update(b",\"resource\":");
-        h.update(self.res.as_bytes());
-        h.update(b",\"scope\":");
-        h.update(self.scope.as_bytes());
-        h.update(b",\"signal\":\"");
-        h.update(signal.as_str().as_bytes());
-        h.update(b"\"}");
+    /// Append the canonical JSON of the current record, resource and scope
+    /// to `canon` (what its `evidence_id` hashes).
+    fn push_canon(&mut self, signal: Signal) {
+        let c = &mut self.canon;
+        c.extend_from_slice(b"{\"record\":");
+        c.extend_from_slice(self.rec.as_bytes());
+        c.extend_from_slice(b",\"resource\":");
+        c.extend_from_slice(self.res.as_bytes());
+        c.extend_from_slice(b",\"scope\":");
+        c.extend_from_slice(self.scope.as_bytes());
+        c.extend_from_slice(b",\"signal\":\"");
+        c.extend_from_slice(signal.as_str().as_bytes());
+        c.extend_from_slice(b"\"}");
+        self.canon_ends.push(c.len());
         #[cfg(test)]
         self.canon_log.push(format!(
             "{{\"record\":{},\"resource\":{},\"scope\":{},\"signal\":\"{}\"}}",
@@ -520,10 +578,24 @@ impl Normalizer {
             self.scope,
             signal.as_str()
         ));
-        let digest = h.finish();
+    }
+
+    /// `ifl:hash:` + sha256 hex of the next record's canonical JSON (its
+    /// digest from the first walk).
+    fn evidence_id(&mut self) -> [u8; 73] {
+        let digest = self
+            .digests
+            .get(self.next_digest)
+            .copied()
+            .unwrap_or_default();
+        debug_assert!(
+            self.next_digest < self.digests.len(),
+            "both walks see every record"
+        );
+        self.next_digest += 1;
         let mut out = [0u8; 73];
         out[..9].copy_from_slice(b"ifl:hash:");
-        hex_into(digest.as_ref(), &mut out[9..]);
+        hex_into(&digest, &mut out[9..]);
         out
     }
 }
