@@ -50,6 +50,17 @@ pub fn plan_text(plan: &JobPlan) -> String {
             st.connect_timeout.as_secs_f64()
         );
     }
+    if let Some(limit) = plan.engine.memory_limit {
+        let dir = plan.engine.spill_dir.as_ref().map_or_else(
+            || "the OS temporary directory".to_string(),
+            |d| d.display().to_string(),
+        );
+        let _ = writeln!(
+            s,
+            "  engine  memory limit {:.0} MiB, spilling to {dir}",
+            limit as f64 / f64::from(1u32 << 20)
+        );
+    }
     outputs_text(&mut s, &plan.outputs);
     s
 }

@@ -288,6 +288,25 @@ fn memory_limit_flags_are_checked_and_reach_run_and_sql() {
     );
     assert!(!lake.exists(), "nothing ran");
 
+    // The job file's [engine] shows in the plan.
+    let with_engine = tmp.path().join("engine.toml");
+    let text = std::fs::read_to_string(j).unwrap();
+    std::fs::write(
+        &with_engine,
+        format!("{text}[engine]\nmemory_limit = \"1.5GiB\"\nspill_dir = \"/var/tmp/dl\"\n"),
+    )
+    .unwrap();
+    let o = bin()
+        .args(["validate", with_engine.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("engine  memory limit 1536 MiB, spilling to /var/tmp/dl"),
+        "{}",
+        stdout(&o)
+    );
+
     let spill = tmp.path().join("spill");
     let spill = spill.to_str().unwrap();
     let o = bin()
