@@ -244,11 +244,13 @@ pub fn version() -> String {
 /// An observation's id (lake.md §2): the first 32 hex chars of
 /// sha256(`evidence_ref` 0x1F `primitive`).
 pub fn observation_id(evidence_ref: &str, primitive: &str) -> String {
-    let mut h = Sha256::new();
+    // ring's SHA-256 (assembly) rather than sha2's portable code: one id
+    // per observation, on the commit's path.
+    let mut h = ring::digest::Context::new(&ring::digest::SHA256);
     h.update(evidence_ref.as_bytes());
-    h.update([0x1f]);
+    h.update(&[0x1f]);
     h.update(primitive.as_bytes());
-    hex::encode(h.finalize())[..32].to_string()
+    hex::encode(&h.finish().as_ref()[..16])
 }
 
 /// Run a job: list, decode, extract, commit (module docs).

@@ -40,12 +40,15 @@ fi
 
 if want sessions; then
 echo "== session pipeline end to end (parse + extract + Parquet; attribution stage off) =="
+# The session stage alone: shards and recorder logs in, sessions,
+# observations and dlq out (no attribution, drift events, agents or
+# telemetry stage).
 job=$(mktemp --suffix=.toml)
-sed 's/^attribution = true/attribution = false/' jobs/demo.toml > "$job"
-for threads in 1 2; do
+printf '[job]\nname = "bench-sessions"\n[lake]\nurl = "./unused"\n[sources]\nsessrec = ["%s"]\nsession_logs = ["%s"]\n[stages]\nsessions = true\nattribution = false\ndrift_events = false\n' \
+  "$BENCH_DATA/sessrec" "$BENCH_DATA/sessrec/logs" > "$job"
+for threads in 1 1 1 2 2 2; do
   lake=$(mktemp -d)
   /usr/bin/time -f '%e %M' -o /tmp/driftlake-bench-time "$BIN" run "$job" \
-      --source sessrec="$BENCH_DATA/sessrec" --source session_logs="$BENCH_DATA/sessrec/logs" \
       --lake "$lake" --threads "$threads" --json > /tmp/driftlake-bench-summary.json
   read -r wall rss_kb < /tmp/driftlake-bench-time
   sessions=$($PY -c 'import json;print(sum(json.load(open("/tmp/driftlake-bench-summary.json"))["sessions"].values()))')

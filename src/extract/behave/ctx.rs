@@ -4,7 +4,6 @@
 //! Pure: no I/O. The context holds first-token hashes, prompt lines and
 //! lexical counters internally; none of it is ever serialised (spec §3.4).
 
-use sha2::{Digest, Sha256};
 
 use super::numeric::py_max;
 use super::text::{
@@ -412,7 +411,10 @@ fn hash_token(
         let mut b = [0u8; 4];
         utf8.extend_from_slice(ch.encode_utf8(&mut b).as_bytes());
     }
-    Ok(Sha256::digest(&*utf8).into())
+    let d = ring::digest::digest(&ring::digest::SHA256, utf8);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(d.as_ref());
+    Ok(out)
 }
 
 /// §4.3 membership of a first token, by exact string equality.
