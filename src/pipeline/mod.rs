@@ -1331,48 +1331,66 @@ fn assemble_and_commit(
     };
 
     if plan.sessions {
+        // One day at a time, the days in parallel (in the run's pool): sort
+        // the day's sessions, build its rows and merge them with what the
+        // lake holds. Results keep the days' order.
+        let days: Vec<(NaiveDate, Vec<_>)> = touched
+            .iter()
+            .map(|d| (*d, sessions.remove(d).unwrap_or_default()))
+            .collect();
+        let not_reread_shard = not_reread("shard");
+        let built: Vec<Result<(Partition, Partition, u64, u64)>> = days
+            .into_par_iter()
+            .map(|(date, mut list)| {
+                list.sort_by(|a, b| a.row.evidence_ref.cmp(&b.row.evidence_ref));
+                let day = date.to_string();
+                let old = rt.block_on(lake.read_partition("sessions", Some(&day)))?;
+                let new = session_batches(&list, run_id)?;
+                let merged = merge_partition(
+                    &schema::sessions_schema(),
+                    &old,
+                    &new,
+                    "evidence_ref",
+                    &not_reread_shard,
+                )
+                .map_err(|e| arrow_err("sessions", e))?;
+                let kept_sessions = merged.kept_old.len() as u64;
+                let kept: HashSet<String> = merged.kept_old.into_iter().collect();
+                let ses = Partition {
+                    date: Some(day.clone()),
+                    batches: merged.batches,
+                };
+
+                let old = rt.block_on(lake.read_partition("observations", Some(&day)))?;
+                let new = observation_batches(&list, run_id)?;
+                let keep_obs = |b: &RecordBatch, row: usize| {
+                    str_at(b, "evidence_ref", row).is_some_and(|r| kept.contains(r))
+                };
+                let merged = merge_partition(
+                    &schema::observations_schema(),
+                    &old,
+                    &new,
+                    "evidence_ref",
+                    &keep_obs,
+                )
+                .map_err(|e| arrow_err("observations", e))?;
+                let kept_observations = merged.kept_old.len() as u64;
+                let obs = Partition {
+                    date: Some(day),
+                    batches: merged.batches,
+                };
+                Ok((ses, obs, kept_sessions, kept_observations))
+            })
+            .collect();
         let mut ses_parts = Vec::new();
         let mut obs_parts = Vec::new();
         let mut carried = (0u64, 0u64);
-        for date in &touched {
-            let mut list = sessions.remove(date).unwrap_or_default();
-            list.sort_by(|a, b| a.row.evidence_ref.cmp(&b.row.evidence_ref));
-            let day = date.to_string();
-            let old = rt.block_on(lake.read_partition("sessions", Some(&day)))?;
-            let new = session_batches(&list, run_id)?;
-            let merged = merge_partition(
-                &schema::sessions_schema(),
-                &old,
-                &new,
-                "evidence_ref",
-                &not_reread("shard"),
-            )
-            .map_err(|e| arrow_err("sessions", e))?;
-            carried.0 += merged.kept_old.len() as u64;
-            let kept: HashSet<String> = merged.kept_old.into_iter().collect();
-            ses_parts.push(Partition {
-                date: Some(day.clone()),
-                batches: merged.batches,
-            });
-
-            let old = rt.block_on(lake.read_partition("observations", Some(&day)))?;
-            let new = observation_batches(&list, run_id)?;
-            let keep_obs = |b: &RecordBatch, row: usize| {
-                str_at(b, "evidence_ref", row).is_some_and(|r| kept.contains(r))
-            };
-            let merged = merge_partition(
-                &schema::observations_schema(),
-                &old,
-                &new,
-                "evidence_ref",
-                &keep_obs,
-            )
-            .map_err(|e| arrow_err("observations", e))?;
-            carried.1 += merged.kept_old.len() as u64;
-            obs_parts.push(Partition {
-                date: Some(day),
-                batches: merged.batches,
-            });
+        for b in built {
+            let (ses, obs, ks, ko) = b?;
+            ses_parts.push(ses);
+            obs_parts.push(obs);
+            carried.0 += ks;
+            carried.1 += ko;
         }
         summary.sessions.carried = carried.0;
         summary.sessions_carried_observations = carried.1;
