@@ -122,7 +122,18 @@ async fn run_async(args: SqlArgs) -> anyhow::Result<ExitCode> {
             Input::Text(text)
         }
     };
-    let ctx = new_context_with(&AttributionThresholds::default(), &args.engine.options());
+    let engine = args.engine.options();
+    engine.make_spill_dir().with_context(|| {
+        format!(
+            "creating the spill directory {}",
+            engine
+                .spill_dir
+                .as_deref()
+                .unwrap_or(std::path::Path::new(""))
+                .display()
+        )
+    })?;
+    let ctx = new_context_with(&AttributionThresholds::default(), &engine);
     let tables = register_lake(&ctx, &args.lake)
         .await
         .with_context(|| format!("registering the lake {}", args.lake))?;

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::error::DataFusionError;
 use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
-use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
+use datafusion::execution::memory_pool::{FairSpillPool, MemoryPool, TrackConsumersPool};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::physical_plan::{collect, ExecutionPlan};
 use datafusion::prelude::{SessionConfig, SessionContext as DfContext};
@@ -38,6 +38,20 @@ pub struct EngineOptions {
     /// The directory spill files go to (`None`: the OS temporary
     /// directory).
     pub spill_dir: Option<PathBuf>,
+}
+
+impl EngineOptions {
+    /// Make the spill directory (and its parents) when one is set, so a
+    /// directory that cannot be made is an error before any query.
+    ///
+    /// # Errors
+    /// The I/O error of creating it.
+    pub fn make_spill_dir(&self) -> std::io::Result<()> {
+        match &self.spill_dir {
+            Some(dir) => std::fs::create_dir_all(dir),
+            None => Ok(()),
+        }
+    }
 }
 
 /// Spill files one merge pass of a sort reads at once under a memory limit.
@@ -139,20 +153,24 @@ pub fn new_context_with(thresholds: &AttributionThresholds, options: &EngineOpti
         memory_limit: options.memory_limit,
         ..SpillStats::default()
     }));
-    let mut runtime = RuntimeEnvBuilder::new();
-    if let Some(limit) = options.memory_limit {
-        // Fair shares between the spilling operators of a query; the
-        // tracking wrapper names the largest consumers in the error of a
-        // query that does not fit.
-        runtime = runtime.with_memory_pool(Arc::new(TrackConsumersPool::new(
+    // Fair shares between the spilling operators of a query; the tracking
+    // wrapper names the largest consumers in the error of a query that does
+    // not fit.
+    let pool: Option<Arc<dyn MemoryPool>> = options.memory_limit.map(|limit| {
+        Arc::new(TrackConsumersPool::new(
             FairSpillPool::new(limit),
             NonZeroUsize::new(5).unwrap_or(NonZeroUsize::MIN),
-        )));
-    }
+        )) as Arc<dyn MemoryPool>
+    });
+    let runtime = |disk: DiskManagerBuilder| {
+        let mut b = RuntimeEnvBuilder::new().with_disk_manager_builder(disk);
+        if let Some(p) = &pool {
+            b = b.with_memory_pool(Arc::clone(p));
+        }
+        b.build_arc()
+    };
     let mut disk = DiskManagerBuilder::default();
     if let Some(dir) = &options.spill_dir {
-        // A missing directory is made; one that cannot be is reported below.
-        let _ = std::fs::create_dir_all(dir);
         disk = disk.with_mode(DiskManagerMode::Directories(vec![dir.clone()]));
     }
     if options.memory_limit.is_some() {
@@ -160,23 +178,16 @@ pub fn new_context_with(thresholds: &AttributionThresholds, options: &EngineOpti
         // in memory), in more passes when there are many.
         disk = disk.with_max_spill_merge_fan_in(SPILL_MERGE_FAN_IN);
     }
-    runtime = runtime.with_disk_manager_builder(disk);
-    let ctx = match runtime.build_arc() {
+    let built = runtime(disk).or_else(|e| {
+        // Only a spill directory that is missing or unusable fails here
+        // (callers make it first: `EngineOptions::make_spill_dir`); queries
+        // then run under the same limit without spilling.
+        tracing::warn!("spill directory unusable, spilling disabled: {e}");
+        runtime(DiskManagerBuilder::default().with_mode(DiskManagerMode::Disabled))
+    });
+    let ctx = match built {
         Ok(rt) => DfContext::new_with_config_rt(config, rt),
-        Err(e) => {
-            // Only a spill directory that cannot be created fails here;
-            // queries then run without one (and fail only if they spill).
-            tracing::warn!("spill directory unusable, spilling disabled: {e}");
-            let rt = RuntimeEnvBuilder::new()
-                .with_disk_manager_builder(
-                    DiskManagerBuilder::default().with_mode(DiskManagerMode::Disabled),
-                )
-                .build_arc();
-            match rt {
-                Ok(rt) => DfContext::new_with_config_rt(config, rt),
-                Err(_) => DfContext::new_with_config(config),
-            }
-        }
+        Err(_) => DfContext::new_with_config(config),
     };
     udf::register_all_with(&ctx, thresholds);
     ctx

@@ -263,12 +263,12 @@ pub fn run(plan: &JobPlan, opts: &RunOptions) -> Result<RunSummary> {
     // Before any store is opened: the job's cloud retries and timeouts.
     source::set_storage_options(plan.storage.clone());
     // Before any query: the SQL stages' memory limit and spill directory.
-    if let Some(dir) = &plan.engine.spill_dir {
-        std::fs::create_dir_all(dir).map_err(|source| Error::SpillDir {
-            path: dir.clone(),
+    plan.engine
+        .make_spill_dir()
+        .map_err(|source| Error::SpillDir {
+            path: plan.engine.spill_dir.clone().unwrap_or_default(),
             source,
         })?;
-    }
     let started = Instant::now();
     let started_at = Utc::now();
     let run_id = new_run_id(started_at, &plan.name);

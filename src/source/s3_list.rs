@@ -39,7 +39,10 @@ pub struct RawS3 {
     region: String,
     /// Anonymous requests (`AWS_SKIP_SIGNATURE`, public buckets).
     unsigned: bool,
-    client: reqwest::Client,
+    /// The `[storage]` timeouts the HTTP client gets when a listing needs
+    /// one (rarely: only after object_store failed on a key).
+    request_timeout: std::time::Duration,
+    connect_timeout: std::time::Duration,
 }
 
 /// One listed key.
@@ -59,7 +62,7 @@ impl RawS3 {
     /// `bucket` of `store`, addressed as `builder` configured it.
     ///
     /// # Errors
-    /// A message when the builder's endpoint or timeouts cannot be used.
+    /// A message when the builder's endpoint is not a URL.
     pub fn new(
         store: Arc<AmazonS3>,
         bucket: &str,
@@ -76,18 +79,14 @@ impl RawS3 {
             None => format!("https://{bucket}.s3.{region}.amazonaws.com"),
         };
         let bucket_url = url::Url::parse(&text).map_err(|e| format!("endpoint: {e}"))?;
-        let client = reqwest::Client::builder()
-            .timeout(options.request_timeout)
-            .connect_timeout(options.connect_timeout)
-            .build()
-            .map_err(|e| format!("http client: {e}"))?;
         let unsigned = get(AmazonS3ConfigKey::SkipSignature).is_some_and(|v| v == "true");
         Ok(RawS3 {
             store,
             bucket_url,
             region,
             unsigned,
-            client,
+            request_timeout: options.request_timeout,
+            connect_timeout: options.connect_timeout,
         })
     }
 
@@ -103,6 +102,11 @@ impl RawS3 {
             store: "S3",
             source: e.into(),
         };
+        let client = reqwest::Client::builder()
+            .timeout(self.request_timeout)
+            .connect_timeout(self.connect_timeout)
+            .build()
+            .map_err(|e| err(format!("http client: {e}")))?;
         let mut out = Vec::new();
         let mut token: Option<String> = None;
         loop {
@@ -114,7 +118,7 @@ impl RawS3 {
             if let Some(t) = &token {
                 query.push(("continuation-token", t.clone()));
             }
-            let body = self.get(&query).await.map_err(err)?;
+            let body = self.get(&client, &query).await.map_err(err)?;
             let page: ListPage = quick_xml::de::from_str(&body)
                 .map_err(|e| err(format!("the listing answer is not a ListBucketResult: {e}")))?;
             for c in page.contents {
@@ -145,7 +149,11 @@ impl RawS3 {
     }
 
     /// One signed GET of the bucket with `query`; the body text.
-    async fn get(&self, query: &[(&str, String)]) -> Result<String, String> {
+    async fn get(
+        &self,
+        client: &reqwest::Client,
+        query: &[(&str, String)],
+    ) -> Result<String, String> {
         let cred = if self.unsigned {
             None
         } else {
@@ -177,7 +185,7 @@ impl RawS3 {
             ("x-amz-content-sha256", EMPTY_SHA256.to_string()),
             ("x-amz-date", amz_date.clone()),
         ];
-        let mut req = self.client.get(&url);
+        let mut req = client.get(&url);
         if let Some(cred) = cred {
             if let Some(t) = &cred.token {
                 headers.push(("x-amz-security-token", t.clone()));
@@ -217,12 +225,9 @@ impl RawS3 {
         Ok(text)
     }
 
-    /// The bucket URL for messages (no query, no credentials).
+    /// The bucket URL for messages (redacted as every URL we print).
     fn shown(&self) -> String {
-        let mut u = self.bucket_url.clone();
-        let _ = u.set_username("");
-        let _ = u.set_password(None);
-        u.to_string()
+        super::redact(self.bucket_url.as_str())
     }
 }
 

@@ -266,26 +266,17 @@ fn memory_limit_flags_are_checked_and_reach_run_and_sql() {
     let lake = tmp.path().join("lake");
     let j = job(tmp.path(), &src, &lake);
     let j = j.to_str().unwrap();
-    let o = bin()
-        .args(["run", j, "--memory-limit", "1KiB"])
-        .output()
-        .unwrap();
-    assert_eq!(code(&o), 2);
-    assert!(
-        stderr(&o).contains("below the minimum of 16 MiB"),
-        "{}",
-        stderr(&o)
-    );
-    let o = bin()
-        .args(["run", j, "--memory-limit", "lots"])
-        .output()
-        .unwrap();
-    assert_eq!(code(&o), 2);
-    assert!(
-        stderr(&o).contains("\"lots\" is not a size"),
-        "{}",
-        stderr(&o)
-    );
+    for (bad, says) in [
+        ("1KiB", "below the minimum of 16 MiB"),
+        ("lots", "\"lots\" is not a size"),
+    ] {
+        let o = bin()
+            .args(["run", j, "--memory-limit", bad])
+            .output()
+            .unwrap();
+        assert_eq!(code(&o), 2);
+        assert!(stderr(&o).contains(says), "{}", stderr(&o));
+    }
     assert!(!lake.exists(), "nothing ran");
 
     // The job file's [engine] shows in the plan.

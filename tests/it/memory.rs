@@ -80,21 +80,10 @@ fn attribution_stages_spill_under_a_small_limit_and_give_the_unlimited_rows() {
         assert_eq!(lines(&got), want, "{name}: same rows, same order");
     }
     // Spill files are gone once the queries are.
-    let left: Vec<_> = walk(dir.path());
+    let left: Vec<String> = crate::idempotency::support::files(dir.path())
+        .into_keys()
+        .collect();
     assert!(left.is_empty(), "spill files left behind: {left:?}");
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).expect("readable").flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }
 
 #[test]

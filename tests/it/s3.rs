@@ -61,6 +61,16 @@ impl Drop for S3Server {
     }
 }
 
+/// The test venv's Python (moto, boto3), or `None` with a note on stderr
+/// when the tests run outside `make test`.
+fn venv_python() -> Option<String> {
+    let python = std::env::var("DRIFTLAKE_ORACLE").ok();
+    if python.is_none() {
+        eprintln!("DRIFTLAKE_ORACLE is not set: the S3 test needs the test venv (make test)");
+    }
+    python
+}
+
 fn driftlake(server: &S3Server) -> Command {
     driftlake_at(&server.endpoint)
 }
@@ -165,8 +175,7 @@ fn tables(cmd: &mut dyn FnMut() -> Command, lake: &str, src_root: &str) -> Vec<(
 
 #[test]
 fn demo_job_on_a_real_s3_endpoint_equals_the_local_run() {
-    let Ok(python) = std::env::var("DRIFTLAKE_ORACLE") else {
-        eprintln!("DRIFTLAKE_ORACLE is not set: the S3 test needs the test venv (make test)");
+    let Some(python) = venv_python() else {
         return;
     };
     let server = S3Server::start(&python);
@@ -350,8 +359,7 @@ fn s3_demo_job(dir: &Path, lake: &str, storage: &str) -> std::path::PathBuf {
 
 #[test]
 fn transient_store_faults_are_retried_and_a_permanent_one_fails_the_run_cleanly() {
-    let Ok(python) = std::env::var("DRIFTLAKE_ORACLE") else {
-        eprintln!("DRIFTLAKE_ORACLE is not set: the S3 test needs the test venv (make test)");
+    let Some(python) = venv_python() else {
         return;
     };
     let server = S3Server::start(&python);
@@ -489,8 +497,7 @@ fn transient_store_faults_are_retried_and_a_permanent_one_fails_the_run_cleanly(
 
 #[test]
 fn hostile_keys_become_dead_letters_and_never_paths_or_failures() {
-    let Ok(python) = std::env::var("DRIFTLAKE_ORACLE") else {
-        eprintln!("DRIFTLAKE_ORACLE is not set: the S3 test needs the test venv (make test)");
+    let Some(python) = venv_python() else {
         return;
     };
     let server = S3Server::start(&python);
@@ -573,7 +580,9 @@ for k in ['art/edge-01/ssh/sessions-2026-05-03.jsonl'] + json.loads(sys.argv[3])
         );
     }
     // Nothing is written outside the lake, and no name reaches a path.
-    let written: Vec<String> = walk_names(tmp.path());
+    let written: Vec<String> = crate::idempotency::support::files(tmp.path())
+        .into_keys()
+        .collect();
     for w in &written {
         assert!(w.starts_with("lake/"), "written outside the lake: {w}");
         for part in [
@@ -609,24 +618,6 @@ for k in ['art/edge-01/ssh/sessions-2026-05-03.jsonl'] + json.loads(sys.argv[3])
         );
     }
     drop(server);
-}
-
-/// Every file under `dir`, as a `/`-joined path relative to it.
-fn walk_names(dir: &Path) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut todo = vec![dir.to_path_buf()];
-    while let Some(d) = todo.pop() {
-        for e in std::fs::read_dir(&d).unwrap().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                todo.push(p);
-            } else {
-                let rel = p.strip_prefix(dir).unwrap();
-                out.push(rel.to_string_lossy().replace('\\', "/"));
-            }
-        }
-    }
-    out
 }
 
 #[test]

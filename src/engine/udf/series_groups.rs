@@ -403,12 +403,11 @@ impl GroupsAccumulator for SeriesGroups {
         // lists (no copy). Rows skipped by a filter take the general path.
         match (values, opt_filter) {
             ([kind, value, ts, r], None) => {
-                let n = kind.len();
-                let one_each = || OffsetBuffer::from_lengths(std::iter::repeat_n(1, n));
+                let one_each = OffsetBuffer::from_lengths(std::iter::repeat_n(1, kind.len()));
                 let list = |a: &ArrayRef, t: DataType| -> Result<ArrayRef> {
                     Ok(Arc::new(ListArray::try_new(
                         Arc::new(Field::new_list_field(t, true)),
-                        one_each(),
+                        one_each.clone(),
                         Arc::clone(a),
                         None,
                     )?))

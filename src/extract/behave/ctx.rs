@@ -4,7 +4,6 @@
 //! Pure: no I/O. The context holds first-token hashes, prompt lines and
 //! lexical counters internally; none of it is ever serialised (spec §3.4).
 
-
 use super::numeric::py_max;
 use super::text::{
     find_prompt_lines_bytes, first_token, has_error_fingerprint_bytes, narrow_ascii, stripped,
