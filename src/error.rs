@@ -41,6 +41,10 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// The run's spool of new session rows failed (its directory or a
+    /// file in it).
+    #[error("the spool of new session rows failed")]
+    Spool(#[source] crate::pipeline::spool::SpoolError),
     /// The worker thread pool could not start.
     #[error("cannot start the worker pool")]
     ThreadPool(#[source] rayon::ThreadPoolBuildError),

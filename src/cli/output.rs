@@ -193,6 +193,14 @@ pub fn summary_text(r: &RunSummary) -> String {
             r.spill_files
         );
     }
+    if r.spool_files > 0 {
+        let _ = writeln!(
+            s,
+            "  spooled           {:.1} MiB in {} files (new session rows)",
+            r.spooled_bytes as f64 / f64::from(1u32 << 20),
+            r.spool_files
+        );
+    }
     let _ = writeln!(s, "  wall time         {:.2} s", r.wall_s);
     if r.failed_inputs > 0 {
         let _ = writeln!(s, "failed inputs:");

@@ -51,9 +51,11 @@ use crate::model::observation::{Observation, Primitive, ValueKind};
 use crate::model::schema::{self, DlqRow, InputRow, ObservationRow, RunRow, SessionRow, Table};
 use crate::sink::{merge_partition, merge_rows, Lake, Partition, SinkError};
 use crate::source::{self, InputKind, InputRef, Listing, RejectedName, StoreUrl};
+use spool::{Piece, Spool};
 
 pub mod progress;
 pub mod scope;
+pub mod spool;
 
 pub use scope::Scope;
 
@@ -195,6 +197,12 @@ pub struct RunSummary {
     pub spill_files: u64,
     /// Bytes in those spill files.
     pub spilled_bytes: u64,
+    /// Files the run's new session rows went to between decoding and the
+    /// commit, once they passed the spool's memory budget (see
+    /// "Bounded memory" in the README).
+    pub spool_files: u64,
+    /// Bytes in those files (LZ4-compressed Arrow IPC).
+    pub spooled_bytes: u64,
     /// Wall seconds.
     pub wall_s: f64,
     /// Peak RSS in bytes, when the OS reports it.
@@ -459,11 +467,52 @@ struct SessionOut {
     epoch0: f64,
 }
 
+/// What the run keeps of one session once its rows are in the spool:
+/// enough to deduplicate and count.
+#[derive(Clone, Debug)]
+struct SessionMeta {
+    evidence_ref: String,
+    date: NaiveDate,
+    status: &'static str,
+    /// Bit `i` set: the session has an observation of `Primitive::ALL[i]`.
+    primitives: u64,
+}
+
+impl SessionMeta {
+    fn of(s: &SessionOut) -> Self {
+        let mut primitives = 0u64;
+        for o in &s.observations {
+            if let Some(i) = Primitive::ALL.iter().position(|p| *p == o.primitive) {
+                primitives |= 1 << i;
+            }
+        }
+        SessionMeta {
+            evidence_ref: s.row.evidence_ref.clone(),
+            date: s.date,
+            status: s.row.status,
+            primitives,
+        }
+    }
+
+    fn observations(&self) -> u64 {
+        u64::from(self.primitives.count_ones())
+    }
+
+    fn primitives(&self) -> impl Iterator<Item = Primitive> + '_ {
+        Primitive::ALL
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| self.primitives & (1 << i) != 0)
+            .map(|(_, p)| *p)
+    }
+}
+
 /// What reading one input produced.
 #[derive(Debug)]
 struct InputOutcome {
     stats: RecordStats,
-    sessions: Vec<SessionOut>,
+    /// Its sessions; their rows are in the run's spool.
+    sessions: Vec<SessionMeta>,
     dlq: Vec<(NaiveDate, DlqRow)>,
     /// sid → src_ip (session logs only).
     identities: Vec<(String, String)>,
@@ -588,11 +637,23 @@ fn execute(
         (to_read.len() + logs.len()) as u64,
         to_read.iter().chain(logs.iter()).map(|(_, i)| i.size).sum(),
     );
+    // New session rows wait here for the commit: in memory up to a budget
+    // (half the engine's memory limit when the job sets one), then on disk.
+    let spool = Spool::new(
+        plan.engine
+            .spill_dir
+            .as_deref()
+            .unwrap_or(&std::env::temp_dir()),
+        run_id,
+        plan.engine
+            .memory_limit
+            .map_or(spool::DEFAULT_BUDGET, |l| l / 2),
+    );
     let log_outcomes: Vec<InputOutcome> = pool.install(|| {
         logs.par_iter()
-            .map(|(su, i)| read_input(&handle, su, i, &HashMap::new(), run_id))
-            .collect()
-    });
+            .map(|(su, i)| read_input(&handle, su, i, &HashMap::new(), run_id, &spool))
+            .collect::<Result<_>>()
+    })?;
     let mut identities: HashMap<String, String> = HashMap::new();
     for o in &log_outcomes {
         for (sid, ip) in &o.identities {
@@ -643,9 +704,9 @@ fn execute(
     let session_outcomes: Vec<InputOutcome> = pool.install(|| {
         sessions_inputs
             .par_iter()
-            .map(|(su, i)| read_input(&handle, su, i, &identities, run_id))
-            .collect()
-    });
+            .map(|(su, i)| read_input(&handle, su, i, &identities, run_id, &spool))
+            .collect::<Result<_>>()
+    })?;
 
     let mut inputs: Vec<(&InputRef, InputOutcome)> =
         logs.iter().map(|(_, i)| *i).zip(log_outcomes).collect();
@@ -709,6 +770,7 @@ fn execute(
             &rejected,
             graph.as_ref(),
             decided,
+            &spool,
         )
     })
 }
@@ -743,31 +805,46 @@ fn log_agent_read(input: &InputRef, read: &AgentRead) {
     debug_assert!(read.stats.balanced(), "accounting identity (lake.md §2)");
 }
 
-/// Fetch and decode one input on the current (rayon) thread.
+/// Fetch and decode one input on the current (rayon) thread; its session
+/// rows go to the spool.
+///
+/// # Errors
+/// Only when the spool fails (an input that cannot be read is a failed
+/// input, not an error).
 fn read_input(
     rt: &tokio::runtime::Handle,
     su: &StoreUrl,
     input: &InputRef,
     identities: &HashMap<String, String>,
     run_id: &str,
-) -> InputOutcome {
+    spool: &Spool,
+) -> Result<InputOutcome> {
     let bytes = match rt.block_on(source::fetch(su, input)) {
         Ok(b) => b,
         Err(e) => {
             tracing::warn!(source = %input.url, error = %error_chain(&e), "Input failed.");
-            return InputOutcome::failed(error_chain(&e));
+            return Ok(InputOutcome::failed(error_chain(&e)));
         }
     };
-    let outcome = match input.kind {
+    let none = |o: InputOutcome| (o, Vec::new());
+    let (mut outcome, decoded) = match input.kind {
         InputKind::Sessrec => read_sessrec(input, &bytes, identities),
         InputKind::Asciicast => read_asciicast(input, &bytes, identities),
-        InputKind::SessionLog => read_session_log(input, &bytes),
-        InputKind::AgentEvents => {
-            InputOutcome::failed("agent telemetry is read by the agents stage".into())
-        }
-        InputKind::Otlp => read_otlp(input, &bytes, run_id),
-        InputKind::Spec => InputOutcome::failed("spec manifests are read before the run".into()),
+        InputKind::SessionLog => none(read_session_log(input, &bytes)),
+        InputKind::AgentEvents => none(InputOutcome::failed(
+            "agent telemetry is read by the agents stage".into(),
+        )),
+        InputKind::Otlp => none(read_otlp(input, &bytes, run_id)),
+        InputKind::Spec => none(InputOutcome::failed(
+            "spec manifests are read before the run".into(),
+        )),
     };
+    drop(bytes);
+    let rows = decoded
+        .iter()
+        .map(|s| 1 + s.observations.len())
+        .sum::<usize>();
+    outcome.sessions = spool_sessions(input, decoded, run_id, spool)?;
     match &outcome.error {
         Some(err) => tracing::warn!(source = %input.url, error = %err, "Input failed."),
         None => tracing::info!(
@@ -781,11 +858,7 @@ fn read_input(
         ),
     }
     debug_assert!(outcome.stats.balanced(), "accounting identity (lake.md §2)");
-    let rows = outcome
-        .sessions
-        .iter()
-        .map(|s| 1 + s.observations.len())
-        .sum::<usize>()
+    let rows = rows
         + outcome
             .evidence
             .iter()
@@ -793,7 +866,28 @@ fn read_input(
             .sum::<usize>()
         + outcome.dlq.len();
     progress::advance("decode", "", input.size, rows as u64);
-    outcome
+    Ok(outcome)
+}
+
+/// Leave an input's sessions in the spool as rows, one piece per day, and
+/// keep what the run needs of them.
+fn spool_sessions(
+    input: &InputRef,
+    mut decoded: Vec<SessionOut>,
+    run_id: &str,
+    spool: &Spool,
+) -> Result<Vec<SessionMeta>> {
+    decoded.sort_by(|a, b| (a.date, &a.row.evidence_ref).cmp(&(b.date, &b.row.evidence_ref)));
+    let metas = decoded.iter().map(SessionMeta::of).collect();
+    for day in decoded.chunk_by(|a, b| a.date == b.date) {
+        let piece = Piece {
+            input: input.url.clone(),
+            sessions: session_batches(day, run_id)?,
+            observations: observation_batches(day, run_id)?,
+        };
+        spool.push(day[0].date, piece).map_err(Error::Spool)?;
+    }
+    Ok(metas)
 }
 
 /// µs since the epoch for epoch seconds `s`, when representable.
@@ -930,17 +1024,19 @@ fn dlq_row(input: &InputRef, d: &DeadLetter) -> DlqRow {
     }
 }
 
+/// One DECNET shard: its outcome and its sessions.
 fn read_sessrec(
     input: &InputRef,
     bytes: &[u8],
     identities: &HashMap<String, String>,
-) -> InputOutcome {
+) -> (InputOutcome, Vec<SessionOut>) {
     let Some(shard) = input.shard.as_ref() else {
-        return InputOutcome::failed("sessrec input without a validated name".into());
+        let why = "sessrec input without a validated name";
+        return (InputOutcome::failed(why.into()), Vec::new());
     };
     let decoded = match crate::decode::decode_sessrec_object(bytes) {
         Ok(d) => d,
-        Err(e) => return InputOutcome::failed(error_chain(&e)),
+        Err(e) => return (InputOutcome::failed(error_chain(&e)), Vec::new()),
     };
     let mut sessions = Vec::with_capacity(decoded.sessions.len());
     for rec in &decoded.sessions {
@@ -967,9 +1063,9 @@ fn read_sessrec(
         .collect();
     let mut dates: Vec<NaiveDate> = sessions.iter().map(|s| s.date).collect();
     dates.push(shard.date);
-    InputOutcome {
+    let outcome = InputOutcome {
         stats: decoded.stats,
-        sessions,
+        sessions: Vec::new(),
         dlq,
         identities: Vec::new(),
         error: None,
@@ -977,7 +1073,8 @@ fn read_sessrec(
         bytes_done: input.size,
         evidence: Vec::new(),
         partial: false,
-    }
+    };
+    (outcome, sessions)
 }
 
 /// A `YYYY-MM-DD` day inside a file name (`sessrec-2026-05-02.log`).
@@ -1011,10 +1108,10 @@ fn read_asciicast(
     input: &InputRef,
     bytes: &[u8],
     identities: &HashMap<String, String>,
-) -> InputOutcome {
+) -> (InputOutcome, Vec<SessionOut>) {
     let cast = match crate::decode::decode_asciicast_object(bytes) {
         Ok(c) => c,
-        Err(e) => return InputOutcome::failed(error_chain(&e)),
+        Err(e) => return (InputOutcome::failed(error_chain(&e)), Vec::new()),
     };
     let name = input.rel_path.rsplit('/').next().unwrap_or("");
     let stem = [".cast.gz", ".cast.zst", ".cast", ".json"]
@@ -1037,17 +1134,18 @@ fn read_asciicast(
     };
     let session = build_session(s, input, object_day(input), identities);
     let day = session.date;
-    InputOutcome {
+    let outcome = InputOutcome {
         stats: cast.stats,
         dlq: cast.dead.iter().map(|d| (day, dlq_row(input, d))).collect(),
-        sessions: vec![session],
+        sessions: Vec::new(),
         identities: Vec::new(),
         error: None,
         dates: vec![day],
         bytes_done: input.size,
         evidence: Vec::new(),
         partial: false,
-    }
+    };
+    (outcome, vec![session])
 }
 
 /// OTel Collector file exporter output → evidence rows and dead letters
@@ -1187,6 +1285,7 @@ fn assemble_and_commit(
     rejected: &[&RejectedName],
     telemetry: Option<&Telemetry<'_>>,
     decided: Decided,
+    spool: &Spool,
 ) -> Result<RunSummary> {
     let mut summary = RunSummary {
         run_id: run_id.to_string(),
@@ -1209,6 +1308,8 @@ fn assemble_and_commit(
         agent_inputs_unchanged: 0,
         spill_files: 0,
         spilled_bytes: 0,
+        spool_files: 0,
+        spooled_bytes: 0,
         wall_s: 0.0,
         peak_rss_bytes: None,
     };
@@ -1231,7 +1332,10 @@ fn assemble_and_commit(
     // Sessions committed from inputs not read this run: a shard listed
     // twice keeps its first copy in URL order, also across runs.
     let carried = carried_sessions(rt, lake, &inputs, &reread)?;
-    let mut sessions: BTreeMap<NaiveDate, Vec<SessionOut>> = BTreeMap::new();
+    // Sessions dropped as copies, per input URL (an input's own sessions
+    // have distinct `evidence_ref`s: one per sid, or one per cast).
+    let mut dropped: HashMap<String, HashSet<String>> = HashMap::new();
+    let mut session_days: BTreeSet<NaiveDate> = BTreeSet::new();
     let mut evidence: BTreeMap<NaiveDate, Vec<RecordBatch>> = BTreeMap::new();
     let mut dlq: BTreeMap<NaiveDate, Vec<DlqRow>> = BTreeMap::new();
     let mut seen: HashSet<String> = HashSet::new();
@@ -1240,28 +1344,32 @@ fn assemble_and_commit(
         let mut rows_out = 0u64;
         for s in outcome.sessions {
             let earlier_copy = carried
-                .get(&s.row.evidence_ref)
+                .get(&s.evidence_ref)
                 .is_some_and(|shard| *shard < input.url);
-            if earlier_copy || !seen.insert(s.row.evidence_ref.clone()) {
+            if earlier_copy || !seen.insert(s.evidence_ref.clone()) {
                 // Same shard listed twice (e.g. `.jsonl` and `.jsonl.gz`
                 // copies): the first input in URL order wins.
                 summary.sessions.duplicate += 1;
+                dropped
+                    .entry(input.url.clone())
+                    .or_default()
+                    .insert(s.evidence_ref);
                 continue;
             }
-            match s.row.status {
+            match s.status {
                 "ok" => summary.sessions.ok += 1,
                 "empty" => summary.sessions.empty += 1,
                 _ => summary.sessions.error += 1,
             }
-            for o in &s.observations {
+            for p in s.primitives() {
                 *summary
                     .observations_by_family
-                    .entry(o.primitive.family().to_string())
+                    .entry(p.family().to_string())
                     .or_default() += 1;
             }
-            summary.observations += s.observations.len() as u64;
-            rows_out += 1 + s.observations.len() as u64;
-            sessions.entry(s.date).or_default().push(s);
+            summary.observations += s.observations();
+            rows_out += 1 + s.observations();
+            session_days.insert(s.date);
         }
         for (date, batch) in outcome.evidence {
             rows_out += batch.num_rows() as u64;
@@ -1320,7 +1428,7 @@ fn assemble_and_commit(
     // are carried over unchanged.
     let touched: BTreeSet<NaiveDate> = touched_dates
         .into_iter()
-        .chain(sessions.keys().copied())
+        .chain(session_days.iter().copied())
         .chain(evidence.keys().copied())
         .chain(dlq.keys().copied())
         .chain(agent_new.dlq_dates.iter().copied())
@@ -1330,73 +1438,19 @@ fn assemble_and_commit(
         move |b: &RecordBatch, row: usize| str_at(b, col, row).is_none_or(|v| !reread.contains(v))
     };
 
-    if plan.sessions {
-        // One day at a time, the days in parallel (in the run's pool): sort
-        // the day's sessions, build its rows and merge them with what the
-        // lake holds. Results keep the days' order.
-        let days: Vec<(NaiveDate, Vec<_>)> = touched
-            .iter()
-            .map(|d| (*d, sessions.remove(d).unwrap_or_default()))
-            .collect();
-        let not_reread_shard = not_reread("shard");
-        let built: Vec<Result<(Partition, Partition, u64, u64)>> = days
-            .into_par_iter()
-            .map(|(date, mut list)| {
-                list.sort_by(|a, b| a.row.evidence_ref.cmp(&b.row.evidence_ref));
-                let day = date.to_string();
-                let old = rt.block_on(lake.read_partition("sessions", Some(&day)))?;
-                let new = session_batches(&list, run_id)?;
-                let merged = merge_partition(
-                    &schema::sessions_schema(),
-                    &old,
-                    &new,
-                    "evidence_ref",
-                    &not_reread_shard,
-                )
-                .map_err(|e| arrow_err("sessions", e))?;
-                let kept_sessions = merged.kept_old.len() as u64;
-                let kept: HashSet<String> = merged.kept_old.into_iter().collect();
-                let ses = Partition {
-                    date: Some(day.clone()),
-                    batches: merged.batches,
-                };
-
-                let old = rt.block_on(lake.read_partition("observations", Some(&day)))?;
-                let new = observation_batches(&list, run_id)?;
-                let keep_obs = |b: &RecordBatch, row: usize| {
-                    str_at(b, "evidence_ref", row).is_some_and(|r| kept.contains(r))
-                };
-                let merged = merge_partition(
-                    &schema::observations_schema(),
-                    &old,
-                    &new,
-                    "evidence_ref",
-                    &keep_obs,
-                )
-                .map_err(|e| arrow_err("observations", e))?;
-                let kept_observations = merged.kept_old.len() as u64;
-                let obs = Partition {
-                    date: Some(day),
-                    batches: merged.batches,
-                };
-                Ok((ses, obs, kept_sessions, kept_observations))
-            })
-            .collect();
-        let mut ses_parts = Vec::new();
-        let mut obs_parts = Vec::new();
-        let mut carried = (0u64, 0u64);
-        for b in built {
-            let (ses, obs, ks, ko) = b?;
-            ses_parts.push(ses);
-            obs_parts.push(obs);
-            carried.0 += ks;
-            carried.1 += ko;
-        }
-        summary.sessions.carried = carried.0;
-        summary.sessions_carried_observations = carried.1;
-        commit_table(rt, lake, "sessions", run_id, ses_parts, &mut summary)?;
-        commit_table(rt, lake, "observations", run_id, obs_parts, &mut summary)?;
+    if plan.sessions && !touched.is_empty() {
+        commit_session_days(
+            rt,
+            lake,
+            run_id,
+            spool,
+            &touched,
+            &dropped,
+            &not_reread("shard"),
+            &mut summary,
+        )?;
     }
+    (summary.spool_files, summary.spooled_bytes) = spool.spilled();
     let mut fresh_evidence: BTreeMap<String, Vec<RecordBatch>> = BTreeMap::new();
     if telemetry.is_some() {
         let mut parts = Vec::new();
@@ -1506,6 +1560,113 @@ fn assemble_and_commit(
     Ok(summary)
 }
 
+/// The `sessions` and `observations` partitions of the touched days: each
+/// day's spooled rows (less the copies dropped) merged with what the lake
+/// holds, a few days at a time (as many as the run's pool has threads, in
+/// parallel), each written as soon as it is built; the two manifests
+/// switch at the end. Only those few days' rows are in memory at once.
+#[allow(clippy::too_many_arguments)]
+fn commit_session_days(
+    rt: &tokio::runtime::Runtime,
+    lake: &Lake,
+    run_id: &str,
+    spool: &Spool,
+    touched: &BTreeSet<NaiveDate>,
+    dropped: &HashMap<String, HashSet<String>>,
+    keep_shard: &(dyn Fn(&RecordBatch, usize) -> bool + Sync),
+    summary: &mut RunSummary,
+) -> Result<()> {
+    let mut ses_commit = rt.block_on(lake.begin_commit("sessions", run_id))?;
+    let mut obs_commit = rt.block_on(lake.begin_commit("observations", run_id))?;
+    let days: Vec<NaiveDate> = touched.iter().copied().collect();
+    let mut carried = (0u64, 0u64);
+    for chunk in days.chunks(rayon::current_num_threads().max(1)) {
+        let built: Vec<Result<_>> = chunk
+            .par_iter()
+            .map(|&date| {
+                let mut new_ses = Vec::new();
+                let mut new_obs = Vec::new();
+                for piece in spool.take(date).map_err(Error::Spool)? {
+                    let (ses, obs) = match dropped.get(&piece.input) {
+                        Some(keys) => (
+                            without_keys(piece.sessions, keys)?,
+                            without_keys(piece.observations, keys)?,
+                        ),
+                        None => (piece.sessions, piece.observations),
+                    };
+                    new_ses.extend(ses);
+                    new_obs.extend(obs);
+                }
+                let day = date.to_string();
+                let old = rt.block_on(lake.read_partition("sessions", Some(&day)))?;
+                let merged = merge_partition(
+                    &schema::sessions_schema(),
+                    &old,
+                    &new_ses,
+                    "evidence_ref",
+                    keep_shard,
+                )
+                .map_err(|e| arrow_err("sessions", e))?;
+                drop((old, new_ses));
+                let kept_sessions = merged.kept_old.len() as u64;
+                let kept: HashSet<String> = merged.kept_old.into_iter().collect();
+                let ses = ses_commit.prepare(Partition {
+                    date: Some(day.clone()),
+                    batches: merged.batches,
+                })?;
+
+                let old = rt.block_on(lake.read_partition("observations", Some(&day)))?;
+                let keep_obs = |b: &RecordBatch, row: usize| {
+                    str_at(b, "evidence_ref", row).is_some_and(|r| kept.contains(r))
+                };
+                let merged = merge_partition(
+                    &schema::observations_schema(),
+                    &old,
+                    &new_obs,
+                    "evidence_ref",
+                    &keep_obs,
+                )
+                .map_err(|e| arrow_err("observations", e))?;
+                drop((old, new_obs));
+                let kept_observations = merged.kept_old.len() as u64;
+                let obs = obs_commit.prepare(Partition {
+                    date: Some(day),
+                    batches: merged.batches,
+                })?;
+                Ok((ses, obs, kept_sessions, kept_observations))
+            })
+            .collect();
+        for b in built {
+            let (ses, obs, ks, ko) = b?;
+            rt.block_on(lake.write_prepared(&mut ses_commit, ses))?;
+            rt.block_on(lake.write_prepared(&mut obs_commit, obs))?;
+            carried.0 += ks;
+            carried.1 += ko;
+        }
+    }
+    summary.sessions.carried = carried.0;
+    summary.sessions_carried_observations = carried.1;
+    let c = rt.block_on(lake.finish_commit(ses_commit))?;
+    record_commit("sessions", &c, summary);
+    let c = rt.block_on(lake.finish_commit(obs_commit))?;
+    record_commit("observations", &c, summary);
+    Ok(())
+}
+
+/// The rows of `batches` whose `evidence_ref` is not in `keys`.
+fn without_keys(batches: Vec<RecordBatch>, keys: &HashSet<String>) -> Result<Vec<RecordBatch>> {
+    batches
+        .into_iter()
+        .map(|b| {
+            let keep: datafusion::arrow::array::BooleanArray = (0..b.num_rows())
+                .map(|r| Some(str_at(&b, "evidence_ref", r).is_none_or(|k| !keys.contains(k))))
+                .collect();
+            datafusion::arrow::compute::filter_record_batch(&b, &keep)
+                .map_err(|e| arrow_err("sessions", e))
+        })
+        .collect()
+}
+
 /// `evidence_ref` → `shard` of the committed sessions, on the days this
 /// run's sessions fall on, whose shard is not read again this run.
 fn carried_sessions(
@@ -1548,6 +1709,12 @@ fn commit_table(
         return Ok(());
     }
     let c = rt.block_on(lake.commit(table, run_id, parts))?;
+    record_commit(table, &c, summary);
+    Ok(())
+}
+
+/// A committed table in the progress line, the log and the run summary.
+fn record_commit(table: &str, c: &crate::sink::TableCommit, summary: &mut RunSummary) {
     progress::advance("", table, 0, c.rows);
     tracing::info!(
         table,
@@ -1565,7 +1732,6 @@ fn commit_table(
             rows: c.rows,
         },
     );
-    Ok(())
 }
 
 fn session_batches(list: &[SessionOut], run_id: &str) -> Result<Vec<RecordBatch>> {

@@ -145,6 +145,85 @@ pub struct TableCommit {
     pub rows: u64,
 }
 
+/// A table commit in progress (see [`Lake::begin_commit`]).
+#[derive(Debug)]
+pub struct PendingCommit {
+    table: String,
+    run_id: String,
+    old: Manifest,
+    new: Manifest,
+    out: TableCommit,
+    /// Files to delete after the manifest switch.
+    replaced: Vec<Path>,
+}
+
+/// A partition hashed and, when its content changed, encoded: ready for
+/// [`Lake::write_prepared`].
+#[derive(Debug)]
+pub struct Prepared {
+    key: String,
+    rows: u64,
+    action: Action,
+}
+
+#[derive(Debug)]
+enum Action {
+    /// No rows left: the partition goes.
+    Remove,
+    /// Same content as its current file.
+    Unchanged,
+    /// A new file.
+    Write { file: String, body: Vec<u8> },
+}
+
+impl PendingCommit {
+    /// Hash a partition and encode it when its content differs from the
+    /// committed file: pure CPU work, safe on any thread and in parallel.
+    ///
+    /// # Errors
+    /// [`SinkError::Arrow`]/[`SinkError::Parquet`] when hashing or encoding
+    /// fails.
+    pub fn prepare(&self, part: Partition) -> Result<Prepared, SinkError> {
+        let key = part.key();
+        let rows: u64 = part.batches.iter().map(|b| b.num_rows() as u64).sum();
+        if part.batches.is_empty() || (rows == 0 && !key.is_empty()) {
+            return Ok(Prepared {
+                key,
+                rows,
+                action: Action::Remove,
+            });
+        }
+        let hash = content_hash(&part.batches).map_err(|source| SinkError::Arrow {
+            table: self.table.clone(),
+            source,
+        })?;
+        let file = part_file_name(&hash);
+        if self
+            .old
+            .partitions
+            .get(&key)
+            .is_some_and(|e| e.files == [file.clone()])
+        {
+            return Ok(Prepared {
+                key,
+                rows,
+                action: Action::Unchanged,
+            });
+        }
+        let body = encode_parquet(part.batches[0].schema(), &part.batches).map_err(|source| {
+            SinkError::Parquet {
+                table: self.table.clone(),
+                source,
+            }
+        })?;
+        Ok(Prepared {
+            key,
+            rows,
+            action: Action::Write { file, body },
+        })
+    }
+}
+
 /// What [`Lake::repair`] removed.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RepairReport {
@@ -323,87 +402,111 @@ impl Lake {
         parts: Vec<Partition>,
     ) -> Result<TableCommit, SinkError> {
         use rayon::prelude::*;
-        let old = self.manifest(table).await?;
-        let mut new = old.clone();
-        let mut out = TableCommit::default();
-        let mut replaced: Vec<Path> = Vec::new();
+        let mut pending = self.begin_commit(table, run_id).await?;
         // Hashing and encoding are pure CPU work per partition, so they run
         // on the run's rayon pool, all partitions at once; the store calls
         // and the manifest stay in partition order.
-        let hashes: Vec<Option<Result<[u8; 32], SinkError>>> = parts
-            .par_iter()
-            .map(|part| {
-                let rows: usize = part.batches.iter().map(RecordBatch::num_rows).sum();
-                let keep = !part.batches.is_empty() && (rows > 0 || part.key().is_empty());
-                keep.then(|| {
-                    content_hash(&part.batches).map_err(|source| SinkError::Arrow {
-                        table: table.to_string(),
-                        source,
-                    })
-                })
-            })
-            .collect();
-        let mut todo: Vec<(Partition, String, u64)> = Vec::new();
-        for (part, hash) in parts.into_iter().zip(hashes) {
-            let key = part.key();
-            let rows: u64 = part.batches.iter().map(|b| b.num_rows() as u64).sum();
-            let Some(hash) = hash else {
+        let prepared: Vec<Result<Prepared, SinkError>> =
+            parts.into_par_iter().map(|p| pending.prepare(p)).collect();
+        for p in prepared {
+            self.write_prepared(&mut pending, p?).await?;
+        }
+        self.finish_commit(pending).await
+    }
+
+    /// Start a commit of `table` that takes its partitions a few at a time
+    /// ([`PendingCommit::prepare`], [`Lake::write_prepared`]) and switches
+    /// the manifest once, in [`Lake::finish_commit`]: the caller never
+    /// holds the whole table.
+    ///
+    /// # Errors
+    /// As [`Lake::manifest`].
+    pub async fn begin_commit(
+        &self,
+        table: &str,
+        run_id: &str,
+    ) -> Result<PendingCommit, SinkError> {
+        let old = self.manifest(table).await?;
+        Ok(PendingCommit {
+            table: table.to_string(),
+            run_id: run_id.to_string(),
+            new: old.clone(),
+            old,
+            out: TableCommit::default(),
+            replaced: Vec::new(),
+        })
+    }
+
+    /// Write one prepared partition's file (step 2 of the protocol); the
+    /// manifest is not touched until [`Lake::finish_commit`].
+    ///
+    /// # Errors
+    /// [`SinkError::Store`] when the put fails.
+    pub async fn write_prepared(
+        &self,
+        pending: &mut PendingCommit,
+        p: Prepared,
+    ) -> Result<(), SinkError> {
+        let table = pending.table.clone();
+        let Prepared { key, rows, action } = p;
+        match action {
+            Action::Remove => {
                 // Nothing left in it: drop the partition (its files go
                 // after the manifest switch).
-                if let Some(prev) = new.partitions.remove(&key) {
-                    replaced.extend(prev.files.iter().map(|f| self.file_path(table, &key, f)));
-                    out.removed.push(key);
+                if let Some(prev) = pending.new.partitions.remove(&key) {
+                    pending
+                        .replaced
+                        .extend(prev.files.iter().map(|f| self.file_path(&table, &key, f)));
+                    pending.out.removed.push(key);
                 }
-                continue;
-            };
-            let file = part_file_name(&hash?);
-            out.rows += rows;
-            if old
-                .partitions
-                .get(&key)
-                .is_some_and(|e| e.files == [file.clone()])
-            {
-                out.unchanged.push(key);
-                continue;
             }
-            todo.push((part, file, rows));
-        }
-        let bodies: Vec<Result<Vec<u8>, SinkError>> = todo
-            .par_iter()
-            .map(|(part, _, _)| {
-                let schema = part.batches[0].schema();
-                encode_parquet(schema, &part.batches).map_err(|source| SinkError::Parquet {
-                    table: table.to_string(),
-                    source,
-                })
-            })
-            .collect();
-        for ((part, file, rows), body) in todo.into_iter().zip(bodies) {
-            let key = part.key();
-            drop(part);
-            self.put(&self.file_path(table, &key, &file), Bytes::from(body?))
-                .await?;
-            if let Some(prev) = old.partitions.get(&key) {
-                replaced.extend(
-                    prev.files
-                        .iter()
-                        .filter(|f| **f != file)
-                        .map(|f| self.file_path(table, &key, f)),
+            Action::Unchanged => {
+                pending.out.rows += rows;
+                pending.out.unchanged.push(key);
+            }
+            Action::Write { file, body } => {
+                pending.out.rows += rows;
+                self.put(&self.file_path(&table, &key, &file), Bytes::from(body))
+                    .await?;
+                if let Some(prev) = pending.old.partitions.get(&key) {
+                    pending.replaced.extend(
+                        prev.files
+                            .iter()
+                            .filter(|f| **f != file)
+                            .map(|f| self.file_path(&table, &key, f)),
+                    );
+                }
+                pending.new.partitions.insert(
+                    key.clone(),
+                    PartitionEntry {
+                        files: vec![file],
+                        rows,
+                        run_id: pending.run_id.clone(),
+                    },
                 );
+                pending.out.written.push(key);
             }
-            new.partitions.insert(
-                key.clone(),
-                PartitionEntry {
-                    files: vec![file],
-                    rows,
-                    run_id: run_id.to_string(),
-                },
-            );
-            out.written.push(key);
         }
+        Ok(())
+    }
+
+    /// Switch the manifest (one put, skipped when nothing changed) and
+    /// delete the files it no longer lists (steps 3 and 4).
+    ///
+    /// # Errors
+    /// [`SinkError::Store`] when the put or a delete fails.
+    pub async fn finish_commit(&self, pending: PendingCommit) -> Result<TableCommit, SinkError> {
+        let PendingCommit {
+            table,
+            old,
+            new,
+            mut out,
+            replaced,
+            ..
+        } = pending;
         if new != old {
             let body = serde_json::to_vec_pretty(&new).expect("a manifest always serialises");
-            self.put(&self.manifest_path(table), Bytes::from(body))
+            self.put(&self.manifest_path(&table), Bytes::from(body))
                 .await?;
         }
         for path in &replaced {

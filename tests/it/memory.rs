@@ -112,11 +112,14 @@ fn a_query_that_cannot_spill_under_the_limit_is_an_error_naming_it() {
     assert_eq!(lines(&n)[3], "| 400000   |");
 }
 
-/// A shard of `n` short sessions from `n / 10` addresses (one recorder log
-/// naming them), each typing one of a few commands at its own time, so
-/// identities have series whose states and transitions vary.
+/// `n` short sessions from `n / 10` addresses (one recorder log naming
+/// them), each typing one of a few commands at its own time, so identities
+/// have series whose states and transitions vary. They start over about
+/// four days and are split between two deckies' shards; the second shard
+/// also has a gzipped copy (a duplicate: the first URL wins).
 fn many_sessions(root: &std::path::Path, n: usize) {
     use crate::idempotency::support::write;
+    use std::io::Write;
     const CMDS: [(&str, &str); 4] = [
         ("id", "uid=0(root) gid=0(root)"),
         ("uname -a", "Linux srv 5.15.0 x86_64 GNU/Linux"),
@@ -126,13 +129,13 @@ fn many_sessions(root: &std::path::Path, n: usize) {
             "Connecting to 198.51.100.9:80... connected.",
         ),
     ];
-    let mut shard = String::new();
+    let mut shards = [String::new(), String::new()];
     let mut log = String::new();
     for i in 0..n {
         let sid = format!("m-{i:05}");
         let t0 = 1_777_780_000 + i * 37;
         let (cmd, out) = CMDS[(i * 7 / 3) % CMDS.len()];
-        shard.push_str(&format!(
+        shards[i % 2].push_str(&format!(
             "{{\"sid\":\"{sid}\",\"hdr\":{{\"version\":2,\"width\":80,\"height\":24,\"timestamp\":{t0},\"env\":{{\"SHELL\":\"/bin/bash\",\"TERM\":\"xterm\"}}}}}}\n\
              {{\"sid\":\"{sid}\",\"t\":0.4{},\"ch\":\"i\",\"d\":\"{cmd}\\r\"}}\n\
              {{\"sid\":\"{sid}\",\"t\":0.9,\"ch\":\"o\",\"d\":\"{out}\\r\\n# \"}}\n",
@@ -145,10 +148,16 @@ fn many_sessions(root: &std::path::Path, n: usize) {
             i / 10 % 250
         ));
     }
+    for (d, shard) in shards.iter().enumerate() {
+        let path = format!("artifacts/edge-0{}/ssh/sessions-2026-05-03.jsonl", d + 1);
+        write(root, &path, shard.as_bytes());
+    }
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(shards[1].as_bytes()).expect("gzip");
     write(
         root,
-        "artifacts/edge-01/ssh/sessions-2026-05-03.jsonl",
-        shard.as_bytes(),
+        "artifacts/edge-02/ssh/sessions-2026-05-03.jsonl.gz",
+        &gz.finish().expect("gzip"),
     );
     write(root, "logs/sessrec-2026-05-03.log", log.as_bytes());
 }
@@ -174,20 +183,42 @@ fn a_job_under_a_small_memory_limit_spills_and_writes_the_same_lake() {
     };
     let free = run(&job("free"), 2);
     assert_eq!((free.spill_files, free.spilled_bytes), (0, 0));
+    assert_eq!((free.spool_files, free.spooled_bytes), (0, 0));
     let mut small = job("small");
-    small.engine = limited(16, &tmp.path().join("spill"));
+    let spill = tmp.path().join("spill");
+    small.engine = limited(16, &spill);
     let got = run(&small, 2);
-    eprintln!("{} files {} bytes", got.spill_files, got.spilled_bytes);
+    eprintln!(
+        "{} spill files, {} bytes; {} spool files, {} bytes",
+        got.spill_files, got.spilled_bytes, got.spool_files, got.spooled_bytes
+    );
     assert!(
         got.spill_files > 0,
         "the 16 MiB limit made the SQL stages spill"
+    );
+    assert!(
+        got.spool_files > 0 && got.spooled_bytes > 0,
+        "new session rows past the 8 MiB spool budget went to disk"
     );
     assert!(
         got.observations > 50_000,
         "{} observations",
         got.observations
     );
-    for t in ["observations", "attribution_state", "drift_events"] {
+    assert_eq!(got.sessions, free.sessions);
+    assert_eq!(got.sessions.duplicate, 4000, "the gzipped copy's sessions");
+    assert_eq!(got.observations_by_family, free.observations_by_family);
+    let left: Vec<_> = std::fs::read_dir(&spill).expect("spill dir").collect();
+    assert!(
+        left.is_empty(),
+        "spool or spill files left behind: {left:?}"
+    );
+    for t in [
+        "sessions",
+        "observations",
+        "attribution_state",
+        "drift_events",
+    ] {
         let want = table_rows(&lake("free"), t, &["run_id"]);
         assert!(!want.is_empty(), "{t} has rows");
         assert_eq!(table_rows(&lake("small"), t, &["run_id"]), want, "{t}");
