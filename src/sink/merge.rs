@@ -96,7 +96,8 @@ pub fn adapt(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch, Arr
 /// What [`merge_partition`] produced.
 #[derive(Debug)]
 pub struct Merged {
-    /// The partition's rows (empty when nothing is left).
+    /// The partition's rows (empty when nothing is left): slices of the
+    /// old and new batches, in order, no row copied.
     pub batches: Vec<RecordBatch>,
     /// Keys of old segments that were kept.
     pub kept_old: Vec<String>,
@@ -143,12 +144,27 @@ pub fn merge_partition(
             kept_old,
         });
     }
-    let slices: Vec<RecordBatch> = all.iter().map(|s| s.batch.slice(s.offset, s.len)).collect();
-    let batch = concat_batches(schema, &slices)?;
-    Ok(Merged {
-        batches: vec![batch],
-        kept_old,
-    })
+    // Zero-copy: slices of the inputs, a run of segments that follow each
+    // other in one batch taken as one slice.
+    let mut batches: Vec<RecordBatch> = Vec::new();
+    let mut run: Option<(&RecordBatch, usize, usize)> = None;
+    for seg in &all {
+        match &mut run {
+            Some((b, off, len)) if std::ptr::eq(*b, seg.batch) && *off + *len == seg.offset => {
+                *len += seg.len;
+            }
+            _ => {
+                if let Some((b, off, len)) = run.take() {
+                    batches.push(b.slice(off, len));
+                }
+                run = Some((seg.batch, seg.offset, seg.len));
+            }
+        }
+    }
+    if let Some((b, off, len)) = run {
+        batches.push(b.slice(off, len));
+    }
+    Ok(Merged { batches, kept_old })
 }
 
 /// Merge a partition row by row: the old rows the mask `keep_old(batch)`
