@@ -10,7 +10,7 @@ BENCH_MB=${BENCH_MB:-220}
 PY=${PY:-python3}
 
 VENV_PY=${VENV_PY:-$CACHE/venv/bin/python}   # duckdb for the side-by-side figure (make venv)
-# BENCH_ONLY="telemetry report" runs only those sections (engine sessions
+# BENCH_ONLY="telemetry report" runs only those sections (engine sessions sessions-2g
 # attribution agents telemetry report noop); all of them by default.
 want() { [ -z "${BENCH_ONLY:-}" ] || [[ " $BENCH_ONLY " == *" $1 "* ]]; }
 
@@ -55,6 +55,40 @@ for threads in 1 1 1 2 2 2; do
   awk -v b="$bytes" -v w="$wall" -v t="$threads" -v s="$sessions" -v r="$rss_kb" 'BEGIN {
     printf "threads=%d wall=%.2fs  %.1f MB/s total  %.1f MB/s per core  %.0f sessions/s  peak RSS %.0f MiB\n",
            t, w, b/1e6/w, b/1e6/w/t, s/w, r/1024 }'
+  rm -rf "$lake"
+done
+rm -f "$job"
+
+fi
+
+if want sessions-2g; then
+echo "== session pipeline over 2 GB of new shards (60 days): peak RSS with the spool =="
+# The same job over ~9x the input: memory must not follow it.
+bdir="$BENCH_DATA/sessrec-2g"
+if [ ! -f "$BENCH_DATA/.done-sessrec-2g" ]; then
+  rm -rf "$bdir"
+  echo "generating ~2 GB of sessrec shards (60 days x 8 deckies) into $bdir" >&2
+  $PY tools/gen/sessrec_gen.py --out "$bdir" --seed 9 --days 60 --deckies 8 \
+      --target-bytes 2000000000 --syslog --quiet
+  touch "$BENCH_DATA/.done-sessrec-2g"
+fi
+bbytes=$(find "$bdir" -name 'sessions-*.jsonl*' -printf '%s\n' | awk '{s+=$1} END {print s}')
+echo "input: $bbytes bytes of sessrec shards"
+job=$(mktemp --suffix=.toml)
+printf '[job]\nname = "bench-sessions-2g"\n[lake]\nurl = "./unused"\n[sources]\nsessrec = ["%s"]\nsession_logs = ["%s"]\n[stages]\nsessions = true\nattribution = false\ndrift_events = false\n' \
+  "$bdir" "$bdir/logs" > "$job"
+for threads in 1 2; do
+  lake=$(mktemp -d)
+  /usr/bin/time -f '%e %M' -o /tmp/driftlake-bench-time "$BIN" run "$job" \
+      --lake "$lake" --threads "$threads" --json -q > /tmp/driftlake-bench-summary.json
+  read -r wall rss_kb < /tmp/driftlake-bench-time
+  $PY - "$bbytes" "$wall" "$threads" "$rss_kb" <<'PY'
+import json, sys
+b, w, t, r = float(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+s = json.load(open("/tmp/driftlake-bench-summary.json"))
+print(f"threads={t} wall={w:.2f}s  {b/1e6/w/t:.1f} MB/s per core  {s['observations']} observations  "
+      f"spooled {s['spooled_bytes']/2**20:.1f} MiB in {s['spool_files']} files  peak RSS {r/1024:.0f} MiB")
+PY
   rm -rf "$lake"
 done
 rm -f "$job"
