@@ -51,7 +51,7 @@ use crate::model::observation::{Observation, Primitive, ValueKind};
 use crate::model::schema::{self, DlqRow, InputRow, ObservationRow, RunRow, SessionRow, Table};
 use crate::sink::{merge_partition, merge_rows, Lake, Partition, SinkError};
 use crate::source::{self, InputKind, InputRef, Listing, RejectedName, StoreUrl};
-use spool::{Piece, Spool};
+use spool::{Part, Piece, Spool};
 
 pub mod progress;
 pub mod scope;
@@ -211,12 +211,12 @@ pub struct RunSummary {
 
 impl RunSummary {
     /// Count one dead letter under its reason code.
-    fn count_dead(&mut self, reason: &str) {
+    fn count_dead(&mut self, reason: &str, n: u64) {
         *self
             .dead_letters_by_reason
             .entry(reason.to_string())
-            .or_default() += 1;
-        self.dead_letters += 1;
+            .or_default() += n;
+        self.dead_letters += n;
     }
 
     /// True when every input was read.
@@ -513,7 +513,11 @@ struct InputOutcome {
     stats: RecordStats,
     /// Its sessions; their rows are in the run's spool.
     sessions: Vec<SessionMeta>,
+    /// Its dead letters, until `read_input` leaves them in the spool.
     dlq: Vec<(NaiveDate, DlqRow)>,
+    /// Its dead letters by reason, and their days (in the spool).
+    dead: BTreeMap<&'static str, u64>,
+    dlq_days: BTreeSet<NaiveDate>,
     /// sid → src_ip (session logs only).
     identities: Vec<(String, String)>,
     error: Option<String>,
@@ -541,6 +545,8 @@ impl InputOutcome {
             stats: RecordStats::default(),
             sessions: Vec::new(),
             dlq: Vec::new(),
+            dead: BTreeMap::new(),
+            dlq_days: BTreeSet::new(),
             identities: Vec::new(),
             error: Some(error),
             dates: Vec::new(),
@@ -845,6 +851,8 @@ fn read_input(
         .map(|s| 1 + s.observations.len())
         .sum::<usize>();
     outcome.sessions = spool_sessions(input, decoded, run_id, spool)?;
+    let dead = outcome.dlq.len();
+    spool_dead_letters(input, &mut outcome, run_id, spool)?;
     match &outcome.error {
         Some(err) => tracing::warn!(source = %input.url, error = %err, "Input failed."),
         None => tracing::info!(
@@ -864,7 +872,7 @@ fn read_input(
             .iter()
             .map(|(_, b)| b.num_rows())
             .sum::<usize>()
-        + outcome.dlq.len();
+        + dead;
     progress::advance("decode", "", input.size, rows as u64);
     Ok(outcome)
 }
@@ -880,14 +888,56 @@ fn spool_sessions(
     decoded.sort_by(|a, b| (a.date, &a.row.evidence_ref).cmp(&(b.date, &b.row.evidence_ref)));
     let metas = decoded.iter().map(SessionMeta::of).collect();
     for day in decoded.chunk_by(|a, b| a.date == b.date) {
-        let piece = Piece {
+        let piece = |batches| Piece {
             input: input.url.clone(),
-            sessions: session_batches(day, run_id)?,
-            observations: observation_batches(day, run_id)?,
+            batches,
         };
-        spool.push(day[0].date, piece).map_err(Error::Spool)?;
+        let date = day[0].date;
+        spool
+            .push(date, Part::Sessions, piece(session_batches(day, run_id)?))
+            .map_err(Error::Spool)?;
+        spool
+            .push(
+                date,
+                Part::Observations,
+                piece(observation_batches(day, run_id)?),
+            )
+            .map_err(Error::Spool)?;
     }
     Ok(metas)
+}
+
+/// Leave an input's dead letters in the spool as rows, one piece per day,
+/// and keep their count per reason and their days.
+fn spool_dead_letters(
+    input: &InputRef,
+    outcome: &mut InputOutcome,
+    run_id: &str,
+    spool: &Spool,
+) -> Result<()> {
+    let mut rows = std::mem::take(&mut outcome.dlq);
+    rows.sort_by_key(|(d, _)| *d);
+    for (_, r) in &mut rows {
+        r.run_id = run_id.to_string();
+        *outcome.dead.entry(r.reason).or_default() += 1;
+    }
+    for day in rows.chunk_by(|a, b| a.0 == b.0) {
+        let refs: Vec<&DlqRow> = day.iter().map(|(_, r)| r).collect();
+        let batches = refs
+            .chunks(BATCH_ROWS)
+            .map(schema::dlq_batch)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| arrow_err("dlq", e))?;
+        let piece = Piece {
+            input: input.url.clone(),
+            batches,
+        };
+        spool
+            .push(day[0].0, Part::Dlq, piece)
+            .map_err(Error::Spool)?;
+        outcome.dlq_days.insert(day[0].0);
+    }
+    Ok(())
 }
 
 /// µs since the epoch for epoch seconds `s`, when representable.
@@ -1067,6 +1117,8 @@ fn read_sessrec(
         stats: decoded.stats,
         sessions: Vec::new(),
         dlq,
+        dead: BTreeMap::new(),
+        dlq_days: BTreeSet::new(),
         identities: Vec::new(),
         error: None,
         dates,
@@ -1137,6 +1189,8 @@ fn read_asciicast(
     let outcome = InputOutcome {
         stats: cast.stats,
         dlq: cast.dead.iter().map(|d| (day, dlq_row(input, d))).collect(),
+        dead: BTreeMap::new(),
+        dlq_days: BTreeSet::new(),
         sessions: Vec::new(),
         identities: Vec::new(),
         error: None,
@@ -1166,6 +1220,8 @@ fn read_otlp(input: &InputRef, bytes: &[u8], run_id: &str) -> InputOutcome {
         stats: read.stats,
         sessions: Vec::new(),
         dlq: read.dead.iter().map(|d| (day, dlq_row(input, d))).collect(),
+        dead: BTreeMap::new(),
+        dlq_days: BTreeSet::new(),
         identities: Vec::new(),
         partial: read.error.is_some(),
         error: read.error,
@@ -1187,6 +1243,8 @@ fn read_session_log(input: &InputRef, bytes: &[u8]) -> InputOutcome {
         stats: logs.stats,
         sessions: Vec::new(),
         dlq: logs.dead.iter().map(|d| (day, dlq_row(input, d))).collect(),
+        dead: BTreeMap::new(),
+        dlq_days: BTreeSet::new(),
         identities: logs
             .records
             .iter()
@@ -1336,6 +1394,8 @@ fn assemble_and_commit(
     // have distinct `evidence_ref`s: one per sid, or one per cast).
     let mut dropped: HashMap<String, HashSet<String>> = HashMap::new();
     let mut session_days: BTreeSet<NaiveDate> = BTreeSet::new();
+    // Days with spooled dead letters of the inputs.
+    let mut dlq_days: BTreeSet<NaiveDate> = BTreeSet::new();
     let mut evidence: BTreeMap<NaiveDate, Vec<RecordBatch>> = BTreeMap::new();
     let mut dlq: BTreeMap<NaiveDate, Vec<DlqRow>> = BTreeMap::new();
     let mut seen: HashSet<String> = HashSet::new();
@@ -1375,11 +1435,11 @@ fn assemble_and_commit(
             rows_out += batch.num_rows() as u64;
             evidence.entry(date).or_default().push(batch);
         }
-        for (date, row) in outcome.dlq {
-            summary.count_dead(row.reason);
-            rows_out += 1;
-            dlq.entry(date).or_default().push(row);
+        for (reason, n) in outcome.dead {
+            summary.count_dead(reason, n);
+            rows_out += n;
         }
+        dlq_days.extend(outcome.dlq_days);
         let account = InputAccount {
             stats: outcome.stats,
             rows_out,
@@ -1418,7 +1478,7 @@ fn assemble_and_commit(
     }
     for r in rejected {
         let (date, row) = bad_name_row(r);
-        summary.count_dead(row.reason);
+        summary.count_dead(row.reason, 1);
         dlq.entry(date).or_default().push(row);
     }
 
@@ -1429,6 +1489,7 @@ fn assemble_and_commit(
     let touched: BTreeSet<NaiveDate> = touched_dates
         .into_iter()
         .chain(session_days.iter().copied())
+        .chain(dlq_days.iter().copied())
         .chain(evidence.keys().copied())
         .chain(dlq.keys().copied())
         .chain(agent_new.dlq_dates.iter().copied())
@@ -1495,11 +1556,15 @@ fn assemble_and_commit(
             r.run_id = run_id.to_string();
         }
         let refs: Vec<&DlqRow> = rows.iter().collect();
-        let new = refs
+        let mut new = refs
             .chunks(BATCH_ROWS)
             .map(schema::dlq_batch)
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| arrow_err("dlq", e))?;
+        // The inputs' dead letters (their run_id set); merge_rows sorts.
+        for piece in spool.take(*date, Part::Dlq).map_err(Error::Spool)? {
+            new.extend(piece.batches);
+        }
         let day = date.to_string();
         let old = rt.block_on(lake.read_partition("dlq", Some(&day)))?;
         let batches = merge_rows(
@@ -1580,23 +1645,22 @@ fn commit_session_days(
     let mut obs_commit = rt.block_on(lake.begin_commit("observations", run_id))?;
     let days: Vec<NaiveDate> = touched.iter().copied().collect();
     let mut carried = (0u64, 0u64);
+    // A day's spooled rows of one table, less the dropped copies.
+    let new_rows = |date: NaiveDate, part: Part| -> Result<Vec<RecordBatch>> {
+        let mut out = Vec::new();
+        for piece in spool.take(date, part).map_err(Error::Spool)? {
+            match dropped.get(&piece.input) {
+                Some(keys) => out.extend(without_keys(piece.batches, keys, part.name())?),
+                None => out.extend(piece.batches),
+            }
+        }
+        Ok(out)
+    };
     for chunk in days.chunks(rayon::current_num_threads().max(1)) {
         let built: Vec<Result<_>> = chunk
             .par_iter()
             .map(|&date| {
-                let mut new_ses = Vec::new();
-                let mut new_obs = Vec::new();
-                for piece in spool.take(date).map_err(Error::Spool)? {
-                    let (ses, obs) = match dropped.get(&piece.input) {
-                        Some(keys) => (
-                            without_keys(piece.sessions, keys)?,
-                            without_keys(piece.observations, keys)?,
-                        ),
-                        None => (piece.sessions, piece.observations),
-                    };
-                    new_ses.extend(ses);
-                    new_obs.extend(obs);
-                }
+                let new_ses = new_rows(date, Part::Sessions)?;
                 let day = date.to_string();
                 let old = rt.block_on(lake.read_partition("sessions", Some(&day)))?;
                 let merged = merge_partition(
@@ -1615,6 +1679,7 @@ fn commit_session_days(
                     batches: merged.batches,
                 })?;
 
+                let new_obs = new_rows(date, Part::Observations)?;
                 let old = rt.block_on(lake.read_partition("observations", Some(&day)))?;
                 let keep_obs = |b: &RecordBatch, row: usize| {
                     str_at(b, "evidence_ref", row).is_some_and(|r| kept.contains(r))
@@ -1654,7 +1719,11 @@ fn commit_session_days(
 }
 
 /// The rows of `batches` whose `evidence_ref` is not in `keys`.
-fn without_keys(batches: Vec<RecordBatch>, keys: &HashSet<String>) -> Result<Vec<RecordBatch>> {
+fn without_keys(
+    batches: Vec<RecordBatch>,
+    keys: &HashSet<String>,
+    table: &str,
+) -> Result<Vec<RecordBatch>> {
     batches
         .into_iter()
         .map(|b| {
@@ -1662,7 +1731,7 @@ fn without_keys(batches: Vec<RecordBatch>, keys: &HashSet<String>) -> Result<Vec
                 .map(|r| Some(str_at(&b, "evidence_ref", r).is_none_or(|k| !keys.contains(k))))
                 .collect();
             datafusion::arrow::compute::filter_record_batch(&b, &keep)
-                .map_err(|e| arrow_err("sessions", e))
+                .map_err(|e| arrow_err(table, e))
         })
         .collect()
 }
@@ -1904,7 +1973,7 @@ fn collect_agent_reads(
             for d in &read.dead {
                 let mut row = dlq_row(input, d);
                 row.stage = "agents";
-                summary.count_dead(row.reason);
+                summary.count_dead(row.reason, 1);
                 rows_out += 1;
                 dlq.entry(day).or_default().push(row);
             }

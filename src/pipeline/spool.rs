@@ -1,9 +1,9 @@
-//! A run's new `sessions` and `observations` rows between decoding and the
-//! commit, per day.
+//! A run's new `sessions`, `observations` and `dlq` rows between decoding
+//! and the commit, per day.
 //!
 //! Each decoded input leaves its rows here as Arrow batches, one piece per
-//! (input, day), and keeps only a few bytes per session for the run's
-//! accounting. Pieces stay in memory up to a budget; past it they go to
+//! (input, day, table), and keeps only a few bytes per session and a count
+//! per dead-letter reason for the run's accounting. Pieces stay in memory up to a budget; past it they go to
 //! LZ4-compressed Arrow IPC files in a directory of the run's own, read
 //! back (and deleted) when their day is committed. So what decoding holds
 //! is bounded by the budget, not by the size of the run's input.
@@ -37,32 +37,51 @@ pub struct SpoolError {
     pub source: ArrowError,
 }
 
-/// One input's rows of one day, each table sorted by `evidence_ref`.
+/// The table a piece is of.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Part {
+    /// `sessions` rows, sorted by `evidence_ref`.
+    Sessions,
+    /// `observations` rows, sorted by `evidence_ref`.
+    Observations,
+    /// `dlq` rows.
+    Dlq,
+}
+
+impl Part {
+    /// The table's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Part::Sessions => "sessions",
+            Part::Observations => "observations",
+            Part::Dlq => "dlq",
+        }
+    }
+}
+
+/// One input's rows of one day and table.
 #[derive(Debug)]
 pub struct Piece {
     /// The input's URL.
     pub input: String,
-    /// `sessions` rows.
-    pub sessions: Vec<RecordBatch>,
-    /// `observations` rows.
-    pub observations: Vec<RecordBatch>,
+    /// The rows (one schema).
+    pub batches: Vec<RecordBatch>,
 }
 
 /// Where a piece is.
 #[derive(Debug)]
 enum Held {
     Memory(Piece),
-    /// Two IPC files: sessions, observations.
+    /// An IPC file.
     Disk {
         input: String,
-        sessions: PathBuf,
-        observations: PathBuf,
+        path: PathBuf,
     },
 }
 
 #[derive(Debug, Default)]
 struct State {
-    days: BTreeMap<NaiveDate, Vec<Held>>,
+    days: BTreeMap<(NaiveDate, Part), Vec<Held>>,
     /// Bytes of the pieces in memory.
     held: usize,
     files: u64,
@@ -102,61 +121,56 @@ impl Spool {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Leave one piece of `day`.
+    /// Leave one piece of `day`'s `part` (nothing for a piece without
+    /// batches).
     ///
     /// # Errors
     /// When the piece had to go to disk and writing it failed.
-    pub fn push(&self, day: NaiveDate, piece: Piece) -> Result<(), SpoolError> {
-        let size = batches_size(&piece.sessions) + batches_size(&piece.observations);
-        let (n, to_disk) = {
+    pub fn push(&self, day: NaiveDate, part: Part, piece: Piece) -> Result<(), SpoolError> {
+        if piece.batches.is_empty() {
+            return Ok(());
+        }
+        let size = batches_size(&piece.batches);
+        let n = {
             let mut st = self.lock();
-            let to_disk = st.held + size > self.budget;
-            if !to_disk {
+            if st.held + size <= self.budget {
                 st.held += size;
-                st.days.entry(day).or_default().push(Held::Memory(piece));
+                st.days
+                    .entry((day, part))
+                    .or_default()
+                    .push(Held::Memory(piece));
                 return Ok(());
             }
             if !st.dir_made {
-                std::fs::create_dir_all(&self.dir).map_err(|e| SpoolError {
-                    path: self.dir.clone(),
-                    source: ArrowError::IoError(e.to_string(), e),
-                })?;
+                std::fs::create_dir_all(&self.dir).map_err(io_err(&self.dir))?;
                 st.dir_made = true;
             }
-            st.files += 2;
-            (st.files, to_disk)
+            st.files += 1;
+            st.files
         };
-        debug_assert!(to_disk);
-        let sessions = self.dir.join(format!("{n}-sessions.arrow"));
-        let observations = self.dir.join(format!("{n}-observations.arrow"));
-        let bytes =
-            write_ipc(&sessions, &piece.sessions)? + write_ipc(&observations, &piece.observations)?;
+        let path = self.dir.join(format!("{n}-{}.arrow", part.name()));
+        let bytes = write_ipc(&path, &piece.batches)?;
         let mut st = self.lock();
         st.bytes += bytes;
-        st.days.entry(day).or_default().push(Held::Disk {
+        st.days.entry((day, part)).or_default().push(Held::Disk {
             input: piece.input,
-            sessions,
-            observations,
+            path,
         });
         Ok(())
     }
 
-    /// The days that have pieces.
-    pub fn days(&self) -> Vec<NaiveDate> {
-        self.lock().days.keys().copied().collect()
-    }
-
-    /// Take every piece of `day` (read back from disk and deleted there).
+    /// Take every piece of `day`'s `part`, in the order they were left
+    /// (read back from disk and deleted there).
     ///
     /// # Errors
     /// When a spool file cannot be read.
-    pub fn take(&self, day: NaiveDate) -> Result<Vec<Piece>, SpoolError> {
+    pub fn take(&self, day: NaiveDate, part: Part) -> Result<Vec<Piece>, SpoolError> {
         let held = {
             let mut st = self.lock();
-            let held = st.days.remove(&day).unwrap_or_default();
+            let held = st.days.remove(&(day, part)).unwrap_or_default();
             for h in &held {
                 if let Held::Memory(p) = h {
-                    st.held -= batches_size(&p.sessions) + batches_size(&p.observations);
+                    st.held -= batches_size(&p.batches);
                 }
             }
             held
@@ -164,14 +178,9 @@ impl Spool {
         held.into_iter()
             .map(|h| match h {
                 Held::Memory(p) => Ok(p),
-                Held::Disk {
+                Held::Disk { input, path } => Ok(Piece {
                     input,
-                    sessions,
-                    observations,
-                } => Ok(Piece {
-                    input,
-                    sessions: read_ipc(&sessions)?,
-                    observations: read_ipc(&observations)?,
+                    batches: read_ipc(&path)?,
                 }),
             })
             .collect()
@@ -207,10 +216,7 @@ fn write_ipc(path: &Path, batches: &[RecordBatch]) -> Result<u64, SpoolError> {
         path: path.to_path_buf(),
         source,
     };
-    let schema: SchemaRef = match batches.first() {
-        Some(b) => b.schema(),
-        None => std::sync::Arc::new(datafusion::arrow::datatypes::Schema::empty()),
-    };
+    let schema: SchemaRef = batches[0].schema();
     let file = File::create(path).map_err(io_err(path))?;
     let opts = IpcWriteOptions::default()
         .try_with_compression(Some(CompressionType::LZ4_FRAME))
@@ -262,11 +268,10 @@ mod tests {
         .unwrap()
     }
 
-    fn piece(input: &str, keys: &[&str]) -> Piece {
+    fn piece(input: &str, batches: Vec<RecordBatch>) -> Piece {
         Piece {
             input: input.into(),
-            sessions: vec![batch(keys)],
-            observations: vec![batch(keys), batch(&keys[..1])],
+            batches,
         }
     }
 
@@ -274,26 +279,37 @@ mod tests {
     fn pieces_over_the_budget_go_to_disk_and_come_back_whole() {
         let tmp = tempfile::tempdir().unwrap();
         let day = |d| NaiveDate::from_ymd_opt(2026, 5, d).unwrap();
-        let first = piece("a", &["x", "y"]);
-        let budget = batches_size(&first.sessions) + batches_size(&first.observations);
-        let spool = Spool::new(tmp.path(), "r1", budget);
-        spool.push(day(2), first).unwrap();
+        let first = vec![batch(&["x", "y"])];
+        let spool = Spool::new(tmp.path(), "r1", batches_size(&first));
+        spool
+            .push(day(2), Part::Sessions, piece("a", first))
+            .unwrap();
         assert_eq!(spool.spilled(), (0, 0), "the first piece fits");
-        spool.push(day(2), piece("b", &["z"])).unwrap();
-        spool.push(day(3), piece("c", &["w", "v", "u"])).unwrap();
+        let two_batches = vec![batch(&["z"]), batch(&["z", "q"])];
+        let b = piece("b", two_batches.clone());
+        spool.push(day(2), Part::Sessions, b).unwrap();
+        let c = piece("c", vec![batch(&["w", "v", "u"])]);
+        spool.push(day(2), Part::Observations, c).unwrap();
+        spool
+            .push(day(3), Part::Dlq, piece("d", Vec::new()))
+            .unwrap();
         let (files, bytes) = spool.spilled();
-        assert_eq!(files, 4, "two pieces, two files each");
+        assert_eq!(
+            files, 2,
+            "one file a piece past the budget; none for no rows"
+        );
         assert!(bytes > 0);
-        assert_eq!(spool.days(), vec![day(2), day(3)]);
 
-        let two = spool.take(day(2)).unwrap();
+        let two = spool.take(day(2), Part::Sessions).unwrap();
         let inputs: Vec<&str> = two.iter().map(|p| p.input.as_str()).collect();
         assert_eq!(inputs, ["a", "b"]);
-        assert_eq!(two[1].sessions, vec![batch(&["z"])]);
-        assert_eq!(two[1].observations, vec![batch(&["z"]), batch(&["z"])]);
-        let three = spool.take(day(3)).unwrap();
-        assert_eq!(three[0].sessions, vec![batch(&["w", "v", "u"])]);
-        assert!(spool.take(day(3)).unwrap().is_empty(), "taken once");
+        assert_eq!(two[0].batches, vec![batch(&["x", "y"])]);
+        assert_eq!(two[1].batches, two_batches);
+        let obs = spool.take(day(2), Part::Observations).unwrap();
+        assert_eq!(obs[0].batches, vec![batch(&["w", "v", "u"])]);
+        let again = spool.take(day(2), Part::Sessions).unwrap();
+        assert!(again.is_empty(), "taken once");
+        assert!(spool.take(day(3), Part::Dlq).unwrap().is_empty());
         let dir = tmp.path().join("driftlake-spool-r1");
         assert_eq!(
             std::fs::read_dir(&dir).unwrap().count(),
@@ -311,7 +327,9 @@ mod tests {
         std::fs::write(&file, b"x").unwrap();
         let spool = Spool::new(&file, "r1", 0);
         let day = NaiveDate::from_ymd_opt(2026, 5, 2).unwrap();
-        let err = spool.push(day, piece("a", &["x"])).unwrap_err();
+        let err = spool
+            .push(day, Part::Dlq, piece("a", vec![batch(&["x"])]))
+            .unwrap_err();
         assert!(err.path.starts_with(&file), "{err}");
     }
 }

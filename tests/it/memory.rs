@@ -115,8 +115,9 @@ fn a_query_that_cannot_spill_under_the_limit_is_an_error_naming_it() {
 /// `n` short sessions from `n / 10` addresses (one recorder log naming
 /// them), each typing one of a few commands at its own time, so identities
 /// have series whose states and transitions vary. They start over about
-/// four days and are split between two deckies' shards; the second shard
-/// also has a gzipped copy (a duplicate: the first URL wins).
+/// four days and are split between two deckies' shards, with a broken line
+/// every 500 sessions (dead letters); the second shard also has a gzipped
+/// copy (a duplicate: the first URL wins).
 fn many_sessions(root: &std::path::Path, n: usize) {
     use crate::idempotency::support::write;
     use std::io::Write;
@@ -135,6 +136,9 @@ fn many_sessions(root: &std::path::Path, n: usize) {
         let sid = format!("m-{i:05}");
         let t0 = 1_777_780_000 + i * 37;
         let (cmd, out) = CMDS[(i * 7 / 3) % CMDS.len()];
+        if i % 500 == 0 {
+            shards[(i / 500) % 2].push_str("{\"sid\": truncated\n");
+        }
         shards[i % 2].push_str(&format!(
             "{{\"sid\":\"{sid}\",\"hdr\":{{\"version\":2,\"width\":80,\"height\":24,\"timestamp\":{t0},\"env\":{{\"SHELL\":\"/bin/bash\",\"TERM\":\"xterm\"}}}}}}\n\
              {{\"sid\":\"{sid}\",\"t\":0.4{},\"ch\":\"i\",\"d\":\"{cmd}\\r\"}}\n\
@@ -208,6 +212,8 @@ fn a_job_under_a_small_memory_limit_spills_and_writes_the_same_lake() {
     assert_eq!(got.sessions, free.sessions);
     assert_eq!(got.sessions.duplicate, 4000, "the gzipped copy's sessions");
     assert_eq!(got.observations_by_family, free.observations_by_family);
+    assert_eq!(got.dead_letters_by_reason, free.dead_letters_by_reason);
+    assert_eq!(got.dead_letters, 16 + 8, "8 broken lines a shard, 3 shards");
     let left: Vec<_> = std::fs::read_dir(&spill).expect("spill dir").collect();
     assert!(
         left.is_empty(),
@@ -216,6 +222,7 @@ fn a_job_under_a_small_memory_limit_spills_and_writes_the_same_lake() {
     for t in [
         "sessions",
         "observations",
+        "dlq",
         "attribution_state",
         "drift_events",
     ] {
