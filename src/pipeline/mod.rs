@@ -1113,6 +1113,8 @@ fn read_sessrec(
         .collect();
     let mut dates: Vec<NaiveDate> = sessions.iter().map(|s| s.date).collect();
     dates.push(shard.date);
+    dates.sort_unstable();
+    dates.dedup();
     let outcome = InputOutcome {
         stats: decoded.stats,
         sessions: Vec::new(),

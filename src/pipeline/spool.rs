@@ -24,7 +24,7 @@ use datafusion::arrow::ipc::CompressionType;
 
 /// What the spool holds in memory before pieces go to disk, when the job
 /// sets no `[engine] memory_limit`.
-pub const DEFAULT_BUDGET: usize = 256 << 20;
+pub const DEFAULT_BUDGET: usize = 64 << 20;
 
 /// Why the spool failed: the file and the I/O or Arrow error.
 #[derive(Debug, thiserror::Error)]
