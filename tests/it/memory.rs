@@ -185,7 +185,14 @@ fn a_job_under_a_small_memory_limit_spills_and_writes_the_same_lake() {
             true,
         )
     };
-    let free = run(&job("free"), 2);
+    // "free": a limit far above the data, so nothing spills and the spool
+    // (half the limit) stays in memory.
+    let mut free = job("free");
+    free.engine = EngineOptions {
+        memory_limit: Some(4 << 30),
+        spill_dir: None,
+    };
+    let free = run(&free, 2);
     assert_eq!((free.spill_files, free.spilled_bytes), (0, 0));
     assert_eq!((free.spool_files, free.spooled_bytes), (0, 0));
     let mut small = job("small");
