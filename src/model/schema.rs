@@ -570,32 +570,42 @@ pub fn sessions_batch(rows: &[&SessionRow]) -> Result<RecordBatch, ArrowError> {
     )
 }
 
+/// Bytes of an optional text (0 for none).
+fn opt_len(s: &Option<String>) -> usize {
+    s.as_ref().map_or(0, String::len)
+}
+
 /// Build an `observations` batch.
 ///
 /// # Errors
 /// Only on an internal schema mismatch (a bug).
 pub fn observations_batch(rows: &[&ObservationRow]) -> Result<RecordBatch, ArrowError> {
     let n = rows.len();
-    let mut id = StringBuilder::with_capacity(n, n * 32);
-    let mut primitive = StringBuilder::with_capacity(n, n * 32);
-    let mut value_kind = StringBuilder::with_capacity(n, n * 12);
-    let mut value = StringBuilder::with_capacity(n, n * 16);
-    let mut value_str = StringBuilder::with_capacity(n, n * 14);
+    // Exact text capacities: the batches may be held a while (the run's
+    // spool), so no builder slack.
+    let text = |f: fn(&ObservationRow) -> usize| {
+        StringBuilder::with_capacity(n, rows.iter().map(|r| f(r)).sum())
+    };
+    let mut id = text(|r| r.id.len());
+    let mut primitive = text(|r| r.primitive.len());
+    let mut value_kind = text(|r| r.value_kind.len());
+    let mut value = text(|r| r.value.len());
+    let mut value_str = text(|r| opt_len(&r.value_str));
     let mut value_num = Float64Builder::with_capacity(n);
     let mut confidence = Float64Builder::with_capacity(n);
     let mut window_start_ts = Float64Builder::with_capacity(n);
     let mut window_end_ts = Float64Builder::with_capacity(n);
     let mut offset_start_s = Float64Builder::with_capacity(n);
     let mut offset_end_s = Float64Builder::with_capacity(n);
-    let mut source = StringBuilder::with_capacity(n, n * 40);
-    let mut evidence_ref = StringBuilder::with_capacity(n, n * 96);
-    let mut identity_ref = StringBuilder::new();
+    let mut source = text(|r| r.source.len());
+    let mut evidence_ref = text(|r| r.evidence_ref.len());
+    let mut identity_ref = text(|r| opt_len(&r.identity_ref));
     let mut v = Int32Builder::with_capacity(n);
     let mut ts = Float64Builder::with_capacity(n);
-    let mut decky = StringBuilder::new();
-    let mut service = StringBuilder::new();
-    let mut sid = StringBuilder::with_capacity(n, n * 36);
-    let mut run_id = StringBuilder::with_capacity(n, n * 25);
+    let mut decky = text(|r| opt_len(&r.decky));
+    let mut service = text(|r| opt_len(&r.service));
+    let mut sid = text(|r| r.sid.len());
+    let mut run_id = text(|r| r.run_id.len());
     for r in rows {
         id.append_value(&r.id);
         primitive.append_value(r.primitive);
