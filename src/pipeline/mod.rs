@@ -1658,49 +1658,51 @@ fn commit_session_days(
         }
         Ok(out)
     };
+    // One table's partition of a day: its spooled rows merged with the
+    // committed ones `keep` carries over, hashed and encoded.
+    let merge_day = |part: Part,
+                     schema: datafusion::arrow::datatypes::SchemaRef,
+                     date: NaiveDate,
+                     pending: &crate::sink::PendingCommit,
+                     keep: &(dyn Fn(&RecordBatch, usize) -> bool + Sync)|
+     -> Result<(crate::sink::Prepared, Vec<String>)> {
+        let table = part.name();
+        let new = new_rows(date, part)?;
+        let day = date.to_string();
+        let old = rt.block_on(lake.read_partition(table, Some(&day)))?;
+        let merged = merge_partition(&schema, &old, &new, "evidence_ref", keep)
+            .map_err(|e| arrow_err(table, e))?;
+        let prepared = pending.prepare(Partition {
+            date: Some(day),
+            batches: merged.batches,
+        })?;
+        Ok((prepared, merged.kept_old))
+    };
     for chunk in days.chunks(rayon::current_num_threads().max(1)) {
         let built: Vec<Result<_>> = chunk
             .par_iter()
             .map(|&date| {
-                let new_ses = new_rows(date, Part::Sessions)?;
-                let day = date.to_string();
-                let old = rt.block_on(lake.read_partition("sessions", Some(&day)))?;
-                let merged = merge_partition(
-                    &schema::sessions_schema(),
-                    &old,
-                    &new_ses,
-                    "evidence_ref",
+                let (ses, kept) = merge_day(
+                    Part::Sessions,
+                    schema::sessions_schema(),
+                    date,
+                    &ses_commit,
                     keep_shard,
-                )
-                .map_err(|e| arrow_err("sessions", e))?;
-                drop((old, new_ses));
-                let kept_sessions = merged.kept_old.len() as u64;
-                let kept: HashSet<String> = merged.kept_old.into_iter().collect();
-                let ses = ses_commit.prepare(Partition {
-                    date: Some(day.clone()),
-                    batches: merged.batches,
-                })?;
-
-                let new_obs = new_rows(date, Part::Observations)?;
-                let old = rt.block_on(lake.read_partition("observations", Some(&day)))?;
+                )?;
+                let kept_sessions = kept.len() as u64;
+                let kept: HashSet<String> = kept.into_iter().collect();
+                // Observations follow their session.
                 let keep_obs = |b: &RecordBatch, row: usize| {
                     str_at(b, "evidence_ref", row).is_some_and(|r| kept.contains(r))
                 };
-                let merged = merge_partition(
-                    &schema::observations_schema(),
-                    &old,
-                    &new_obs,
-                    "evidence_ref",
+                let (obs, kept) = merge_day(
+                    Part::Observations,
+                    schema::observations_schema(),
+                    date,
+                    &obs_commit,
                     &keep_obs,
-                )
-                .map_err(|e| arrow_err("observations", e))?;
-                drop((old, new_obs));
-                let kept_observations = merged.kept_old.len() as u64;
-                let obs = obs_commit.prepare(Partition {
-                    date: Some(day),
-                    batches: merged.batches,
-                })?;
-                Ok((ses, obs, kept_sessions, kept_observations))
+                )?;
+                Ok((ses, obs, kept_sessions, kept.len() as u64))
             })
             .collect();
         for b in built {
