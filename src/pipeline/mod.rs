@@ -5,7 +5,7 @@
 //!       │                                            fetch (tokio) → decode → extract (rayon)
 //!       ▼                                                     │
 //!  dlq rows for bad names                                      ▼
-//!                                       rows per (table, date) → dedupe, sort
+//!                                  spool: rows per (table, date, input) → dedupe, merge by day
 //!                                                             │
 //!                         repair ─► _runs running ─► commit sessions, observations, dlq
 //!                                                 ─► attribution_state ─► _inputs ─► _runs committed
@@ -14,7 +14,14 @@
 //! * **Parallelism.** rayon works across inputs; sessions never span shards
 //!   (spec §1.2) so each shard runs sequentially inside one task. A task
 //!   holds one whole object at a time, so at most `threads` shards are in
-//!   flight; that bounds memory. tokio only performs the object-store I/O
+//!   flight.
+//! * **Memory.** A task leaves its shard's rows in the run's [`spool`] (per
+//!   day and table; in memory up to a budget, then on local disk) and keeps
+//!   a few bytes per session. The commit builds `sessions` and
+//!   `observations` a few days at a time and writes each day's files as it
+//!   goes (`Lake::begin_commit`), so what a run holds is bounded by the
+//!   shards in flight, the spool budget and the largest days, not by its
+//!   total input. tokio only performs the object-store I/O
 //!   (`Handle::block_on` from the rayon worker); no CPU work runs on it.
 //! * **Partition replace.** Every `(table, date)` an input read this run
 //!   feeds is recomputed and replaced whole (sink module): rows of the
