@@ -18,7 +18,7 @@
 //! Why a filtered store rather than one `ListingTableUrl` per file: DataFusion
 //! 55 parses hive partition values from the path *below* the table URL, so a
 //! URL naming the file itself yields no `date` value. Registering the lake's
-//! store wrapped in [`ManifestView`], whose listings of a managed table
+//! store wrapped in `ManifestView`, whose listings of a managed table
 //! directory hold only the manifest's files, keeps the table URL at the table
 //! directory (partition values and partition pruning work unchanged) while
 //! the table reads exactly the committed files.

@@ -1,5 +1,5 @@
 //! Crash points for the kill test (issue 8): every lake write (put or
-//! delete, the lock included) passes [`before_write`] first.
+//! delete, the lock included) passes `before_write` first.
 //!
 //! With `DRIFTLAKE_TEST_CRASH_AT=N` the process kills itself with SIGKILL
 //! just before its N-th write, as `kill -9` at that instant would; with

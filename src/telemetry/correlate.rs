@@ -653,7 +653,7 @@ impl ScalarUDFImpl for SpecCorrelateUdf {
 }
 
 /// The §4 correlation of every row of `evidence` (a batch holding the
-/// evidence columns named in [`ARGS`]), row for row: the columns of the
+/// evidence columns named in `ARGS`), row for row: the columns of the
 /// `spec_correlate` struct (`spec_node_id`, `confidence`, `match_type`,
 /// `rule_ids`). It is the UDF's own kernel, called without the engine, so
 /// the telemetry stage scores its in-memory evidence exactly as

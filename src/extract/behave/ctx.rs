@@ -147,7 +147,7 @@ pub struct SessionCtx<'a> {
 }
 
 /// All output events end to end, narrowed to bytes by
-/// [`narrow_ascii`](super::text::narrow_ascii), with each event's offset.
+/// [`narrow_ascii`], with each event's offset.
 /// The ASCII-only scans (ANSI, error fingerprints, multiplexer markers,
 /// locale) run here with SIMD byte search instead of over the chars.
 #[derive(Clone, Debug, Default)]

@@ -155,7 +155,7 @@ pub fn has_error_fingerprint(s: &[Char]) -> bool {
     has_error_fingerprint_bytes(&bytes)
 }
 
-/// [`has_error_fingerprint`] over the narrowed view: the fingerprints are
+/// `has_error_fingerprint` over the narrowed view: the fingerprints are
 /// ASCII, so a match there is a match in the chars. SIMD `memmem`.
 pub fn has_error_fingerprint_bytes(text: &[u8]) -> bool {
     use std::sync::LazyLock;
