@@ -120,6 +120,15 @@ fn ok(o: Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
+/// `driftlake sql --lake LAKE --format FORMAT -e QUERY` through `cmd`; its
+/// stdout, the command having succeeded.
+fn sql(mut cmd: Command, lake: &str, format: &str, query: &str) -> String {
+    ok(cmd
+        .args(["sql", "--lake", lake, "--format", format, "-e", query])
+        .output()
+        .unwrap())
+}
+
 /// Every data table of a lake as sorted CSV, `run_id` columns left out and
 /// the source roots replaced by `<src>`.
 fn tables(cmd: &mut dyn FnMut() -> Command, lake: &str, src_root: &str) -> Vec<(String, String)> {
@@ -138,13 +147,9 @@ fn tables(cmd: &mut dyn FnMut() -> Command, lake: &str, src_root: &str) -> Vec<(
         "kg_nodes",
         "kg_edges",
     ] {
-        let cols = ok(cmd()
-            .args(["sql", "--lake", lake, "--format", "csv", "-e"])
-            .arg(format!(
-                "SELECT column_name FROM information_schema.columns WHERE table_name = '{t}' AND column_name NOT IN ('run_id', 'date', 'last_synced_at') ORDER BY ordinal_position"
-            ))
-            .output()
-            .unwrap());
+        let cols = sql(cmd(), lake, "csv", &format!(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = '{t}' AND column_name NOT IN ('run_id', 'date', 'last_synced_at') ORDER BY ordinal_position"
+        ));
         let cols: Vec<&str> = cols.lines().skip(1).collect();
         assert!(!cols.is_empty(), "{t} has columns");
         // A bad name's raw_sha256 hashes the object's URL, which differs
@@ -160,14 +165,12 @@ fn tables(cmd: &mut dyn FnMut() -> Command, lake: &str, src_root: &str) -> Vec<(
             })
             .collect::<Vec<_>>()
             .join(", ");
-        let csv = ok(cmd()
-            .args(["sql", "--lake", lake, "--format", "csv", "-e"])
-            .arg(format!(
-                "SELECT {list} FROM {t} ORDER BY {}",
-                cols.join(", ")
-            ))
-            .output()
-            .unwrap());
+        let csv = sql(
+            cmd(),
+            lake,
+            "csv",
+            &format!("SELECT {list} FROM {t} ORDER BY {}", cols.join(", ")),
+        );
         out.push((t.to_string(), csv.replace(src_root, "<src>")));
     }
     out
@@ -249,18 +252,12 @@ fn demo_job_on_a_real_s3_endpoint_equals_the_local_run() {
     // The secret never reaches the output or the ledgers.
     let mut seen = again.to_string();
     for t in ["_runs", "_inputs"] {
-        seen.push_str(&ok(driftlake(&server)
-            .args([
-                "sql",
-                "--lake",
-                "s3://decnet/lake",
-                "--format",
-                "json",
-                "-e",
-            ])
-            .arg(format!("SELECT * FROM {t}"))
-            .output()
-            .unwrap()));
+        seen.push_str(&sql(
+            driftlake(&server),
+            "s3://decnet/lake",
+            "json",
+            &format!("SELECT * FROM {t}"),
+        ));
     }
     assert!(
         seen.contains("s3://decnet/demo/"),
@@ -453,26 +450,13 @@ fn transient_store_faults_are_retried_and_a_permanent_one_fails_the_run_cleanly(
     // The run is recorded failed, with the reason; observations, whose
     // switch never happened, are not visible at all (its part files are
     // not read without a manifest), while sessions committed before it.
-    let sql = |q: &str| {
-        ok(driftlake(&server)
-            .args([
-                "sql",
-                "--lake",
-                "s3://decnet/broken",
-                "--format",
-                "csv",
-                "-e",
-                q,
-            ])
-            .output()
-            .unwrap())
-    };
-    let runs = sql("SELECT status, error FROM _runs");
+    let broken = |q: &str| sql(driftlake(&server), "s3://decnet/broken", "csv", q);
+    let runs = broken("SELECT status, error FROM _runs");
     assert!(
         runs.contains("failed,") && runs.contains("_manifest/observations.json"),
         "{runs}"
     );
-    let names = sql(
+    let names = broken(
         "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1",
     );
     assert!(
@@ -552,18 +536,13 @@ for k in ['art/edge-01/ssh/sessions-2026-05-03.jsonl'] + json.loads(sys.argv[3])
         Some(hostile.len() as u64),
         "{run}"
     );
-    let dlq = ok(driftlake(&server)
-        .args([
-            "sql",
-            "--lake",
-            lake.to_str().unwrap(),
-            "--format",
-            "json",
-            "-e",
-        ])
-        .arg("SELECT source FROM dlq WHERE reason = 'bad_name'")
-        .output()
-        .unwrap());
+    let lake_url = lake.to_str().unwrap();
+    let dlq = sql(
+        driftlake(&server),
+        lake_url,
+        "json",
+        "SELECT source FROM dlq WHERE reason = 'bad_name'",
+    );
     let sources: Vec<String> = dlq
         .lines()
         .map(|l| {
@@ -599,18 +578,7 @@ for k in ['art/edge-01/ssh/sessions-2026-05-03.jsonl'] + json.loads(sys.argv[3])
         .iter()
         .any(|w| w.starts_with("lake/dlq/date=2026-05-03/")));
     // The credentials never reach the log or the ledgers.
-    let ledgers = ok(driftlake(&server)
-        .args([
-            "sql",
-            "--lake",
-            lake.to_str().unwrap(),
-            "--format",
-            "json",
-            "-e",
-        ])
-        .arg("SELECT * FROM _runs")
-        .output()
-        .unwrap());
+    let ledgers = sql(driftlake(&server), lake_url, "json", "SELECT * FROM _runs");
     for text in [&stderr, &ledgers, &dlq] {
         assert!(
             !text.contains("driftlake-test-secret"),
