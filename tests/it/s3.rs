@@ -87,27 +87,34 @@ fn driftlake_at(endpoint: &str) -> Command {
     c
 }
 
+/// Run `script` with `s3`, a boto3 client on the server with the test's
+/// credentials, in scope; `sys.argv[2:]` are `args`.
+fn boto3(python: &str, server: &S3Server, script: &str, args: &[&str]) {
+    let prelude = "import boto3, json, os, sys\n\
+        s3 = boto3.client('s3', endpoint_url=sys.argv[1], aws_access_key_id='driftlake-test', \
+        aws_secret_access_key='driftlake-test-secret', region_name='us-east-1')\n";
+    ok(Command::new(python)
+        .args(["-c", &format!("{prelude}{script}"), &server.endpoint])
+        .args(args)
+        .output()
+        .unwrap());
+}
+
 /// Create the bucket `decnet` and upload the demo fixtures under `demo/`.
 fn upload_demo(python: &str, server: &S3Server) {
-    let upload = Command::new(python)
-        .args([
-            "-c",
-            r#"
-import boto3, os, sys
-s3 = boto3.client('s3', endpoint_url=sys.argv[1], aws_access_key_id='driftlake-test',
-                  aws_secret_access_key='driftlake-test-secret', region_name='us-east-1')
+    let script = r#"
 s3.create_bucket(Bucket='decnet')
 for d, _, fs in os.walk(sys.argv[2]):
     for f in fs:
         p = os.path.join(d, f)
         s3.upload_file(p, 'decnet', 'demo/' + os.path.relpath(p, sys.argv[2]))
-"#,
-            &server.endpoint,
-            &format!("{MANIFEST}/fixtures/demo"),
-        ])
-        .output()
-        .unwrap();
-    ok(upload);
+"#;
+    boto3(
+        python,
+        server,
+        script,
+        &[&format!("{MANIFEST}/fixtures/demo")],
+    );
 }
 
 fn ok(o: Output) -> String {
@@ -498,25 +505,15 @@ fn hostile_keys_become_dead_letters_and_never_paths_or_failures() {
         "art/edge-\u{202e}lnx/ssh/sessions-2026-05-03.jsonl",
         "art/nul\u{0}decky/ssh/sessions-2026-05-03.jsonl",
     ];
-    let upload = Command::new(&python)
-        .args([
-            "-c",
-            r#"
-import boto3, json, sys
-s3 = boto3.client('s3', endpoint_url=sys.argv[1], aws_access_key_id='driftlake-test',
-                  aws_secret_access_key='driftlake-test-secret', region_name='us-east-1')
+    let script = r#"
 s3.create_bucket(Bucket='hostile')
 body = open(sys.argv[2], 'rb').read()
 for k in ['art/edge-01/ssh/sessions-2026-05-03.jsonl'] + json.loads(sys.argv[3]):
     s3.put_object(Bucket='hostile', Key=k, Body=body)
-"#,
-            &server.endpoint,
-            &format!("{MANIFEST}/fixtures/demo/artifacts/Lab_04/ssh/sessions-2026-05-03.jsonl"),
-            &serde_json::to_string(&hostile).unwrap(),
-        ])
-        .output()
-        .unwrap();
-    ok(upload);
+"#;
+    let shard = format!("{MANIFEST}/fixtures/demo/artifacts/Lab_04/ssh/sessions-2026-05-03.jsonl");
+    let keys = serde_json::to_string(&hostile).unwrap();
+    boto3(&python, &server, script, &[&shard, &keys]);
 
     let tmp = tempfile::tempdir().unwrap();
     let lake = tmp.path().join("lake");
