@@ -238,6 +238,7 @@ fn generate(lake: &Path) {
         t.elapsed().as_secs_f64()
     );
     let plan = JobPlan {
+        max_rows_per_file: driftlake::sink::FILE_ROWS,
         name: "bench-report".into(),
         lake: lake.to_str().expect("utf8").into(),
         sources: vec![

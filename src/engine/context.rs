@@ -144,9 +144,12 @@ pub fn new_context_with(thresholds: &AttributionThresholds, options: &EngineOpti
             (limit / 32).clamp(256 << 10, 10 << 20);
         // A spilling operator needs room for one batch and as much again to
         // sort it, within its fair share (the limit over about eight such
-        // operators per query): rows of a few hundred bytes make that about
-        // 8 KiB of limit per batch row. Below 64 MiB batches shrink to fit.
-        let rows = (limit / (8 << 10)).clamp(1024, config.batch_size());
+        // operators per query, four partitions each of an aggregate and a
+        // sort). A final aggregate's state runs to about 1 KiB per row
+        // (attribution keeps per-session values), so one batch may take at
+        // most half a share: 16 KiB of limit per batch row. Below 128 MiB
+        // batches shrink to fit.
+        let rows = (limit / (16 << 10)).clamp(512, config.batch_size());
         config = config.with_batch_size(rows);
     }
     let config = config.with_extension(Arc::new(SpillStats {

@@ -146,6 +146,11 @@ pub struct JobSection {
 pub struct LakeSection {
     /// Lake URL or path.
     pub url: String,
+    /// Rows per Parquet file of a `sessions` or `observations` partition
+    /// (a larger partition is written as several files). Absent:
+    /// [`crate::sink::FILE_ROWS`].
+    #[serde(default)]
+    pub max_rows_per_file: Option<i64>,
 }
 
 /// `[sources]`: URLs per input kind.
@@ -484,6 +489,8 @@ pub struct JobPlan {
     pub name: String,
     /// Lake URL or path.
     pub lake: String,
+    /// `[lake] max_rows_per_file`, at least 1.
+    pub max_rows_per_file: usize,
     /// Sources in job-file order (sessrec, session_logs, asciicast).
     pub sources: Vec<SourceSpec>,
     /// Run the sessions stage.
@@ -736,9 +743,18 @@ impl JobSpec {
         self.attribution
             .validate()
             .map_err(|e| invalid(format!("[attribution] {e}")))?;
+        let max_rows_per_file = match self.lake.max_rows_per_file {
+            None => crate::sink::FILE_ROWS,
+            Some(n) => usize::try_from(n).ok().filter(|&n| n >= 1).ok_or_else(|| {
+                invalid(format!(
+                    "[lake] max_rows_per_file = {n}: a number of rows, at least 1"
+                ))
+            })?,
+        };
         Ok(JobPlan {
             name: name.to_string(),
             lake,
+            max_rows_per_file,
             sources,
             sessions,
             attribution,
@@ -1086,6 +1102,30 @@ attribution = false
             let err = plan(bad).unwrap_err();
             assert!(err.contains(names), "{bad}: {err}");
         }
+    }
+
+    #[test]
+    fn lake_section_sets_the_rows_per_file_or_names_the_bad_value() {
+        let plan = |rows: &str| {
+            let text = GOOD.replace("url = \"./lake\"", &format!("url = \"./lake\"\n{rows}"));
+            JobSpec::parse(&text, "x")
+                .map_err(|e| e.to_string())?
+                .plan("x", &Overrides::default())
+                .map_err(|e| e.to_string())
+        };
+        assert_eq!(plan("").unwrap().max_rows_per_file, crate::sink::FILE_ROWS);
+        assert_eq!(
+            plan("max_rows_per_file = 250000")
+                .unwrap()
+                .max_rows_per_file,
+            250_000
+        );
+        for bad in ["max_rows_per_file = 0", "max_rows_per_file = -3"] {
+            let err = plan(bad).unwrap_err();
+            assert!(err.contains("[lake] max_rows_per_file"), "{bad}: {err}");
+        }
+        let err = plan("max_rows_per_file = \"many\"").unwrap_err();
+        assert!(err.contains("max_rows_per_file"), "{err}");
     }
 
     #[test]

@@ -56,7 +56,7 @@ use crate::job::JobPlan;
 use crate::model::dead_letter::{DeadLetter, RecordStats};
 use crate::model::observation::{Observation, Primitive, ValueKind};
 use crate::model::schema::{self, DlqRow, InputRow, ObservationRow, RunRow, SessionRow, Table};
-use crate::sink::{merge_partition, merge_rows, Lake, Partition, SinkError};
+use crate::sink::{merge_rows, Lake, Partition, SinkError};
 use crate::source::{self, InputKind, InputRef, Listing, RejectedName, StoreUrl};
 use spool::{Part, Piece, Spool};
 
@@ -1517,6 +1517,7 @@ fn assemble_and_commit(
             &touched,
             &dropped,
             &not_reread("shard"),
+            plan.max_rows_per_file,
             &mut summary,
         )?;
     }
@@ -1637,8 +1638,12 @@ fn assemble_and_commit(
 /// The `sessions` and `observations` partitions of the touched days: each
 /// day's spooled rows (less the copies dropped) merged with what the lake
 /// holds, a few days at a time (as many as the run's pool has threads, in
-/// parallel), each written as soon as it is built; the two manifests
-/// switch at the end. Only those few days' rows are in memory at once.
+/// parallel). A day is streamed: its pieces are loaded a cluster at a time
+/// (one input's rows, as inputs' keys do not interleave), merged in key
+/// order with the committed rows, and written in files of `file_rows`
+/// rows as they fill; the two manifests switch at the end. So what is in
+/// memory is about one shard's rows and one file's encoded bytes per
+/// thread, whatever the size of a day.
 #[allow(clippy::too_many_arguments)]
 fn commit_session_days(
     rt: &tokio::runtime::Runtime,
@@ -1648,25 +1653,17 @@ fn commit_session_days(
     touched: &BTreeSet<NaiveDate>,
     dropped: &HashMap<String, HashSet<String>>,
     keep_shard: &(dyn Fn(&RecordBatch, usize) -> bool + Sync),
+    file_rows: usize,
     summary: &mut RunSummary,
 ) -> Result<()> {
     let mut ses_commit = rt.block_on(lake.begin_commit("sessions", run_id))?;
     let mut obs_commit = rt.block_on(lake.begin_commit("observations", run_id))?;
     let days: Vec<NaiveDate> = touched.iter().copied().collect();
     let mut carried = (0u64, 0u64);
-    // A day's spooled rows of one table, less the dropped copies.
-    let new_rows = |date: NaiveDate, part: Part| -> Result<Vec<RecordBatch>> {
-        let mut out = Vec::new();
-        for piece in spool.take(date, part).map_err(Error::Spool)? {
-            match dropped.get(&piece.input) {
-                Some(keys) => out.extend(without_keys(piece.batches, keys, part.name())?),
-                None => out.extend(piece.batches),
-            }
-        }
-        Ok(out)
-    };
-    // One table's partition of a day: its spooled rows merged with the
-    // committed ones `keep` carries over, hashed and encoded.
+    // One table's partition of a day, streamed: its spooled pieces (less
+    // the dropped copies, loaded one cluster at a time) merged in key order
+    // with the committed rows `keep` carries over, and written as they
+    // come, in files of `FILE_ROWS` rows.
     let merge_day = |part: Part,
                      schema: datafusion::arrow::datatypes::SchemaRef,
                      date: NaiveDate,
@@ -1674,16 +1671,38 @@ fn commit_session_days(
                      keep: &(dyn Fn(&RecordBatch, usize) -> bool + Sync)|
      -> Result<(crate::sink::Prepared, Vec<String>)> {
         let table = part.name();
-        let new = new_rows(date, part)?;
         let day = date.to_string();
-        let old = rt.block_on(lake.read_partition(table, Some(&day)))?;
-        let merged = merge_partition(&schema, &old, &new, "evidence_ref", keep)
-            .map_err(|e| arrow_err(table, e))?;
-        let prepared = pending.prepare(Partition {
-            date: Some(day),
-            batches: merged.batches,
-        })?;
-        Ok((prepared, merged.kept_old))
+        let runs = spool
+            .take_held(date, part)
+            .into_iter()
+            .map(|held| crate::sink::NewRun {
+                first: held.first.clone(),
+                last: held.last.clone(),
+                load: Box::new(move || -> Result<Vec<RecordBatch>> {
+                    let piece = held.load().map_err(Error::Spool)?;
+                    match dropped.get(&piece.input) {
+                        Some(keys) => without_keys(piece.batches, keys, table),
+                        None => Ok(piece.batches),
+                    }
+                }),
+            })
+            .collect();
+        let old = rt
+            .block_on(lake.partition_batches(table, Some(&day)))?
+            .map(|b| b.map_err(Error::from));
+        let mut writer = lake
+            .part_writer(pending, Some(&day), Arc::clone(&schema))
+            .with_file_rows(file_rows);
+        let kept = crate::sink::merge_stream(
+            &schema,
+            old,
+            runs,
+            part.key(),
+            keep,
+            &|e| arrow_err(table, e),
+            &mut |b| Ok(rt.block_on(writer.write(&b))?),
+        )?;
+        Ok((rt.block_on(writer.finish())?, kept))
     };
     for chunk in days.chunks(rayon::current_num_threads().max(1)) {
         let built: Vec<Result<_>> = chunk

@@ -57,6 +57,14 @@ impl Part {
             Part::Dlq => "dlq",
         }
     }
+
+    /// The column a piece's rows are sorted by.
+    pub fn key(self) -> &'static str {
+        match self {
+            Part::Sessions | Part::Observations => "evidence_ref",
+            Part::Dlq => "source",
+        }
+    }
 }
 
 /// One input's rows of one day and table.
@@ -70,13 +78,63 @@ pub struct Piece {
 
 /// Where a piece is.
 #[derive(Debug)]
-enum Held {
-    Memory(Piece),
+enum Where {
+    Memory(Vec<RecordBatch>),
     /// An IPC file.
-    Disk {
-        input: String,
-        path: PathBuf,
-    },
+    Disk(PathBuf),
+}
+
+/// A piece left in the spool: its input, the first and last value of its
+/// key column ([`Part::key`]; empty strings when the column is missing),
+/// and its rows, in memory or on disk until [`Held::load`].
+#[derive(Debug)]
+pub struct Held {
+    /// The input's URL.
+    pub input: String,
+    /// The key of the piece's first row.
+    pub first: String,
+    /// The key of the piece's last row.
+    pub last: String,
+    at: Where,
+}
+
+impl Held {
+    /// The piece's rows (read back from disk, and the file deleted).
+    ///
+    /// # Errors
+    /// When a spool file cannot be read.
+    pub fn load(self) -> Result<Piece, SpoolError> {
+        let batches = match self.at {
+            Where::Memory(b) => b,
+            Where::Disk(path) => read_ipc(&path)?,
+        };
+        Ok(Piece {
+            input: self.input,
+            batches,
+        })
+    }
+}
+
+/// The key of row `row` of `batch` (empty when the column is missing or
+/// not Utf8).
+fn key_at(batch: &RecordBatch, key: &str, row: usize) -> String {
+    use datafusion::arrow::array::{Array, StringArray};
+    batch
+        .column_by_name(key)
+        .and_then(|c| c.as_any().downcast_ref::<StringArray>())
+        .filter(|a| row < a.len() && a.is_valid(row))
+        .map(|a| a.value(row).to_string())
+        .unwrap_or_default()
+}
+
+/// The key range of non-empty batches sorted by `key`.
+fn key_range(batches: &[RecordBatch], key: &str) -> (String, String) {
+    let first = batches.iter().find(|b| b.num_rows() > 0);
+    let last = batches.iter().rev().find(|b| b.num_rows() > 0);
+    match (first, last) {
+        (Some(f), Some(l)) => (key_at(f, key, 0), key_at(l, key, l.num_rows() - 1)),
+        _ => (String::new(), String::new()),
+    }
 }
 
 #[derive(Debug, Default)]
@@ -131,14 +189,17 @@ impl Spool {
             return Ok(());
         }
         let size = batches_size(&piece.batches);
+        let (first, last) = key_range(&piece.batches, part.key());
         let n = {
             let mut st = self.lock();
             if st.held + size <= self.budget {
                 st.held += size;
-                st.days
-                    .entry((day, part))
-                    .or_default()
-                    .push(Held::Memory(piece));
+                st.days.entry((day, part)).or_default().push(Held {
+                    input: piece.input,
+                    first,
+                    last,
+                    at: Where::Memory(piece.batches),
+                });
                 return Ok(());
             }
             if !st.dir_made {
@@ -152,9 +213,11 @@ impl Spool {
         let bytes = write_ipc(&path, &piece.batches)?;
         let mut st = self.lock();
         st.bytes += bytes;
-        st.days.entry((day, part)).or_default().push(Held::Disk {
+        st.days.entry((day, part)).or_default().push(Held {
             input: piece.input,
-            path,
+            first,
+            last,
+            at: Where::Disk(path),
         });
         Ok(())
     }
@@ -165,25 +228,25 @@ impl Spool {
     /// # Errors
     /// When a spool file cannot be read.
     pub fn take(&self, day: NaiveDate, part: Part) -> Result<Vec<Piece>, SpoolError> {
-        let held = {
-            let mut st = self.lock();
-            let held = st.days.remove(&(day, part)).unwrap_or_default();
-            for h in &held {
-                if let Held::Memory(p) = h {
-                    st.held -= batches_size(&p.batches);
-                }
-            }
-            held
-        };
-        held.into_iter()
-            .map(|h| match h {
-                Held::Memory(p) => Ok(p),
-                Held::Disk { input, path } => Ok(Piece {
-                    input,
-                    batches: read_ipc(&path)?,
-                }),
-            })
+        self.take_held(day, part)
+            .into_iter()
+            .map(Held::load)
             .collect()
+    }
+
+    /// Take every piece of `day`'s `part` without loading them: the caller
+    /// loads each when it needs its rows ([`Held::load`]), so a day's
+    /// pieces need not be in memory at once. What is not loaded is
+    /// deleted with the spool.
+    pub fn take_held(&self, day: NaiveDate, part: Part) -> Vec<Held> {
+        let mut st = self.lock();
+        let held = st.days.remove(&(day, part)).unwrap_or_default();
+        for h in &held {
+            if let Where::Memory(b) = &h.at {
+                st.held -= batches_size(b);
+            }
+        }
+        held
     }
 
     /// Spool files written and their bytes on disk.
@@ -300,7 +363,17 @@ mod tests {
         );
         assert!(bytes > 0);
 
-        let two = spool.take(day(2), Part::Sessions).unwrap();
+        let held = spool.take_held(day(2), Part::Sessions);
+        let ranges: Vec<(&str, &str)> = held
+            .iter()
+            .map(|h| (h.first.as_str(), h.last.as_str()))
+            .collect();
+        assert_eq!(ranges, [("x", "y"), ("z", "q")], "first and last key");
+        let two = held
+            .into_iter()
+            .map(Held::load)
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap();
         let inputs: Vec<&str> = two.iter().map(|p| p.input.as_str()).collect();
         assert_eq!(inputs, ["a", "b"]);
         assert_eq!(two[0].batches, vec![batch(&["x", "y"])]);

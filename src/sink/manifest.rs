@@ -22,7 +22,8 @@ pub struct Manifest {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PartitionEntry {
-    /// File names inside the partition directory (today always one).
+    /// File names inside the partition directory, in row order (one, or
+    /// several for a partition of more than `FILE_ROWS` rows).
     pub files: Vec<String>,
     /// Rows in the partition.
     pub rows: u64,

@@ -167,6 +167,168 @@ pub fn merge_partition(
     Ok(Merged { batches, kept_old })
 }
 
+/// A sorted run of new rows whose key range is known before its rows are
+/// loaded (a spooled piece: one input's rows of one day).
+pub struct NewRun<'a, E> {
+    /// The key of its first row.
+    pub first: String,
+    /// The key of its last row.
+    pub last: String,
+    /// Its rows, sorted by the key (a key's rows contiguous).
+    pub load: Box<dyn FnOnce() -> Result<Vec<RecordBatch>, E> + Send + 'a>,
+}
+
+/// The committed rows of a partition, read a batch at a time.
+struct OldCursor<'s, I> {
+    iter: I,
+    schema: &'s SchemaRef,
+    batch: Option<RecordBatch>,
+    pos: usize,
+}
+
+impl<E, I: Iterator<Item = Result<RecordBatch, E>>> OldCursor<'_, I> {
+    /// Slices of the rows from the cursor on whose key satisfies `pred`,
+    /// up to the first that does not (keys are sorted, so `pred` is a
+    /// bound).
+    fn take_while(
+        &mut self,
+        key: &str,
+        pred: impl Fn(&str) -> bool,
+        arrow: &dyn Fn(ArrowError) -> E,
+    ) -> Result<Vec<RecordBatch>, E> {
+        let mut out = Vec::new();
+        loop {
+            let batch = match &self.batch {
+                Some(b) if self.pos < b.num_rows() => b,
+                _ => match self.iter.next() {
+                    None => {
+                        self.batch = None;
+                        return Ok(out);
+                    }
+                    Some(b) => {
+                        self.batch = Some(adapt(&b?, self.schema).map_err(arrow)?);
+                        self.pos = 0;
+                        continue;
+                    }
+                },
+            };
+            let keys = key_array(batch, key).map_err(arrow)?;
+            let start = self.pos;
+            let mut end = start;
+            while end < batch.num_rows() && pred(keys.value(end)) {
+                end += 1;
+            }
+            if end > start {
+                out.push(batch.slice(start, end - start));
+            }
+            let stopped = end < batch.num_rows();
+            self.pos = end;
+            if stopped {
+                return Ok(out);
+            }
+        }
+    }
+}
+
+/// [`merge_partition`] as a stream: the merged rows go to `out` in key
+/// order, a slice at a time, while only one cluster of new runs (runs
+/// whose key ranges overlap; one run, for inputs whose keys share a prefix
+/// of their own) and one old batch are held. Old segments between the
+/// clusters pass through after `keep_old`; those inside a cluster's key
+/// range are merged with it by [`merge_partition`]. Returns the keys of the
+/// old segments kept.
+///
+/// # Errors
+/// What loading a run, reading an old batch or `out` returns, and
+/// `arrow` of a missing or non-Utf8 key column or an old batch that
+/// cannot be adapted to `schema`.
+pub fn merge_stream<'a, E>(
+    schema: &SchemaRef,
+    old: impl Iterator<Item = Result<RecordBatch, E>>,
+    mut new: Vec<NewRun<'a, E>>,
+    key: &str,
+    keep_old: &dyn Fn(&RecordBatch, usize) -> bool,
+    arrow: &dyn Fn(ArrowError) -> E,
+    out: &mut dyn FnMut(RecordBatch) -> Result<(), E>,
+) -> Result<Vec<String>, E> {
+    new.sort_by(|a, b| a.first.cmp(&b.first).then_with(|| a.last.cmp(&b.last)));
+    let mut clusters: Vec<(String, Vec<NewRun<'a, E>>)> = Vec::new();
+    for run in new {
+        match clusters.last_mut() {
+            Some((last, runs)) if run.first <= *last => {
+                if run.last > *last {
+                    last.clone_from(&run.last);
+                }
+                runs.push(run);
+            }
+            _ => clusters.push((run.last.clone(), vec![run])),
+        }
+    }
+    let mut cursor = OldCursor {
+        iter: old,
+        schema,
+        batch: None,
+        pos: 0,
+    };
+    let mut kept_old: Vec<String> = Vec::new();
+    for (last, runs) in clusters {
+        let first = runs[0].first.clone();
+        let before = cursor.take_while(key, |k| k < first.as_str(), arrow)?;
+        pass_old(&before, key, keep_old, arrow, &mut kept_old, out)?;
+        let within = cursor.take_while(key, |k| k <= last.as_str(), arrow)?;
+        let mut rows = Vec::new();
+        for run in runs {
+            rows.extend((run.load)()?);
+        }
+        let merged = merge_partition(schema, &within, &rows, key, keep_old).map_err(arrow)?;
+        for k in merged.kept_old {
+            if kept_old.last() != Some(&k) {
+                kept_old.push(k);
+            }
+        }
+        for b in merged.batches {
+            out(b)?;
+        }
+    }
+    let rest = cursor.take_while(key, |_| true, arrow)?;
+    pass_old(&rest, key, keep_old, arrow, &mut kept_old, out)?;
+    Ok(kept_old)
+}
+
+/// Old segments outside every new run's range: those `keep_old` keeps go
+/// to `out`, consecutive ones as one slice.
+fn pass_old<E>(
+    slices: &[RecordBatch],
+    key: &str,
+    keep_old: &dyn Fn(&RecordBatch, usize) -> bool,
+    arrow: &dyn Fn(ArrowError) -> E,
+    kept_old: &mut Vec<String>,
+    out: &mut dyn FnMut(RecordBatch) -> Result<(), E>,
+) -> Result<(), E> {
+    for slice in slices {
+        let mut run: Option<(usize, usize)> = None;
+        for seg in segments(std::slice::from_ref(slice), key, false).map_err(arrow)? {
+            if !keep_old(seg.batch, seg.offset) {
+                if let Some((off, len)) = run.take() {
+                    out(slice.slice(off, len))?;
+                }
+                continue;
+            }
+            if kept_old.last().is_none_or(|k| k != seg.key) {
+                kept_old.push(seg.key.to_string());
+            }
+            run = match run {
+                Some((off, len)) => Some((off, len + seg.len)),
+                None => Some((seg.offset, seg.len)),
+            };
+        }
+        if let Some((off, len)) = run {
+            out(slice.slice(off, len))?;
+        }
+    }
+    Ok(())
+}
+
 /// Merge a partition row by row: the old rows the mask `keep_old(batch)`
 /// marks true (one value per row), plus every new row, sorted by `sort_by` (ascending, nulls
 /// first; give a key that is unique per row, as the sort is not stable).
@@ -255,6 +417,176 @@ mod tests {
             out.extend((0..b.num_rows()).map(|i| (k.value(i).to_string(), n.value(i))));
         }
         out
+    }
+
+    fn flat(batches: &[RecordBatch]) -> Vec<(String, i64)> {
+        rows(&Merged {
+            batches: batches.to_vec(),
+            kept_old: Vec::new(),
+        })
+    }
+
+    /// A sorted batch of `keys`, each key `per` rows, numbered from `n0`.
+    fn keyed(keys: &[String], owner: &str, per: usize, n0: i64) -> Vec<(String, String, i64)> {
+        let mut out = Vec::new();
+        for k in keys {
+            for _ in 0..per {
+                out.push((k.clone(), owner.to_string(), n0 + out.len() as i64));
+            }
+        }
+        out
+    }
+
+    fn to_batch(rows: &[(String, String, i64)]) -> RecordBatch {
+        let r: Vec<(&str, &str, i64)> = rows
+            .iter()
+            .map(|(k, o, n)| (k.as_str(), o.as_str(), *n))
+            .collect();
+        batch(&r)
+    }
+
+    #[test]
+    fn merge_stream_gives_merge_partition_rows_in_clusters_and_batches_of_any_cut() {
+        // Shards 0..8 with keys "s<shard>#<sid>"; the old partition holds
+        // shards 0..6 cut into batches of `cut` rows (segments split across
+        // batches); new runs re-read shards 1, 3, 5 (some sids new, some
+        // gone) and two overlapping runs of shard 7 and one of shard 8.
+        let sids = |shard: usize, from: usize, to: usize| -> Vec<String> {
+            (from..to).map(|i| format!("s{shard}#{i:03}")).collect()
+        };
+        let mut old_rows = Vec::new();
+        for shard in 0..6 {
+            let owner = if shard % 2 == 0 { "y" } else { "x" };
+            old_rows.extend(keyed(&sids(shard, 0, 6), owner, 2, 100 * shard as i64));
+        }
+        let runs_rows: Vec<Vec<(String, String, i64)>> = vec![
+            keyed(&sids(1, 2, 9), "z", 3, 1000),
+            keyed(&sids(3, 0, 3), "z", 1, 2000),
+            keyed(&sids(5, 4, 5), "z", 2, 3000),
+            keyed(&[sids(7, 0, 4), sids(7, 8, 9)].concat(), "z", 1, 4000),
+            keyed(&sids(7, 4, 8), "z", 1, 5000),
+            keyed(&sids(8, 0, 2), "z", 2, 6000),
+        ];
+        let keep_y = |b: &RecordBatch, row: usize| {
+            let o = b.column(1).as_any().downcast_ref::<StringArray>().unwrap();
+            o.value(row) != "x"
+                || b.column(0)
+                    .as_any()
+                    .downcast_ref::<StringArray>()
+                    .unwrap()
+                    .value(row)
+                    .ends_with('1')
+        };
+        let new_all: Vec<RecordBatch> = runs_rows.iter().map(|r| to_batch(r)).collect();
+        for cut in [1, 3, 7, 100] {
+            let old: Vec<RecordBatch> = old_rows.chunks(cut).map(to_batch).collect();
+            let want = merge_partition(&schema(), &old, &new_all, "k", &keep_y).unwrap();
+            let runs: Vec<NewRun<'_, ArrowError>> = runs_rows
+                .iter()
+                .rev()
+                .map(|r| {
+                    let b = to_batch(r);
+                    NewRun {
+                        first: r[0].0.clone(),
+                        last: r[r.len() - 1].0.clone(),
+                        load: Box::new(move || Ok(vec![b])),
+                    }
+                })
+                .collect();
+            let mut got = Vec::new();
+            let kept = merge_stream(
+                &schema(),
+                old.clone().into_iter().map(Ok),
+                runs,
+                "k",
+                &keep_y,
+                &|e| e,
+                &mut |b| {
+                    got.push(b);
+                    Ok(())
+                },
+            )
+            .unwrap();
+            assert_eq!(flat(&got), rows(&want), "old batches of {cut} rows");
+            assert_eq!(kept, want.kept_old, "old batches of {cut} rows");
+        }
+        // No old rows, or no new ones.
+        let mut got = Vec::new();
+        let none: Vec<NewRun<'_, ArrowError>> = Vec::new();
+        let old: Vec<RecordBatch> = old_rows.chunks(5).map(to_batch).collect();
+        let kept = merge_stream(
+            &schema(),
+            old.clone().into_iter().map(Ok),
+            none,
+            "k",
+            &keep_y,
+            &|e| e,
+            &mut |b| {
+                got.push(b);
+                Ok(())
+            },
+        )
+        .unwrap();
+        let want = merge_partition(&schema(), &old, &[], "k", &keep_y).unwrap();
+        assert_eq!(flat(&got), rows(&want));
+        assert_eq!(kept, want.kept_old);
+        assert!(
+            !kept.is_empty() && kept.len() < 36,
+            "some old sessions kept, some not"
+        );
+    }
+
+    #[test]
+    fn merge_stream_passes_errors_from_a_run_or_an_old_batch_on() {
+        let run = |fail: bool| NewRun {
+            first: "b".into(),
+            last: "b".into(),
+            load: Box::new(move || {
+                if fail {
+                    Err("run".to_string())
+                } else {
+                    Ok(vec![batch(&[("b", "z", 1)])])
+                }
+            }),
+        };
+        let keep = |_: &RecordBatch, _: usize| true;
+        let arrow = |e: ArrowError| e.to_string();
+        let old_ok = || vec![Ok(batch(&[("a", "x", 0), ("c", "x", 2)]))].into_iter();
+        let mut sink = |_b: RecordBatch| Ok(());
+        let err = merge_stream(
+            &schema(),
+            old_ok(),
+            vec![run(true)],
+            "k",
+            &keep,
+            &arrow,
+            &mut sink,
+        );
+        assert_eq!(err.unwrap_err(), "run");
+        let old_bad = vec![Ok(batch(&[("a", "x", 0)])), Err("old".to_string())].into_iter();
+        let err = merge_stream(
+            &schema(),
+            old_bad,
+            vec![run(false)],
+            "k",
+            &keep,
+            &arrow,
+            &mut sink,
+        );
+        assert_eq!(err.unwrap_err(), "old");
+        let err = merge_stream(
+            &schema(),
+            old_ok(),
+            vec![run(false)],
+            "nope",
+            &keep,
+            &arrow,
+            &mut sink,
+        );
+        assert!(
+            err.unwrap_err().contains("nope"),
+            "a missing key column is named"
+        );
     }
 
     #[test]

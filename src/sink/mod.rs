@@ -4,14 +4,14 @@
 //! # Commit protocol (lake.md §2, "Partition replace")
 //!
 //! Each managed table has a manifest, `<lake>/_manifest/<table>.json`,
-//! listing the current file of every partition. A commit of a table:
+//! listing the current files of every partition. A commit of a table:
 //!
-//! 1. computes each partition's **content hash** (BLAKE3 over the Arrow row
-//!    encoding of every column except `run_id`) and its file name
-//!    `part-<16 hex>.parquet`;
-//! 2. writes the files of partitions whose content changed (a partition
-//!    whose hash equals its current file is left untouched, run_id and all,
-//!    so a rerun over the same input changes no byte of any table);
+//! 1. computes each file's **content hash** (BLAKE3 over the Arrow row
+//!    encoding of every column except `run_id`, the file's place in its
+//!    partition and its row count) and its name `part-<16 hex>.parquet`;
+//! 2. writes the files whose content changed (a partition whose files all
+//!    keep their names is left untouched, run_id and all, so a rerun over
+//!    the same input changes no byte of any table);
 //! 3. switches with **one** put of the manifest (skipped when unchanged);
 //! 4. deletes the replaced files.
 //!
@@ -23,10 +23,16 @@
 //! both the old and the new file of a partition between steps 2 and 4;
 //! `engine` reads through [`Lake::manifest`].
 //!
+//! A partition is one file ([`Lake::commit`], [`PendingCommit::prepare`]:
+//! rows in memory, hashed before they are encoded), or is streamed through
+//! a [`PartWriter`] into files of at most [`FILE_ROWS`] rows (or the job's
+//! `[lake] max_rows_per_file`), each put as soon as it is full.
+//!
 //! What goes *into* a partition is the caller's choice; the pipeline
 //! rebuilds the rows of the inputs it read and carries over the committed
-//! rows of all other inputs with [`merge_partition`] (read back through
-//! [`Lake::read_partition`]), so a partition always reflects every input
+//! rows of all other inputs with [`merge_partition`] or [`merge_stream`]
+//! (read back through [`Lake::read_partition`] or
+//! [`Lake::partition_batches`]), so a partition always reflects every input
 //! that ever fed it. A partition left with no rows is removed.
 //!
 //! One writer per lake at a time: two concurrent runs would each repair the
@@ -41,7 +47,7 @@ mod merge;
 mod parquet;
 
 pub use manifest::{Manifest, PartitionEntry};
-pub use merge::{adapt, merge_partition, merge_rows, Merged};
+pub use merge::{adapt, merge_partition, merge_rows, merge_stream, Merged, NewRun};
 pub use parquet::{content_hash, encode_parquet, part_file_name};
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -174,6 +180,128 @@ enum Action {
     Unchanged,
     /// A new file.
     Write { file: String, body: Vec<u8> },
+    /// Files a [`PartWriter`] already put (or found in place).
+    Written { files: Vec<String> },
+}
+
+/// Rows per file of a partition written by a [`PartWriter`]: a larger
+/// partition is several files, so neither its rows nor its encoded bytes
+/// are ever held whole.
+pub const FILE_ROWS: usize = 1 << 20;
+
+/// A partition written as its rows arrive, in key order, cut into files of
+/// [`FILE_ROWS`] rows (see [`Lake::part_writer`]). Each file is
+/// content-addressed like a whole partition ([`parquet::ContentHasher`],
+/// its ordinal in the partition included), so a partition that did not
+/// change gives the same file names and none is written again.
+pub struct PartWriter<'a> {
+    lake: &'a Lake,
+    table: String,
+    key: String,
+    schema: datafusion::arrow::datatypes::SchemaRef,
+    old_files: Vec<String>,
+    file_rows: usize,
+    current: Option<(
+        datafusion::parquet::arrow::ArrowWriter<Vec<u8>>,
+        parquet::ContentHasher,
+        usize,
+    )>,
+    files: Vec<String>,
+    rows: u64,
+}
+
+impl PartWriter<'_> {
+    /// Cut files at `rows` rows (at least 1) instead of [`FILE_ROWS`].
+    #[must_use]
+    pub fn with_file_rows(mut self, rows: usize) -> Self {
+        self.file_rows = rows.max(1);
+        self
+    }
+
+    fn arrow_err(&self, source: datafusion::arrow::error::ArrowError) -> SinkError {
+        SinkError::Arrow {
+            table: self.table.clone(),
+            source,
+        }
+    }
+
+    fn parquet_err(&self, source: datafusion::parquet::errors::ParquetError) -> SinkError {
+        SinkError::Parquet {
+            table: self.table.clone(),
+            source,
+        }
+    }
+
+    /// Add rows (of the writer's schema) after those already written.
+    ///
+    /// # Errors
+    /// [`SinkError`] when encoding, hashing or a put fails.
+    pub async fn write(&mut self, batch: &RecordBatch) -> Result<(), SinkError> {
+        let mut at = 0;
+        while at < batch.num_rows() {
+            if self.current.is_none() {
+                let w = parquet::parquet_writer(std::sync::Arc::clone(&self.schema))
+                    .map_err(|e| self.parquet_err(e))?;
+                let h = parquet::ContentHasher::new(&self.schema, self.files.len())
+                    .map_err(|e| self.arrow_err(e))?;
+                self.current = Some((w, h, 0));
+            }
+            let Some((w, h, n)) = &mut self.current else {
+                unreachable!("a file was just started")
+            };
+            let take = (batch.num_rows() - at).min(self.file_rows - *n);
+            let piece = batch.slice(at, take);
+            let (wrote, hashed) = (w.write(&piece), h.update(&piece));
+            *n += take;
+            at += take;
+            self.rows += take as u64;
+            let full = *n == self.file_rows;
+            wrote.map_err(|e| self.parquet_err(e))?;
+            hashed.map_err(|e| self.arrow_err(e))?;
+            if full {
+                self.close_file().await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Finish the file in progress and put it, unless a file of that name
+    /// (so of that content) is already the partition's.
+    async fn close_file(&mut self) -> Result<(), SinkError> {
+        let Some((w, h, _)) = self.current.take() else {
+            return Ok(());
+        };
+        let body = w.into_inner().map_err(|e| self.parquet_err(e))?;
+        let file = part_file_name(&h.finish());
+        if !self.old_files.contains(&file) {
+            let path = self.lake.file_path(&self.table, &self.key, &file);
+            self.lake.put(&path, Bytes::from(body)).await?;
+        }
+        self.files.push(file);
+        Ok(())
+    }
+
+    /// Finish the partition: what [`Lake::write_prepared`] records.
+    ///
+    /// # Errors
+    /// [`SinkError`] when the last file cannot be encoded or put.
+    pub async fn finish(mut self) -> Result<Prepared, SinkError> {
+        self.close_file().await?;
+        let action = if self.rows == 0 {
+            Action::Remove
+        } else if self.files == self.old_files {
+            Action::Unchanged
+        } else {
+            Action::Written {
+                files: std::mem::take(&mut self.files),
+            }
+        };
+        Ok(Prepared {
+            key: std::mem::take(&mut self.key),
+            rows: self.rows,
+            action,
+        })
+    }
 }
 
 impl PendingCommit {
@@ -437,6 +565,37 @@ impl Lake {
         })
     }
 
+    /// A writer of one partition of the table `pending` commits (`date`
+    /// None: the table root), whose files are put as they fill; hand what
+    /// [`PartWriter::finish`] returns to [`Lake::write_prepared`]. Writers
+    /// of different partitions may run at once, on any thread.
+    pub fn part_writer<'a>(
+        &'a self,
+        pending: &PendingCommit,
+        date: Option<&str>,
+        schema: datafusion::arrow::datatypes::SchemaRef,
+    ) -> PartWriter<'a> {
+        let key = date
+            .map(|d| format!("{PARTITION_COL}={d}"))
+            .unwrap_or_default();
+        PartWriter {
+            lake: self,
+            table: pending.table.clone(),
+            old_files: pending
+                .old
+                .partitions
+                .get(&key)
+                .map(|e| e.files.clone())
+                .unwrap_or_default(),
+            key,
+            schema,
+            file_rows: FILE_ROWS,
+            current: None,
+            files: Vec::new(),
+            rows: 0,
+        }
+    }
+
     /// Write one prepared partition's file (step 2 of the protocol); the
     /// manifest is not touched until [`Lake::finish_commit`].
     ///
@@ -480,6 +639,26 @@ impl Lake {
                     key.clone(),
                     PartitionEntry {
                         files: vec![file],
+                        rows,
+                        run_id: pending.run_id.clone(),
+                    },
+                );
+                pending.out.written.push(key);
+            }
+            Action::Written { files } => {
+                pending.out.rows += rows;
+                if let Some(prev) = pending.old.partitions.get(&key) {
+                    pending.replaced.extend(
+                        prev.files
+                            .iter()
+                            .filter(|f| !files.contains(f))
+                            .map(|f| self.file_path(&table, &key, f)),
+                    );
+                }
+                pending.new.partitions.insert(
+                    key.clone(),
+                    PartitionEntry {
+                        files,
                         rows,
                         run_id: pending.run_id.clone(),
                     },
@@ -541,6 +720,63 @@ impl Lake {
             );
         }
         Ok(out)
+    }
+
+    /// The committed rows of one partition like [`Lake::read_partition`],
+    /// but decoded a batch at a time as the iterator is read: only the
+    /// files' compressed bytes are held.
+    ///
+    /// # Errors
+    /// [`SinkError`] when the manifest or a file cannot be read; the
+    /// iterator yields decoding errors.
+    pub async fn partition_batches(
+        &self,
+        table: &str,
+        date: Option<&str>,
+    ) -> Result<impl Iterator<Item = Result<RecordBatch, SinkError>> + Send + use<>, SinkError>
+    {
+        use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+        let key = date
+            .map(|d| format!("{PARTITION_COL}={d}"))
+            .unwrap_or_default();
+        let m = self.manifest(table).await?;
+        let mut bodies = Vec::new();
+        for f in m
+            .partitions
+            .get(&key)
+            .map(|e| e.files.as_slice())
+            .unwrap_or_default()
+        {
+            let path = self.file_path(table, &key, f);
+            bodies.push(
+                self.get_bytes(&path)
+                    .await
+                    .map_err(self.store_err("read", &path))?,
+            );
+        }
+        let table = table.to_string();
+        let parquet_err = {
+            let table = table.clone();
+            move |source| SinkError::Parquet {
+                table: table.clone(),
+                source,
+            }
+        };
+        let arrow_err = move |source| SinkError::Arrow {
+            table: table.clone(),
+            source,
+        };
+        Ok(bodies.into_iter().flat_map(move |bytes| {
+            let reader: Box<dyn Iterator<Item = Result<RecordBatch, SinkError>> + Send> =
+                match ParquetRecordBatchReaderBuilder::try_new(bytes).and_then(|b| b.build()) {
+                    Ok(r) => Box::new(r.map({
+                        let arrow_err = arrow_err.clone();
+                        move |b| b.map_err(&arrow_err)
+                    })),
+                    Err(e) => Box::new(std::iter::once(Err(parquet_err(e)))),
+                };
+            reader
+        }))
     }
 
     /// Every record batch of one Parquet file of `table`.
@@ -662,6 +898,100 @@ mod tests {
             date: Some(date.into()),
             batches: vec![batch(vals, run)],
         }
+    }
+
+    /// Write `vals` (one batch each) as partition 2026-05-01 of `t` with
+    /// files of `per` rows; the files the manifest lists afterwards.
+    async fn stream(
+        lake: &Lake,
+        run: &str,
+        per: usize,
+        vals: &[&[i64]],
+    ) -> (TableCommit, Vec<String>) {
+        let mut pending = lake.begin_commit("t", run).await.unwrap();
+        let mut w = lake.part_writer(&pending, Some("2026-05-01"), batch(&[], run).schema());
+        w.file_rows = per;
+        for v in vals {
+            w.write(&batch(v, run)).await.unwrap();
+        }
+        let p = w.finish().await.unwrap();
+        lake.write_prepared(&mut pending, p).await.unwrap();
+        let c = lake.finish_commit(pending).await.unwrap();
+        let listed = lake
+            .manifest("t")
+            .await
+            .unwrap()
+            .partitions
+            .get("date=2026-05-01")
+            .map(|e| e.files.clone())
+            .unwrap_or_default();
+        (c, listed)
+    }
+
+    async fn values(lake: &Lake) -> Vec<i64> {
+        let mut out = Vec::new();
+        for b in lake.read_partition("t", Some("2026-05-01")).await.unwrap() {
+            let c = b.column(0).as_any().downcast_ref::<Int64Array>().unwrap();
+            out.extend(c.values().iter());
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn a_streamed_partition_is_cut_into_files_and_only_changed_files_are_written() {
+        let lake = Lake::open("memory://sink-stream/lake").unwrap();
+        // 7 rows in batches of 2, 4 and 1, files of 3 rows: 3 files.
+        let (c, first) = stream(&lake, "run1", 3, &[&[1, 2], &[3, 4, 5, 6], &[7]]).await;
+        assert_eq!((c.written.len(), c.rows), (1, 7));
+        assert_eq!(first.len(), 3);
+        assert_eq!(files(&lake, "t").await.len(), 3);
+        assert_eq!(values(&lake).await, [1, 2, 3, 4, 5, 6, 7]);
+        let batches = lake.read_partition("t", Some("2026-05-01")).await.unwrap();
+        assert_eq!(
+            batches
+                .iter()
+                .map(RecordBatch::num_rows)
+                .collect::<Vec<_>>(),
+            [3, 3, 1]
+        );
+        // A partition of at most one file's rows gets the name a whole
+        // partition commit gives it.
+        let (_, one) = stream(&lake, "run0", 10, &[&[1, 2], &[3]]).await;
+        assert_eq!(
+            one,
+            [part_file_name(
+                &content_hash(&[batch(&[1, 2, 3], "r")]).unwrap()
+            )]
+        );
+        let (_, back) = stream(&lake, "run1", 3, &[&[1, 2], &[3, 4, 5, 6], &[7]]).await;
+        assert_eq!(back, first);
+
+        // The same rows cut differently into batches, under another run:
+        // unchanged, nothing written, nothing deleted.
+        let before = files(&lake, "t").await;
+        let (c, again) = stream(&lake, "run2", 3, &[&[1], &[2, 3, 4, 5, 6, 7]]).await;
+        assert_eq!((c.unchanged.len(), c.written.len(), c.deleted), (1, 0, 0));
+        assert_eq!(again, first);
+        assert_eq!(files(&lake, "t").await, before);
+
+        // The last file changes: the first two stay, one file replaced.
+        let (c, changed) = stream(&lake, "run3", 3, &[&[1, 2, 3, 4, 5, 6], &[8]]).await;
+        assert_eq!((c.written.len(), c.deleted), (1, 1));
+        assert_eq!(changed[..2], first[..2]);
+        assert_ne!(changed[2], first[2]);
+        assert_eq!(files(&lake, "t").await.len(), 3);
+        assert_eq!(values(&lake).await, [1, 2, 3, 4, 5, 6, 8]);
+
+        // Equal rows in two files still get two names (the ordinal).
+        let (_, twins) = stream(&lake, "run4", 2, &[&[5, 5, 5, 5]]).await;
+        assert_eq!(twins.len(), 2);
+        assert_ne!(twins[0], twins[1]);
+
+        // No rows: the partition goes.
+        let (c, gone) = stream(&lake, "run5", 3, &[]).await;
+        assert_eq!(c.removed, ["date=2026-05-01"]);
+        assert!(gone.is_empty());
+        assert!(files(&lake, "t").await.is_empty());
     }
 
     #[tokio::test]

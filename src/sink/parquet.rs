@@ -18,66 +18,147 @@ const RUN_ID_COL: &str = "run_id";
 /// How many row bytes [`content_hash`] gathers before it hashes them.
 const HASH_BUF_BYTES: usize = 1 << 20;
 
-/// sha256 over a partition's schema and rows (its batches in order),
-/// `run_id` excluded.
-///
-/// Rows are encoded with Arrow's row format, which is a deterministic,
-/// self-delimiting byte encoding of each row's values, so equal rows in equal
-/// order give an equal hash whatever the batch's buffer layout.
+/// BLAKE3 over a file's schema and rows (its batches in order), `run_id`
+/// excluded: [`ContentHasher`] over `batches`.
 ///
 /// # Errors
 /// When the row format does not support a column type (a schema bug).
 pub fn content_hash(batches: &[RecordBatch]) -> Result<[u8; 32], ArrowError> {
-    let mut h = blake3::Hasher::new();
-    h.update(b"driftlake-content-v2\x1f");
     let Some(first) = batches.first() else {
-        return Ok(*h.finalize().as_bytes());
+        return Ok(ContentHasher::empty());
     };
-    let schema = first.schema();
-    let keep: Vec<usize> = (0..schema.fields().len())
-        .filter(|&i| schema.field(i).name() != RUN_ID_COL)
-        .collect();
-    for &i in &keep {
-        let f = schema.field(i);
-        h.update(f.name().as_bytes());
-        h.update(b"\x1f");
-        h.update(f.data_type().to_string().as_bytes());
-        h.update(b"\x1e");
+    let mut h = ContentHasher::new(&first.schema(), 0)?;
+    for b in batches {
+        h.update(b)?;
     }
-    let total: usize = batches.iter().map(RecordBatch::num_rows).sum();
-    h.update(&(total as u64).to_le_bytes());
-    if keep.is_empty() {
-        return Ok(*h.finalize().as_bytes());
+    Ok(h.finish())
+}
+
+/// The content hash of a file fed batch by batch, so a partition can be
+/// written as it is merged without holding its rows.
+///
+/// Rows are encoded with Arrow's row format, which is a deterministic,
+/// self-delimiting byte encoding of each row's values, so equal rows in equal
+/// order give an equal hash whatever the batches' buffer layout. The hash
+/// covers the column names and types, the file's ordinal in its partition
+/// (from the second file on), every row, and the row count (last).
+pub struct ContentHasher {
+    h: blake3::Hasher,
+    keep: Vec<usize>,
+    conv: Option<RowConverter>,
+    buf: Vec<u8>,
+    rows: u64,
+}
+
+impl ContentHasher {
+    fn start() -> blake3::Hasher {
+        let mut h = blake3::Hasher::new();
+        h.update(b"driftlake-content-v3\x1f");
+        h
     }
-    let fields = keep
-        .iter()
-        .map(|&i| SortField::new(schema.field(i).data_type().clone()))
-        .collect();
-    let conv = RowConverter::new(fields)?;
-    // The hasher sees one stream whatever the pieces it is fed in, so the
-    // rows are gathered into a buffer and hashed in large pieces (blake3
-    // hashes long inputs many chunks at a time; per-row calls cannot).
-    let mut buf: Vec<u8> = Vec::with_capacity(HASH_BUF_BYTES + 4096);
-    for batch in batches {
-        let cols: Vec<_> = keep.iter().map(|&i| Arc::clone(batch.column(i))).collect();
+
+    /// The hash of no batches at all.
+    pub fn empty() -> [u8; 32] {
+        *Self::start().finalize().as_bytes()
+    }
+
+    /// A hasher for rows of `schema`; `ordinal` is the file's place in its
+    /// partition (0 for the first).
+    ///
+    /// # Errors
+    /// When the row format does not support a column type (a schema bug).
+    pub fn new(schema: &SchemaRef, ordinal: usize) -> Result<Self, ArrowError> {
+        let mut h = Self::start();
+        let keep: Vec<usize> = (0..schema.fields().len())
+            .filter(|&i| schema.field(i).name() != RUN_ID_COL)
+            .collect();
+        for &i in &keep {
+            let f = schema.field(i);
+            h.update(f.name().as_bytes());
+            h.update(b"\x1f");
+            h.update(f.data_type().to_string().as_bytes());
+            h.update(b"\x1e");
+        }
+        if ordinal > 0 {
+            h.update(b"file\x1f");
+            h.update(&(ordinal as u64).to_le_bytes());
+        }
+        let conv = if keep.is_empty() {
+            None
+        } else {
+            let fields = keep
+                .iter()
+                .map(|&i| SortField::new(schema.field(i).data_type().clone()))
+                .collect();
+            Some(RowConverter::new(fields)?)
+        };
+        Ok(ContentHasher {
+            h,
+            keep,
+            conv,
+            buf: Vec::new(),
+            rows: 0,
+        })
+    }
+
+    /// Hash the rows of `batch` (of the hasher's schema).
+    ///
+    /// # Errors
+    /// When the batch's columns do not fit the row format.
+    pub fn update(&mut self, batch: &RecordBatch) -> Result<(), ArrowError> {
+        self.rows += batch.num_rows() as u64;
+        let Some(conv) = &self.conv else {
+            return Ok(());
+        };
+        let cols: Vec<_> = self
+            .keep
+            .iter()
+            .map(|&i| Arc::clone(batch.column(i)))
+            .collect();
         let rows = conv.convert_columns(&cols)?;
+        // The hasher sees one stream whatever the pieces it is fed in, so
+        // the rows are gathered into a buffer and hashed in large pieces
+        // (blake3 hashes long inputs many chunks at a time; per-row calls
+        // cannot).
+        if self.buf.capacity() == 0 {
+            self.buf.reserve(HASH_BUF_BYTES + 4096);
+        }
         for row in rows.iter() {
             let bytes: &[u8] = row.as_ref();
-            buf.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
-            buf.extend_from_slice(bytes);
-            if buf.len() >= HASH_BUF_BYTES {
-                h.update(&buf);
-                buf.clear();
+            self.buf
+                .extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+            self.buf.extend_from_slice(bytes);
+            if self.buf.len() >= HASH_BUF_BYTES {
+                self.h.update(&self.buf);
+                self.buf.clear();
             }
         }
+        Ok(())
     }
-    h.update(&buf);
-    Ok(*h.finalize().as_bytes())
+
+    /// The hash.
+    pub fn finish(mut self) -> [u8; 32] {
+        self.h.update(&self.buf);
+        self.h.update(b"\x1e");
+        self.h.update(&self.rows.to_le_bytes());
+        *self.h.finalize().as_bytes()
+    }
 }
 
 /// `part-<first 16 hex of the content hash>.parquet`.
 pub fn part_file_name(hash: &[u8; 32]) -> String {
     format!("part-{}.parquet", &hex::encode(hash)[..16])
+}
+
+/// A Parquet writer into memory with the lake's properties (zstd level 3).
+///
+/// # Errors
+/// When the schema cannot be written as Parquet.
+pub fn parquet_writer(schema: SchemaRef) -> Result<ArrowWriter<Vec<u8>>, ParquetError> {
+    let props = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3)?))
+        .build();
+    ArrowWriter::try_new(Vec::new(), schema, Some(props))
 }
 
 /// Encode batches (one schema) as one zstd-compressed Parquet file in
@@ -86,10 +167,7 @@ pub fn part_file_name(hash: &[u8; 32]) -> String {
 /// # Errors
 /// When the Parquet writer fails (e.g. the batches disagree on the schema).
 pub fn encode_parquet(schema: SchemaRef, batches: &[RecordBatch]) -> Result<Vec<u8>, ParquetError> {
-    let props = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3)?))
-        .build();
-    let mut w = ArrowWriter::try_new(Vec::new(), schema, Some(props))?;
+    let mut w = parquet_writer(schema)?;
     for b in batches {
         w.write(b)?;
     }

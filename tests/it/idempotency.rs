@@ -78,6 +78,7 @@ pub mod support {
     /// A plan over the given sources (no attribution unless asked).
     pub fn plan(sources: &[(InputKind, &str)], lake: &str, attribution: bool) -> JobPlan {
         JobPlan {
+            max_rows_per_file: driftlake::sink::FILE_ROWS,
             name: "it".into(),
             lake: lake.into(),
             sources: sources

@@ -168,7 +168,7 @@ fn many_sessions(root: &std::path::Path, n: usize) {
 
 #[test]
 fn a_job_under_a_small_memory_limit_spills_and_writes_the_same_lake() {
-    use crate::idempotency::support::{plan, run, table_rows};
+    use crate::idempotency::support::{plan, run, run_full, table_files, table_rows};
     use driftlake::source::InputKind;
     let tmp = tempfile::tempdir().expect("tempdir");
     let src = tmp.path().join("src");
@@ -198,6 +198,8 @@ fn a_job_under_a_small_memory_limit_spills_and_writes_the_same_lake() {
     let mut small = job("small");
     let spill = tmp.path().join("spill");
     small.engine = limited(16, &spill);
+    // Partitions streamed into files of 2,000 rows: several a day.
+    small.max_rows_per_file = 2000;
     let got = run(&small, 2);
     eprintln!(
         "{} spill files, {} bytes; {} spool files, {} bytes",
@@ -237,4 +239,28 @@ fn a_job_under_a_small_memory_limit_spills_and_writes_the_same_lake() {
         assert!(!want.is_empty(), "{t} has rows");
         assert_eq!(table_rows(&lake("small"), t, &["run_id"]), want, "{t}");
     }
+    let files_of = |t: &str| {
+        let prefix = format!("{t}/");
+        table_files(&lake("small"))
+            .into_keys()
+            .filter(|k| k.starts_with(&prefix) && k.ends_with(".parquet"))
+            .count()
+    };
+    let days = got.tables["observations"].partitions_written;
+    assert!(
+        files_of("observations") >= 50_000 / 2000 && days <= 5,
+        "{} files for {days} observations partitions",
+        files_of("observations")
+    );
+    // Reading everything again merges with the committed files a batch at
+    // a time and finds every partition unchanged, file for file.
+    let before = table_files(&lake("small"));
+    let again = run_full(&small, 2);
+    for t in ["sessions", "observations"] {
+        let s = &again.tables[t];
+        assert_eq!(s.partitions_written, 0, "{t}: {s:?}");
+        assert!(s.partitions_unchanged > 0, "{t}: {s:?}");
+    }
+    assert_eq!(again.sessions.duplicate, 4000);
+    assert_eq!(table_files(&lake("small")), before, "no file changed");
 }

@@ -11,7 +11,7 @@ PY=${PY:-python3}
 
 VENV_PY=${VENV_PY:-$CACHE/venv/bin/python}   # duckdb for the side-by-side figure (make venv)
 # BENCH_ONLY="telemetry report" runs only those sections (engine sessions sessions-2g
-# attribution agents telemetry report noop); all of them by default.
+# sessions-1day attribution agents telemetry report noop); all of them by default.
 want() { [ -z "${BENCH_ONLY:-}" ] || [[ " $BENCH_ONLY " == *" $1 "* ]]; }
 
 cargo build --release --locked --bin driftlake --bench engine --bench agents --bench report
@@ -61,38 +61,63 @@ rm -f "$job"
 
 fi
 
-if want sessions-2g; then
-echo "== session pipeline over 2 GB of new shards (60 days): peak RSS with the spool =="
-# The same job over ~9x the input: memory must not follow it.
-bdir="$BENCH_DATA/sessrec-2g"
-if [ ! -f "$BENCH_DATA/.done-sessrec-2g" ]; then
+# big_sessions NAME TITLE GEN-ARGS...: the session stage over ~2 GB of
+# generated shards, 1 and 2 threads, peak RSS; with RERUN=1 also a --full
+# rerun on 2 threads over the committed lake (every partition merged with
+# its committed rows and found unchanged).
+big_sessions() {
+local name=$1 title=$2; shift 2
+echo "== session pipeline over $title: peak RSS with the spool and streamed partitions =="
+local bdir="$BENCH_DATA/sessrec-$name"
+if [ ! -f "$BENCH_DATA/.done-sessrec-$name" ]; then
   rm -rf "$bdir"
-  echo "generating ~2 GB of sessrec shards (60 days x 8 deckies) into $bdir" >&2
-  $PY tools/gen/sessrec_gen.py --out "$bdir" --seed 9 --days 60 --deckies 8 \
-      --target-bytes 2000000000 --syslog --quiet
-  touch "$BENCH_DATA/.done-sessrec-2g"
+  echo "generating $title into $bdir" >&2
+  $PY tools/gen/sessrec_gen.py --out "$bdir" "$@" --syslog --quiet
+  touch "$BENCH_DATA/.done-sessrec-$name"
 fi
+local bbytes nshards
 bbytes=$(find "$bdir" -name 'sessions-*.jsonl*' -printf '%s\n' | awk '{s+=$1} END {print s}')
-echo "input: $bbytes bytes of sessrec shards"
+nshards=$(find "$bdir" -name 'sessions-*.jsonl*' | wc -l)
+echo "input: $bbytes bytes in $nshards sessrec shards"
+local job
 job=$(mktemp --suffix=.toml)
-printf '[job]\nname = "bench-sessions-2g"\n[lake]\nurl = "./unused"\n[sources]\nsessrec = ["%s"]\nsession_logs = ["%s"]\n[stages]\nsessions = true\nattribution = false\ndrift_events = false\n' \
-  "$bdir" "$bdir/logs" > "$job"
-for threads in 1 2; do
-  lake=$(mktemp -d)
+printf '[job]\nname = "bench-sessions-%s"\n[lake]\nurl = "./unused"\n[sources]\nsessrec = ["%s"]\nsession_logs = ["%s"]\n[stages]\nsessions = true\nattribution = false\ndrift_events = false\n' \
+  "$name" "$bdir" "$bdir/logs" > "$job"
+for threads in 1 2 rerun; do
+  [ "$threads" = rerun ] && [ "${RERUN:-0}" != 1 ] && continue
+  local t=$threads extra=()
+  if [ "$threads" = rerun ]; then t=2; extra=(--full); else lake=$(mktemp -d); fi
   /usr/bin/time -f '%e %M' -o /tmp/driftlake-bench-time "$BIN" run "$job" \
-      --lake "$lake" --threads "$threads" --json -q > /tmp/driftlake-bench-summary.json
+      --lake "$lake" --threads "$t" "${extra[@]}" --json -q > /tmp/driftlake-bench-summary.json
   read -r wall rss_kb < /tmp/driftlake-bench-time
-  $PY - "$bbytes" "$wall" "$threads" "$rss_kb" <<'PY'
+  $PY - "$bbytes" "$wall" "$t" "$rss_kb" "$threads" <<'PY'
 import json, sys
 b, w, t, r = float(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
 s = json.load(open("/tmp/driftlake-bench-summary.json"))
-print(f"threads={t} wall={w:.2f}s  {b/1e6/w/t:.1f} MB/s per core  {s['observations']} observations  "
-      f"spooled {s['spooled_bytes']/2**20:.1f} MiB in {s['spool_files']} files  peak RSS {r/1024:.0f} MiB")
+obs = s["tables"]["observations"]
+what = "--full rerun, " if sys.argv[5] == "rerun" else ""
+print(f"{what}threads={t} wall={w:.2f}s  {b/1e6/w/t:.1f} MB/s per core  {s['observations']} observations  "
+      f"spooled {s['spooled_bytes']/2**20:.1f} MiB in {s['spool_files']} files  "
+      f"observations partitions written/unchanged {obs['partitions_written']}/{obs['partitions_unchanged']}  "
+      f"peak RSS {r/1024:.0f} MiB")
 PY
+  [ "$threads" = 2 ] && [ "${RERUN:-0}" = 1 ] && continue
   rm -rf "$lake"
 done
 rm -f "$job"
+}
 
+if want sessions-2g; then
+# The same job over ~9x the input, spread over 60 days: memory must not follow it.
+big_sessions 2g "2 GB of new shards (60 days x 8 deckies)" \
+  --seed 9 --days 60 --deckies 8 --target-bytes 2000000000
+fi
+
+if want sessions-1day; then
+# ~2 GB on a single day (64 deckies, ~100 shards of ~20 MB): one day's
+# partition is larger than the memory target, so it must be streamed.
+RERUN=1 big_sessions 1day "2 GB of new shards on one day (64 deckies)" \
+  --seed 13 --days 1 --deckies 64 --target-bytes 2000000000
 fi
 
 if want noop; then
