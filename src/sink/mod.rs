@@ -48,7 +48,7 @@ mod parquet;
 
 pub use manifest::{Manifest, PartitionEntry};
 pub use merge::{adapt, merge_partition, merge_rows, merge_stream, Merged, NewRun};
-pub use parquet::{content_hash, encode_parquet, part_file_name};
+pub use parquet::{content_hash, encode_parquet, part_file_name, ContentHasher};
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -191,7 +191,7 @@ pub const FILE_ROWS: usize = 1 << 20;
 
 /// A partition written as its rows arrive, in key order, cut into files of
 /// [`FILE_ROWS`] rows (see [`Lake::part_writer`]). Each file is
-/// content-addressed like a whole partition ([`parquet::ContentHasher`],
+/// content-addressed like a whole partition ([`ContentHasher`],
 /// its ordinal in the partition included), so a partition that did not
 /// change gives the same file names and none is written again.
 pub struct PartWriter<'a> {
