@@ -445,6 +445,30 @@ mod tests {
         batch(&r)
     }
 
+    /// [`merge_stream`] of `old` and `runs` on key `k`: the batches out and
+    /// the old keys kept.
+    fn streamed(
+        old: &[RecordBatch],
+        runs: Vec<NewRun<'_, ArrowError>>,
+        keep: &dyn Fn(&RecordBatch, usize) -> bool,
+    ) -> (Vec<RecordBatch>, Vec<String>) {
+        let mut got = Vec::new();
+        let kept = merge_stream(
+            &schema(),
+            old.iter().cloned().map(Ok),
+            runs,
+            "k",
+            keep,
+            &|e| e,
+            &mut |b| {
+                got.push(b);
+                Ok(())
+            },
+        )
+        .unwrap();
+        (got, kept)
+    }
+
     #[test]
     fn merge_stream_gives_merge_partition_rows_in_clusters_and_batches_of_any_cut() {
         // Shards 0..8 with keys "s<shard>#<sid>"; the old partition holds
@@ -493,40 +517,13 @@ mod tests {
                     }
                 })
                 .collect();
-            let mut got = Vec::new();
-            let kept = merge_stream(
-                &schema(),
-                old.clone().into_iter().map(Ok),
-                runs,
-                "k",
-                &keep_y,
-                &|e| e,
-                &mut |b| {
-                    got.push(b);
-                    Ok(())
-                },
-            )
-            .unwrap();
+            let (got, kept) = streamed(&old, runs, &keep_y);
             assert_eq!(flat(&got), rows(&want), "old batches of {cut} rows");
             assert_eq!(kept, want.kept_old, "old batches of {cut} rows");
         }
         // No old rows, or no new ones.
-        let mut got = Vec::new();
-        let none: Vec<NewRun<'_, ArrowError>> = Vec::new();
         let old: Vec<RecordBatch> = old_rows.chunks(5).map(to_batch).collect();
-        let kept = merge_stream(
-            &schema(),
-            old.clone().into_iter().map(Ok),
-            none,
-            "k",
-            &keep_y,
-            &|e| e,
-            &mut |b| {
-                got.push(b);
-                Ok(())
-            },
-        )
-        .unwrap();
+        let (got, kept) = streamed(&old, Vec::new(), &keep_y);
         let want = merge_partition(&schema(), &old, &[], "k", &keep_y).unwrap();
         assert_eq!(flat(&got), rows(&want));
         assert_eq!(kept, want.kept_old);
