@@ -17,17 +17,19 @@
 //!   flight.
 //! * **Memory.** A task leaves its shard's rows in the run's [`spool`] (per
 //!   day and table; in memory up to a budget, then on local disk) and keeps
-//!   a few bytes per session. The commit builds `sessions` and
-//!   `observations` a few days at a time and writes each day's files as it
-//!   goes (`Lake::begin_commit`), so what a run holds is bounded by the
-//!   shards in flight, the spool budget and the largest days, not by its
-//!   total input. tokio only performs the object-store I/O
+//!   a few bytes per session. The commit takes `sessions` and
+//!   `observations` a few days at a time and streams each day: its pieces
+//!   merged in key order with the committed rows (`sink::merge_stream`)
+//!   and written in files of `[lake] max_rows_per_file` rows as they fill
+//!   (`Lake::part_writer`), so what a run holds is bounded by the shards in
+//!   flight, the spool budget and one shard's rows per thread, not by its
+//!   total input or the size of a day. tokio only performs the object-store I/O
 //!   (`Handle::block_on` from the rayon worker); no CPU work runs on it.
 //! * **Partition replace.** Every `(table, date)` an input read this run
 //!   feeds is recomputed and replaced whole (sink module): rows of the
 //!   inputs read this run are rebuilt, and the committed rows of every
 //!   other input (one not listed this time, or one that failed to read) are
-//!   carried over as they were (`sink::merge_partition`, keyed by
+//!   carried over as they were (`sink::merge_stream`, keyed by
 //!   `sessions.shard` / `dlq.source`; observations follow their session).
 //!   So a run over a subset of the sources, or with an unreadable object,
 //!   never deletes what an earlier run committed; a shard that was read
