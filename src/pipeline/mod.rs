@@ -30,7 +30,8 @@
 //!   inputs read this run are rebuilt, and the committed rows of every
 //!   other input (one not listed this time, or one that failed to read) are
 //!   carried over as they were (`sink::merge_stream`, keyed by
-//!   `sessions.shard` / `dlq.source`; observations follow their session).
+//!   `sessions.shard`, observations following their session;
+//!   `sink::merge_rows` for the dlq, by `dlq.source`).
 //!   So a run over a subset of the sources, or with an unreadable object,
 //!   never deletes what an earlier run committed; a shard that was read
 //!   gets exactly its current content.
