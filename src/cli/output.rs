@@ -11,7 +11,15 @@ use crate::source::redact;
 pub fn plan_text(plan: &JobPlan) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "job {} is valid", plan.name);
-    let _ = writeln!(s, "  lake    {}", redact(&plan.lake));
+    let _ = write!(s, "  lake    {}", redact(&plan.lake));
+    if plan.max_rows_per_file != crate::sink::FILE_ROWS {
+        let _ = write!(
+            s,
+            " (sessions and observations in files of {} rows)",
+            plan.max_rows_per_file
+        );
+    }
+    s.push('\n');
     for src in &plan.sources {
         let _ = writeln!(
             s,
@@ -214,4 +222,29 @@ pub fn summary_text(r: &RunSummary) -> String {
         }
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::job::{JobSpec, Overrides};
+
+    fn plan(lake: &str) -> JobPlan {
+        let text = format!("[job]\nname = \"t\"\n[lake]\n{lake}\n[sources]\nsessrec = [\"a\"]\n");
+        JobSpec::parse(&text, "t.toml")
+            .unwrap()
+            .plan("t", &Overrides::default())
+            .unwrap()
+    }
+
+    #[test]
+    fn validate_names_rows_per_file_only_when_set() {
+        let text = plan_text(&plan("url = \"./lake\"\nmax_rows_per_file = 5000"));
+        assert!(
+            text.contains("  lake    ./lake (sessions and observations in files of 5000 rows)\n"),
+            "{text}"
+        );
+        let text = plan_text(&plan("url = \"./lake\""));
+        assert!(text.contains("  lake    ./lake\n"), "{text}");
+    }
 }
