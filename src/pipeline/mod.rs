@@ -933,11 +933,7 @@ fn spool_dead_letters(
     }
     for day in rows.chunk_by(|a, b| a.0 == b.0) {
         let refs: Vec<&DlqRow> = day.iter().map(|(_, r)| r).collect();
-        let batches = refs
-            .chunks(BATCH_ROWS)
-            .map(schema::dlq_batch)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| arrow_err("dlq", e))?;
+        let batches = dlq_batches(&refs)?;
         let piece = Piece {
             input: input.url.clone(),
             batches,
@@ -1569,11 +1565,7 @@ fn assemble_and_commit(
             r.run_id = run_id.to_string();
         }
         let refs: Vec<&DlqRow> = rows.iter().collect();
-        let mut new = refs
-            .chunks(BATCH_ROWS)
-            .map(schema::dlq_batch)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| arrow_err("dlq", e))?;
+        let mut new = dlq_batches(&refs)?;
         // The inputs' dead letters (their run_id set); merge_rows sorts.
         for piece in spool.take(*date, Part::Dlq).map_err(Error::Spool)? {
             new.extend(piece.batches);
@@ -1666,7 +1658,7 @@ fn commit_session_days(
     // One table's partition of a day, streamed: its spooled pieces (less
     // the dropped copies, loaded one cluster at a time) merged in key order
     // with the committed rows `keep` carries over, and written as they
-    // come, in files of `FILE_ROWS` rows.
+    // come, in files of `file_rows` rows.
     let merge_day = |part: Part,
                      schema: datafusion::arrow::datatypes::SchemaRef,
                      date: NaiveDate,
@@ -1834,6 +1826,14 @@ fn record_commit(table: &str, c: &crate::sink::TableCommit, summary: &mut RunSum
             rows: c.rows,
         },
     );
+}
+
+/// `dlq` batches of `BATCH_ROWS` rows.
+fn dlq_batches(rows: &[&DlqRow]) -> Result<Vec<RecordBatch>> {
+    rows.chunks(BATCH_ROWS)
+        .map(schema::dlq_batch)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| arrow_err("dlq", e))
 }
 
 fn session_batches(list: &[SessionOut], run_id: &str) -> Result<Vec<RecordBatch>> {

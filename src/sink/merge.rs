@@ -548,42 +548,27 @@ mod tests {
         };
         let keep = |_: &RecordBatch, _: usize| true;
         let arrow = |e: ArrowError| e.to_string();
-        let old_ok = || vec![Ok(batch(&[("a", "x", 0), ("c", "x", 2)]))].into_iter();
-        let mut sink = |_b: RecordBatch| Ok(());
-        let err = merge_stream(
-            &schema(),
-            old_ok(),
-            vec![run(true)],
-            "k",
-            &keep,
-            &arrow,
-            &mut sink,
-        );
-        assert_eq!(err.unwrap_err(), "run");
-        let old_bad = vec![Ok(batch(&[("a", "x", 0)])), Err("old".to_string())].into_iter();
-        let err = merge_stream(
-            &schema(),
-            old_bad,
-            vec![run(false)],
-            "k",
-            &keep,
-            &arrow,
-            &mut sink,
-        );
-        assert_eq!(err.unwrap_err(), "old");
-        let err = merge_stream(
-            &schema(),
-            old_ok(),
-            vec![run(false)],
-            "nope",
-            &keep,
-            &arrow,
-            &mut sink,
-        );
-        assert!(
-            err.unwrap_err().contains("nope"),
-            "a missing key column is named"
-        );
+        // The error of merging `old` with one run (failing to load or
+        // not) on `key`.
+        let err_of = |old: Vec<Result<RecordBatch, String>>, fail: bool, key: &str| {
+            let mut sink = |_b: RecordBatch| Ok(());
+            merge_stream(
+                &schema(),
+                old.into_iter(),
+                vec![run(fail)],
+                key,
+                &keep,
+                &arrow,
+                &mut sink,
+            )
+            .unwrap_err()
+        };
+        let old_ok = || vec![Ok(batch(&[("a", "x", 0), ("c", "x", 2)]))];
+        assert_eq!(err_of(old_ok(), true, "k"), "run");
+        let old_bad = vec![Ok(batch(&[("a", "x", 0)])), Err("old".to_string())];
+        assert_eq!(err_of(old_bad, false, "k"), "old");
+        let err = err_of(old_ok(), false, "nope");
+        assert!(err.contains("nope"), "a missing key column is named");
     }
 
     #[test]

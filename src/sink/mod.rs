@@ -115,6 +115,48 @@ pub enum SinkError {
     },
 }
 
+impl SinkError {
+    /// [`SinkError::Arrow`] of `table`, as a `map_err` function.
+    fn arrow(table: &str) -> impl Fn(datafusion::arrow::error::ArrowError) -> Self + Clone + Send {
+        let table = table.to_string();
+        move |source| SinkError::Arrow {
+            table: table.clone(),
+            source,
+        }
+    }
+
+    /// [`SinkError::Parquet`] of `table`, as a `map_err` function.
+    fn parquet(
+        table: &str,
+    ) -> impl Fn(datafusion::parquet::errors::ParquetError) -> Self + Clone + Send {
+        let table = table.to_string();
+        move |source| SinkError::Parquet {
+            table: table.clone(),
+            source,
+        }
+    }
+}
+
+/// The manifest key of a partition: `date=YYYY-MM-DD`, or `""` (`date`
+/// None) for the table root.
+fn partition_key(date: Option<&str>) -> String {
+    date.map(|d| format!("{PARTITION_COL}={d}"))
+        .unwrap_or_default()
+}
+
+/// One Parquet file of `table`, decoded a batch at a time.
+fn decode_parquet(
+    table: &str,
+    bytes: Bytes,
+) -> Result<impl Iterator<Item = Result<RecordBatch, SinkError>> + Send + use<>, SinkError> {
+    let reader =
+        datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(bytes)
+            .and_then(|b| b.build())
+            .map_err(SinkError::parquet(table))?;
+    let arrow = SinkError::arrow(table);
+    Ok(reader.map(move |b| b.map_err(&arrow)))
+}
+
 /// One partition to commit: its key (`None` for an unpartitioned table,
 /// else the `date` value) and its rows, already sorted and deduplicated.
 #[derive(Clone, Debug)]
@@ -129,10 +171,7 @@ pub struct Partition {
 impl Partition {
     /// The manifest key: `date=YYYY-MM-DD`, or `""` for the table root.
     pub fn key(&self) -> String {
-        self.date
-            .as_ref()
-            .map(|d| format!("{PARTITION_COL}={d}"))
-            .unwrap_or_default()
+        partition_key(self.date.as_deref())
     }
 }
 
@@ -218,20 +257,6 @@ impl PartWriter<'_> {
         self
     }
 
-    fn arrow_err(&self, source: datafusion::arrow::error::ArrowError) -> SinkError {
-        SinkError::Arrow {
-            table: self.table.clone(),
-            source,
-        }
-    }
-
-    fn parquet_err(&self, source: datafusion::parquet::errors::ParquetError) -> SinkError {
-        SinkError::Parquet {
-            table: self.table.clone(),
-            source,
-        }
-    }
-
     /// Add rows (of the writer's schema) after those already written.
     ///
     /// # Errors
@@ -241,9 +266,9 @@ impl PartWriter<'_> {
         while at < batch.num_rows() {
             if self.current.is_none() {
                 let w = parquet::parquet_writer(std::sync::Arc::clone(&self.schema))
-                    .map_err(|e| self.parquet_err(e))?;
+                    .map_err(SinkError::parquet(&self.table))?;
                 let h = parquet::ContentHasher::new(&self.schema, self.files.len())
-                    .map_err(|e| self.arrow_err(e))?;
+                    .map_err(SinkError::arrow(&self.table))?;
                 self.current = Some((w, h, 0));
             }
             let Some((w, h, n)) = &mut self.current else {
@@ -256,8 +281,8 @@ impl PartWriter<'_> {
             at += take;
             self.rows += take as u64;
             let full = *n == self.file_rows;
-            wrote.map_err(|e| self.parquet_err(e))?;
-            hashed.map_err(|e| self.arrow_err(e))?;
+            wrote.map_err(SinkError::parquet(&self.table))?;
+            hashed.map_err(SinkError::arrow(&self.table))?;
             if full {
                 self.close_file().await?;
             }
@@ -271,7 +296,7 @@ impl PartWriter<'_> {
         let Some((w, h, _)) = self.current.take() else {
             return Ok(());
         };
-        let body = w.into_inner().map_err(|e| self.parquet_err(e))?;
+        let body = w.into_inner().map_err(SinkError::parquet(&self.table))?;
         let file = part_file_name(&h.finish());
         if !self.old_files.contains(&file) {
             let path = self.lake.file_path(&self.table, &self.key, &file);
@@ -321,10 +346,7 @@ impl PendingCommit {
                 action: Action::Remove,
             });
         }
-        let hash = content_hash(&part.batches).map_err(|source| SinkError::Arrow {
-            table: self.table.clone(),
-            source,
-        })?;
+        let hash = content_hash(&part.batches).map_err(SinkError::arrow(&self.table))?;
         let file = part_file_name(&hash);
         if self
             .old
@@ -338,12 +360,8 @@ impl PendingCommit {
                 action: Action::Unchanged,
             });
         }
-        let body = encode_parquet(part.batches[0].schema(), &part.batches).map_err(|source| {
-            SinkError::Parquet {
-                table: self.table.clone(),
-                source,
-            }
-        })?;
+        let body = encode_parquet(part.batches[0].schema(), &part.batches)
+            .map_err(SinkError::parquet(&self.table))?;
         Ok(Prepared {
             key,
             rows,
@@ -575,9 +593,7 @@ impl Lake {
         date: Option<&str>,
         schema: datafusion::arrow::datatypes::SchemaRef,
     ) -> PartWriter<'a> {
-        let key = date
-            .map(|d| format!("{PARTITION_COL}={d}"))
-            .unwrap_or_default();
+        let key = partition_key(date);
         PartWriter {
             lake: self,
             table: pending.table.clone(),
@@ -624,49 +640,42 @@ impl Lake {
                 pending.out.unchanged.push(key);
             }
             Action::Write { file, body } => {
-                pending.out.rows += rows;
                 self.put(&self.file_path(&table, &key, &file), Bytes::from(body))
                     .await?;
-                if let Some(prev) = pending.old.partitions.get(&key) {
-                    pending.replaced.extend(
-                        prev.files
-                            .iter()
-                            .filter(|f| **f != file)
-                            .map(|f| self.file_path(&table, &key, f)),
-                    );
-                }
-                pending.new.partitions.insert(
-                    key.clone(),
-                    PartitionEntry {
-                        files: vec![file],
-                        rows,
-                        run_id: pending.run_id.clone(),
-                    },
-                );
-                pending.out.written.push(key);
+                self.record_files(pending, key, rows, vec![file]);
             }
-            Action::Written { files } => {
-                pending.out.rows += rows;
-                if let Some(prev) = pending.old.partitions.get(&key) {
-                    pending.replaced.extend(
-                        prev.files
-                            .iter()
-                            .filter(|f| !files.contains(f))
-                            .map(|f| self.file_path(&table, &key, f)),
-                    );
-                }
-                pending.new.partitions.insert(
-                    key.clone(),
-                    PartitionEntry {
-                        files,
-                        rows,
-                        run_id: pending.run_id.clone(),
-                    },
-                );
-                pending.out.written.push(key);
-            }
+            Action::Written { files } => self.record_files(pending, key, rows, files),
         }
         Ok(())
+    }
+
+    /// A partition's new files, in place: listed in the new manifest, and
+    /// the old files they do not keep marked for deletion after the switch.
+    fn record_files(
+        &self,
+        pending: &mut PendingCommit,
+        key: String,
+        rows: u64,
+        files: Vec<String>,
+    ) {
+        pending.out.rows += rows;
+        if let Some(prev) = pending.old.partitions.get(&key) {
+            pending.replaced.extend(
+                prev.files
+                    .iter()
+                    .filter(|f| !files.contains(f))
+                    .map(|f| self.file_path(&pending.table, &key, f)),
+            );
+        }
+        pending.new.partitions.insert(
+            key.clone(),
+            PartitionEntry {
+                files,
+                rows,
+                run_id: pending.run_id.clone(),
+            },
+        );
+        pending.out.written.push(key);
     }
 
     /// Switch the manifest (one put, skipped when nothing changed) and
@@ -705,21 +714,7 @@ impl Lake {
         table: &str,
         date: Option<&str>,
     ) -> Result<Vec<RecordBatch>, SinkError> {
-        let key = date
-            .map(|d| format!("{PARTITION_COL}={d}"))
-            .unwrap_or_default();
-        let m = self.manifest(table).await?;
-        let Some(entry) = m.partitions.get(&key) else {
-            return Ok(Vec::new());
-        };
-        let mut out = Vec::new();
-        for f in &entry.files {
-            out.extend(
-                self.read_file(table, &self.file_path(table, &key, f))
-                    .await?,
-            );
-        }
-        Ok(out)
+        self.partition_batches(table, date).await?.collect()
     }
 
     /// The committed rows of one partition like [`Lake::read_partition`],
@@ -735,10 +730,7 @@ impl Lake {
         date: Option<&str>,
     ) -> Result<impl Iterator<Item = Result<RecordBatch, SinkError>> + Send + use<>, SinkError>
     {
-        use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-        let key = date
-            .map(|d| format!("{PARTITION_COL}={d}"))
-            .unwrap_or_default();
+        let key = partition_key(date);
         let m = self.manifest(table).await?;
         let mut bodies = Vec::new();
         for f in m
@@ -755,27 +747,13 @@ impl Lake {
             );
         }
         let table = table.to_string();
-        let parquet_err = {
-            let table = table.clone();
-            move |source| SinkError::Parquet {
-                table: table.clone(),
-                source,
-            }
-        };
-        let arrow_err = move |source| SinkError::Arrow {
-            table: table.clone(),
-            source,
-        };
         Ok(bodies.into_iter().flat_map(move |bytes| {
-            let reader: Box<dyn Iterator<Item = Result<RecordBatch, SinkError>> + Send> =
-                match ParquetRecordBatchReaderBuilder::try_new(bytes).and_then(|b| b.build()) {
-                    Ok(r) => Box::new(r.map({
-                        let arrow_err = arrow_err.clone();
-                        move |b| b.map_err(&arrow_err)
-                    })),
-                    Err(e) => Box::new(std::iter::once(Err(parquet_err(e)))),
+            let batches: Box<dyn Iterator<Item = Result<RecordBatch, SinkError>> + Send> =
+                match decode_parquet(&table, bytes) {
+                    Ok(r) => Box::new(r),
+                    Err(e) => Box::new(std::iter::once(Err(e))),
                 };
-            reader
+            batches
         }))
     }
 
@@ -788,23 +766,7 @@ impl Lake {
             .get_bytes(path)
             .await
             .map_err(self.store_err("read", path))?;
-        let reader =
-            datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
-                bytes,
-            )
-            .and_then(|b| b.build())
-            .map_err(|source| SinkError::Parquet {
-                table: table.to_string(),
-                source,
-            })?;
-        reader
-            .map(|b| {
-                b.map_err(|source| SinkError::Arrow {
-                    table: table.to_string(),
-                    source,
-                })
-            })
-            .collect()
+        decode_parquet(table, bytes)?.collect()
     }
 
     /// The files of a ledger table (`_runs`, `_inputs`), newest run first
@@ -844,13 +806,8 @@ impl Lake {
         run_id: &str,
         batch: &RecordBatch,
     ) -> Result<(), SinkError> {
-        let body =
-            encode_parquet(batch.schema(), std::slice::from_ref(batch)).map_err(|source| {
-                SinkError::Parquet {
-                    table: table.as_str().to_string(),
-                    source,
-                }
-            })?;
+        let body = encode_parquet(batch.schema(), std::slice::from_ref(batch))
+            .map_err(SinkError::parquet(table.as_str()))?;
         self.put(&self.ledger_path(table, run_id), Bytes::from(body))
             .await
     }
@@ -858,26 +815,10 @@ impl Lake {
 
 #[cfg(test)]
 mod tests {
+    use super::parquet::tests::batch;
     use super::*;
-    use std::sync::Arc;
 
-    use datafusion::arrow::array::{Int64Array, StringArray};
-    use datafusion::arrow::datatypes::{DataType, Field, Schema};
-
-    fn batch(vals: &[i64], run: &str) -> RecordBatch {
-        let schema = Arc::new(Schema::new(vec![
-            Field::new("x", DataType::Int64, false),
-            Field::new("run_id", DataType::Utf8, false),
-        ]));
-        RecordBatch::try_new(
-            schema,
-            vec![
-                Arc::new(Int64Array::from(vals.to_vec())),
-                Arc::new(StringArray::from(vec![run; vals.len()])),
-            ],
-        )
-        .unwrap()
-    }
+    use datafusion::arrow::array::Int64Array;
 
     async fn files(lake: &Lake, table: &str) -> Vec<String> {
         let dir = lake.path(table);

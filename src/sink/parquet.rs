@@ -175,13 +175,14 @@ pub fn encode_parquet(schema: SchemaRef, batches: &[RecordBatch]) -> Result<Vec<
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use datafusion::arrow::array::{Int64Array, StringArray};
     use datafusion::arrow::datatypes::{DataType, Field, Schema};
     use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
-    fn batch(vals: &[i64], run: &str) -> RecordBatch {
+    /// Rows of `x` with `run` as their run_id (the sink's tests too).
+    pub(in crate::sink) fn batch(vals: &[i64], run: &str) -> RecordBatch {
         let schema = Arc::new(Schema::new(vec![
             Field::new("x", DataType::Int64, false),
             Field::new("run_id", DataType::Utf8, false),
