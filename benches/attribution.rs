@@ -39,11 +39,21 @@ fn main() {
     );
 
     // Round-robin the batches over the planning partitions, as a scan would.
-    let mut parts: Vec<Vec<RecordBatch>> = vec![Vec::new(); TARGET_PARTITIONS];
+    let partitions = std::env::var("BENCH_PARTITIONS")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(TARGET_PARTITIONS);
+    let mut parts: Vec<Vec<RecordBatch>> = vec![Vec::new(); partitions];
     for (i, b) in batches.into_iter().enumerate() {
-        parts[i % TARGET_PARTITIONS].push(b);
+        parts[i % partitions].push(b);
     }
     let ctx = new_context();
+    ctx.state_ref()
+        .write()
+        .config_mut()
+        .options_mut()
+        .execution
+        .target_partitions = partitions;
     if std::env::var_os("BENCH_PARTIAL_AGG").is_none() {
         skip_partial_aggregation(&ctx);
     }
@@ -55,16 +65,41 @@ fn main() {
         .build()
         .expect("tokio runtime");
 
-    let t1 = Instant::now();
-    let out = rt
-        .block_on(compute_attribution_state(&ctx))
-        .expect("attribution_state");
-    let secs = t1.elapsed().as_secs_f64();
-    let rows: usize = out.iter().map(RecordBatch::num_rows).sum();
-    println!(
-        "attribution_state: {rows} rows from {observations} observations in {secs:.2}s  \
-         {:.0} observations/s  {:.0} rows/s",
-        observations as f64 / secs,
-        rows as f64 / secs
-    );
+    if std::env::var_os("BENCH_EXPLAIN").is_some() {
+        // Per-operator times: the same statement under EXPLAIN ANALYZE.
+        let sql = driftlake::engine::sql::sql_file("attribution_state")
+            .expect("embedded sql/attribution_state.sql")
+            .text;
+        let plan = rt
+            .block_on(async {
+                ctx.sql(&format!("EXPLAIN ANALYZE {sql}"))
+                    .await?
+                    .collect()
+                    .await
+            })
+            .expect("explain analyze");
+        println!(
+            "{}",
+            datafusion::arrow::util::pretty::pretty_format_batches(&plan).expect("plan")
+        );
+    }
+    // BENCH_REPEAT=n runs the statement n times (for a profiler), one line each.
+    let repeat: usize = std::env::var("BENCH_REPEAT")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1);
+    for _ in 0..repeat {
+        let t1 = Instant::now();
+        let out = rt
+            .block_on(compute_attribution_state(&ctx))
+            .expect("attribution_state");
+        let secs = t1.elapsed().as_secs_f64();
+        let rows: usize = out.iter().map(RecordBatch::num_rows).sum();
+        println!(
+            "attribution_state: {rows} rows from {observations} observations in {secs:.2}s  \
+             {:.0} observations/s  {:.0} rows/s",
+            observations as f64 / secs,
+            rows as f64 / secs
+        );
+    }
 }

@@ -399,11 +399,21 @@ fn is_plain(c: Char) -> bool {
 
 /// SHA-256 of the token's UTF-8, using `utf8` as scratch. parity A7: a lone
 /// surrogate makes Python's encode raise, which ends the whole session.
+///
+/// First tokens repeat across a shard's sessions (`ls`, `cd`, `wget`), so
+/// each thread keeps the digests of the tokens it has seen, up to
+/// [`TOKEN_CACHE_MAX`] of them (then it starts over).
 fn hash_token(
     token: &[Char],
     command: usize,
     utf8: &mut Vec<u8>,
 ) -> Result<[u8; 32], ExtractError> {
+    thread_local! {
+        static CACHE: std::cell::RefCell<TokenCache> = std::cell::RefCell::default();
+    }
+    if let Some(d) = CACHE.with_borrow(|c| c.get(token).copied()) {
+        return Ok(d);
+    }
     utf8.clear();
     for &c in token {
         let ch = char::from_u32(c).ok_or(ExtractError::FirstTokenNotUtf8 { command })?;
@@ -413,8 +423,25 @@ fn hash_token(
     let d = ring::digest::digest(&ring::digest::SHA256, utf8);
     let mut out = [0u8; 32];
     out.copy_from_slice(d.as_ref());
+    if token.len() <= TOKEN_CACHE_MAX_LEN {
+        CACHE.with_borrow_mut(|c| {
+            if c.len() >= TOKEN_CACHE_MAX {
+                c.clear();
+            }
+            c.insert(token.into(), out);
+        });
+    }
     Ok(out)
 }
+
+/// A thread's first-token digests (see [`hash_token`]).
+type TokenCache = rustc_hash::FxHashMap<Box<[Char]>, [u8; 32]>;
+
+/// How many first-token digests a thread keeps.
+const TOKEN_CACHE_MAX: usize = 4096;
+
+/// Longer first tokens are hashed every time (they rarely repeat).
+const TOKEN_CACHE_MAX_LEN: usize = 64;
 
 /// §4.3 membership of a first token, by exact string equality.
 fn token_sets(token: &[Char]) -> TokenSets {

@@ -8,7 +8,7 @@
 //! Confidence literals are the reference's, hard-coded in each feature (spec
 //! §2.12, bottom list).
 
-use std::collections::HashSet;
+use rustc_hash::FxHashSet as HashSet;
 
 use crate::extract::behave::ctx::{Command, SessionCtx, TokenSets};
 use crate::extract::behave::numeric::{correlation, fmean, fsum, median, py_max, py_min, stdev};
@@ -298,7 +298,8 @@ fn backtracks(commands: &[Command]) -> usize {
     let Some(first) = commands.first() else {
         return 0;
     };
-    let mut seen: HashSet<&[u8; 32]> = HashSet::from([&first.first_token_hash]);
+    let mut seen: HashSet<&[u8; 32]> = HashSet::default();
+    seen.insert(&first.first_token_hash);
     let mut count = 0;
     for w in commands.windows(2) {
         let (prev, cur) = (&w[0].first_token_hash, &w[1].first_token_hash);
