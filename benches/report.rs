@@ -239,6 +239,7 @@ fn generate(lake: &Path) {
     );
     let plan = JobPlan {
         max_rows_per_file: driftlake::sink::FILE_ROWS,
+        stream_shards_from: driftlake::job::STREAM_SHARDS_FROM,
         name: "bench-report".into(),
         lake: lake.to_str().expect("utf8").into(),
         sources: vec![

@@ -23,7 +23,10 @@ pub mod syslog;
 
 pub use asciicast::{decode_asciicast, decode_asciicast_object, CastHeader, CastSession};
 pub use frame::{Compression, FrameError, LineFramer, LineSink, StreamDecoder, MAX_LINE_BYTES};
-pub use sessrec::{decode_shard, Header, RawEvent, SessionRecord, SessrecDecoder, ShardSessions};
+pub use sessrec::{
+    decode_shard, Header, RawEvent, SessionRecord, SessionStream, SessrecDecoder, SessrecScan,
+    ShardSessions,
+};
 pub use syslog::{decode_syslog, SessionRecorded, SyslogDecoder, SyslogRecords};
 
 /// Decode a whole sessrec object held in memory, gzip/zstd or plain

@@ -123,6 +123,8 @@ pub struct SessionRecord {
     pub t_overflow: bool,
     /// Lines attributed to this sid (every bucket).
     pub lines: u64,
+    /// The 1-based number of the last line attributed to this sid.
+    pub last_line: u64,
 }
 
 impl SessionRecord {
@@ -218,7 +220,9 @@ impl SessrecDecoder {
 
     /// Read one line (without its `\n`). `line_no` is 1-based and
     /// `byte_offset` is where the line starts in the (decompressed) shard.
-    pub fn push_line(&mut self, line: &[u8], line_no: u64, byte_offset: u64) {
+    /// Returns the index of the session the line was attributed to (in
+    /// first-seen order), if any.
+    pub fn push_line(&mut self, line: &[u8], line_no: u64, byte_offset: u64) -> Option<usize> {
         if line.len() > MAX_LINE_BYTES {
             self.stats.add_dead();
             self.dead.push(DeadLetter::new(
@@ -232,15 +236,24 @@ impl SessrecDecoder {
                 ),
                 line,
             ));
-            return;
+            return None;
         }
         let body = line.strip_suffix(b"\r").unwrap_or(line);
         if body.iter().all(|&b| matches!(b, b' ' | b'\t' | b'\r')) {
             self.stats.add_skipped();
-            return;
+            return None;
         }
         let mark = self.chars.len();
         let result = self.classify(body);
+        let attributed = match &result {
+            Ok((idx, _)) | Err((Some(idx), ..)) => Some(*idx),
+            Err((None, ..)) => None,
+        };
+        if let Some(i) = attributed {
+            let s = &mut self.sessions[i];
+            s.lines += 1;
+            s.last_line = line_no;
+        }
         match result {
             Ok((idx, LineKind::Event { t, ch, d })) => {
                 // Keep only d's chars, moved to where this line's text began.
@@ -252,20 +265,17 @@ impl SessrecDecoder {
                     None => 0,
                 };
                 self.chars.truncate(mark + len);
-                let s = &mut self.sessions[idx];
-                s.events.push(RawEvent {
+                self.sessions[idx].events.push(RawEvent {
                     t,
                     ch,
                     start: mark,
                     len,
                 });
-                s.lines += 1;
                 self.stats.add_ok();
             }
             Ok((idx, LineKind::Header(h))) => {
                 self.chars.truncate(mark);
                 let s = &mut self.sessions[idx];
-                s.lines += 1;
                 if s.header.is_some() {
                     self.stats.add_skipped();
                 } else {
@@ -275,18 +285,13 @@ impl SessrecDecoder {
             }
             Ok((idx, LineKind::Skip(rule))) => {
                 self.chars.truncate(mark);
-                let s = &mut self.sessions[idx];
-                s.lines += 1;
                 if rule == SkipRule::TruncationSentinel {
-                    s.truncated = true;
+                    self.sessions[idx].truncated = true;
                 }
                 self.stats.add_skipped();
             }
-            Err((sid_idx, reason, detail)) => {
+            Err((_, reason, detail)) => {
                 self.chars.truncate(mark);
-                if let Some(i) = sid_idx {
-                    self.sessions[i].lines += 1;
-                }
                 self.stats.add_dead();
                 self.dead.push(DeadLetter::new(
                     Some(line_no),
@@ -297,6 +302,7 @@ impl SessrecDecoder {
                 ));
             }
         }
+        attributed
     }
 
     /// Record a line the framer found too long to buffer (it passes only the
@@ -346,6 +352,7 @@ impl SessrecDecoder {
             truncated: false,
             t_overflow: false,
             lines: 0,
+            last_line: 0,
         });
         self.last = Some(i);
         Ok(i)
@@ -478,7 +485,7 @@ const T_OVERFLOW: &str =
 
 impl LineSink for SessrecDecoder {
     fn line(&mut self, line: &[u8], line_no: u64, byte_offset: u64) {
-        self.push_line(line, line_no, byte_offset);
+        let _ = self.push_line(line, line_no, byte_offset);
     }
     fn too_long(&mut self, len: u64, raw_sha256: [u8; 32], line_no: u64, byte_offset: u64) {
         self.push_too_long(len, raw_sha256, line_no, byte_offset);
@@ -544,6 +551,165 @@ fn parse_header(tape: &Tape, h: usize, chars: &[Char]) -> Result<Header, String>
         timestamp,
         term,
     })
+}
+
+/// The first of two passes over a shard too large to hold (see
+/// [`SessionStream`]): reads every line as [`SessrecDecoder`] does but keeps
+/// no payload, events or dead letters, only each sid's last line.
+#[derive(Debug, Default)]
+pub struct SessrecScan {
+    dec: SessrecDecoder,
+}
+
+impl SessrecScan {
+    /// An empty scan.
+    pub fn new() -> Self {
+        SessrecScan::default()
+    }
+
+    /// The number of the last line of each session, in first-seen order.
+    pub fn last_lines(self) -> Vec<u64> {
+        self.dec.sessions.iter().map(|s| s.last_line).collect()
+    }
+
+    fn forget(&mut self, session: Option<usize>) {
+        self.dec.chars.clear();
+        self.dec.dead.clear();
+        if let Some(i) = session {
+            self.dec.sessions[i].events.clear();
+        }
+    }
+}
+
+impl LineSink for SessrecScan {
+    fn line(&mut self, line: &[u8], line_no: u64, byte_offset: u64) {
+        let s = self.dec.push_line(line, line_no, byte_offset);
+        self.forget(s);
+    }
+    fn too_long(&mut self, len: u64, raw_sha256: [u8; 32], line_no: u64, byte_offset: u64) {
+        self.dec
+            .push_too_long(len, raw_sha256, line_no, byte_offset);
+        self.forget(None);
+    }
+}
+
+/// The second pass over a shard too large to hold: the same decoding as
+/// [`SessrecDecoder`], but each session is handed over
+/// ([`SessionStream::drain_ready`]) as soon as its last line, known from a
+/// [`SessrecScan`] of the same bytes, has been read, and its payload is
+/// then dropped. What it holds is the payload of the sessions still open
+/// (one at a time for a shard written session after session, as sessrec
+/// writes), a few bytes per session seen, and the dead letters not yet
+/// taken ([`SessionStream::take_dead`]).
+#[derive(Debug)]
+pub struct SessionStream {
+    dec: SessrecDecoder,
+    last_lines: Vec<u64>,
+    ready: Vec<usize>,
+    /// Payload chars of the sessions already handed over.
+    dead_chars: usize,
+    /// Compact past this many [`Self::dead_chars`].
+    compact_at: usize,
+    mismatch: Option<String>,
+}
+
+/// Compact the payload buffer when it holds more than this many chars of
+/// sessions already handed over (and they are at least half of it).
+const COMPACT_CHARS: usize = 16 << 20;
+
+impl SessionStream {
+    /// A second pass for a shard whose scan gave `last_lines`.
+    pub fn new(last_lines: Vec<u64>) -> Self {
+        SessionStream {
+            dec: SessrecDecoder::new(),
+            last_lines,
+            ready: Vec::new(),
+            dead_chars: 0,
+            compact_at: COMPACT_CHARS,
+            mismatch: None,
+        }
+    }
+
+    /// Hand every session whose last line has been read to `each` (with the
+    /// payload buffer its events point into), in the order they completed,
+    /// then drop their events and payload.
+    pub fn drain_ready(&mut self, mut each: impl FnMut(&SessionRecord, &[Char])) {
+        for i in std::mem::take(&mut self.ready) {
+            let s = &mut self.dec.sessions[i];
+            each(s, &self.dec.chars);
+            self.dead_chars += s.events.iter().map(|e| e.len).sum::<usize>();
+            s.events = Vec::new();
+        }
+        if self.dead_chars > self.compact_at && self.dead_chars * 2 > self.dec.chars.len() {
+            self.compact();
+        }
+    }
+
+    /// Move the payload of the sessions still open to a new buffer.
+    fn compact(&mut self) {
+        let live = self.dec.chars.len() - self.dead_chars;
+        let mut chars = Vec::with_capacity(live);
+        for s in &mut self.dec.sessions {
+            for e in &mut s.events {
+                let start = chars.len();
+                chars.extend_from_slice(&self.dec.chars[e.start..e.start + e.len]);
+                e.start = start;
+            }
+        }
+        self.dec.chars = chars;
+        self.dead_chars = 0;
+    }
+
+    /// The dead letters read since the last call, in line order.
+    pub fn take_dead(&mut self) -> Vec<DeadLetter> {
+        std::mem::take(&mut self.dec.dead)
+    }
+
+    /// Close the pass: the shard's line accounting, or why the bytes read
+    /// were not those the scan read (the object changed in between).
+    ///
+    /// # Errors
+    /// A description of the first difference from the scan.
+    pub fn finish(self) -> Result<RecordStats, String> {
+        if let Some(m) = self.mismatch {
+            return Err(m);
+        }
+        if self.dec.sessions.len() != self.last_lines.len() {
+            return Err(format!(
+                "the second pass read {} sessions, the first {}",
+                self.dec.sessions.len(),
+                self.last_lines.len()
+            ));
+        }
+        if !self.ready.is_empty() || self.dec.sessions.iter().any(|s| !s.events.is_empty()) {
+            return Err("sessions were left open at the end of the second pass".into());
+        }
+        Ok(self.dec.stats)
+    }
+
+    fn attributed(&mut self, session: Option<usize>, line_no: u64) {
+        let Some(i) = session else { return };
+        match self.last_lines.get(i) {
+            Some(&last) if line_no == last => self.ready.push(i),
+            Some(&last) if line_no < last => {}
+            _ => {
+                self.mismatch.get_or_insert_with(|| {
+                    format!("line {line_no} differs from the first pass (the object changed while it was read)")
+                });
+            }
+        }
+    }
+}
+
+impl LineSink for SessionStream {
+    fn line(&mut self, line: &[u8], line_no: u64, byte_offset: u64) {
+        let s = self.dec.push_line(line, line_no, byte_offset);
+        self.attributed(s, line_no);
+    }
+    fn too_long(&mut self, len: u64, raw_sha256: [u8; 32], line_no: u64, byte_offset: u64) {
+        self.dec
+            .push_too_long(len, raw_sha256, line_no, byte_offset);
+    }
 }
 
 /// Decode a whole uncompressed shard held in memory.

@@ -368,7 +368,8 @@ impl StorageSection {
 }
 
 /// `[engine]`: how much memory the SQL stages (attribution, drift events,
-/// agent profiles, correlations) may hold before they spill to disk.
+/// agent profiles, correlations) may hold before they spill to disk, and
+/// from what size a sessrec shard is streamed rather than held.
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct EngineSection {
@@ -378,6 +379,28 @@ pub struct EngineSection {
     /// Where spill files go (a local directory, created if missing).
     /// Absent: the OS temporary directory.
     pub spill_dir: Option<String>,
+    /// sessrec shards of at least this many bytes (object size) are read
+    /// in two streamed passes instead of being held whole: bytes or a size
+    /// such as `"64MiB"`; 0 streams every shard. Absent:
+    /// [`STREAM_SHARDS_FROM`].
+    pub stream_shards_from: Option<toml::Value>,
+}
+
+/// The default `[engine] stream_shards_from`: shards from 64 MiB on are
+/// read in two streamed passes.
+pub const STREAM_SHARDS_FROM: u64 = 64 << 20;
+
+/// A size key's value: bytes, or a size such as `"512MiB"`.
+fn size_value(key: &str, v: &toml::Value) -> Result<usize, String> {
+    match v {
+        toml::Value::Integer(n) => {
+            usize::try_from(*n).map_err(|_| format!("[engine] {key} = {n}: not a size"))
+        }
+        toml::Value::String(s) => parse_size(s).map_err(|e| format!("[engine] {key}: {e}")),
+        v => Err(format!(
+            "[engine] {key} = {v}: bytes or a size such as \"512MiB\""
+        )),
+    }
 }
 
 /// The smallest memory limit accepted: below it no stage can run.
@@ -389,21 +412,11 @@ impl EngineSection {
     /// # Errors
     /// A message naming the key when a value is malformed or out of range.
     pub fn plan(&self) -> Result<crate::engine::context::EngineOptions, String> {
-        let memory_limit = match &self.memory_limit {
-            None => None,
-            Some(toml::Value::Integer(n)) => Some(
-                usize::try_from(*n)
-                    .map_err(|_| format!("[engine] memory_limit = {n}: not a size"))?,
-            ),
-            Some(toml::Value::String(s)) => {
-                Some(parse_size(s).map_err(|e| format!("[engine] memory_limit: {e}"))?)
-            }
-            Some(v) => {
-                return Err(format!(
-                    "[engine] memory_limit = {v}: bytes or a size such as \"512MiB\""
-                ))
-            }
-        };
+        let memory_limit = self
+            .memory_limit
+            .as_ref()
+            .map(|v| size_value("memory_limit", v))
+            .transpose()?;
         if let Some(n) = memory_limit {
             check_memory_limit(n).map_err(|e| format!("[engine] memory_limit: {e}"))?;
         }
@@ -421,6 +434,17 @@ impl EngineSection {
             memory_limit,
             spill_dir,
         })
+    }
+
+    /// The validated `stream_shards_from`.
+    ///
+    /// # Errors
+    /// A message naming the key when the value is not a size.
+    pub fn stream_shards_from(&self) -> Result<u64, String> {
+        match &self.stream_shards_from {
+            None => Ok(STREAM_SHARDS_FROM),
+            Some(v) => Ok(size_value("stream_shards_from", v)? as u64),
+        }
     }
 }
 
@@ -491,6 +515,9 @@ pub struct JobPlan {
     pub lake: String,
     /// `[lake] max_rows_per_file`, at least 1.
     pub max_rows_per_file: usize,
+    /// `[engine] stream_shards_from`: sessrec shards of at least this many
+    /// bytes are read in two streamed passes.
+    pub stream_shards_from: u64,
     /// Sources in job-file order (sessrec, session_logs, asciicast).
     pub sources: Vec<SourceSpec>,
     /// Run the sessions stage.
@@ -755,6 +782,7 @@ impl JobSpec {
             name: name.to_string(),
             lake,
             max_rows_per_file,
+            stream_shards_from: self.engine.stream_shards_from().map_err(invalid)?,
             sources,
             sessions,
             attribution,
@@ -1098,10 +1126,20 @@ attribution = false
             ("spill_dir = \"s3://b/tmp\"", "[engine] spill_dir"),
             ("spill_dir = \" \"", "[engine] spill_dir is empty"),
             ("memory = 5", "memory"),
+            (
+                "stream_shards_from = \"big\"",
+                "[engine] stream_shards_from",
+            ),
+            ("stream_shards_from = -1", "[engine] stream_shards_from"),
+            ("stream_shards_from = true", "[engine] stream_shards_from"),
         ] {
             let err = plan(bad).unwrap_err();
             assert!(err.contains(names), "{bad}: {err}");
         }
+        assert_eq!(plan("").unwrap().stream_shards_from, STREAM_SHARDS_FROM);
+        let from = |body: &str| plan(body).unwrap().stream_shards_from;
+        assert_eq!(from("stream_shards_from = \"1GiB\""), 1 << 30);
+        assert_eq!(from("stream_shards_from = 0"), 0);
     }
 
     #[test]

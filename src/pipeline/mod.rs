@@ -53,6 +53,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::agents::{self, AgentRead, ReadMode};
+use crate::decode::{LineSink, StreamDecoder};
 use crate::error::{Error, Result};
 use crate::extract::behave::extract_session;
 use crate::job::JobPlan;
@@ -60,7 +61,7 @@ use crate::model::dead_letter::{DeadLetter, RecordStats};
 use crate::model::observation::{Observation, Primitive, ValueKind};
 use crate::model::schema::{self, DlqRow, InputRow, ObservationRow, RunRow, SessionRow, Table};
 use crate::sink::{merge_rows, Lake, Partition, SinkError};
-use crate::source::{self, InputKind, InputRef, Listing, RejectedName, StoreUrl};
+use crate::source::{self, InputKind, InputRef, Listing, RejectedName, ShardName, StoreUrl};
 use spool::{Part, Piece, Spool};
 
 pub mod progress;
@@ -665,9 +666,18 @@ fn execute(
             .memory_limit
             .map_or(spool::DEFAULT_BUDGET, |l| l / 2),
     );
+    let no_identities = HashMap::new();
+    let log_reader = Reader {
+        rt: &handle,
+        identities: &no_identities,
+        run_id,
+        spool: &spool,
+        stream_from: plan.stream_shards_from,
+        chunk_rows: STREAM_CHUNK_ROWS.min(plan.max_rows_per_file),
+    };
     let log_outcomes: Vec<InputOutcome> = pool.install(|| {
         logs.par_iter()
-            .map(|(su, i)| read_input(&handle, su, i, &HashMap::new(), run_id, &spool))
+            .map(|(su, i)| log_reader.read_input(su, i))
             .collect::<Result<_>>()
     })?;
     let mut identities: HashMap<String, String> = HashMap::new();
@@ -717,10 +727,14 @@ fn execute(
         "Inputs decided against the input ledger."
     );
     let sessions_inputs = to_read;
+    let reader = Reader {
+        identities: &identities,
+        ..log_reader
+    };
     let session_outcomes: Vec<InputOutcome> = pool.install(|| {
         sessions_inputs
             .par_iter()
-            .map(|(su, i)| read_input(&handle, su, i, &identities, run_id, &spool))
+            .map(|(su, i)| reader.read_input(su, i))
             .collect::<Result<_>>()
     })?;
 
@@ -821,70 +835,222 @@ fn log_agent_read(input: &InputRef, read: &AgentRead) {
     debug_assert!(read.stats.balanced(), "accounting identity (lake.md §2)");
 }
 
-/// Fetch and decode one input on the current (rayon) thread; its session
-/// rows go to the spool.
-///
-/// # Errors
-/// Only when the spool fails (an input that cannot be read is a failed
-/// input, not an error).
-fn read_input(
-    rt: &tokio::runtime::Handle,
-    su: &StoreUrl,
-    input: &InputRef,
-    identities: &HashMap<String, String>,
-    run_id: &str,
-    spool: &Spool,
-) -> Result<InputOutcome> {
-    let bytes = match rt.block_on(source::fetch(su, input)) {
-        Ok(b) => b,
-        Err(e) => {
-            tracing::warn!(source = %input.url, error = %error_chain(&e), "Input failed.");
-            return Ok(InputOutcome::failed(error_chain(&e)));
+/// What reading an input needs of the run.
+struct Reader<'a> {
+    rt: &'a tokio::runtime::Handle,
+    identities: &'a HashMap<String, String>,
+    run_id: &'a str,
+    spool: &'a Spool,
+    /// sessrec shards of at least this many bytes are read in two streamed
+    /// passes (`[engine] stream_shards_from`).
+    stream_from: u64,
+    /// Rows such a shard leaves in the spool at a time: at most
+    /// [`STREAM_CHUNK_ROWS`], and at most a file's (`[lake]
+    /// max_rows_per_file`).
+    chunk_rows: usize,
+}
+
+/// Rows (sessions and observations, or dead letters) a streamed shard
+/// leaves in the spool at a time.
+const STREAM_CHUNK_ROWS: usize = 1 << 16;
+
+impl Reader<'_> {
+    /// Fetch and decode one input on the current (rayon) thread; its
+    /// session rows go to the spool.
+    ///
+    /// # Errors
+    /// Only when the spool fails (an input that cannot be read is a failed
+    /// input, not an error).
+    fn read_input(&self, su: &StoreUrl, input: &InputRef) -> Result<InputOutcome> {
+        let outcome = if input.kind == InputKind::Sessrec && input.size >= self.stream_from {
+            self.read_sessrec_streamed(su, input)?
+        } else {
+            self.read_whole(su, input)?
+        };
+        match &outcome.error {
+            Some(err) => tracing::warn!(source = %input.url, error = %err, "Input failed."),
+            None => tracing::info!(
+                source = %input.url,
+                records_read = outcome.stats.read,
+                records_ok = outcome.stats.ok,
+                records_skipped = outcome.stats.skipped,
+                records_dead = outcome.stats.dead,
+                sessions = outcome.sessions.len(),
+                "Input decoded."
+            ),
         }
-    };
-    let none = |o: InputOutcome| (o, Vec::new());
-    let (mut outcome, decoded) = match input.kind {
-        InputKind::Sessrec => read_sessrec(input, &bytes, identities),
-        InputKind::Asciicast => read_asciicast(input, &bytes, identities),
-        InputKind::SessionLog => none(read_session_log(input, &bytes)),
-        InputKind::AgentEvents => none(InputOutcome::failed(
-            "agent telemetry is read by the agents stage".into(),
-        )),
-        InputKind::Otlp => none(read_otlp(input, &bytes, run_id)),
-        InputKind::Spec => none(InputOutcome::failed(
-            "spec manifests are read before the run".into(),
-        )),
-    };
-    drop(bytes);
-    let rows = decoded
-        .iter()
-        .map(|s| 1 + s.observations.len())
-        .sum::<usize>();
-    outcome.sessions = spool_sessions(input, decoded, run_id, spool)?;
-    let dead = outcome.dlq.len();
-    spool_dead_letters(input, &mut outcome, run_id, spool)?;
-    match &outcome.error {
-        Some(err) => tracing::warn!(source = %input.url, error = %err, "Input failed."),
-        None => tracing::info!(
-            source = %input.url,
-            records_read = outcome.stats.read,
-            records_ok = outcome.stats.ok,
-            records_skipped = outcome.stats.skipped,
-            records_dead = outcome.stats.dead,
-            sessions = outcome.sessions.len(),
-            "Input decoded."
-        ),
-    }
-    debug_assert!(outcome.stats.balanced(), "accounting identity (lake.md §2)");
-    let rows = rows
-        + outcome
-            .evidence
+        debug_assert!(outcome.stats.balanced(), "accounting identity (lake.md §2)");
+        let rows = outcome
+            .sessions
             .iter()
-            .map(|(_, b)| b.num_rows())
-            .sum::<usize>()
-        + dead;
-    progress::advance("decode", "", input.size, rows as u64);
-    Ok(outcome)
+            .map(|s| 1 + s.observations())
+            .sum::<u64>()
+            + outcome
+                .evidence
+                .iter()
+                .map(|(_, b)| b.num_rows() as u64)
+                .sum::<u64>()
+            + outcome.dead.values().sum::<u64>();
+        progress::advance("decode", "", input.size, rows);
+        Ok(outcome)
+    }
+
+    /// An input fetched whole and decoded.
+    fn read_whole(&self, su: &StoreUrl, input: &InputRef) -> Result<InputOutcome> {
+        let (identities, run_id, spool) = (self.identities, self.run_id, self.spool);
+        let bytes = match self.rt.block_on(source::fetch(su, input)) {
+            Ok(b) => b,
+            Err(e) => return Ok(InputOutcome::failed(error_chain(&e))),
+        };
+        let none = |o: InputOutcome| (o, Vec::new());
+        let (mut outcome, decoded) = match input.kind {
+            InputKind::Sessrec => read_sessrec(input, &bytes, identities),
+            InputKind::Asciicast => read_asciicast(input, &bytes, identities),
+            InputKind::SessionLog => none(read_session_log(input, &bytes)),
+            InputKind::AgentEvents => none(InputOutcome::failed(
+                "agent telemetry is read by the agents stage".into(),
+            )),
+            InputKind::Otlp => none(read_otlp(input, &bytes, run_id)),
+            InputKind::Spec => none(InputOutcome::failed(
+                "spec manifests are read before the run".into(),
+            )),
+        };
+        drop(bytes);
+        outcome.sessions = spool_sessions(input, decoded, run_id, spool)?;
+        spool_dead_letters(input, &mut outcome, run_id, spool)?;
+        Ok(outcome)
+    }
+
+    /// A sessrec shard too large to hold, read twice as a stream: first to
+    /// learn each session's last line ([`crate::decode::SessrecScan`]),
+    /// then to extract each session as soon as that line is read
+    /// ([`crate::decode::SessionStream`]), its rows going to the spool a
+    /// chunk at a time. The rows are those of [`read_sessrec`]; what is
+    /// held is the payload of the sessions still open and one chunk of
+    /// rows. An input that fails on the way (a read error, a corrupt
+    /// stream, an object that changed between the passes) leaves nothing
+    /// in the spool.
+    fn read_sessrec_streamed(&self, su: &StoreUrl, input: &InputRef) -> Result<InputOutcome> {
+        let Some(shard) = input.shard.as_ref() else {
+            let why = "sessrec input without a validated name";
+            return Ok(InputOutcome::failed(why.into()));
+        };
+        let mut scan = crate::decode::SessrecScan::new();
+        if let Err(why) = self.stream_pass(su, input, &mut scan, &mut |_| Ok(()))? {
+            return Ok(InputOutcome::failed(why));
+        }
+        let mut outcome = InputOutcome {
+            stats: RecordStats::default(),
+            sessions: Vec::new(),
+            dlq: Vec::new(),
+            dead: BTreeMap::new(),
+            dlq_days: BTreeSet::new(),
+            identities: Vec::new(),
+            error: None,
+            dates: Vec::new(),
+            bytes_done: input.size,
+            evidence: Vec::new(),
+            partial: false,
+        };
+        let mut dates = BTreeSet::from([shard.date]);
+        let mut out: Vec<SessionOut> = Vec::new();
+        let mut rows = 0usize;
+        let mut flush = |stream: &mut crate::decode::SessionStream,
+                         outcome: &mut InputOutcome,
+                         last: bool|
+         -> Result<()> {
+            stream.drain_ready(|rec, chars| {
+                let s = build_session(
+                    sessrec_session(shard, rec, chars),
+                    input,
+                    shard.date,
+                    self.identities,
+                );
+                rows += 1 + s.observations.len();
+                dates.insert(s.date);
+                out.push(s);
+            });
+            outcome.dlq.extend(
+                stream
+                    .take_dead()
+                    .iter()
+                    .map(|d| (shard.date, dlq_row(input, d))),
+            );
+            if last || rows >= self.chunk_rows {
+                let metas =
+                    spool_sessions(input, std::mem::take(&mut out), self.run_id, self.spool)?;
+                outcome.sessions.extend(metas);
+                rows = 0;
+            }
+            if last || outcome.dlq.len() >= self.chunk_rows {
+                spool_dead_letters(input, outcome, self.run_id, self.spool)?;
+            }
+            Ok(())
+        };
+        let mut stream = crate::decode::SessionStream::new(scan.last_lines());
+        let read = self.stream_pass(su, input, &mut stream, &mut |s| {
+            flush(s, &mut outcome, false)
+        });
+        let read = match read {
+            Ok(Ok(())) => flush(&mut stream, &mut outcome, true).map(|()| stream.finish()),
+            Ok(Err(why)) => Ok(Err(why)),
+            Err(e) => Err(e),
+        };
+        let read = read.inspect_err(|_| self.spool.discard(&input.url))?;
+        match read {
+            Ok(stats) => {
+                outcome.stats = stats;
+                outcome.dates = dates.into_iter().collect();
+                Ok(outcome)
+            }
+            Err(why) => {
+                self.spool.discard(&input.url);
+                Ok(InputOutcome::failed(why))
+            }
+        }
+    }
+
+    /// Stream the whole object through decompression and line framing into
+    /// `sink`, calling `after` once a chunk's lines are in (and at the end).
+    /// The inner error is why the input cannot be read; the outer one a
+    /// failure of `after`.
+    fn stream_pass<S: LineSink>(
+        &self,
+        su: &StoreUrl,
+        input: &InputRef,
+        sink: &mut S,
+        after: &mut dyn FnMut(&mut S) -> Result<()>,
+    ) -> Result<std::result::Result<(), String>> {
+        let mut sd = StreamDecoder::new();
+        let mut bad: Option<String> = None;
+        let mut fatal: Option<Error> = None;
+        let read = self
+            .rt
+            .block_on(source::stream_range(su, input, 0..input.size, |chunk| {
+                if bad.is_some() || fatal.is_some() {
+                    return;
+                }
+                if let Err(e) = sd.push(chunk, sink) {
+                    bad = Some(error_chain(&e));
+                } else if let Err(e) = after(sink) {
+                    fatal = Some(e);
+                }
+            }));
+        if let Some(e) = fatal {
+            return Err(e);
+        }
+        if let Some(why) = bad {
+            return Ok(Err(why));
+        }
+        if let Err(e) = read {
+            return Ok(Err(error_chain(&e)));
+        }
+        if let Err(e) = sd.finish(sink) {
+            return Ok(Err(error_chain(&e)));
+        }
+        after(sink)?;
+        Ok(Ok(()))
+    }
 }
 
 /// Leave an input's sessions in the spool as rows, one piece per day, and
@@ -1080,6 +1246,28 @@ fn dlq_row(input: &InputRef, d: &DeadLetter) -> DlqRow {
     }
 }
 
+/// What the pipeline needs of one session of a DECNET shard.
+fn sessrec_session<'a>(
+    shard: &ShardName,
+    rec: &crate::decode::SessionRecord,
+    chars: &'a [crate::model::event::Char],
+) -> DecodedSession<'a> {
+    let header = rec.header.as_ref();
+    DecodedSession {
+        sid: rec.sid.clone(),
+        evidence_ref: shard.evidence_ref(&rec.sid),
+        decky: Some(shard.decky.clone()),
+        service: Some(shard.service.clone()),
+        header_ts: header.and_then(|h| h.timestamp),
+        term: header.and_then(|h| h.term.clone()),
+        width: header.map(|h| h.width),
+        height: header.map(|h| h.height),
+        truncated: rec.truncated,
+        refused: rec.t_overflow.then_some("t_overflow"),
+        events: rec.events(chars),
+    }
+}
+
 /// One DECNET shard: its outcome and its sessions.
 fn read_sessrec(
     input: &InputRef,
@@ -1094,24 +1282,14 @@ fn read_sessrec(
         Ok(d) => d,
         Err(e) => return (InputOutcome::failed(error_chain(&e)), Vec::new()),
     };
-    let mut sessions = Vec::with_capacity(decoded.sessions.len());
-    for rec in &decoded.sessions {
-        let header = rec.header.as_ref();
-        let s = DecodedSession {
-            sid: rec.sid.clone(),
-            evidence_ref: shard.evidence_ref(&rec.sid),
-            decky: Some(shard.decky.clone()),
-            service: Some(shard.service.clone()),
-            header_ts: header.and_then(|h| h.timestamp),
-            term: header.and_then(|h| h.term.clone()),
-            width: header.map(|h| h.width),
-            height: header.map(|h| h.height),
-            truncated: rec.truncated,
-            refused: rec.t_overflow.then_some("t_overflow"),
-            events: rec.events(&decoded.chars),
-        };
-        sessions.push(build_session(s, input, shard.date, identities));
-    }
+    let sessions: Vec<SessionOut> = decoded
+        .sessions
+        .iter()
+        .map(|rec| {
+            let s = sessrec_session(shard, rec, &decoded.chars);
+            build_session(s, input, shard.date, identities)
+        })
+        .collect();
     let dlq = decoded
         .dead
         .iter()

@@ -249,6 +249,34 @@ impl Spool {
         held
     }
 
+    /// Drop every piece `input` left (an input that failed after some of
+    /// its rows were spooled: its partitions keep their committed rows).
+    pub fn discard(&self, input: &str) {
+        let mut st = self.lock();
+        let mut freed = 0;
+        let mut files = Vec::new();
+        for pieces in st.days.values_mut() {
+            pieces.retain_mut(|h| {
+                if h.input != input {
+                    return true;
+                }
+                match &mut h.at {
+                    Where::Memory(b) => freed += batches_size(b),
+                    Where::Disk(path) => files.push(std::mem::take(path)),
+                }
+                false
+            });
+        }
+        st.days.retain(|_, pieces| !pieces.is_empty());
+        st.held -= freed;
+        drop(st);
+        for f in files {
+            if let Err(e) = std::fs::remove_file(&f) {
+                tracing::warn!(file = %f.display(), error = %e, "Cannot remove a spool file.");
+            }
+        }
+    }
+
     /// Spool files written and their bytes on disk.
     pub fn spilled(&self) -> (u64, u64) {
         let st = self.lock();
@@ -391,6 +419,34 @@ mod tests {
         );
         drop(spool);
         assert!(!dir.exists(), "the spool directory goes with the spool");
+    }
+
+    #[test]
+    fn a_discarded_input_leaves_no_piece_in_memory_or_on_disk() {
+        let tmp = tempfile::tempdir().unwrap();
+        let day = |d| NaiveDate::from_ymd_opt(2026, 5, d).unwrap();
+        let one = vec![batch(&["x"])];
+        let spool = Spool::new(tmp.path(), "r1", batches_size(&one));
+        spool.push(day(2), Part::Sessions, piece("a", one)).unwrap();
+        spool
+            .push(day(2), Part::Sessions, piece("b", vec![batch(&["y"])]))
+            .unwrap();
+        spool
+            .push(day(3), Part::Observations, piece("a", vec![batch(&["z"])]))
+            .unwrap();
+        assert_eq!(spool.spilled().0, 2, "past the budget");
+        spool.discard("a");
+        assert_eq!(spool.lock().held, 0, "a's piece in memory is freed");
+        let dir = tmp.path().join("driftlake-spool-r1");
+        assert_eq!(
+            std::fs::read_dir(&dir).unwrap().count(),
+            1,
+            "a's file is gone"
+        );
+        let left = spool.take(day(2), Part::Sessions).unwrap();
+        assert_eq!(left.len(), 1);
+        assert_eq!(left[0].input, "b");
+        assert!(spool.take(day(3), Part::Observations).unwrap().is_empty());
     }
 
     #[test]

@@ -158,21 +158,68 @@ impl Ran {
 }
 
 fn run_cases() -> Ran {
+    run_cases_streamed_from(driftlake::job::STREAM_SHARDS_FROM)
+}
+
+/// The cases, with shards of `stream_from` bytes or more read in two
+/// streamed passes.
+fn run_cases_streamed_from(stream_from: u64) -> Ran {
     let src = tempfile::tempdir().unwrap();
     for (decky, bytes) in cases() {
         write(src.path(), &shard_rel(decky), &bytes);
     }
     let lake = tempfile::tempdir().unwrap();
     let url = src.path().display().to_string();
-    let summary = run(
-        &plan(
-            &[(InputKind::Sessrec, &url)],
-            lake.path().to_str().unwrap(),
-            false,
-        ),
-        2,
+    let mut p = plan(
+        &[(InputKind::Sessrec, &url)],
+        lake.path().to_str().unwrap(),
+        false,
     );
+    p.stream_shards_from = stream_from;
+    let summary = run(&p, 2);
     Ran { summary, lake }
+}
+
+#[test]
+fn every_bad_input_case_reads_the_same_when_streamed() {
+    let whole = run_cases();
+    let streamed = run_cases_streamed_from(0);
+    let accounts = |r: &Ran| {
+        let mut v: Vec<String> = r
+            .summary
+            .inputs
+            .iter()
+            .map(|i| {
+                format!(
+                    "{} {} {} {} {} {} {} {:?}",
+                    i.source
+                        .split('/')
+                        .rev()
+                        .take(4)
+                        .collect::<Vec<_>>()
+                        .join("/"),
+                    i.status,
+                    i.records_read,
+                    i.records_ok,
+                    i.records_skipped,
+                    i.records_dead,
+                    i.rows_out,
+                    i.error
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(accounts(&whole), accounts(&streamed));
+    assert!(whole.summary.inputs.len() > 10);
+    for t in ["sessions", "observations", "dlq"] {
+        // The shard URLs differ by their temporary directory only.
+        let rows = |r: &Ran| table_rows(r.lake.path(), t, &["run_id", "shard", "source"]);
+        let a = rows(&whole);
+        assert!(t == "dlq" || !a.is_empty(), "{t}");
+        assert_eq!(a, rows(&streamed), "{t}");
+    }
 }
 
 #[test]

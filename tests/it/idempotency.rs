@@ -79,6 +79,7 @@ pub mod support {
     pub fn plan(sources: &[(InputKind, &str)], lake: &str, attribution: bool) -> JobPlan {
         JobPlan {
             max_rows_per_file: driftlake::sink::FILE_ROWS,
+            stream_shards_from: driftlake::job::STREAM_SHARDS_FROM,
             name: "it".into(),
             lake: lake.into(),
             sources: sources
@@ -367,6 +368,50 @@ fn fresh_lake_and_thread_count_give_the_same_rows_and_ids() {
         assert_eq!(id, &pipeline::observation_id(r, p));
         assert!(seen.insert((r.clone(), p.clone())), "duplicate ({r}, {p})");
     }
+}
+
+#[test]
+fn shards_read_in_two_streamed_passes_give_the_same_lake() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    copy_tree(&demo_dir(), &src);
+    let srcs = demo_sources(&src);
+    let a = tmp.path().join("a");
+    let b = tmp.path().join("b");
+    let whole = run(&plan(&as_refs(&srcs), a.to_str().unwrap(), false), 2);
+    let mut streamed = plan(&as_refs(&srcs), b.to_str().unwrap(), false);
+    streamed.stream_shards_from = 0;
+    // Small chunks: a shard's rows reach the spool in many pieces a day.
+    streamed.max_rows_per_file = 7;
+    let streamed = run(&streamed, 2);
+    assert!(whole.sessions.ok > 0);
+    assert_eq!(
+        format!(
+            "{:?}",
+            (whole.sessions, whole.observations, whole.dead_letters)
+        ),
+        format!(
+            "{:?}",
+            (
+                streamed.sessions,
+                streamed.observations,
+                streamed.dead_letters
+            )
+        )
+    );
+    // The same rows, in files of 7 rows rather than one file a partition.
+    for t in ["sessions", "observations", "dlq", "_inputs"] {
+        let ra = table_rows(&a, t, &["run_id"]);
+        assert!(!ra.is_empty(), "{t}");
+        assert_eq!(ra, table_rows(&b, t, &["run_id"]), "{t}");
+    }
+    let parquet_files = |l: &Path| {
+        files(&l.join("observations"))
+            .keys()
+            .filter(|k| k.ends_with(".parquet"))
+            .count()
+    };
+    assert!(parquet_files(&b) > 2 * parquet_files(&a));
 }
 
 #[test]

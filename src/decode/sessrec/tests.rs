@@ -513,6 +513,135 @@ fn adversarial_shard_in_small_chunks() {
     }
 }
 
+/// What the whole decode says of one session, keyed by sid: (header,
+/// truncated, t_overflow, lines, last_line, events as (t bits, ch, chars)).
+type SessionView = (
+    Option<Header>,
+    bool,
+    bool,
+    u64,
+    u64,
+    Vec<(u64, Channel, Vec<Char>)>,
+);
+
+fn view(s: &SessionRecord, chars: &[Char]) -> (String, SessionView) {
+    let events = s
+        .events
+        .iter()
+        .map(|e| {
+            (
+                e.t.to_bits(),
+                e.ch,
+                chars[e.start..e.start + e.len].to_vec(),
+            )
+        })
+        .collect();
+    let v = (
+        s.header.clone(),
+        s.truncated,
+        s.t_overflow,
+        s.lines,
+        s.last_line,
+        events,
+    );
+    (s.sid.clone(), v)
+}
+
+/// The two-pass read of `bytes` in chunks of `step`: sessions as handed
+/// over (in completion order), dead letters, the accounting, and the
+/// largest payload buffer seen after a drain.
+type Streamed = (
+    Vec<(String, SessionView)>,
+    Vec<DeadLetter>,
+    Result<RecordStats, String>,
+    usize,
+);
+
+fn two_pass(scanned: &[u8], read: &[u8], step: usize, compact_at: usize) -> Streamed {
+    let mut scan = SessrecScan::new();
+    let mut sd = StreamDecoder::new();
+    for piece in scanned.chunks(step.max(1)) {
+        sd.push(piece, &mut scan).unwrap();
+    }
+    sd.finish(&mut scan).unwrap();
+    let mut stream = SessionStream::new(scan.last_lines());
+    stream.compact_at = compact_at;
+    let (mut out, mut dead, mut peak) = (Vec::new(), Vec::new(), 0);
+    let mut sd = StreamDecoder::new();
+    for piece in read.chunks(step.max(1)) {
+        sd.push(piece, &mut stream).unwrap();
+        stream.drain_ready(|s, chars| out.push(view(s, chars)));
+        dead.extend(stream.take_dead());
+        peak = peak.max(stream.dec.chars.len());
+    }
+    sd.finish(&mut stream).unwrap();
+    stream.drain_ready(|s, chars| out.push(view(s, chars)));
+    dead.extend(stream.take_dead());
+    (out, dead, stream.finish(), peak)
+}
+
+/// The whole decode as the two-pass read hands it over: sessions ordered
+/// by their last line.
+fn whole_as_streamed(bytes: &[u8]) -> (Vec<(String, SessionView)>, Vec<DeadLetter>, RecordStats) {
+    let whole = decode_shard(bytes);
+    let mut sessions: Vec<&SessionRecord> = whole.sessions.iter().collect();
+    sessions.sort_by_key(|s| s.last_line);
+    let views = sessions.iter().map(|s| view(s, &whole.chars)).collect();
+    (views, whole.dead, whole.stats)
+}
+
+#[test]
+fn two_passes_hand_over_what_the_whole_decode_gives() {
+    let (want, want_dead, want_stats) = whole_as_streamed(ADVERSARIAL);
+    for step in [1, 7, 4096, usize::MAX] {
+        for compact_at in [0, 64, usize::MAX] {
+            let (got, dead, stats, _) = two_pass(ADVERSARIAL, ADVERSARIAL, step, compact_at);
+            assert!(got == want, "step {step}, compact at {compact_at}");
+            assert!(dead == want_dead);
+            assert_eq!(stats, Ok(want_stats));
+        }
+    }
+}
+
+#[test]
+fn a_shard_of_sessions_one_after_another_holds_one_session() {
+    let mut shard = String::new();
+    for n in 0..2000 {
+        let sid = format!("00000000-0000-4000-8000-{n:012}");
+        shard.push_str(&format!(
+            "{{\"sid\":\"{sid}\",\"hdr\":{{\"version\":2,\"width\":80,\"height\":24}}}}\n"
+        ));
+        for k in 0..10 {
+            shard.push_str(&line(&sid, &k.to_string(), "o", &"x".repeat(50)));
+        }
+    }
+    let (got, dead, stats, peak) = two_pass(shard.as_bytes(), shard.as_bytes(), 4096, 1000);
+    assert_eq!(got.len(), 2000);
+    assert!(dead.is_empty());
+    assert_eq!(stats.unwrap().ok, 2000 * 11);
+    // 2000 sessions of 500 payload chars: the buffer never holds more than
+    // a few of them (the compaction threshold plus a chunk's worth).
+    assert!(peak < 10_000, "payload buffer peaked at {peak} chars");
+    let (want, ..) = whole_as_streamed(shard.as_bytes());
+    assert!(got == want);
+}
+
+#[test]
+fn an_object_that_changed_between_the_passes_is_refused() {
+    let one = format!("{}{}", line(A, "1", "o", "a"), line(B, "2", "o", "b"));
+    // A line of A after A's last line in the first pass.
+    let more = format!("{one}{}", line(A, "3", "o", "c"));
+    let (.., stats, _) = two_pass(one.as_bytes(), more.as_bytes(), 4096, 0);
+    assert!(stats.unwrap_err().contains("changed"));
+    // A sid the first pass never saw.
+    let other = format!("{one}{}", line(C, "3", "o", "c"));
+    let (.., stats, _) = two_pass(one.as_bytes(), other.as_bytes(), 4096, 0);
+    assert!(stats.is_err());
+    // Lines cut off: A's last line never comes.
+    let (.., stats, _) = two_pass(more.as_bytes(), one.as_bytes(), 4096, 0);
+    assert!(stats.unwrap_err().contains("left open"));
+}
+
 /// Lines built from fragments that hit the parser's edges.
 fn shard_strategy() -> impl Strategy<Value = Vec<u8>> {
     let frag = prop_oneof![
@@ -545,6 +674,11 @@ proptest! {
         let total: usize = whole.sessions.iter().flat_map(|s| &s.events).map(|e| e.len).sum();
         prop_assert_eq!(total, whole.chars.len());
         prop_assert_eq!(decode_in_chunks(&bytes, step), whole);
+        let (want, want_dead, want_stats) = whole_as_streamed(&bytes);
+        let (got, dead, stats, _) = two_pass(&bytes, &bytes, step, 0);
+        prop_assert!(got == want);
+        prop_assert!(dead == want_dead);
+        prop_assert_eq!(stats, Ok(want_stats));
     }
 
     #[test]
