@@ -1851,12 +1851,16 @@ fn commit_session_days(
             .map(|held| crate::sink::NewRun {
                 first: held.first.clone(),
                 last: held.last.clone(),
-                load: Box::new(move || -> Result<Vec<RecordBatch>> {
-                    let piece = held.load().map_err(Error::Spool)?;
-                    match dropped.get(&piece.input) {
-                        Some(keys) => without_keys(piece.batches, keys, table),
-                        None => Ok(piece.batches),
-                    }
+                load: Box::new(move || -> Result<crate::sink::RunBatches<'_, Error>> {
+                    let copies = dropped.get(&held.input);
+                    let batches = held.batches().map_err(Error::Spool)?;
+                    Ok(Box::new(batches.map(move |b| {
+                        let b = b.map_err(Error::Spool)?;
+                        match copies {
+                            Some(keys) => without_keys(&b, keys, table),
+                            None => Ok(b),
+                        }
+                    })))
                 }),
             })
             .collect();
@@ -1921,22 +1925,12 @@ fn commit_session_days(
     Ok(())
 }
 
-/// The rows of `batches` whose `evidence_ref` is not in `keys`.
-fn without_keys(
-    batches: Vec<RecordBatch>,
-    keys: &HashSet<String>,
-    table: &str,
-) -> Result<Vec<RecordBatch>> {
-    batches
-        .into_iter()
-        .map(|b| {
-            let keep: datafusion::arrow::array::BooleanArray = (0..b.num_rows())
-                .map(|r| Some(str_at(&b, "evidence_ref", r).is_none_or(|k| !keys.contains(k))))
-                .collect();
-            datafusion::arrow::compute::filter_record_batch(&b, &keep)
-                .map_err(|e| arrow_err(table, e))
-        })
-        .collect()
+/// The rows of `b` whose `evidence_ref` is not in `keys`.
+fn without_keys(b: &RecordBatch, keys: &HashSet<String>, table: &str) -> Result<RecordBatch> {
+    let keep: datafusion::arrow::array::BooleanArray = (0..b.num_rows())
+        .map(|r| Some(str_at(b, "evidence_ref", r).is_none_or(|k| !keys.contains(k))))
+        .collect();
+    datafusion::arrow::compute::filter_record_batch(b, &keep).map_err(|e| arrow_err(table, e))
 }
 
 /// `evidence_ref` → `shard` of the committed sessions, on the days this

@@ -113,6 +113,29 @@ impl Held {
             batches,
         })
     }
+
+    /// The piece's rows a batch at a time (a file is read as they are
+    /// asked for, and deleted after), so a merge of many pieces holds one
+    /// batch of each.
+    ///
+    /// # Errors
+    /// When a spool file cannot be opened.
+    pub fn batches(
+        self,
+    ) -> Result<Box<dyn Iterator<Item = Result<RecordBatch, SpoolError>> + Send>, SpoolError> {
+        match self.at {
+            Where::Memory(b) => Ok(Box::new(b.into_iter().map(Ok))),
+            Where::Disk(path) => {
+                let err = |source| SpoolError {
+                    path: path.clone(),
+                    source,
+                };
+                let file = File::open(&path).map_err(io_err(&path))?;
+                let reader = FileReader::try_new(BufReader::new(file), None).map_err(err)?;
+                Ok(Box::new(IpcBatches { path, reader }))
+            }
+        }
+    }
 }
 
 /// The key of row `row` of `batch` (empty when the column is missing or
@@ -314,12 +337,50 @@ fn write_ipc(path: &Path, batches: &[RecordBatch]) -> Result<u64, SpoolError> {
         .map_err(err)?;
     let mut w =
         FileWriter::try_new_with_options(BufWriter::new(file), &schema, opts).map_err(err)?;
+    // In batches of at most IPC_BATCH_ROWS rows, so a piece can be read
+    // back a batch at a time (Held::batches).
     for b in batches {
-        w.write(b).map_err(err)?;
+        let mut at = 0;
+        while at < b.num_rows() {
+            let n = IPC_BATCH_ROWS.min(b.num_rows() - at);
+            w.write(&b.slice(at, n)).map_err(err)?;
+            at += n;
+        }
     }
     w.finish().map_err(err)?;
     drop(w);
     Ok(std::fs::metadata(path).map_err(io_err(path))?.len())
+}
+
+/// Rows per batch of a spool file.
+const IPC_BATCH_ROWS: usize = 8192;
+
+/// The batches of a spool file, read one at a time; the file is deleted
+/// when they have all been read or the reader is dropped.
+struct IpcBatches {
+    path: PathBuf,
+    reader: FileReader<BufReader<File>>,
+}
+
+impl Iterator for IpcBatches {
+    type Item = Result<RecordBatch, SpoolError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.reader.next().map(|r| {
+            r.map_err(|source| SpoolError {
+                path: self.path.clone(),
+                source,
+            })
+        })
+    }
+}
+
+impl Drop for IpcBatches {
+    fn drop(&mut self) {
+        if let Err(e) = std::fs::remove_file(&self.path) {
+            tracing::warn!(file = %self.path.display(), error = %e, "Cannot remove a spool file.");
+        }
+    }
 }
 
 /// Read an IPC file written by [`write_ipc`] and delete it.

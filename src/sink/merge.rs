@@ -167,6 +167,9 @@ pub fn merge_partition(
     Ok(Merged { batches, kept_old })
 }
 
+/// The batches of a [`NewRun`], read one at a time.
+pub type RunBatches<'a, E> = Box<dyn Iterator<Item = Result<RecordBatch, E>> + 'a>;
+
 /// A sorted run of new rows whose key range is known before its rows are
 /// loaded (a spooled piece: one input's rows of one day).
 pub struct NewRun<'a, E> {
@@ -174,9 +177,14 @@ pub struct NewRun<'a, E> {
     pub first: String,
     /// The key of its last row.
     pub last: String,
-    /// Its rows, sorted by the key (a key's rows contiguous).
-    pub load: Box<dyn FnOnce() -> Result<Vec<RecordBatch>, E> + Send + 'a>,
+    /// Its rows, sorted by the key (a key's rows contiguous), a batch at a
+    /// time.
+    pub load: Box<dyn FnOnce() -> Result<RunBatches<'a, E>, E> + Send + 'a>,
 }
+
+/// Rows [`merge_stream`] gathers before handing a merge of several runs to
+/// its `out` (the merge itself goes a key at a time).
+const OUT_ROWS: usize = 8192;
 
 /// The committed rows of a partition, read a batch at a time.
 struct OldCursor<'s, I> {
@@ -187,6 +195,29 @@ struct OldCursor<'s, I> {
 }
 
 impl<E, I: Iterator<Item = Result<RecordBatch, E>>> OldCursor<'_, I> {
+    /// The key at the cursor (`None` at the end), reading the next batch
+    /// when the current one is done.
+    fn head(&mut self, key: &str, arrow: &dyn Fn(ArrowError) -> E) -> Result<Option<String>, E> {
+        loop {
+            match &self.batch {
+                Some(b) if self.pos < b.num_rows() => {
+                    let keys = key_array(b, key).map_err(arrow)?;
+                    return Ok(Some(keys.value(self.pos).to_string()));
+                }
+                _ => match self.iter.next() {
+                    None => {
+                        self.batch = None;
+                        return Ok(None);
+                    }
+                    Some(b) => {
+                        self.batch = Some(adapt(&b?, self.schema).map_err(arrow)?);
+                        self.pos = 0;
+                    }
+                },
+            }
+        }
+    }
+
     /// Slices of the rows from the cursor on whose key satisfies `pred`,
     /// up to the first that does not (keys are sorted, so `pred` is a
     /// bound).
@@ -231,11 +262,13 @@ impl<E, I: Iterator<Item = Result<RecordBatch, E>>> OldCursor<'_, I> {
 }
 
 /// [`merge_partition`] as a stream: the merged rows go to `out` in key
-/// order, a slice at a time, while only one cluster of new runs (runs
-/// whose key ranges overlap; one run, for inputs whose keys share a prefix
-/// of their own) and one old batch are held. Old segments between the
-/// clusters pass through after `keep_old`; those inside a cluster's key
-/// range are merged with it by [`merge_partition`]. Returns the keys of the
+/// order while only one old batch and one batch of each run of a cluster
+/// (runs whose key ranges overlap) are held. Old segments between the
+/// clusters pass through after `keep_old`. A cluster of one run (inputs
+/// whose keys share a prefix of their own) is merged with the old rows in
+/// its key range by [`merge_partition`]; the runs of a larger cluster (the
+/// pieces of one large shard) and the old rows among them are merged a key
+/// at a time, to the same rows in the same order. Returns the keys of the
 /// old segments kept.
 ///
 /// # Errors
@@ -271,15 +304,24 @@ pub fn merge_stream<'a, E>(
         pos: 0,
     };
     let mut kept_old: Vec<String> = Vec::new();
-    for (last, runs) in clusters {
+    for (last, mut runs) in clusters {
         let first = runs[0].first.clone();
         let before = cursor.take_while(key, |k| k < first.as_str(), arrow)?;
         pass_old(&before, key, keep_old, arrow, &mut kept_old, out)?;
-        let within = cursor.take_while(key, |k| k <= last.as_str(), arrow)?;
-        let mut rows = Vec::new();
-        for run in runs {
-            rows.extend((run.load)()?);
+        if runs.len() > 1 {
+            let mut merge = KeyMerge {
+                key,
+                keep_old,
+                arrow,
+                kept_old: &mut kept_old,
+                pending: Vec::new(),
+                pending_rows: 0,
+            };
+            merge.cluster(schema, &mut cursor, runs, &last, out)?;
+            continue;
         }
+        let within = cursor.take_while(key, |k| k <= last.as_str(), arrow)?;
+        let rows: Vec<RecordBatch> = (runs.remove(0).load)()?.collect::<Result<_, E>>()?;
         let merged = merge_partition(schema, &within, &rows, key, keep_old).map_err(arrow)?;
         for k in merged.kept_old {
             if kept_old.last() != Some(&k) {
@@ -293,6 +335,115 @@ pub fn merge_stream<'a, E>(
     let rest = cursor.take_while(key, |_| true, arrow)?;
     pass_old(&rest, key, keep_old, arrow, &mut kept_old, out)?;
     Ok(kept_old)
+}
+
+/// The key-at-a-time merge of a cluster of several runs (see
+/// [`merge_stream`]); its output gathered into batches of about
+/// [`OUT_ROWS`].
+struct KeyMerge<'m, E> {
+    key: &'m str,
+    keep_old: &'m dyn Fn(&RecordBatch, usize) -> bool,
+    arrow: &'m dyn Fn(ArrowError) -> E,
+    kept_old: &'m mut Vec<String>,
+    pending: Vec<RecordBatch>,
+    pending_rows: usize,
+}
+
+impl<E> KeyMerge<'_, E> {
+    fn emit(
+        &mut self,
+        schema: &SchemaRef,
+        slices: Vec<RecordBatch>,
+        out: &mut dyn FnMut(RecordBatch) -> Result<(), E>,
+    ) -> Result<(), E> {
+        for b in slices {
+            self.pending_rows += b.num_rows();
+            self.pending.push(b);
+        }
+        if self.pending_rows >= OUT_ROWS {
+            self.flush(schema, out)?;
+        }
+        Ok(())
+    }
+
+    fn flush(
+        &mut self,
+        schema: &SchemaRef,
+        out: &mut dyn FnMut(RecordBatch) -> Result<(), E>,
+    ) -> Result<(), E> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let all = concat_batches(schema, &self.pending).map_err(self.arrow)?;
+        self.pending.clear();
+        self.pending_rows = 0;
+        out(all)
+    }
+
+    /// Old rows the merge passes on as they are (after `keep_old`).
+    fn old(
+        &mut self,
+        schema: &SchemaRef,
+        slices: &[RecordBatch],
+        out: &mut dyn FnMut(RecordBatch) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let mut kept = Vec::new();
+        pass_old(
+            slices,
+            self.key,
+            self.keep_old,
+            self.arrow,
+            self.kept_old,
+            &mut |b| {
+                kept.push(b);
+                Ok(())
+            },
+        )?;
+        self.emit(schema, kept, out)
+    }
+
+    /// Merge `runs` (sorted by first key) with the old rows up to `last`:
+    /// for each key in order, the old rows before it pass through, old rows
+    /// of the key itself are replaced, and the runs holding the key give
+    /// their rows in run order (as [`merge_partition`]'s stable sort does).
+    fn cluster<'a, I: Iterator<Item = Result<RecordBatch, E>>>(
+        &mut self,
+        schema: &SchemaRef,
+        old: &mut OldCursor<'_, I>,
+        runs: Vec<NewRun<'a, E>>,
+        last: &str,
+        out: &mut dyn FnMut(RecordBatch) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let (key, arrow) = (self.key, self.arrow);
+        let mut cursors = Vec::with_capacity(runs.len());
+        for run in runs {
+            cursors.push(OldCursor {
+                iter: (run.load)()?,
+                schema,
+                batch: None,
+                pos: 0,
+            });
+        }
+        let mut heads = cursors
+            .iter_mut()
+            .map(|c| c.head(key, arrow))
+            .collect::<Result<Vec<_>, E>>()?;
+        while let Some(k) = heads.iter().flatten().min().cloned() {
+            let before = old.take_while(key, |x| x < k.as_str(), arrow)?;
+            self.old(schema, &before, out)?;
+            old.take_while(key, |x| x == k.as_str(), arrow)?;
+            for (c, head) in cursors.iter_mut().zip(heads.iter_mut()) {
+                if head.as_deref() == Some(k.as_str()) {
+                    let rows = c.take_while(key, |x| x == k.as_str(), arrow)?;
+                    self.emit(schema, rows, out)?;
+                    *head = c.head(key, arrow)?;
+                }
+            }
+        }
+        let rest = old.take_while(key, |x| x <= last, arrow)?;
+        self.old(schema, &rest, out)?;
+        self.flush(schema, out)
+    }
 }
 
 /// Old segments outside every new run's range: those `keep_old` keeps go
@@ -483,9 +634,15 @@ mod tests {
             let owner = if shard % 2 == 0 { "y" } else { "x" };
             old_rows.extend(keyed(&sids(shard, 0, 6), owner, 2, 100 * shard as i64));
         }
+        let some = |shard: usize, ids: &[usize]| -> Vec<String> {
+            ids.iter().map(|i| format!("s{shard}#{i:03}")).collect()
+        };
         let runs_rows: Vec<Vec<(String, String, i64)>> = vec![
             keyed(&sids(1, 2, 9), "z", 3, 1000),
-            keyed(&sids(3, 0, 3), "z", 1, 2000),
+            // Shard 3 re-read as two interleaved runs (the pieces of one
+            // streamed shard) over old rows of the same keys.
+            keyed(&some(3, &[0, 2, 4, 7]), "z", 2, 2000),
+            keyed(&some(3, &[1, 3, 8]), "z", 3, 2500),
             keyed(&sids(5, 4, 5), "z", 2, 3000),
             keyed(&[sids(7, 0, 4), sids(7, 8, 9)].concat(), "z", 1, 4000),
             keyed(&sids(7, 4, 8), "z", 1, 5000),
@@ -505,15 +662,18 @@ mod tests {
         for cut in [1, 3, 7, 100] {
             let old: Vec<RecordBatch> = old_rows.chunks(cut).map(to_batch).collect();
             let want = merge_partition(&schema(), &old, &new_all, "k", &keep_y).unwrap();
+            // Runs cut into batches too (a key's rows across two batches).
             let runs: Vec<NewRun<'_, ArrowError>> = runs_rows
                 .iter()
                 .rev()
                 .map(|r| {
-                    let b = to_batch(r);
+                    let b: Vec<RecordBatch> = r.chunks(cut).map(to_batch).collect();
                     NewRun {
                         first: r[0].0.clone(),
                         last: r[r.len() - 1].0.clone(),
-                        load: Box::new(move || Ok(vec![b])),
+                        load: Box::new(move || {
+                            Ok(Box::new(b.into_iter().map(Ok)) as RunBatches<'_, _>)
+                        }),
                     }
                 })
                 .collect();
@@ -542,7 +702,8 @@ mod tests {
                 if fail {
                     Err("run".to_string())
                 } else {
-                    Ok(vec![batch(&[("b", "z", 1)])])
+                    let rows = vec![Ok(batch(&[("b", "z", 1)]))];
+                    Ok(Box::new(rows.into_iter()) as RunBatches<'_, String>)
                 }
             }),
         };

@@ -47,7 +47,7 @@ mod merge;
 mod parquet;
 
 pub use manifest::{Manifest, PartitionEntry};
-pub use merge::{adapt, merge_partition, merge_rows, merge_stream, Merged, NewRun};
+pub use merge::{adapt, merge_partition, merge_rows, merge_stream, Merged, NewRun, RunBatches};
 pub use parquet::{content_hash, encode_parquet, part_file_name, ContentHasher};
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -11,7 +11,8 @@ PY=${PY:-python3}
 
 VENV_PY=${VENV_PY:-$CACHE/venv/bin/python}   # duckdb for the side-by-side figure (make venv)
 # BENCH_ONLY="telemetry report" runs only those sections (engine sessions sessions-2g
-# sessions-1day attribution agents telemetry report noop); all of them by default.
+# sessions-1day sessions-1shard attribution agents telemetry report noop); all of
+# them by default.
 want() { [ -z "${BENCH_ONLY:-}" ] || [[ " $BENCH_ONLY " == *" $1 "* ]]; }
 
 cargo build --release --locked --bin driftlake --bench engine --bench agents --bench report
@@ -118,6 +119,14 @@ if want sessions-1day; then
 # partition is larger than the memory target, so it must be streamed.
 RERUN=1 big_sessions 1day "2 GB of new shards on one day (64 deckies)" \
   --seed 13 --days 1 --deckies 64 --target-bytes 2000000000
+fi
+
+if want sessions-1shard; then
+# ~2 GB in a single shard (one decky, one service, one day): the shard is
+# past [engine] stream_shards_from, so it is read in two streamed passes
+# rather than held.
+big_sessions 1shard "2 GB in one shard" \
+  --seed 17 --days 1 --deckies 1 --services ssh --unique 400 --target-bytes 2000000000
 fi
 
 if want noop; then
