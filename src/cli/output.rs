@@ -69,6 +69,13 @@ pub fn plan_text(plan: &JobPlan) -> String {
             limit as f64 / f64::from(1u32 << 20)
         );
     }
+    if plan.stream_shards_from != crate::job::STREAM_SHARDS_FROM {
+        let _ = writeln!(
+            s,
+            "  engine  sessrec shards of {:.1} MiB or more read in two streamed passes",
+            plan.stream_shards_from as f64 / f64::from(1u32 << 20)
+        );
+    }
     outputs_text(&mut s, &plan.outputs);
     s
 }
@@ -246,5 +253,19 @@ mod tests {
         );
         let text = plan_text(&plan("url = \"./lake\""));
         assert!(text.contains("  lake    ./lake\n"), "{text}");
+        assert!(!text.contains("streamed"), "{text}");
+    }
+
+    #[test]
+    fn validate_names_the_streamed_shard_size_only_when_set() {
+        let text = plan_text(&plan(
+            "url = \"./lake\"\n[engine]\nstream_shards_from = \"8MiB\"",
+        ));
+        assert!(
+            text.contains(
+                "  engine  sessrec shards of 8.0 MiB or more read in two streamed passes\n"
+            ),
+            "{text}"
+        );
     }
 }

@@ -14,7 +14,10 @@
 //! * **Parallelism.** rayon works across inputs; sessions never span shards
 //!   (spec §1.2) so each shard runs sequentially inside one task. A task
 //!   holds one whole object at a time, so at most `threads` shards are in
-//!   flight.
+//!   flight; a shard of `[engine] stream_shards_from` bytes or more is
+//!   instead read twice as a stream (`Reader::read_sessrec_streamed`:
+//!   a scan for each session's last line, then each session extracted as
+//!   soon as it is complete), so it holds its open sessions only.
 //! * **Memory.** A task leaves its shard's rows in the run's [`spool`] (per
 //!   day and table; in memory up to a budget, then on local disk) and keeps
 //!   a few bytes per session. The commit takes `sessions` and
