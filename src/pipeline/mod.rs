@@ -555,6 +555,11 @@ impl InputOutcome {
     }
 
     fn failed(error: String) -> Self {
+        InputOutcome::empty(Some(error), 0)
+    }
+
+    /// An outcome with nothing read yet, `bytes_done` of the input done.
+    fn empty(error: Option<String>, bytes_done: u64) -> Self {
         InputOutcome {
             stats: RecordStats::default(),
             sessions: Vec::new(),
@@ -562,9 +567,9 @@ impl InputOutcome {
             dead: BTreeMap::new(),
             dlq_days: BTreeSet::new(),
             identities: Vec::new(),
-            error: Some(error),
+            error,
             dates: Vec::new(),
-            bytes_done: 0,
+            bytes_done,
             evidence: Vec::new(),
             partial: false,
         }
@@ -942,19 +947,7 @@ impl Reader<'_> {
         if let Err(why) = self.stream_pass(su, input, &mut scan, &mut |_| Ok(()))? {
             return Ok(InputOutcome::failed(why));
         }
-        let mut outcome = InputOutcome {
-            stats: RecordStats::default(),
-            sessions: Vec::new(),
-            dlq: Vec::new(),
-            dead: BTreeMap::new(),
-            dlq_days: BTreeSet::new(),
-            identities: Vec::new(),
-            error: None,
-            dates: Vec::new(),
-            bytes_done: input.size,
-            evidence: Vec::new(),
-            partial: false,
-        };
+        let mut outcome = InputOutcome::empty(None, input.size);
         let mut dates = BTreeSet::from([shard.date]);
         let mut out: Vec<SessionOut> = Vec::new();
         let mut rows = 0usize;

@@ -336,14 +336,25 @@ fn rerun_leaves_tables_byte_identical() {
     assert_eq!(table_files(&lake), before);
 }
 
-#[test]
-fn fresh_lake_and_thread_count_give_the_same_rows_and_ids() {
+/// A copy of the demo sources in a new temporary directory, and two lake
+/// paths beside it.
+fn demo_copy() -> (
+    tempfile::TempDir,
+    Vec<(InputKind, String)>,
+    PathBuf,
+    PathBuf,
+) {
     let tmp = tempfile::tempdir().unwrap();
     let src = tmp.path().join("src");
     copy_tree(&demo_dir(), &src);
     let srcs = demo_sources(&src);
-    let a = tmp.path().join("a");
-    let b = tmp.path().join("b");
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    (tmp, srcs, a, b)
+}
+
+#[test]
+fn fresh_lake_and_thread_count_give_the_same_rows_and_ids() {
+    let (_tmp, srcs, a, b) = demo_copy();
     run(&plan(&as_refs(&srcs), a.to_str().unwrap(), false), 1);
     run(&plan(&as_refs(&srcs), b.to_str().unwrap(), false), 4);
     for t in ["sessions", "observations", "dlq"] {
@@ -372,12 +383,7 @@ fn fresh_lake_and_thread_count_give_the_same_rows_and_ids() {
 
 #[test]
 fn shards_read_in_two_streamed_passes_give_the_same_lake() {
-    let tmp = tempfile::tempdir().unwrap();
-    let src = tmp.path().join("src");
-    copy_tree(&demo_dir(), &src);
-    let srcs = demo_sources(&src);
-    let a = tmp.path().join("a");
-    let b = tmp.path().join("b");
+    let (tmp, srcs, a, b) = demo_copy();
     let whole = run(&plan(&as_refs(&srcs), a.to_str().unwrap(), false), 2);
     let mut streamed = plan(&as_refs(&srcs), b.to_str().unwrap(), false);
     streamed.stream_shards_from = 0;
