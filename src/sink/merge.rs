@@ -195,26 +195,32 @@ struct OldCursor<'s, I> {
 }
 
 impl<E, I: Iterator<Item = Result<RecordBatch, E>>> OldCursor<'_, I> {
+    /// Read on until the current batch has rows left; false at the end.
+    fn fill(&mut self, arrow: &dyn Fn(ArrowError) -> E) -> Result<bool, E> {
+        while self.batch.as_ref().is_none_or(|b| self.pos >= b.num_rows()) {
+            match self.iter.next() {
+                None => {
+                    self.batch = None;
+                    return Ok(false);
+                }
+                Some(b) => {
+                    self.batch = Some(adapt(&b?, self.schema).map_err(arrow)?);
+                    self.pos = 0;
+                }
+            }
+        }
+        Ok(true)
+    }
+
     /// The key at the cursor (`None` at the end), reading the next batch
     /// when the current one is done.
     fn head(&mut self, key: &str, arrow: &dyn Fn(ArrowError) -> E) -> Result<Option<String>, E> {
-        loop {
-            match &self.batch {
-                Some(b) if self.pos < b.num_rows() => {
-                    let keys = key_array(b, key).map_err(arrow)?;
-                    return Ok(Some(keys.value(self.pos).to_string()));
-                }
-                _ => match self.iter.next() {
-                    None => {
-                        self.batch = None;
-                        return Ok(None);
-                    }
-                    Some(b) => {
-                        self.batch = Some(adapt(&b?, self.schema).map_err(arrow)?);
-                        self.pos = 0;
-                    }
-                },
+        match (self.fill(arrow)?, &self.batch) {
+            (true, Some(b)) => {
+                let keys = key_array(b, key).map_err(arrow)?;
+                Ok(Some(keys.value(self.pos).to_string()))
             }
+            _ => Ok(None),
         }
     }
 
@@ -229,19 +235,9 @@ impl<E, I: Iterator<Item = Result<RecordBatch, E>>> OldCursor<'_, I> {
     ) -> Result<Vec<RecordBatch>, E> {
         let mut out = Vec::new();
         loop {
-            let batch = match &self.batch {
-                Some(b) if self.pos < b.num_rows() => b,
-                _ => match self.iter.next() {
-                    None => {
-                        self.batch = None;
-                        return Ok(out);
-                    }
-                    Some(b) => {
-                        self.batch = Some(adapt(&b?, self.schema).map_err(arrow)?);
-                        self.pos = 0;
-                        continue;
-                    }
-                },
+            let batch = match (self.fill(arrow)?, &self.batch) {
+                (true, Some(b)) => b,
+                _ => return Ok(out),
             };
             let keys = key_array(batch, key).map_err(arrow)?;
             let start = self.pos;
