@@ -37,6 +37,59 @@ pub fn decode_sessrec_object(bytes: &[u8]) -> Result<ShardSessions, FrameError> 
     Ok(dec.finish())
 }
 
+/// [`decode_sessrec_object`], unless the object's (decompressed) text
+/// passes `cap` bytes: then `None`, having held no more than about `cap`
+/// bytes of it (a compressed shard too large to decode whole is read in
+/// two streamed passes instead, see [`SessionStream`]).
+///
+/// # Errors
+/// As [`decode_sessrec_object`].
+pub fn decode_sessrec_object_capped(
+    bytes: &[u8],
+    cap: u64,
+) -> Result<Option<ShardSessions>, FrameError> {
+    /// Passes lines on until their bytes pass `cap`.
+    struct Capped {
+        dec: SessrecDecoder,
+        seen: u64,
+        cap: u64,
+    }
+    impl Capped {
+        fn over(&mut self, len: u64) -> bool {
+            self.seen = self.seen.saturating_add(len + 1);
+            self.seen > self.cap
+        }
+    }
+    impl LineSink for Capped {
+        fn line(&mut self, line: &[u8], line_no: u64, byte_offset: u64) {
+            if !self.over(line.len() as u64) {
+                let _ = self.dec.push_line(line, line_no, byte_offset);
+            }
+        }
+        fn too_long(&mut self, len: u64, raw_sha256: [u8; 32], line_no: u64, byte_offset: u64) {
+            if !self.over(len) {
+                self.dec
+                    .push_too_long(len, raw_sha256, line_no, byte_offset);
+            }
+        }
+    }
+    let mut sink = Capped {
+        dec: SessrecDecoder::new(),
+        seen: 0,
+        cap,
+    };
+    let mut sd = StreamDecoder::new();
+    // A chunk at a time, so a large text is given up early.
+    for chunk in bytes.chunks(1 << 20) {
+        sd.push(chunk, &mut sink)?;
+        if sink.seen > cap {
+            return Ok(None);
+        }
+    }
+    sd.finish(&mut sink)?;
+    Ok((sink.seen <= cap).then(|| sink.dec.finish()))
+}
+
 /// Decode a whole syslog object held in memory, gzip/zstd or plain.
 pub fn decode_syslog_object(bytes: &[u8]) -> Result<SyslogRecords, FrameError> {
     let mut dec = SyslogDecoder::new();

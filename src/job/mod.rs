@@ -379,10 +379,10 @@ pub struct EngineSection {
     /// Where spill files go (a local directory, created if missing).
     /// Absent: the OS temporary directory.
     pub spill_dir: Option<String>,
-    /// sessrec shards of at least this many bytes (object size) are read
-    /// in two streamed passes instead of being held whole: bytes or a size
-    /// such as `"64MiB"`; 0 streams every shard. Absent:
-    /// [`STREAM_SHARDS_FROM`].
+    /// sessrec shards of at least this many bytes (object size, or the size
+    /// of a gzip/zstd shard's text, found while decoding it) are read in two
+    /// streamed passes instead of being held whole: bytes or a size such as
+    /// `"64MiB"`; 0 streams every shard. Absent: [`STREAM_SHARDS_FROM`].
     pub stream_shards_from: Option<toml::Value>,
 }
 

@@ -849,13 +849,23 @@ struct Reader<'a> {
     identities: &'a HashMap<String, String>,
     run_id: &'a str,
     spool: &'a Spool,
-    /// sessrec shards of at least this many bytes are read in two streamed
-    /// passes (`[engine] stream_shards_from`).
+    /// sessrec shards of at least this many bytes, as objects or as
+    /// decompressed text, are read in two streamed passes (`[engine]
+    /// stream_shards_from`).
     stream_from: u64,
     /// Rows such a shard leaves in the spool at a time: at most
     /// [`STREAM_CHUNK_ROWS`], and at most a file's (`[lake]
     /// max_rows_per_file`).
     chunk_rows: usize,
+}
+
+/// Where a streamed shard's bytes come from.
+#[derive(Clone, Copy)]
+enum Body<'b> {
+    /// The object, read again for each pass.
+    Store(&'b StoreUrl),
+    /// Its (compressed) bytes, already fetched.
+    Memory(&'b [u8]),
 }
 
 /// Rows (sessions and observations, or dead letters) a streamed shard
@@ -871,7 +881,7 @@ impl Reader<'_> {
     /// input, not an error).
     fn read_input(&self, su: &StoreUrl, input: &InputRef) -> Result<InputOutcome> {
         let outcome = if input.kind == InputKind::Sessrec && input.size >= self.stream_from {
-            self.read_sessrec_streamed(su, input)?
+            self.read_sessrec_streamed(Body::Store(su), input)?
         } else {
             self.read_whole(su, input)?
         };
@@ -912,7 +922,14 @@ impl Reader<'_> {
         };
         let none = |o: InputOutcome| (o, Vec::new());
         let (mut outcome, decoded) = match input.kind {
-            InputKind::Sessrec => read_sessrec(input, &bytes, identities),
+            InputKind::Sessrec => {
+                match crate::decode::decode_sessrec_object_capped(&bytes, self.stream_from) {
+                    // Compressed, and too large decompressed to hold whole.
+                    Ok(None) => return self.read_sessrec_streamed(Body::Memory(&bytes), input),
+                    Ok(Some(d)) => read_sessrec(input, Ok(d), identities),
+                    Err(e) => read_sessrec(input, Err(e), identities),
+                }
+            }
             InputKind::Asciicast => read_asciicast(input, &bytes, identities),
             InputKind::SessionLog => none(read_session_log(input, &bytes)),
             InputKind::AgentEvents => none(InputOutcome::failed(
@@ -929,7 +946,9 @@ impl Reader<'_> {
         Ok(outcome)
     }
 
-    /// A sessrec shard too large to hold, read twice as a stream: first to
+    /// A sessrec shard too large to hold, read twice as a stream (from the
+    /// store, or from its fetched bytes when it is compressed and only its
+    /// text is too large): first to
     /// learn each session's last line ([`crate::decode::SessrecScan`]),
     /// then to extract each session as soon as that line is read
     /// ([`crate::decode::SessionStream`]), its rows going to the spool a
@@ -938,13 +957,13 @@ impl Reader<'_> {
     /// rows. An input that fails on the way (a read error, a corrupt
     /// stream, an object that changed between the passes) leaves nothing
     /// in the spool.
-    fn read_sessrec_streamed(&self, su: &StoreUrl, input: &InputRef) -> Result<InputOutcome> {
+    fn read_sessrec_streamed(&self, body: Body<'_>, input: &InputRef) -> Result<InputOutcome> {
         let Some(shard) = input.shard.as_ref() else {
             let why = "sessrec input without a validated name";
             return Ok(InputOutcome::failed(why.into()));
         };
         let mut scan = crate::decode::SessrecScan::new();
-        if let Err(why) = self.stream_pass(su, input, &mut scan, &mut |_| Ok(()))? {
+        if let Err(why) = self.stream_pass(body, input, &mut scan, &mut |_| Ok(()))? {
             return Ok(InputOutcome::failed(why));
         }
         let mut outcome = InputOutcome::empty(None, input.size);
@@ -984,7 +1003,7 @@ impl Reader<'_> {
             Ok(())
         };
         let mut stream = crate::decode::SessionStream::new(scan.last_lines());
-        let read = self.stream_pass(su, input, &mut stream, &mut |s| {
+        let read = self.stream_pass(body, input, &mut stream, &mut |s| {
             flush(s, &mut outcome, false)
         });
         let read = match read {
@@ -1012,7 +1031,7 @@ impl Reader<'_> {
     /// failure of `after`.
     fn stream_pass<S: LineSink>(
         &self,
-        su: &StoreUrl,
+        body: Body<'_>,
         input: &InputRef,
         sink: &mut S,
         after: &mut dyn FnMut(&mut S) -> Result<()>,
@@ -1020,18 +1039,26 @@ impl Reader<'_> {
         let mut sd = StreamDecoder::new();
         let mut bad: Option<String> = None;
         let mut fatal: Option<Error> = None;
-        let read = self
-            .rt
-            .block_on(source::stream_range(su, input, 0..input.size, |chunk| {
-                if bad.is_some() || fatal.is_some() {
-                    return;
-                }
-                if let Err(e) = sd.push(chunk, sink) {
-                    bad = Some(error_chain(&e));
-                } else if let Err(e) = after(sink) {
-                    fatal = Some(e);
-                }
-            }));
+        let mut each = |chunk: &[u8]| {
+            if bad.is_some() || fatal.is_some() {
+                return;
+            }
+            if let Err(e) = sd.push(chunk, sink) {
+                bad = Some(error_chain(&e));
+            } else if let Err(e) = after(sink) {
+                fatal = Some(e);
+            }
+        };
+        let read = match body {
+            Body::Store(su) => {
+                self.rt
+                    .block_on(source::stream_range(su, input, 0..input.size, &mut each))
+            }
+            Body::Memory(bytes) => {
+                bytes.chunks(1 << 20).for_each(&mut each);
+                Ok(())
+            }
+        };
         if let Some(e) = fatal {
             return Err(e);
         }
@@ -1267,14 +1294,14 @@ fn sessrec_session<'a>(
 /// One DECNET shard: its outcome and its sessions.
 fn read_sessrec(
     input: &InputRef,
-    bytes: &[u8],
+    decoded: std::result::Result<crate::decode::ShardSessions, crate::decode::FrameError>,
     identities: &HashMap<String, String>,
 ) -> (InputOutcome, Vec<SessionOut>) {
     let Some(shard) = input.shard.as_ref() else {
         let why = "sessrec input without a validated name";
         return (InputOutcome::failed(why.into()), Vec::new());
     };
-    let decoded = match crate::decode::decode_sessrec_object(bytes) {
+    let decoded = match decoded {
         Ok(d) => d,
         Err(e) => return (InputOutcome::failed(error_chain(&e)), Vec::new()),
     };

@@ -478,3 +478,46 @@ fn a_run_over_a_subset_keeps_the_other_inputs_rows() {
     );
     assert_eq!(column(lake.path(), "dlq", "reason"), ["not_an_object"]);
 }
+
+#[test]
+fn a_compressed_shard_too_large_decompressed_is_streamed_from_its_bytes() {
+    // Twenty sessions gzipped: small as an object, larger as text.
+    let text: String = (0..20)
+        .map(|i| good_session(&format!("00000000-0000-4000-8000-{i:012}")))
+        .collect();
+    let gz = gzip(text.as_bytes());
+    let cap = 2 * gz.len() as u64;
+    assert!(text.len() as u64 > 2 * cap, "{} / {}", gz.len(), text.len());
+    let src = tempfile::tempdir().unwrap();
+    write(src.path(), "gz-1/ssh/sessions-2026-05-02.jsonl.gz", &gz);
+    // A bad line too, so the dlq is compared as well.
+    write(
+        src.path(),
+        "gz-2/ssh/sessions-2026-05-02.jsonl.gz",
+        &gzip(format!("{text}not json\n").as_bytes()),
+    );
+    let url = src.path().display().to_string();
+    let ran = |stream_from: u64| {
+        let lake = tempfile::tempdir().unwrap();
+        let mut p = plan(
+            &[(InputKind::Sessrec, &url)],
+            lake.path().to_str().unwrap(),
+            false,
+        );
+        p.stream_shards_from = stream_from;
+        let s = run(&p, 2);
+        assert_eq!(s.failed_inputs, 0, "{:?}", s.inputs);
+        (s, lake)
+    };
+    let (whole, a) = ran(driftlake::job::STREAM_SHARDS_FROM);
+    let (streamed, b) = ran(cap);
+    assert_eq!(whole.sessions.ok, 40);
+    assert_eq!(streamed.sessions.ok, 40);
+    assert_eq!(whole.dead_letters, 1);
+    assert_eq!(streamed.dead_letters, 1);
+    for t in ["sessions", "observations", "dlq", "_inputs"] {
+        let rows = table_rows(a.path(), t, &["run_id"]);
+        assert!(!rows.is_empty(), "{t}");
+        assert_eq!(rows, table_rows(b.path(), t, &["run_id"]), "{t}");
+    }
+}

@@ -484,6 +484,22 @@ fn gzip_named_jsonl_decodes_like_plain() {
 }
 
 #[test]
+fn a_capped_decode_gives_up_past_the_cap_only() {
+    use crate::decode::decode_sessrec_object_capped as capped;
+    let plain = [line(A, "1", "i", "ls\\r"), line(A, "1.5", "o", "x")].concat();
+    let n = plain.len() as u64;
+    let zs = zstd::encode_all(plain.as_bytes(), 1).unwrap();
+    let whole = decode_shard(plain.as_bytes());
+    for bytes in [plain.as_bytes(), &zs[..]] {
+        // The cap counts the text's bytes, newlines included.
+        assert_eq!(capped(bytes, n).unwrap(), Some(whole.clone()));
+        assert_eq!(capped(bytes, n - 1).unwrap(), None);
+        assert_eq!(capped(bytes, 0).unwrap(), None);
+    }
+    assert!(capped(&zs[..zs.len() / 2], n).is_err());
+}
+
+#[test]
 fn first_token_with_invalid_byte_is_kept_for_the_engine() {
     // A7 is the engine's call (no observations for the session); decode must
     // hand over the byte as U+DCxx, not drop or replace it.
