@@ -168,8 +168,14 @@ fn run_cases_streamed_from(stream_from: u64) -> Ran {
     for (decky, bytes) in cases() {
         write(src.path(), &shard_rel(decky), &bytes);
     }
+    run_streamed_from(src.path(), stream_from)
+}
+
+/// The sessrec shards under `src` into a new lake, with shards of
+/// `stream_from` bytes or more read in two streamed passes.
+fn run_streamed_from(src: &std::path::Path, stream_from: u64) -> Ran {
     let lake = tempfile::tempdir().unwrap();
-    let url = src.path().display().to_string();
+    let url = src.display().to_string();
     let mut p = plan(
         &[(InputKind::Sessrec, &url)],
         lake.path().to_str().unwrap(),
@@ -496,28 +502,20 @@ fn a_compressed_shard_too_large_decompressed_is_streamed_from_its_bytes() {
         "gz-2/ssh/sessions-2026-05-02.jsonl.gz",
         &gzip(format!("{text}not json\n").as_bytes()),
     );
-    let url = src.path().display().to_string();
-    let ran = |stream_from: u64| {
-        let lake = tempfile::tempdir().unwrap();
-        let mut p = plan(
-            &[(InputKind::Sessrec, &url)],
-            lake.path().to_str().unwrap(),
-            false,
-        );
-        p.stream_shards_from = stream_from;
-        let s = run(&p, 2);
+    let whole = run_streamed_from(src.path(), driftlake::job::STREAM_SHARDS_FROM);
+    let streamed = run_streamed_from(src.path(), cap);
+    for r in [&whole, &streamed] {
+        let s = &r.summary;
         assert_eq!(s.failed_inputs, 0, "{:?}", s.inputs);
-        (s, lake)
-    };
-    let (whole, a) = ran(driftlake::job::STREAM_SHARDS_FROM);
-    let (streamed, b) = ran(cap);
-    assert_eq!(whole.sessions.ok, 40);
-    assert_eq!(streamed.sessions.ok, 40);
-    assert_eq!(whole.dead_letters, 1);
-    assert_eq!(streamed.dead_letters, 1);
+        assert_eq!((s.sessions.ok, s.dead_letters), (40, 1));
+    }
     for t in ["sessions", "observations", "dlq", "_inputs"] {
-        let rows = table_rows(a.path(), t, &["run_id"]);
+        let rows = table_rows(whole.lake.path(), t, &["run_id"]);
         assert!(!rows.is_empty(), "{t}");
-        assert_eq!(rows, table_rows(b.path(), t, &["run_id"]), "{t}");
+        assert_eq!(
+            rows,
+            table_rows(streamed.lake.path(), t, &["run_id"]),
+            "{t}"
+        );
     }
 }
