@@ -183,6 +183,14 @@ impl ProgressLayer {
                     b.set_message(s.message());
                 }
             }
+            "read" => {
+                if let Some(s) = current.as_mut() {
+                    s.bytes += f.bytes;
+                    if let Some(b) = &s.bar {
+                        b.inc(f.bytes);
+                    }
+                }
+            }
             "done" => {
                 if let Some(prev) = current.take() {
                     self.finish(prev);
@@ -227,7 +235,9 @@ mod tests {
         start.total_bytes = 300;
         layer.on(start);
         layer.on(ev("advance", "decode", "", 100, 7));
-        layer.on(ev("advance", "decode", "", 200, 5));
+        // A streamed input's bytes as they are read, then its end.
+        layer.on(ev("read", "decode", "", 150, 0));
+        layer.on(ev("advance", "decode", "", 50, 5));
         layer.on(ev("advance", "", "sessions", 0, 12));
         let guard = layer.current.lock().unwrap();
         let s = guard.as_ref().unwrap();

@@ -880,11 +880,13 @@ impl Reader<'_> {
     /// Only when the spool fails (an input that cannot be read is a failed
     /// input, not an error).
     fn read_input(&self, su: &StoreUrl, input: &InputRef) -> Result<InputOutcome> {
-        let outcome = if input.kind == InputKind::Sessrec && input.size >= self.stream_from {
-            self.read_sessrec_streamed(Body::Store(su), input)?
-        } else {
-            self.read_whole(su, input)?
-        };
+        // Bytes already shown as progress (a streamed shard's, as it goes).
+        let (outcome, reported) =
+            if input.kind == InputKind::Sessrec && input.size >= self.stream_from {
+                self.read_sessrec_streamed(Body::Store(su), input)?
+            } else {
+                self.read_whole(su, input)?
+            };
         match &outcome.error {
             Some(err) => tracing::warn!(source = %input.url, error = %err, "Input failed."),
             None => tracing::info!(
@@ -909,16 +911,16 @@ impl Reader<'_> {
                 .map(|(_, b)| b.num_rows() as u64)
                 .sum::<u64>()
             + outcome.dead.values().sum::<u64>();
-        progress::advance("decode", "", input.size, rows);
+        progress::advance("decode", "", input.size.saturating_sub(reported), rows);
         Ok(outcome)
     }
 
     /// An input fetched whole and decoded.
-    fn read_whole(&self, su: &StoreUrl, input: &InputRef) -> Result<InputOutcome> {
+    fn read_whole(&self, su: &StoreUrl, input: &InputRef) -> Result<(InputOutcome, u64)> {
         let (identities, run_id, spool) = (self.identities, self.run_id, self.spool);
         let bytes = match self.rt.block_on(source::fetch(su, input)) {
             Ok(b) => b,
-            Err(e) => return Ok(InputOutcome::failed(error_chain(&e))),
+            Err(e) => return Ok((InputOutcome::failed(error_chain(&e)), 0)),
         };
         let none = |o: InputOutcome| (o, Vec::new());
         let (mut outcome, decoded) = match input.kind {
@@ -943,7 +945,7 @@ impl Reader<'_> {
         drop(bytes);
         outcome.sessions = spool_sessions(input, decoded, run_id, spool)?;
         spool_dead_letters(input, &mut outcome, run_id, spool)?;
-        Ok(outcome)
+        Ok((outcome, 0))
     }
 
     /// A sessrec shard too large to hold, read twice as a stream (from the
@@ -957,15 +959,23 @@ impl Reader<'_> {
     /// rows. An input that fails on the way (a read error, a corrupt
     /// stream, an object that changed between the passes) leaves nothing
     /// in the spool.
-    fn read_sessrec_streamed(&self, body: Body<'_>, input: &InputRef) -> Result<InputOutcome> {
+    ///
+    /// Also returns the bytes shown as progress (the second pass's, as it
+    /// reads them).
+    fn read_sessrec_streamed(
+        &self,
+        body: Body<'_>,
+        input: &InputRef,
+    ) -> Result<(InputOutcome, u64)> {
         let Some(shard) = input.shard.as_ref() else {
             let why = "sessrec input without a validated name";
-            return Ok(InputOutcome::failed(why.into()));
+            return Ok((InputOutcome::failed(why.into()), 0));
         };
         let mut scan = crate::decode::SessrecScan::new();
-        if let Err(why) = self.stream_pass(body, input, &mut scan, &mut |_| Ok(()))? {
-            return Ok(InputOutcome::failed(why));
+        if let Err(why) = self.stream_pass(body, input, &mut scan, &mut |_| Ok(()), None)? {
+            return Ok((InputOutcome::failed(why), 0));
         }
+        let mut reported = 0u64;
         let mut outcome = InputOutcome::empty(None, input.size);
         let mut dates = BTreeSet::from([shard.date]);
         let mut out: Vec<SessionOut> = Vec::new();
@@ -1003,9 +1013,13 @@ impl Reader<'_> {
             Ok(())
         };
         let mut stream = crate::decode::SessionStream::new(scan.last_lines());
-        let read = self.stream_pass(body, input, &mut stream, &mut |s| {
-            flush(s, &mut outcome, false)
-        });
+        let read = self.stream_pass(
+            body,
+            input,
+            &mut stream,
+            &mut |s| flush(s, &mut outcome, false),
+            Some(&mut reported),
+        );
         let read = match read {
             Ok(Ok(())) => flush(&mut stream, &mut outcome, true).map(|()| stream.finish()),
             Ok(Err(why)) => Ok(Err(why)),
@@ -1016,17 +1030,19 @@ impl Reader<'_> {
             Ok(stats) => {
                 outcome.stats = stats;
                 outcome.dates = dates.into_iter().collect();
-                Ok(outcome)
+                Ok((outcome, reported))
             }
             Err(why) => {
                 self.spool.discard(&input.url);
-                Ok(InputOutcome::failed(why))
+                Ok((InputOutcome::failed(why), reported))
             }
         }
     }
 
     /// Stream the whole object through decompression and line framing into
-    /// `sink`, calling `after` once a chunk's lines are in (and at the end).
+    /// `sink`, calling `after` once a chunk's lines are in (and at the end),
+    /// and showing the chunks' bytes as progress when `reported` counts
+    /// them.
     /// The inner error is why the input cannot be read; the outer one a
     /// failure of `after`.
     fn stream_pass<S: LineSink>(
@@ -1035,6 +1051,7 @@ impl Reader<'_> {
         input: &InputRef,
         sink: &mut S,
         after: &mut dyn FnMut(&mut S) -> Result<()>,
+        mut reported: Option<&mut u64>,
     ) -> Result<std::result::Result<(), String>> {
         let mut sd = StreamDecoder::new();
         let mut bad: Option<String> = None;
@@ -1047,6 +1064,10 @@ impl Reader<'_> {
                 bad = Some(error_chain(&e));
             } else if let Err(e) = after(sink) {
                 fatal = Some(e);
+            }
+            if let Some(r) = reported.as_deref_mut() {
+                *r += chunk.len() as u64;
+                progress::read("decode", chunk.len() as u64);
             }
         };
         let read = match body {

@@ -18,6 +18,12 @@ pub fn advance(stage: &str, table: &str, bytes: u64, rows: u64) {
     tracing::info!(target: TARGET, event = "advance", stage, table, bytes, rows);
 }
 
+/// Bytes read in `stage` of an input not done yet (a large shard, as it is
+/// streamed); its [`advance`] then gives the rest.
+pub fn read(stage: &str, bytes: u64) {
+    tracing::info!(target: TARGET, event = "read", stage, bytes);
+}
+
 /// The run is over (committed or not).
 pub fn done() {
     tracing::info!(target: TARGET, event = "done", stage = "");
