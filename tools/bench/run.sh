@@ -34,8 +34,13 @@ fi
 
 if want engine; then
 echo "== engine alone (decode vs extract, 1 thread) =="
-"$CARGO_TARGET_DIR"/release/deps/engine-* "$BENCH_DATA/sessrec" 2>/dev/null || \
+# The engine bench binary built above (the newest, if older builds are there).
+engine_bin=$(ls -t "$CARGO_TARGET_DIR"/release/deps/engine-* 2>/dev/null | grep -v '\.d$' | head -1)
+if [ -n "$engine_bin" ]; then
+  "$engine_bin" "$BENCH_DATA/sessrec"
+else
   cargo bench --locked --bench engine -- "$BENCH_DATA/sessrec"
+fi
 
 fi
 
