@@ -37,6 +37,10 @@ pub fn decode_sessrec_object(bytes: &[u8]) -> Result<ShardSessions, FrameError> 
     Ok(dec.finish())
 }
 
+/// Bytes handed to a [`StreamDecoder`] at a time when an object already in
+/// memory is decoded as a stream.
+pub const MEMORY_CHUNK: usize = 1 << 20;
+
 /// [`decode_sessrec_object`], unless the object's (decompressed) text
 /// passes `cap` bytes: then `None`, having held no more than about `cap`
 /// bytes of it (a compressed shard too large to decode whole is read in
@@ -80,7 +84,7 @@ pub fn decode_sessrec_object_capped(
     };
     let mut sd = StreamDecoder::new();
     // A chunk at a time, so a large text is given up early.
-    for chunk in bytes.chunks(1 << 20) {
+    for chunk in bytes.chunks(MEMORY_CHUNK) {
         sd.push(chunk, &mut sink)?;
         if sink.seen > cap {
             return Ok(None);

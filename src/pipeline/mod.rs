@@ -1076,7 +1076,9 @@ impl Reader<'_> {
                     .block_on(source::stream_range(su, input, 0..input.size, &mut each))
             }
             Body::Memory(bytes) => {
-                bytes.chunks(1 << 20).for_each(&mut each);
+                bytes
+                    .chunks(crate::decode::MEMORY_CHUNK)
+                    .for_each(&mut each);
                 Ok(())
             }
         };
@@ -1855,12 +1857,14 @@ fn assemble_and_commit(
 /// The `sessions` and `observations` partitions of the touched days: each
 /// day's spooled rows (less the copies dropped) merged with what the lake
 /// holds, a few days at a time (as many as the run's pool has threads, in
-/// parallel). A day is streamed: its pieces are loaded a cluster at a time
-/// (one input's rows, as inputs' keys do not interleave), merged in key
-/// order with the committed rows, and written in files of `file_rows`
-/// rows as they fill; the two manifests switch at the end. So what is in
-/// memory is about one shard's rows and one file's encoded bytes per
-/// thread, whatever the size of a day.
+/// parallel). A day is streamed: its pieces are taken a cluster at a time
+/// (pieces whose key ranges overlap: one input's rows, as inputs' keys do
+/// not interleave, or the chunks of one streamed shard, merged a key at a
+/// time with one batch of each read), merged in key order with the
+/// committed rows, and written in files of `file_rows` rows as they fill;
+/// the two manifests switch at the end. So what is in memory is about one
+/// shard's rows (one batch per chunk of a streamed shard) and one file's
+/// encoded bytes per thread, whatever the size of a day.
 #[allow(clippy::too_many_arguments)]
 fn commit_session_days(
     rt: &tokio::runtime::Runtime,

@@ -104,14 +104,9 @@ impl Held {
     /// # Errors
     /// When a spool file cannot be read.
     pub fn load(self) -> Result<Piece, SpoolError> {
-        let batches = match self.at {
-            Where::Memory(b) => b,
-            Where::Disk(path) => read_ipc(&path)?,
-        };
-        Ok(Piece {
-            input: self.input,
-            batches,
-        })
+        let input = self.input.clone();
+        let batches = self.batches()?.collect::<Result<Vec<_>, _>>()?;
+        Ok(Piece { input, batches })
     }
 
     /// The piece's rows a batch at a time (a file is read as they are
@@ -258,7 +253,7 @@ impl Spool {
     }
 
     /// Take every piece of `day`'s `part` without loading them: the caller
-    /// loads each when it needs its rows ([`Held::load`]), so a day's
+    /// reads each when it needs its rows ([`Held::load`], [`Held::batches`]), so a day's
     /// pieces need not be in memory at once. What is not loaded is
     /// deleted with the spool.
     pub fn take_held(&self, day: NaiveDate, part: Part) -> Vec<Held> {
@@ -381,19 +376,6 @@ impl Drop for IpcBatches {
             tracing::warn!(file = %self.path.display(), error = %e, "Cannot remove a spool file.");
         }
     }
-}
-
-/// Read an IPC file written by [`write_ipc`] and delete it.
-fn read_ipc(path: &Path) -> Result<Vec<RecordBatch>, SpoolError> {
-    let err = |source| SpoolError {
-        path: path.to_path_buf(),
-        source,
-    };
-    let file = File::open(path).map_err(io_err(path))?;
-    let reader = FileReader::try_new(BufReader::new(file), None).map_err(err)?;
-    let batches = reader.collect::<Result<Vec<_>, _>>().map_err(err)?;
-    std::fs::remove_file(path).map_err(io_err(path))?;
-    Ok(batches)
 }
 
 #[cfg(test)]
