@@ -18,7 +18,12 @@ WITH merged AS (
     SELECT
         identity_ref,
         primitive,
-        coalesce(primitive_value_kind(primitive), min(value_kind)) AS value_kind,
+        -- The registry's kind; for a primitive it does not know, the
+        -- smallest stored one (the FILTER skips the rows it would not use).
+        coalesce(
+            primitive_value_kind(primitive),
+            min(value_kind) FILTER (WHERE primitive_value_kind(primitive) IS NULL)
+        ) AS value_kind,
         attribution_agg(primitive_value_kind(primitive), value, ts, evidence_ref) AS m
     FROM observations
     WHERE identity_ref IS NOT NULL

@@ -338,20 +338,98 @@ enum Key<'a> {
 }
 
 fn key_of(v: &Value) -> Key<'_> {
-    match v {
-        Value::Null => Key::None,
-        Value::Bool(b) => Key::Int(i128::from(*b)),
-        Value::Number(n) => {
-            if let Some(i) = n.as_i64() {
-                Key::Int(i128::from(i))
-            } else if let Some(u) = n.as_u64() {
-                Key::Int(i128::from(u))
-            } else {
-                float_key(n.as_f64().unwrap_or(f64::NAN))
-            }
+    Scalar::of(v).key()
+}
+
+/// A JSON value as the mergers read it: the part of the tree Python's `==`,
+/// `hash` and `float()` look at. Built from a parsed [`Value`]
+/// ([`Scalar::of`]) or straight from the stored text ([`Scalar::of_text`]),
+/// so both roads meet here and give the same keys and numbers.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Scalar<'a> {
+    Null,
+    Bool(bool),
+    /// A JSON integer that fits `i64` or `u64` (serde_json's integer forms).
+    Int(i128),
+    /// Any other JSON number (serde_json's float form).
+    Float(f64),
+    Str(&'a str),
+    /// An array or object.
+    Compound,
+}
+
+impl<'a> Scalar<'a> {
+    fn of(v: &'a Value) -> Scalar<'a> {
+        match v {
+            Value::Null => Scalar::Null,
+            Value::Bool(b) => Scalar::Bool(*b),
+            Value::Number(n) => Scalar::of_number(n),
+            Value::String(s) => Scalar::Str(s),
+            Value::Array(_) | Value::Object(_) => Scalar::Compound,
         }
-        Value::String(s) => Key::Str(s),
-        Value::Array(_) | Value::Object(_) => Key::Unhashable,
+    }
+
+    fn of_number(n: &serde_json::Number) -> Scalar<'static> {
+        if let Some(i) = n.as_i64() {
+            Scalar::Int(i128::from(i))
+        } else if let Some(u) = n.as_u64() {
+            Scalar::Int(i128::from(u))
+        } else {
+            Scalar::Float(n.as_f64().unwrap_or(f64::NAN))
+        }
+    }
+
+    /// The value of a JSON text without building a tree, for the forms
+    /// stored values nearly always take: a string without escapes, a number,
+    /// `true`, `false`, `null`, with nothing around them. `None` for any
+    /// other text, which [`Scalar::of`] reads after a full parse (that parse
+    /// also rejects what is not JSON).
+    fn of_text(text: &'a str) -> Option<Scalar<'a>> {
+        let b = text.as_bytes();
+        match *b.first()? {
+            b'"' => {
+                let inner = b.get(1..b.len().checked_sub(1)?)?;
+                let plain = b[b.len() - 1] == b'"'
+                    && !inner.iter().any(|&c| c == b'"' || c == b'\\' || c < 0x20);
+                plain.then(|| Scalar::Str(&text[1..text.len() - 1]))
+            }
+            b'-' | b'0'..=b'9' => serde_json::from_str::<serde_json::Number>(text)
+                .ok()
+                .map(|n| Scalar::of_number(&n)),
+            _ => match text {
+                "null" => Some(Scalar::Null),
+                "true" => Some(Scalar::Bool(true)),
+                "false" => Some(Scalar::Bool(false)),
+                _ => None,
+            },
+        }
+    }
+
+    fn key(self) -> Key<'a> {
+        match self {
+            Scalar::Null => Key::None,
+            Scalar::Bool(b) => Key::Int(i128::from(b)),
+            Scalar::Int(i) => Key::Int(i),
+            Scalar::Float(f) => float_key(f),
+            Scalar::Str(s) => Key::Str(s),
+            Scalar::Compound => Key::Unhashable,
+        }
+    }
+
+    /// Python `float(value)`, as the numeric merger's `_safe_float` does:
+    /// null is 0.0, booleans 1.0/0.0, strings go through `float()` parsing,
+    /// arrays and objects raise.
+    fn num(self) -> NumSlot {
+        match self {
+            Scalar::Null => NumSlot::Ok(0.0),
+            Scalar::Bool(b) => NumSlot::Ok(if b { 1.0 } else { 0.0 }),
+            // Rounds to nearest-even, as serde_json's i64/u64 → f64 and
+            // Python's int.__float__ do.
+            Scalar::Int(i) => NumSlot::Ok(i as f64),
+            Scalar::Float(f) => NumSlot::Ok(f),
+            Scalar::Str(s) => py_float_str(s).map_or(NumSlot::BadString, NumSlot::Ok),
+            Scalar::Compound => NumSlot::NotNumeric,
+        }
     }
 }
 
@@ -362,21 +440,6 @@ fn float_key(f: f64) -> Key<'static> {
         Key::Int(f as i128)
     } else {
         Key::Float(f.to_bits())
-    }
-}
-
-/// Python `float(value)` for a JSON value, as the numeric merger's
-/// `_safe_float` does: null is 0.0, booleans 1.0/0.0, strings go through
-/// `float()` parsing, arrays and objects raise.
-fn num_of(v: &Value, index: usize) -> Result<f64, AttributionError> {
-    match v {
-        Value::Null => Ok(0.0),
-        Value::Bool(b) => Ok(if *b { 1.0 } else { 0.0 }),
-        // serde_json's i64/u64 → f64 conversion rounds to nearest-even, as
-        // Python's int.__float__ does.
-        Value::Number(n) => Ok(n.as_f64().unwrap_or(f64::NAN)),
-        Value::String(s) => py_float_str(s).ok_or(AttributionError::BadNumericString { index }),
-        Value::Array(_) | Value::Object(_) => Err(AttributionError::NotNumeric { index }),
     }
 }
 
@@ -504,20 +567,34 @@ fn most_common(
     range: std::ops::Range<usize>,
 ) -> Result<(usize, usize, usize), AttributionError> {
     // (first index, count) per distinct key, in first-seen order. Windows
-    // are small (CATEGORICAL_WINDOW_N), so a linear scan beats hashing.
-    let mut seen: Vec<(usize, usize)> = Vec::with_capacity(range.len());
+    // are small (CATEGORICAL_WINDOW_N), so a linear scan beats hashing, and
+    // a window of the default size needs no allocation (the replay counts
+    // two windows per observation).
+    let mut on_stack = [(0usize, 0usize); 16];
+    let mut on_heap = Vec::new();
+    let slots: &mut [(usize, usize)] = if range.len() <= on_stack.len() {
+        &mut on_stack[..range.len()]
+    } else {
+        on_heap.resize(range.len(), (0, 0));
+        &mut on_heap
+    };
+    let mut distinct = 0usize;
     for i in range {
         let k = keys[i];
         if k == Key::Unhashable {
             return Err(AttributionError::Unhashable { index: i });
         }
-        match seen.iter_mut().find(|(j, _)| keys[*j] == k) {
+        match slots[..distinct].iter_mut().find(|(j, _)| keys[*j] == k) {
             Some((_, c)) => *c += 1,
-            None => seen.push((i, 1)),
+            None => {
+                slots[distinct] = (i, 1);
+                distinct += 1;
+            }
         }
     }
+    let seen = &slots[..distinct];
     let mut best = (usize::MAX, 0usize);
-    for &(i, c) in &seen {
+    for &(i, c) in seen {
         if c > best.1 {
             best = (i, c);
         }
@@ -704,11 +781,7 @@ enum NumSlot {
 
 impl NumSlot {
     fn of(v: &Value) -> NumSlot {
-        match num_of(v, 0) {
-            Ok(x) => NumSlot::Ok(x),
-            Err(AttributionError::NotNumeric { .. }) => NumSlot::NotNumeric,
-            Err(_) => NumSlot::BadString,
-        }
+        Scalar::of(v).num()
     }
 
     fn get(self, index: usize) -> Result<f64, AttributionError> {
@@ -952,30 +1025,115 @@ fn replay_inner(
     on_change: &mut dyn FnMut(StateChange),
 ) -> ReplayOutcome {
     let ts = ts_of(series);
+    let values = match kind {
+        MergerKind::Categorical => Prepared::Categorical(keys_of(series)),
+        MergerKind::Numeric => {
+            Prepared::Numeric(series.iter().map(|o| NumSlot::of(&o.value)).collect())
+        }
+        MergerKind::Hash => Prepared::Hash(keys_of(series)),
+    };
+    replay_prepared(&values, &ts, th, on_change)
+}
+
+/// A series' values as its merger reads them.
+enum Prepared<'a> {
+    Categorical(Vec<Key<'a>>),
+    Numeric(Vec<NumSlot>),
+    Hash(Vec<Key<'a>>),
+}
+
+fn replay_prepared(
+    values: &Prepared<'_>,
+    ts: &[f64],
+    th: &AttributionThresholds,
+    on_change: &mut dyn FnMut(StateChange),
+) -> ReplayOutcome {
     let mut out = ReplayOutcome {
         row: None,
         failed_prefixes: 0,
         last_error: None,
     };
-    match kind {
-        MergerKind::Categorical => {
-            let keys = keys_of(series);
+    match values {
+        Prepared::Categorical(keys) => {
             for k in 1..=keys.len() {
                 fold(&mut out, categorical(&keys[..k], &ts[..k], th), on_change);
             }
         }
-        MergerKind::Numeric => {
-            let nums: Vec<NumSlot> = series.iter().map(|o| NumSlot::of(&o.value)).collect();
+        Prepared::Numeric(nums) => {
             for k in 1..=nums.len() {
                 fold(&mut out, numeric(&nums[..k], &ts[..k], th), on_change);
             }
         }
-        MergerKind::Hash => {
-            let keys = keys_of(series);
-            replay_hash(&keys, &ts, th, &mut out, on_change);
-        }
+        Prepared::Hash(keys) => replay_hash(keys, ts, th, &mut out, on_change),
     }
     out
+}
+
+/// [`replay`] over a series given as its stored JSON texts (lake.md
+/// `observations.value`; `None`, SQL NULL, reads as JSON null) and their
+/// `ts` (NaN for a NULL), in series order. `None` when a text is not JSON,
+/// the NULL rule of the SQL adapters.
+///
+/// The result is that of parsing every text with serde_json into
+/// [`SeriesObs`] and calling [`replay`]; the usual scalar texts are read
+/// without building a JSON tree.
+pub fn replay_json(
+    kind: MergerKind,
+    values: &[Option<&str>],
+    ts: &[f64],
+    th: &AttributionThresholds,
+) -> Option<ReplayOutcome> {
+    replay_json_inner(kind, values, ts, th, &mut |_| {})
+}
+
+/// [`replay_changes`] over stored JSON texts, as [`replay_json`].
+pub fn replay_changes_json(
+    kind: MergerKind,
+    values: &[Option<&str>],
+    ts: &[f64],
+    th: &AttributionThresholds,
+) -> Option<(ReplayOutcome, Vec<StateChange>)> {
+    let mut changes = Vec::new();
+    let out = replay_json_inner(kind, values, ts, th, &mut |c| changes.push(c))?;
+    Some((out, changes))
+}
+
+fn replay_json_inner(
+    kind: MergerKind,
+    values: &[Option<&str>],
+    ts: &[f64],
+    th: &AttributionThresholds,
+    on_change: &mut dyn FnMut(StateChange),
+) -> Option<ReplayOutcome> {
+    debug_assert_eq!(values.len(), ts.len());
+    fn read<'a>(v: &Option<&'a str>) -> Option<Scalar<'a>> {
+        v.map_or(Some(Scalar::Null), Scalar::of_text)
+    }
+    // Texts the direct reading does not cover are parsed whole, into a
+    // vector the scalars may borrow from.
+    let parsed: Vec<Value>;
+    let scalars: Vec<Scalar<'_>> = match values.iter().map(read).collect::<Option<Vec<_>>>() {
+        Some(all) => all,
+        None => {
+            parsed = values
+                .iter()
+                .filter(|v| read(v).is_none())
+                .map(|v| serde_json::from_str(v.unwrap_or("null")).ok())
+                .collect::<Option<_>>()?;
+            let mut parsed = parsed.iter();
+            values
+                .iter()
+                .map(|v| read(v).or_else(|| parsed.next().map(Scalar::of)))
+                .collect::<Option<_>>()?
+        }
+    };
+    let scalars = scalars.into_iter();
+    let prepared = match kind {
+        MergerKind::Categorical => Prepared::Categorical(scalars.map(Scalar::key).collect()),
+        MergerKind::Numeric => Prepared::Numeric(scalars.map(Scalar::num).collect()),
+        MergerKind::Hash => Prepared::Hash(scalars.map(Scalar::key).collect()),
+    };
+    Some(replay_prepared(&prepared, ts, th, on_change))
 }
 
 /// The hash replay. With `ts` ascending and free of NaN the window is a
@@ -1564,6 +1722,143 @@ mod tests {
             }
             assert_eq!(fast, naive);
         }
+    }
+
+    /// Texts of every JSON form, and some that are not JSON.
+    const TEXTS: &[&str] = &[
+        "\"bash\"",
+        "\"\"",
+        "\"a b\"",
+        "\"é✓\"",
+        "\"a\\\"b\"",
+        "\"\\u0041\"",
+        "\"\\ud800\"",
+        "\"tab\there\"",
+        "\"\"\"",
+        "\"",
+        "\"a\"b\"",
+        "0",
+        "-0",
+        "1",
+        "-1",
+        "1.0",
+        "-0.0",
+        "2.5",
+        "1e2",
+        "1E-2",
+        "1e400",
+        "-1e400",
+        "01",
+        "1.",
+        ".5",
+        "+1",
+        "9223372036854775807",
+        "9223372036854775808",
+        "18446744073709551615",
+        "18446744073709551616",
+        "-9223372036854775809",
+        "170141183460469231731687303715884105728",
+        "1.7976931348623157e308",
+        "5e-324",
+        "null",
+        "true",
+        "false",
+        "nul",
+        "True",
+        " 1",
+        "1 ",
+        "\"x\" ",
+        "[1]",
+        "[]",
+        "{}",
+        "{\"a\": 1}",
+        "",
+        "-",
+        "NaN",
+        "inf",
+    ];
+
+    #[test]
+    fn scalars_read_from_text_equal_those_of_the_parsed_value() {
+        for text in TEXTS {
+            let parsed: Option<Value> = serde_json::from_str(text).ok();
+            match (Scalar::of_text(text), &parsed) {
+                (Some(direct), Some(v)) => assert_eq!(direct, Scalar::of(v), "{text}"),
+                (Some(direct), None) => panic!("{text} is not JSON but read as {direct:?}"),
+                (None, _) => {}
+            }
+        }
+        // The usual forms take the direct road.
+        for text in [
+            "\"bash\"", "\"\"", "1", "-2.5", "1e2", "null", "true", "false",
+        ] {
+            assert!(Scalar::of_text(text).is_some(), "{text}");
+        }
+    }
+
+    /// `replay_json` over texts equals `replay` over the parsed series, for
+    /// random series of every kind (values drawn from `TEXTS`, so some series
+    /// hold text that is not JSON, which gives `None`).
+    #[test]
+    fn replay_over_texts_equals_replay_over_parsed_values() {
+        let mut seed = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let common = ["\"a\"", "\"b\"", "1", "1.0", "true", "2.5", "\"3\"", "null"];
+        let mut compared = [0usize; 3];
+        for round in 0..3000 {
+            let n = (next() % 14) as usize;
+            let mut t = 0.0;
+            let mut texts: Vec<Option<&str>> = Vec::new();
+            let mut ts = Vec::new();
+            for _ in 0..n {
+                t += [0.0, 1.0, 3600.0, 90000.0][(next() % 4) as usize];
+                let text = match next() % 20 {
+                    0 => None,
+                    1 => Some(TEXTS[(next() % TEXTS.len() as u64) as usize]),
+                    _ => Some(common[(next() % common.len() as u64) as usize]),
+                };
+                texts.push(text);
+                ts.push(if next() % 50 == 0 { f64::NAN } else { t });
+            }
+            let parsed: Option<Vec<SeriesObs>> = texts
+                .iter()
+                .zip(&ts)
+                .map(|(text, &ts)| {
+                    let value = match text {
+                        None => Value::Null,
+                        Some(t) => serde_json::from_str(t).ok()?,
+                    };
+                    Some(SeriesObs { value, ts })
+                })
+                .collect();
+            let kind = [
+                MergerKind::Categorical,
+                MergerKind::Numeric,
+                MergerKind::Hash,
+            ][round % 3];
+            let direct = replay_changes_json(kind, &texts, &ts, &th());
+            let via_values = parsed.map(|s| replay_changes(kind, &s, &th()));
+            // Debug forms: a NaN ts is equal to itself there (floats print
+            // exactly).
+            assert_eq!(
+                format!("{direct:?}"),
+                format!("{via_values:?}"),
+                "{kind:?} {texts:?} {ts:?}"
+            );
+            if direct.is_some() {
+                compared[round % 3] += 1;
+            }
+            assert_eq!(
+                format!("{:?}", replay_json(kind, &texts, &ts, &th())),
+                format!("{:?}", direct.map(|(out, _)| out))
+            );
+        }
+        assert!(compared.iter().all(|&c| c > 500), "{compared:?}");
     }
 
     #[test]

@@ -7,8 +7,8 @@
 //! aggregates; they are kept in typed buffers (no per-row `ScalarValue`),
 //! and `evaluate` sorts each group's rows by `(ts, evidence_ref)`
 //! (ascending, NULLs last, floats in total order, as `ORDER BY` does),
-//! parses the JSON values and replays the series through
-//! [`replay`]. The output struct and its NULL rule are those of
+//! reads the JSON values and replays the series through
+//! [`replay_json`]. The output struct and its NULL rule are those of
 //! `attribution_merge`. `value_kind` is the group's registry kind (the first
 //! non-NULL seen; NULL means categorical, §6.3).
 //!
@@ -27,7 +27,7 @@ use datafusion::logical_expr::{
 use super::attribution_merge::{eq_by_thresholds, AttributionMergeUdf, StateColumns};
 use super::series_groups::{coerce_series_args, series_state_fields, Series, SeriesGroups};
 use super::single_group::SingleGroup;
-use crate::extract::attribution::{replay, AttributionThresholds, SeriesObs};
+use crate::extract::attribution::{replay_json, AttributionThresholds};
 
 const NAME: &str = "attribution_agg";
 
@@ -95,12 +95,12 @@ impl AggregateUDFImpl for AttributionAggUdaf {
 /// One state row per group: the replay's final row, NULL without one.
 fn evaluate_states(groups: &[Series<'_>], th: &AttributionThresholds) -> Result<ArrayRef> {
     let mut out = StateColumns::with_capacity(groups.len());
-    let mut series: Vec<SeriesObs> = Vec::new();
+    let (mut values, mut ts) = (Vec::new(), Vec::new());
     let mut no_state = 0usize;
     for g in groups {
         let row = g
-            .parse(&mut series)
-            .and_then(|kind| replay(kind, &series, th).row);
+            .texts(&mut values, &mut ts)
+            .and_then(|kind| replay_json(kind, &values, &ts, th)?.row);
         match row {
             Some(r) => out.push(&r, |k| g.value(k).unwrap_or("null")),
             None => {
@@ -126,6 +126,7 @@ mod tests {
     use datafusion::arrow::array::{
         Array, AsArray, BooleanArray, Float64Array, StringArray, StructArray,
     };
+    use datafusion::arrow::datatypes::DataType;
     use datafusion::logical_expr::EmitTo;
 
     /// (group, kind, value, ts, evidence_ref).
@@ -249,6 +250,66 @@ mod tests {
             .convert_to_state(&a, Some(&BooleanArray::from(keep)))
             .unwrap();
         assert_eq!(st[1].as_list::<i32>().value_length(0), 0);
+    }
+
+    #[test]
+    fn state_lists_with_their_own_offsets_merge_like_aligned_ones() {
+        use datafusion::arrow::array::ListArray;
+        use datafusion::arrow::buffer::OffsetBuffer;
+        use datafusion::arrow::datatypes::Field;
+        // One ts per group: the evidence_refs alone order each series, and
+        // the order decides the state.
+        const REFS: [&str; 12] = ["l", "k", "j", "i", "h", "g", "f", "e", "d", "c", "b", "a"];
+        let all: Vec<Row> = (0..24)
+            .map(|i| {
+                let value = if (i % 12) < 5 || i % 2 == 0 {
+                    "\"x\""
+                } else {
+                    "\"y\""
+                };
+                (i / 12, "categorical", value, 7.0, REFS[i % 12])
+            })
+            .collect();
+        let direct = evaluate(&[&all], 2);
+        let mut acc = AttributionAggUdaf::new(AttributionThresholds::default()).groups();
+        let (a, g) = args(&all);
+        acc.update_batch(&a, &g, None, 2).unwrap();
+        let mut st = acc.state(EmitTo::All).unwrap();
+        // The evidence_ref lists rebuilt over a child with two extra leading
+        // entries, so their offsets differ from the value lists'.
+        let refs = st[3].as_list::<i32>();
+        let child = refs.values().as_string::<i32>();
+        let shifted: Vec<Option<&str>> = [Some("x"), None]
+            .into_iter()
+            .chain((0..child.len()).map(|i| Some(child.value(i))))
+            .collect();
+        let offsets: Vec<i32> = refs.value_offsets().iter().map(|o| o + 2).collect();
+        st[3] = Arc::new(
+            ListArray::try_new(
+                Arc::new(Field::new_list_field(DataType::Utf8, true)),
+                OffsetBuffer::new(offsets.into()),
+                Arc::new(StringArray::from(shifted)),
+                None,
+            )
+            .unwrap(),
+        );
+        let mut fin = AttributionAggUdaf::new(AttributionThresholds::default()).groups();
+        fin.merge_batch(&st, &[0, 1], 2).unwrap();
+        assert_eq!(fin.evaluate(EmitTo::All).unwrap().as_struct(), &direct);
+        // Lists of different lengths are refused.
+        let mut bad = st.clone();
+        let child = Arc::clone(st[3].as_list::<i32>().values());
+        bad[3] = Arc::new(
+            ListArray::try_new(
+                Arc::new(Field::new_list_field(DataType::Utf8, true)),
+                OffsetBuffer::new(vec![0, 11, 23].into()),
+                child,
+                None,
+            )
+            .unwrap(),
+        );
+        let mut fin = AttributionAggUdaf::new(AttributionThresholds::default()).groups();
+        assert!(fin.merge_batch(&bad, &[0, 1], 2).is_err());
     }
 
     #[test]

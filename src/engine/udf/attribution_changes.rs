@@ -21,7 +21,7 @@ use datafusion::logical_expr::{
 };
 
 use super::attribution_merge::{eq_by_thresholds, AttributionMergeUdf, SeriesInput};
-use crate::extract::attribution::{replay_changes, AttributionThresholds, SeriesObs};
+use crate::extract::attribution::{replay_changes_json, AttributionThresholds};
 
 /// The `attribution_changes` scalar UDF.
 #[derive(Debug)]
@@ -88,12 +88,16 @@ impl ScalarUDFImpl for AttributionChangesUdf {
             let mut confidence = Float64Builder::new();
             let mut lengths = Vec::with_capacity(n);
             let mut valid = Vec::with_capacity(n);
-            let mut series: Vec<SeriesObs> = Vec::new();
+            let (mut values, mut series_ts) = (Vec::new(), Vec::new());
             for row in 0..n {
-                let changes = input.series(row, &mut series).and_then(|(kind, _)| {
-                    let (out, changes) = replay_changes(kind, &series, &self.thresholds);
-                    out.row.map(|_| changes)
-                });
+                let changes =
+                    input
+                        .series(row, &mut values, &mut series_ts)
+                        .and_then(|(kind, _)| {
+                            let (out, changes) =
+                                replay_changes_json(kind, &values, &series_ts, &self.thresholds)?;
+                            out.row.map(|_| changes)
+                        });
                 match changes {
                     Some(changes) => {
                         for (i, c) in changes.iter().enumerate() {

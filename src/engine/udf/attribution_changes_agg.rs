@@ -37,7 +37,7 @@ use datafusion::logical_expr::{
 use super::attribution_merge::eq_by_thresholds;
 use super::series_groups::{coerce_series_args, series_state_fields, Series, SeriesGroups};
 use super::single_group::SingleGroup;
-use crate::extract::attribution::{replay_changes, AttributionThresholds, SeriesObs};
+use crate::extract::attribution::{replay_changes_json, AttributionThresholds};
 
 const NAME: &str = "attribution_changes_agg";
 
@@ -130,10 +130,10 @@ fn evaluate_changes(groups: &[Series<'_>], th: &AttributionThresholds) -> Result
     let mut evidence_ref = StringBuilder::new();
     let mut lengths = Vec::with_capacity(groups.len());
     let mut valid = Vec::with_capacity(groups.len());
-    let mut series: Vec<SeriesObs> = Vec::new();
+    let (mut values, mut series_ts) = (Vec::new(), Vec::new());
     for g in groups {
-        let changes = g.parse(&mut series).and_then(|kind| {
-            let (out, changes) = replay_changes(kind, &series, th);
+        let changes = g.texts(&mut values, &mut series_ts).and_then(|kind| {
+            let (out, changes) = replay_changes_json(kind, &values, &series_ts, th)?;
             out.row.map(|_| changes)
         });
         let Some(changes) = changes else {

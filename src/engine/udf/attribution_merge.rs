@@ -4,8 +4,8 @@
 //!
 //! `values` is `LIST<UTF8>` of the observations' JSON values and `ts` the
 //! matching `LIST<DOUBLE>`, both ordered by `(ts, evidence_ref)`:
-//! `array_agg(value ORDER BY ts, evidence_ref)`. The adapter parses the JSON
-//! and calls [`replay`]; the rules stay in `extract::attribution`.
+//! `array_agg(value ORDER BY ts, evidence_ref)`. The adapter hands the JSON
+//! texts to [`replay_json`]; the rules stay in `extract::attribution`.
 //!
 //! Output struct: `{state, current_value, confidence, observation_count,
 //! last_observation_ts, last_change_ts}`; `current_value` is JSON text (the
@@ -27,7 +27,7 @@ use datafusion::logical_expr::{
 };
 
 use crate::extract::attribution::{
-    replay, AttributionThresholds, CurrentValue, MergerKind, Replayed, SeriesObs,
+    replay_json, AttributionThresholds, CurrentValue, MergerKind, Replayed,
 };
 
 /// The `attribution_merge` scalar UDF.
@@ -180,13 +180,15 @@ impl<'a> SeriesInput<'a> {
         self.kinds.len()
     }
 
-    /// Fill `buf` with row `row`'s series; returns the merger and the offset
-    /// of the row's first value in the child array, or `None` when the row
-    /// has no usable series (see the module docs).
+    /// Fill `values` and `ts` with row `row`'s series (a NULL ts is NaN);
+    /// returns the merger and the offset of the row's first value in the
+    /// child array, or `None` when the row has no usable series (see the
+    /// module docs).
     pub(crate) fn series(
         &self,
         row: usize,
-        buf: &mut Vec<SeriesObs>,
+        values: &mut Vec<Option<&'a str>>,
+        ts: &mut Vec<f64>,
     ) -> Option<(MergerKind, usize)> {
         if self.values.is_null(row) || self.ts.is_null(row) {
             return None;
@@ -204,19 +206,15 @@ impl<'a> SeriesInput<'a> {
         if ve - vs != ts_e - ts_s {
             return None;
         }
-        buf.clear();
+        values.clear();
+        ts.clear();
         for (vi, ti) in (vs..ve).zip(ts_s..ts_e) {
-            let value = if self.value_text.is_null(vi) {
-                serde_json::Value::Null
-            } else {
-                serde_json::from_str(self.value_text.value(vi)).ok()?
-            };
-            let t = if self.ts_vals.is_null(ti) {
+            values.push((!self.value_text.is_null(vi)).then(|| self.value_text.value(vi)));
+            ts.push(if self.ts_vals.is_null(ti) {
                 f64::NAN
             } else {
                 self.ts_vals.value(ti)
-            };
-            buf.push(SeriesObs { value, ts: t });
+            });
         }
         Some((kind, vs))
     }
@@ -236,12 +234,12 @@ fn merge_rows(arrays: &[ArrayRef], th: &AttributionThresholds) -> Result<ArrayRe
     let input = SeriesInput::try_new("attribution_merge", arrays)?;
     let n = input.len();
     let mut out = StateColumns::with_capacity(n);
-    let mut series: Vec<SeriesObs> = Vec::new();
+    let (mut values, mut ts) = (Vec::new(), Vec::new());
     let mut no_state = 0usize;
     for row in 0..n {
         let row_out = input
-            .series(row, &mut series)
-            .and_then(|(kind, base)| replay(kind, &series, th).row.map(|r| (r, base)));
+            .series(row, &mut values, &mut ts)
+            .and_then(|(kind, base)| Some((replay_json(kind, &values, &ts, th)?.row?, base)));
         match row_out {
             Some((r, base)) => out.push(&r, |i| input.value_text(base + i)),
             None => {

@@ -19,15 +19,16 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, Float64Builder, ListArray, ListBuilder, StringArray,
-    StringBuilder,
+    StringBuilder, UInt32Array,
 };
 use datafusion::arrow::buffer::OffsetBuffer;
+use datafusion::arrow::compute::take;
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Float64Type};
 use datafusion::common::{internal_err, plan_err, Result};
 use datafusion::logical_expr::{EmitTo, GroupsAccumulator};
 
 use super::single_group::{list_of, one_state_per_row, state_field, Grow};
-use crate::extract::attribution::{AttributionThresholds, MergerKind, SeriesObs};
+use crate::extract::attribution::{AttributionThresholds, MergerKind};
 
 /// The argument types of an attribution aggregate `name(value_kind, value,
 /// ts, evidence_ref)`.
@@ -60,62 +61,80 @@ pub(crate) fn series_state_fields(name: &str) -> Vec<FieldRef> {
     ]
 }
 
-/// A byte range of [`SeriesGroups`]' text buffer.
+/// A byte range of [`SeriesGroups`]' kind text.
 type Span = (usize, usize);
 
+/// The value and evidence_ref texts of a run of rows, as DataFusion handed
+/// them over: the argument arrays of one `update_batch`, or the list
+/// children of one `merge_batch`. Kept as they are (shared buffers, no copy)
+/// while a group still has a row in them.
+#[derive(Clone, Debug)]
+struct Chunk {
+    values: StringArray,
+    refs: StringArray,
+}
+
+impl Chunk {
+    fn bytes(&self) -> usize {
+        self.values.get_array_memory_size() + self.refs.get_array_memory_size()
+    }
+}
+
 /// One buffered row: its group, `ts`, and where its value and evidence_ref
-/// texts are (`None` for a NULL).
+/// are (row `row` of chunk `chunk`).
 #[derive(Clone, Copy, Debug)]
 struct Obs {
     group: usize,
     ts: Option<f64>,
-    value: Option<Span>,
-    evidence_ref: Option<Span>,
+    chunk: u32,
+    row: u32,
 }
 
 /// One group's observation series, in `ORDER BY ts, evidence_ref` order.
 #[derive(Debug)]
 pub(crate) struct Series<'a> {
     kind: Option<&'a str>,
-    text: &'a str,
+    chunks: &'a [Chunk],
     rows: &'a [Obs],
+    /// Positions in `rows`, in series order.
+    order: &'a [usize],
 }
 
 impl<'a> Series<'a> {
-    fn span(&self, s: Option<Span>) -> Option<&'a str> {
-        let text = self.text;
-        s.map(|(a, n)| &text[a..a + n])
+    fn obs(&self, i: usize) -> Option<(&'a Chunk, usize, &'a Obs)> {
+        let o = self.rows.get(*self.order.get(i)?)?;
+        Some((self.chunks.get(o.chunk as usize)?, o.row as usize, o))
     }
 
     /// The stored JSON text of observation `i` (`None` for a NULL value).
     pub(crate) fn value(&self, i: usize) -> Option<&'a str> {
-        self.rows.get(i).and_then(|o| self.span(o.value))
+        self.obs(i).and_then(|(c, r, _)| str_opt(&c.values, r))
     }
 
     /// The evidence_ref of observation `i` (`None` for a NULL).
     pub(crate) fn evidence_ref(&self, i: usize) -> Option<&'a str> {
-        self.rows.get(i).and_then(|o| self.span(o.evidence_ref))
+        self.obs(i).and_then(|(c, r, _)| str_opt(&c.refs, r))
     }
 
-    /// Fill `buf` with the series (JSON parsed; a NULL value is JSON null,
-    /// a NULL ts NaN) and return its merger, or `None` when the group has no
-    /// usable series: no rows, a value kind that is not a registry kind, or
-    /// a value that is not JSON (the NULL rule of `attribution_merge`).
-    pub(crate) fn parse(&self, buf: &mut Vec<SeriesObs>) -> Option<MergerKind> {
+    /// Fill `values` and `ts` with the series (a NULL ts is NaN) and return
+    /// its merger, or `None` when the group has no rows or a value kind that
+    /// is not a registry kind (the NULL rule of `attribution_merge`).
+    pub(crate) fn texts(
+        &self,
+        values: &mut Vec<Option<&'a str>>,
+        ts: &mut Vec<f64>,
+    ) -> Option<MergerKind> {
         let kind = MergerKind::for_value_kind(self.kind).ok()?;
-        if self.rows.is_empty() {
+        if self.order.is_empty() {
             return None;
         }
-        buf.clear();
-        for (i, o) in self.rows.iter().enumerate() {
-            let value = match self.value(i) {
-                None => serde_json::Value::Null,
-                Some(text) => serde_json::from_str(text).ok()?,
-            };
-            buf.push(SeriesObs {
-                value,
-                ts: o.ts.unwrap_or(f64::NAN),
-            });
+        values.clear();
+        ts.clear();
+        for &i in self.order {
+            let o = self.rows.get(i)?;
+            let c = self.chunks.get(o.chunk as usize)?;
+            values.push(str_opt(&c.values, o.row as usize));
+            ts.push(o.ts.unwrap_or(f64::NAN));
         }
         Some(kind)
     }
@@ -124,18 +143,43 @@ impl<'a> Series<'a> {
 /// What an aggregate makes of its groups' series: one output row per group.
 pub(crate) type Evaluate = fn(&[Series<'_>], &AttributionThresholds) -> Result<ArrayRef>;
 
-/// The groups accumulator. Every group's rows share one text buffer and
-/// one row vector (appends only, no allocation per group or row); they are
-/// grouped and sorted once, when the groups are emitted.
+/// The groups accumulator. Rows are kept in one vector for all groups (no
+/// allocation per group or row), pointing into the arrays they came in;
+/// they are grouped and sorted once, when the groups are emitted.
 #[derive(Debug)]
 pub(crate) struct SeriesGroups {
     name: &'static str,
     thresholds: AttributionThresholds,
     evaluate: Evaluate,
-    /// Per group: the first non-NULL value kind seen.
+    /// Per group: the first non-NULL value kind seen, in `kind_text`.
     kinds: Vec<Option<Span>>,
-    text: String,
+    kind_text: String,
+    chunks: Vec<Chunk>,
+    /// What `chunks` hold, as `get_array_memory_size` counts it.
+    chunk_bytes: usize,
     rows: Vec<Obs>,
+}
+
+/// The groups taken by [`SeriesGroups::take`].
+struct Taken {
+    kinds: Vec<Option<Span>>,
+    kind_text: String,
+    chunks: Vec<Chunk>,
+    rows: Vec<Obs>,
+    /// Positions in `rows`, group by group (arrival order within a group):
+    /// `order[bounds[g]..bounds[g + 1]]` are group `g`'s.
+    order: Vec<usize>,
+    bounds: Vec<usize>,
+}
+
+impl Taken {
+    fn kind(&self, g: usize) -> Option<&str> {
+        self.kinds
+            .get(g)
+            .copied()
+            .flatten()
+            .map(|(a, n)| &self.kind_text[a..a + n])
+    }
 }
 
 impl SeriesGroups {
@@ -151,101 +195,116 @@ impl SeriesGroups {
             thresholds,
             evaluate,
             kinds: Vec::new(),
-            text: String::new(),
+            kind_text: String::new(),
+            chunks: Vec::new(),
+            chunk_bytes: 0,
             rows: Vec::new(),
         }
     }
 
-    fn push_text(&mut self, s: Option<&str>) -> Option<Span> {
-        s.map(|s| {
-            let start = self.text.len();
-            self.text.push_str(s);
-            (start, s.len())
-        })
-    }
-
-    fn push(
-        &mut self,
-        group: usize,
-        kind: Option<&str>,
-        value: Option<&str>,
-        ts: Option<f64>,
-        r: Option<&str>,
-    ) {
+    fn push_kind(&mut self, group: usize, kind: Option<&str>) {
         if self.kinds[group].is_none() {
-            self.kinds[group] = self.push_text(kind);
+            if let Some(k) = kind {
+                self.kinds[group] = Some((self.kind_text.len(), k.len()));
+                self.kind_text.push_str(k);
+            }
         }
-        let value = self.push_text(value);
-        let evidence_ref = self.push_text(r);
-        self.rows.push(Obs {
-            group,
-            ts,
-            value,
-            evidence_ref,
-        });
     }
 
-    /// Take the groups `emit_to` names: their kinds, the text, and their
-    /// rows bucketed by group (group order, arrival order within a group),
-    /// with `bounds[g]..bounds[g + 1]` the rows of group `g`. Groups left
-    /// behind are renumbered from 0 with their text copied to a new buffer.
-    fn take(&mut self, emit_to: EmitTo) -> (Vec<Option<Span>>, String, Vec<Obs>, Vec<usize>) {
+    /// Keep `values` and `refs` as a chunk; its number for [`Obs::chunk`].
+    fn keep(&mut self, values: &StringArray, refs: &StringArray) -> Result<u32> {
+        let name = self.name;
+        let Ok(n) = u32::try_from(self.chunks.len()) else {
+            return internal_err!("{name}: more than 2^32 batches in one aggregate");
+        };
+        if values.len() > u32::MAX as usize || refs.len() > u32::MAX as usize {
+            return internal_err!("{name}: a batch of more than 2^32 rows");
+        }
+        let c = Chunk {
+            values: values.clone(),
+            refs: refs.clone(),
+        };
+        self.chunk_bytes += c.bytes();
+        self.chunks.push(c);
+        Ok(n)
+    }
+
+    /// Take the groups `emit_to` names: their kinds, their rows and the
+    /// chunks those point into, with the rows bucketed by group. Groups left
+    /// behind are renumbered from 0 and keep only the chunks they use.
+    fn take(&mut self, emit_to: EmitTo) -> Taken {
         let kinds = emit_to.take_needed(&mut self.kinds);
         let n = kinds.len();
-        let mut text = std::mem::take(&mut self.text);
-        let mut taken = std::mem::take(&mut self.rows);
+        let mut kind_text = std::mem::take(&mut self.kind_text);
+        let mut rows = std::mem::take(&mut self.rows);
+        // The taken rows may point into any chunk: they keep the whole list.
+        let chunks = std::mem::take(&mut self.chunks);
+        self.chunk_bytes = 0;
         if !self.kinds.is_empty() {
-            // EmitTo::First(n): keep the rest, renumbered.
-            let (out, kept): (Vec<Obs>, Vec<Obs>) = taken.into_iter().partition(|o| o.group < n);
-            taken = out;
-            let old_text = text;
+            // EmitTo::First(n): keep the rest, renumbered, with the chunks
+            // they point into (renumbered too).
+            let (out, kept): (Vec<Obs>, Vec<Obs>) = rows.into_iter().partition(|o| o.group < n);
+            rows = out;
+            let old_text = kind_text;
             let kept_kinds = std::mem::take(&mut self.kinds);
             self.kinds = kept_kinds
                 .iter()
-                .map(|k| self.push_text(k.map(|(a, l)| &old_text[a..a + l])))
+                .map(|k| {
+                    k.map(|(a, l)| {
+                        let start = self.kind_text.len();
+                        self.kind_text.push_str(&old_text[a..a + l]);
+                        (start, l)
+                    })
+                })
                 .collect();
-            for o in kept {
-                let span = |s: Option<Span>| s.map(|(a, l)| &old_text[a..a + l]);
-                let value = self.push_text(span(o.value));
-                let evidence_ref = self.push_text(span(o.evidence_ref));
-                self.rows.push(Obs {
-                    group: o.group - n,
-                    ts: o.ts,
-                    value,
-                    evidence_ref,
-                });
+            kind_text = old_text;
+            let mut renumber: Vec<Option<u32>> = vec![None; chunks.len()];
+            for mut o in kept {
+                let c = o.chunk as usize;
+                let to = match renumber[c] {
+                    Some(to) => to,
+                    None => {
+                        let to = self.chunks.len() as u32;
+                        self.chunk_bytes += chunks[c].bytes();
+                        self.chunks.push(chunks[c].clone());
+                        renumber[c] = Some(to);
+                        to
+                    }
+                };
+                o.group -= n;
+                o.chunk = to;
+                self.rows.push(o);
             }
-            text = old_text;
         }
         // Counting sort by group (stable).
         let mut bounds = vec![0usize; n + 1];
-        for o in &taken {
+        for o in &rows {
             bounds[o.group + 1] += 1;
         }
         for g in 0..n {
             bounds[g + 1] += bounds[g];
         }
         let mut next = bounds.clone();
-        let mut rows = vec![
-            Obs {
-                group: 0,
-                ts: None,
-                value: None,
-                evidence_ref: None,
-            };
-            taken.len()
-        ];
-        for o in taken {
-            rows[next[o.group]] = o;
+        let mut order = vec![0usize; rows.len()];
+        for (i, o) in rows.iter().enumerate() {
+            order[next[o.group]] = i;
             next[o.group] += 1;
         }
-        (kinds, text, rows, bounds)
+        Taken {
+            kinds,
+            kind_text,
+            chunks,
+            rows,
+            order,
+            bounds,
+        }
     }
 }
 
-/// Sort one group's rows by `ORDER BY ts, evidence_ref` (ASC, NULLS LAST,
-/// floats by total order; stable, so exact ties keep their arrival order).
-fn sort_series(text: &str, rows: &mut [Obs]) {
+/// Sort one group's row positions by `ORDER BY ts, evidence_ref` (ASC,
+/// NULLS LAST, floats by total order; stable, so exact ties keep their
+/// arrival order).
+fn sort_series(chunks: &[Chunk], rows: &[Obs], order: &mut [usize]) {
     fn nulls_last<T>(a: Option<T>, b: Option<T>, cmp: impl Fn(T, T) -> Ordering) -> Ordering {
         match (a, b) {
             (Some(a), Some(b)) => cmp(a, b),
@@ -254,15 +313,21 @@ fn sort_series(text: &str, rows: &mut [Obs]) {
             (None, None) => Ordering::Equal,
         }
     }
-    let span = |s: Option<Span>| s.map(|(a, n)| &text.as_bytes()[a..a + n]);
-    rows.sort_by(|x, y| {
+    let evidence_ref = |o: &Obs| {
+        chunks
+            .get(o.chunk as usize)
+            .and_then(|c| str_opt(&c.refs, o.row as usize))
+            .map(str::as_bytes)
+    };
+    order.sort_by(|&x, &y| {
+        let (x, y) = (&rows[x], &rows[y]);
         nulls_last(x.ts, y.ts, |a, b| a.total_cmp(&b))
-            .then_with(|| nulls_last(span(x.evidence_ref), span(y.evidence_ref), Ord::cmp))
+            .then_with(|| nulls_last(evidence_ref(x), evidence_ref(y), Ord::cmp))
     });
 }
 
 fn str_opt(a: &StringArray, i: usize) -> Option<&str> {
-    a.is_valid(i).then(|| a.value(i))
+    (i < a.len() && a.is_valid(i)).then(|| a.value(i))
 }
 
 impl Grow for SeriesGroups {
@@ -294,13 +359,20 @@ impl GroupsAccumulator for SeriesGroups {
             return internal_err!("{name}: arguments not coerced to (Utf8, Utf8, Float64, Utf8)");
         };
         self.grow(total_num_groups);
+        let chunk = self.keep(value, r)?;
         self.rows.reserve(group_indices.len());
         for (i, &g) in group_indices.iter().enumerate() {
             if opt_filter.is_some_and(|f| !f.is_valid(i) || !f.value(i)) {
                 continue;
             }
-            let t = ts.is_valid(i).then(|| ts.value(i));
-            self.push(g, str_opt(kind, i), str_opt(value, i), t, str_opt(r, i));
+            self.push_kind(g, str_opt(kind, i));
+            self.rows.push(Obs {
+                group: g,
+                ts: ts.is_valid(i).then(|| ts.value(i)),
+                chunk,
+                // `keep` checked that the batch's rows fit.
+                row: i as u32,
+            });
         }
         Ok(())
     }
@@ -330,56 +402,96 @@ impl GroupsAccumulator for SeriesGroups {
         ) else {
             return internal_err!("{name}: state list children have unexpected types");
         };
-        self.grow(total_num_groups);
         let (vo, to, ro) = (value.value_offsets(), ts.value_offsets(), r.value_offsets());
+        let lengths_agree = (0..group_indices.len()).all(|i| {
+            let n = vo[i + 1] - vo[i];
+            n == to[i + 1] - to[i] && n == ro[i + 1] - ro[i]
+        });
+        if !lengths_agree {
+            return internal_err!("{name}: state lists of different lengths");
+        }
+        self.grow(total_num_groups);
+        // A chunk holds a row's value and evidence_ref at one position. The
+        // lists this aggregate writes share their offsets; others get their
+        // evidence_refs laid out at the values' positions first.
+        let aligned;
+        let refs = if vo == ro && vals.len() == refs.len() {
+            refs
+        } else {
+            if refs.len() > u32::MAX as usize {
+                return internal_err!("{name}: a state batch of more than 2^32 rows");
+            }
+            let mut at: Vec<Option<u32>> = vec![None; vals.len()];
+            for i in 0..group_indices.len() {
+                for k in 0..(vo[i + 1] - vo[i]) as usize {
+                    at[vo[i] as usize + k] = Some((ro[i] as usize + k) as u32);
+                }
+            }
+            let taken = take(refs, &UInt32Array::from(at), None)?;
+            aligned = taken.as_string::<i32>().clone();
+            &aligned
+        };
+        let chunk = self.keep(vals, refs)?;
         for (i, &g) in group_indices.iter().enumerate() {
             let (vs, ve) = (vo[i] as usize, vo[i + 1] as usize);
-            let (ts_s, ts_e) = (to[i] as usize, to[i + 1] as usize);
-            let (rs, re) = (ro[i] as usize, ro[i + 1] as usize);
-            if ve - vs != ts_e - ts_s || ve - vs != re - rs {
-                return internal_err!("{name}: state lists of different lengths");
-            }
-            let k = str_opt(kind, i);
-            for ((vi, ti), ri) in (vs..ve).zip(ts_s..ts_e).zip(rs..re) {
-                let t = tss.is_valid(ti).then(|| tss.value(ti));
-                self.push(g, k, str_opt(vals, vi), t, str_opt(refs, ri));
+            let ts_s = to[i] as usize;
+            self.push_kind(g, str_opt(kind, i));
+            for (vi, ti) in (vs..ve).zip(ts_s..) {
+                self.rows.push(Obs {
+                    group: g,
+                    ts: tss.is_valid(ti).then(|| tss.value(ti)),
+                    chunk,
+                    row: vi as u32,
+                });
             }
         }
         Ok(())
     }
 
     fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
-        let (kinds, text, mut rows, bounds) = self.take(emit_to);
-        let span = |s: Option<Span>| s.map(|(a, n)| &text[a..a + n]);
-        let mut groups = Vec::with_capacity(kinds.len());
-        let mut rest: &mut [Obs] = &mut rows;
+        let Taken {
+            kinds,
+            kind_text,
+            chunks,
+            rows,
+            mut order,
+            bounds,
+        } = self.take(emit_to);
+        let mut series = Vec::with_capacity(kinds.len());
+        let mut rest: &mut [usize] = &mut order;
         for (g, kind) in kinds.iter().enumerate() {
             let (mine, tail) = rest.split_at_mut(bounds[g + 1] - bounds[g]);
             rest = tail;
-            sort_series(&text, mine);
-            groups.push(Series {
-                kind: span(*kind),
-                text: &text,
-                rows: mine,
+            sort_series(&chunks, &rows, mine);
+            series.push(Series {
+                kind: kind.map(|(a, n)| &kind_text[a..a + n]),
+                chunks: &chunks,
+                rows: &rows,
+                order: mine,
             });
         }
-        (self.evaluate)(&groups, &self.thresholds)
+        (self.evaluate)(&series, &self.thresholds)
     }
 
     fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
-        let (kinds, text, rows, bounds) = self.take(emit_to);
-        let span = |s: Option<Span>| s.map(|(a, n)| &text[a..a + n]);
-        let n = rows.len();
+        let t = self.take(emit_to);
+        let n = t.rows.len();
+        let text: usize = t.chunks.iter().map(|c| c.values.value_data().len()).sum();
         let mut kind = StringBuilder::new();
-        let mut values = ListBuilder::new(StringBuilder::with_capacity(n, text.len()));
+        let mut values = ListBuilder::new(StringBuilder::with_capacity(n, text));
         let mut ts = ListBuilder::new(Float64Builder::with_capacity(n));
-        let mut refs = ListBuilder::new(StringBuilder::with_capacity(n, text.len()));
-        for (g, k) in kinds.iter().enumerate() {
-            kind.append_option(span(*k));
-            for o in &rows[bounds[g]..bounds[g + 1]] {
-                values.values().append_option(span(o.value));
+        let mut refs = ListBuilder::new(StringBuilder::with_capacity(n, n * 32));
+        for g in 0..t.kinds.len() {
+            kind.append_option(t.kind(g));
+            for &i in &t.order[t.bounds[g]..t.bounds[g + 1]] {
+                let o = &t.rows[i];
+                let c = &t.chunks[o.chunk as usize];
+                values
+                    .values()
+                    .append_option(str_opt(&c.values, o.row as usize));
                 ts.values().append_option(o.ts);
-                refs.values().append_option(span(o.evidence_ref));
+                refs.values()
+                    .append_option(str_opt(&c.refs, o.row as usize));
             }
             values.append(true);
             ts.append(true);
@@ -428,8 +540,58 @@ impl GroupsAccumulator for SeriesGroups {
     }
 
     fn size(&self) -> usize {
-        self.text.capacity()
+        self.kind_text.capacity()
+            + self.chunk_bytes
+            + self.chunks.capacity() * std::mem::size_of::<Chunk>()
             + self.rows.capacity() * std::mem::size_of::<Obs>()
             + self.kinds.capacity() * std::mem::size_of::<Option<Span>>()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::Float64Array;
+
+    fn no_rows(_: &[Series<'_>], _: &AttributionThresholds) -> Result<ArrayRef> {
+        Ok(Arc::new(Float64Array::from(Vec::<f64>::new())))
+    }
+
+    /// Argument arrays of `n` rows: kind, value, ts, evidence_ref.
+    fn batch(n: usize) -> Vec<ArrayRef> {
+        let s = |v: &str| Arc::new(StringArray::from(vec![v; n])) as ArrayRef;
+        vec![
+            s("categorical"),
+            s("\"a\""),
+            Arc::new(Float64Array::from(vec![1.0; n])),
+            s("e"),
+        ]
+    }
+
+    #[test]
+    fn groups_left_behind_keep_only_the_chunks_they_use() {
+        let mut acc = SeriesGroups::new("t", AttributionThresholds::default(), no_rows);
+        // Chunk 0 feeds groups 0 and 1, chunk 1 group 0 only, chunk 2 group 2.
+        acc.update_batch(&batch(2), &[0, 1], None, 2).unwrap();
+        acc.update_batch(&batch(1), &[0], None, 2).unwrap();
+        acc.update_batch(&batch(1), &[2], None, 3).unwrap();
+        assert_eq!(acc.chunks.len(), 3);
+        let before = acc.size();
+        let t = acc.take(EmitTo::First(1));
+        assert_eq!((t.kinds.len(), t.rows.len(), t.chunks.len()), (1, 2, 3));
+        // Groups 1 and 2, now 0 and 1, point into chunks 0 and 2 only.
+        assert_eq!(acc.chunks.len(), 2);
+        assert!(acc.size() < before);
+        assert_eq!(
+            acc.rows
+                .iter()
+                .map(|o| (o.group, o.chunk))
+                .collect::<Vec<_>>(),
+            vec![(0, 0), (1, 1)]
+        );
+        let t = acc.take(EmitTo::All);
+        assert_eq!(t.bounds, vec![0, 1, 2]);
+        assert_eq!(acc.chunks.len(), 0);
+        assert_eq!(acc.chunk_bytes, 0);
     }
 }
