@@ -15,6 +15,7 @@ use datafusion::error::DataFusionError;
 use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
 use datafusion::execution::memory_pool::{FairSpillPool, MemoryPool, TrackConsumersPool};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::execution::SessionStateBuilder;
 use datafusion::physical_plan::{collect, ExecutionPlan};
 use datafusion::prelude::{SessionConfig, SessionContext as DfContext};
 
@@ -188,10 +189,18 @@ pub fn new_context_with(thresholds: &AttributionThresholds, options: &EngineOpti
         tracing::warn!("spill directory unusable, spilling disabled: {e}");
         runtime(DiskManagerBuilder::default().with_mode(DiskManagerMode::Disabled))
     });
-    let ctx = match built {
-        Ok(rt) => DfContext::new_with_config_rt(config, rt),
-        Err(_) => DfContext::new_with_config(config),
-    };
+    let mut state = SessionStateBuilder::new()
+        .with_config(config)
+        .with_default_features();
+    if let Ok(rt) = built {
+        state = state.with_runtime_env(rt);
+    }
+    if options.memory_limit.is_none() {
+        // Nothing spills without a limit, so sorts hold their input whole
+        // either way: rank it instead of comparing (engine::rank_sort).
+        state = state.with_physical_optimizer_rule(Arc::new(super::rank_sort::RankSortRule));
+    }
+    let ctx = DfContext::new_with_state(state.build());
     udf::register_all_with(&ctx, thresholds);
     ctx
 }

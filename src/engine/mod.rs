@@ -6,6 +6,8 @@
 //!   read-only guard used by `driftlake sql`.
 //! - [`context`]: the DataFusion context with fixed options and our UDFs, and
 //!   the derived-table computations the runner writes (`attribution_state`).
+//! - [`rank_sort`]: the in-memory `ORDER BY` (ranks instead of comparisons)
+//!   that replaces DataFusion's sort when there is no memory limit.
 //! - [`lake_tables`]: registers every table of a lake as a `ListingTable`
 //!   (hive `date=` partitions as a column); tables with a commit manifest
 //!   are read through it, so stray or replaced files are never seen.
@@ -15,6 +17,7 @@
 
 pub mod context;
 pub mod lake_tables;
+pub mod rank_sort;
 pub mod rows;
 pub mod sql;
 pub mod udf;
