@@ -1,7 +1,7 @@
 //! What the attribution aggregates share: the groups' observations in typed
 //! buffers (no per-row `ScalarValue`, no allocation per group), their
 //! partial-aggregate state, and each group's series in
-//! `ORDER BY ts, evidence_ref` order, parsed for the replay. The aggregates
+//! `ORDER BY ts, evidence_ref` order, as texts for the replay. The aggregates
 //! differ only in what they make of a group's ordered series (an
 //! [`Evaluate`] function).
 //!
@@ -10,9 +10,9 @@
 //! cost seconds per aggregated column. Buffering the rows and sorting each
 //! group once in `evaluate` gives the same order (ascending, NULLs last,
 //! floats in total order, as `ORDER BY` sorts) at a fraction of the cost.
-//! One text buffer and one row vector for all groups, rather than buffers
-//! per group, halve the aggregation's CPU time again (fewer, larger
-//! allocations).
+//! One row vector for all groups, rather than buffers per group, halves
+//! the aggregation's CPU time again (fewer, larger allocations), and rows
+//! point into the arrays they arrived in rather than copying their texts.
 
 use std::cmp::Ordering;
 use std::sync::Arc;
