@@ -221,8 +221,8 @@ impl SeriesGroups {
             return internal_err!("{name}: a batch of more than 2^32 rows");
         }
         let c = Chunk {
-            values: values.clone(),
-            refs: refs.clone(),
+            values: own(values)?,
+            refs: own(refs)?,
         };
         self.chunk_bytes += c.bytes();
         self.chunks.push(c);
@@ -299,6 +299,21 @@ impl SeriesGroups {
             bounds,
         }
     }
+}
+
+/// `a` itself, or a compact copy when it is a view into much larger
+/// buffers (e.g. a column of a batch read back from a spill file, whose
+/// buffers are slices of the whole IPC message): keeping such a view would
+/// keep, and count, the whole message.
+fn own(a: &StringArray) -> Result<StringArray> {
+    let offsets = a.value_offsets();
+    let text = (offsets[offsets.len() - 1] - offsets[0]).max(0) as usize;
+    let needed = text + offsets.len() * 4 + a.len() / 8;
+    if a.get_array_memory_size() <= 2 * needed + (64 << 10) {
+        return Ok(a.clone());
+    }
+    let all = UInt32Array::from_iter_values(0..a.len() as u32);
+    Ok(take(a, &all, None)?.as_string::<i32>().clone())
 }
 
 /// Sort one group's row positions by `ORDER BY ts, evidence_ref` (ASC,
@@ -566,6 +581,21 @@ mod tests {
             Arc::new(Float64Array::from(vec![1.0; n])),
             s("e"),
         ]
+    }
+
+    #[test]
+    fn views_into_larger_buffers_are_copied_others_kept() {
+        let big: StringArray = (0..100_000).map(|i| Some(format!("value {i}"))).collect();
+        let view = big.slice(10, 3);
+        let owned = own(&view).unwrap();
+        assert_eq!(owned, view);
+        assert!(
+            owned.get_array_memory_size() < 4096,
+            "{}",
+            owned.get_array_memory_size()
+        );
+        let kept = own(&big).unwrap();
+        assert_eq!(kept.value_data().as_ptr(), big.value_data().as_ptr());
     }
 
     #[test]
