@@ -212,7 +212,12 @@ impl SeriesGroups {
     }
 
     /// Keep `values` and `refs` as a chunk; its number for [`Obs::chunk`].
-    fn keep(&mut self, values: &StringArray, refs: &StringArray) -> Result<u32> {
+    ///
+    /// `exact`: copy the arrays unless they hold little more than their rows
+    /// (the state rows of `merge_batch`, which is the road under a memory
+    /// limit, where the count must stay near what the rows need).
+    fn keep(&mut self, values: &StringArray, refs: &StringArray, exact: bool) -> Result<u32> {
+        let slack = if exact { 4 << 10 } else { 64 << 10 };
         let name = self.name;
         let Ok(n) = u32::try_from(self.chunks.len()) else {
             return internal_err!("{name}: more than 2^32 batches in one aggregate");
@@ -221,8 +226,8 @@ impl SeriesGroups {
             return internal_err!("{name}: a batch of more than 2^32 rows");
         }
         let c = Chunk {
-            values: own(values)?,
-            refs: own(refs)?,
+            values: own(values, slack)?,
+            refs: own(refs, slack)?,
         };
         self.chunk_bytes += c.bytes();
         self.chunks.push(c);
@@ -305,11 +310,14 @@ impl SeriesGroups {
 /// buffers (e.g. a column of a batch read back from a spill file, whose
 /// buffers are slices of the whole IPC message): keeping such a view would
 /// keep, and count, the whole message.
-fn own(a: &StringArray) -> Result<StringArray> {
+///
+/// `slack` is how many bytes over what the rows need an array may hold and
+/// still be kept as it is.
+fn own(a: &StringArray, slack: usize) -> Result<StringArray> {
     let offsets = a.value_offsets();
     let text = (offsets[offsets.len() - 1] - offsets[0]).max(0) as usize;
     let needed = text + offsets.len() * 4 + a.len() / 8;
-    if a.get_array_memory_size() <= 2 * needed + (64 << 10) {
+    if a.get_array_memory_size() <= needed + slack {
         return Ok(a.clone());
     }
     let all = UInt32Array::from_iter_values(0..a.len() as u32);
@@ -374,7 +382,7 @@ impl GroupsAccumulator for SeriesGroups {
             return internal_err!("{name}: arguments not coerced to (Utf8, Utf8, Float64, Utf8)");
         };
         self.grow(total_num_groups);
-        let chunk = self.keep(value, r)?;
+        let chunk = self.keep(value, r, false)?;
         self.rows.reserve(group_indices.len());
         for (i, &g) in group_indices.iter().enumerate() {
             if opt_filter.is_some_and(|f| !f.is_valid(i) || !f.value(i)) {
@@ -446,7 +454,7 @@ impl GroupsAccumulator for SeriesGroups {
             aligned = taken.as_string::<i32>().clone();
             &aligned
         };
-        let chunk = self.keep(vals, refs)?;
+        let chunk = self.keep(vals, refs, true)?;
         for (i, &g) in group_indices.iter().enumerate() {
             let (vs, ve) = (vo[i] as usize, vo[i + 1] as usize);
             let ts_s = to[i] as usize;
@@ -587,14 +595,14 @@ mod tests {
     fn views_into_larger_buffers_are_copied_others_kept() {
         let big: StringArray = (0..100_000).map(|i| Some(format!("value {i}"))).collect();
         let view = big.slice(10, 3);
-        let owned = own(&view).unwrap();
+        let owned = own(&view, 64 << 10).unwrap();
         assert_eq!(owned, view);
         assert!(
             owned.get_array_memory_size() < 4096,
             "{}",
             owned.get_array_memory_size()
         );
-        let kept = own(&big).unwrap();
+        let kept = own(&big, 64 << 10).unwrap();
         assert_eq!(kept.value_data().as_ptr(), big.value_data().as_ptr());
     }
 
