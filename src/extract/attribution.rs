@@ -1024,15 +1024,8 @@ fn replay_inner(
     th: &AttributionThresholds,
     on_change: &mut dyn FnMut(StateChange),
 ) -> ReplayOutcome {
-    let ts = ts_of(series);
-    let values = match kind {
-        MergerKind::Categorical => Prepared::Categorical(keys_of(series)),
-        MergerKind::Numeric => {
-            Prepared::Numeric(series.iter().map(|o| NumSlot::of(&o.value)).collect())
-        }
-        MergerKind::Hash => Prepared::Hash(keys_of(series)),
-    };
-    replay_prepared(&values, &ts, th, on_change)
+    let values = Prepared::new(kind, series.iter().map(|o| Scalar::of(&o.value)));
+    replay_prepared(&values, &ts_of(series), th, on_change)
 }
 
 /// A series' values as its merger reads them.
@@ -1040,6 +1033,16 @@ enum Prepared<'a> {
     Categorical(Vec<Key<'a>>),
     Numeric(Vec<NumSlot>),
     Hash(Vec<Key<'a>>),
+}
+
+impl<'a> Prepared<'a> {
+    fn new(kind: MergerKind, scalars: impl Iterator<Item = Scalar<'a>>) -> Self {
+        match kind {
+            MergerKind::Categorical => Prepared::Categorical(scalars.map(Scalar::key).collect()),
+            MergerKind::Numeric => Prepared::Numeric(scalars.map(Scalar::num).collect()),
+            MergerKind::Hash => Prepared::Hash(scalars.map(Scalar::key).collect()),
+        }
+    }
 }
 
 fn replay_prepared(
@@ -1127,12 +1130,7 @@ fn replay_json_inner(
                 .collect::<Option<_>>()?
         }
     };
-    let scalars = scalars.into_iter();
-    let prepared = match kind {
-        MergerKind::Categorical => Prepared::Categorical(scalars.map(Scalar::key).collect()),
-        MergerKind::Numeric => Prepared::Numeric(scalars.map(Scalar::num).collect()),
-        MergerKind::Hash => Prepared::Hash(scalars.map(Scalar::key).collect()),
-    };
+    let prepared = Prepared::new(kind, scalars.into_iter());
     Some(replay_prepared(&prepared, ts, th, on_change))
 }
 
@@ -1684,16 +1682,20 @@ mod tests {
         );
     }
 
-    /// The incremental hash replay must equal prefix-by-prefix merging.
-    #[test]
-    fn hash_replay_fast_path_matches_naive() {
-        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
-        let mut next = move || {
+    /// A small deterministic generator (xorshift64) for the random series.
+    fn xorshift(mut seed: u64) -> impl FnMut() -> u64 {
+        move || {
             seed ^= seed << 13;
             seed ^= seed >> 7;
             seed ^= seed << 17;
             seed
-        };
+        }
+    }
+
+    /// The incremental hash replay must equal prefix-by-prefix merging.
+    #[test]
+    fn hash_replay_fast_path_matches_naive() {
+        let mut next = xorshift(0x9E37_79B9_7F4A_7C15);
         let alphabet = ["a", "b", "c", "d", "e"];
         for _ in 0..300 {
             let n = (next() % 30) as usize;
@@ -1701,7 +1703,7 @@ mod tests {
             let s: Vec<SeriesObs> = (0..n)
                 .map(|_| {
                     t += [0.0, 1.0, 3600.0, 40000.0, 86400.0][(next() % 5) as usize];
-                    let value = if next() % 10 == 0 {
+                    let value = if next().is_multiple_of(10) {
                         Value::Null
                     } else {
                         json!(alphabet[(next() % 5) as usize])
@@ -1801,13 +1803,7 @@ mod tests {
     /// hold text that is not JSON, which gives `None`).
     #[test]
     fn replay_over_texts_equals_replay_over_parsed_values() {
-        let mut seed = 0x2545_F491_4F6C_DD1Du64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut next = xorshift(0x2545_F491_4F6C_DD1D);
         let common = ["\"a\"", "\"b\"", "1", "1.0", "true", "2.5", "\"3\"", "null"];
         let mut compared = [0usize; 3];
         for round in 0..3000 {
@@ -1823,7 +1819,11 @@ mod tests {
                     _ => Some(common[(next() % common.len() as u64) as usize]),
                 };
                 texts.push(text);
-                ts.push(if next() % 50 == 0 { f64::NAN } else { t });
+                ts.push(if next().is_multiple_of(50) {
+                    f64::NAN
+                } else {
+                    t
+                });
             }
             let parsed: Option<Vec<SeriesObs>> = texts
                 .iter()

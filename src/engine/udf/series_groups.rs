@@ -67,7 +67,8 @@ type Span = (usize, usize);
 /// The value and evidence_ref texts of a run of rows, as DataFusion handed
 /// them over: the argument arrays of one `update_batch`, or the list
 /// children of one `merge_batch`. Kept as they are (shared buffers, no copy)
-/// while a group still has a row in them.
+/// unless they hold much more than their rows (see [`own`]), while a group
+/// still has a row in them.
 #[derive(Clone, Debug)]
 struct Chunk {
     values: StringArray,
@@ -130,10 +131,9 @@ impl<'a> Series<'a> {
         }
         values.clear();
         ts.clear();
-        for &i in self.order {
-            let o = self.rows.get(i)?;
-            let c = self.chunks.get(o.chunk as usize)?;
-            values.push(str_opt(&c.values, o.row as usize));
+        for i in 0..self.order.len() {
+            let (c, r, o) = self.obs(i)?;
+            values.push(str_opt(&c.values, r));
             ts.push(o.ts.unwrap_or(f64::NAN));
         }
         Some(kind)
@@ -472,24 +472,18 @@ impl GroupsAccumulator for SeriesGroups {
     }
 
     fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
-        let Taken {
-            kinds,
-            kind_text,
-            chunks,
-            rows,
-            mut order,
-            bounds,
-        } = self.take(emit_to);
-        let mut series = Vec::with_capacity(kinds.len());
+        let mut t = self.take(emit_to);
+        let mut order = std::mem::take(&mut t.order);
+        let mut series = Vec::with_capacity(t.kinds.len());
         let mut rest: &mut [usize] = &mut order;
-        for (g, kind) in kinds.iter().enumerate() {
-            let (mine, tail) = rest.split_at_mut(bounds[g + 1] - bounds[g]);
+        for g in 0..t.kinds.len() {
+            let (mine, tail) = rest.split_at_mut(t.bounds[g + 1] - t.bounds[g]);
             rest = tail;
-            sort_series(&chunks, &rows, mine);
+            sort_series(&t.chunks, &t.rows, mine);
             series.push(Series {
-                kind: kind.map(|(a, n)| &kind_text[a..a + n]),
-                chunks: &chunks,
-                rows: &rows,
+                kind: t.kind(g),
+                chunks: &t.chunks,
+                rows: &t.rows,
                 order: mine,
             });
         }
