@@ -27,8 +27,9 @@ enum FsumError {
 /// CPython's `math_fsum` (Shewchuk msum with the final half-way correction),
 /// reporting where CPython raises.
 fn fsum_checked(xs: impl IntoIterator<Item = f64>) -> Result<f64, FsumError> {
-    // Small-vector optimisation: most sums keep only a handful of partials.
-    let mut partials: Vec<f64> = Vec::with_capacity(32);
+    // Most sums keep only a handful of partials: they live on the stack
+    // (CPython's NUM_PARTIALS is 32 too) and spill to the heap beyond.
+    let mut partials: smallvec::SmallVec<[f64; 32]> = smallvec::SmallVec::new();
     let mut special_sum = 0.0f64;
     let mut inf_sum = 0.0f64;
     for xsave in xs {

@@ -42,36 +42,70 @@ fn token_hash(bytes: &[u8]) -> u64 {
 /// the weighted vote for bit `i` is strictly positive, so an empty or
 /// all-nonpositive input gives `0`. The result does not depend on the order
 /// of the tokens (step 7): the votes are exact integer sums.
+///
+/// The vote for bit `i` is `set_i - (total - set_i)`, where `set_i` sums the
+/// weights of the tokens with bit `i` set, so only set bits are visited.
 pub fn simhash64<I, T>(tokens: I) -> u64
 where
     I: IntoIterator<Item = (T, i64)>,
     T: AsRef<[Char]>,
 {
-    // i128 so that no realistic weight total can overflow (Python ints are
+    // u128 so that no realistic weight total can overflow (Python ints are
     // unbounded; i64 weights summed over many tokens could wrap).
-    let mut acc = [0i128; 64];
+    let mut set = [0u128; 64];
+    let mut total = 0u128;
     let mut bytes = Vec::new();
     for (token, w) in tokens {
         if w <= 0 {
             continue;
         }
-        bytes.clear();
-        encode_replace(token.as_ref(), &mut bytes);
-        let h = token_hash(&bytes);
-        let w = i128::from(w);
-        for (i, a) in acc.iter_mut().enumerate() {
-            if (h >> i) & 1 == 1 {
-                *a += w;
-            } else {
-                *a -= w;
-            }
+        let mut h = cached_hash(token.as_ref(), &mut bytes);
+        let w = w as u128;
+        total += w;
+        while h != 0 {
+            set[h.trailing_zeros() as usize] += w;
+            h &= h - 1;
         }
     }
-    acc.iter()
+    set.iter()
         .enumerate()
-        .filter(|(_, &a)| a > 0)
+        .filter(|(_, &s)| s > total - s)
         .fold(0u64, |out, (i, _)| out | (1u64 << i))
 }
+
+/// [`token_hash`] of a token's encoding. Digraph tokens (`"ab:3"`: four
+/// chars) repeat across the sessions a thread extracts, so each thread keeps
+/// the hashes of up to [`HASH_CACHE_MAX`] four-char tokens (then it starts
+/// over); other lengths are hashed every time.
+fn cached_hash(token: &[Char], scratch: &mut Vec<u8>) -> u64 {
+    thread_local! {
+        static CACHE: std::cell::RefCell<rustc_hash::FxHashMap<[Char; 4], u64>> =
+            std::cell::RefCell::default();
+    }
+    let hash = |scratch: &mut Vec<u8>| {
+        scratch.clear();
+        encode_replace(token, scratch);
+        token_hash(scratch)
+    };
+    let Ok(key) = <[Char; 4]>::try_from(token) else {
+        return hash(scratch);
+    };
+    if let Some(h) = CACHE.with_borrow(|c| c.get(&key).copied()) {
+        return h;
+    }
+    let h = hash(scratch);
+    CACHE.with_borrow_mut(|c| {
+        if c.len() >= HASH_CACHE_MAX {
+            c.clear();
+        }
+        c.insert(key, h);
+    });
+    h
+}
+
+/// How many token hashes a thread keeps (26 × 26 letter digraphs in 7
+/// buckets fit).
+const HASH_CACHE_MAX: usize = 8192;
 
 /// Format a SimHash as 16 lowercase hex digits, zero-padded (spec §4.4.4
 /// step 5).
@@ -161,6 +195,62 @@ mod tests {
             simhash64([(chars_of("?"), 1)])
         );
         assert_eq!(simhash64([(chars_of("é"), 1)]), token_hash("é".as_bytes()));
+    }
+
+    /// The definition, vote by vote, with a fresh MD5 for every token.
+    fn naive(tokens: &[(Vec<Char>, i64)]) -> u64 {
+        let mut acc = [0i128; 64];
+        for (t, w) in tokens.iter().filter(|(_, w)| *w > 0) {
+            let mut b = Vec::new();
+            encode_replace(t, &mut b);
+            let h = token_hash(&b);
+            for (i, a) in acc.iter_mut().enumerate() {
+                *a += if (h >> i) & 1 == 1 {
+                    *w as i128
+                } else {
+                    -(*w as i128)
+                };
+            }
+        }
+        (0..64).filter(|&i| acc[i] > 0).fold(0, |o, i| o | (1 << i))
+    }
+
+    #[test]
+    fn cached_hashes_and_set_bit_votes_equal_the_definition() {
+        // Tokens of 1..=6 chars (four-char ones go through the cache), drawn
+        // from a small alphabet with a surrogate and a non-ASCII char, so
+        // tokens repeat across rounds; weights up to i64::MAX.
+        let alphabet: [Char; 6] = [
+            'a' as Char,
+            'b' as Char,
+            ':' as Char,
+            '3' as Char,
+            0xDC80,
+            0xE9,
+        ];
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for round in 0..400 {
+            let n = (next() % 12) as usize;
+            let tokens: Vec<(Vec<Char>, i64)> = (0..n)
+                .map(|_| {
+                    let len = 1 + (next() % 6) as usize;
+                    let t = (0..len).map(|_| alphabet[(next() % 6) as usize]).collect();
+                    let w = match next() % 4 {
+                        0 => i64::MAX - (next() % 3) as i64,
+                        1 => -((next() % 5) as i64),
+                        _ => (next() % 9) as i64,
+                    };
+                    (t, w)
+                })
+                .collect();
+            assert_eq!(simhash64(tokens.clone()), naive(&tokens), "round {round}");
+        }
     }
 
     #[test]

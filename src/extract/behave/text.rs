@@ -53,7 +53,12 @@ impl Unit for u8 {
 /// Appends `s` narrowed to bytes: ASCII chars as themselves, any other char
 /// as `0xFF`. Vectorises; the byte view is what the hot scans search.
 pub fn narrow_ascii(s: &[Char], out: &mut Vec<u8>) {
-    out.extend(s.iter().map(|&c| if c < 0x80 { c as u8 } else { 0xFF }));
+    // Resize then write through a zip: a loop the compiler vectorises.
+    let start = out.len();
+    out.resize(start + s.len(), 0);
+    for (o, &c) in out[start..].iter_mut().zip(s) {
+        *o = if c < 0x80 { c as u8 } else { 0xFF };
+    }
 }
 
 /// Appends `s` to `out` with every ANSI escape removed (spec §2.8.1).
