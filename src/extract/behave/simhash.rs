@@ -55,51 +55,57 @@ where
     let mut set = [0u128; 64];
     let mut total = 0u128;
     let mut bytes = Vec::new();
-    for (token, w) in tokens {
-        if w <= 0 {
-            continue;
+    HASH_CACHE.with_borrow_mut(|cache| {
+        for (token, w) in tokens {
+            if w <= 0 {
+                continue;
+            }
+            let mut h = cached_hash(cache, token.as_ref(), &mut bytes);
+            let w = w as u128;
+            total += w;
+            while h != 0 {
+                set[h.trailing_zeros() as usize] += w;
+                h &= h - 1;
+            }
         }
-        let mut h = cached_hash(token.as_ref(), &mut bytes);
-        let w = w as u128;
-        total += w;
-        while h != 0 {
-            set[h.trailing_zeros() as usize] += w;
-            h &= h - 1;
-        }
-    }
+    });
     set.iter()
         .enumerate()
         .filter(|(_, &s)| s > total - s)
         .fold(0u64, |out, (i, _)| out | (1u64 << i))
 }
 
+thread_local! {
+    /// A thread's four-char token hashes (see [`cached_hash`]).
+    static HASH_CACHE: std::cell::RefCell<rustc_hash::FxHashMap<[Char; 4], u64>> =
+        std::cell::RefCell::default();
+}
+
 /// [`token_hash`] of a token's encoding. Digraph tokens (`"ab:3"`: four
 /// chars) repeat across the sessions a thread extracts, so each thread keeps
 /// the hashes of up to [`HASH_CACHE_MAX`] four-char tokens (then it starts
 /// over); other lengths are hashed every time.
-fn cached_hash(token: &[Char], scratch: &mut Vec<u8>) -> u64 {
-    thread_local! {
-        static CACHE: std::cell::RefCell<rustc_hash::FxHashMap<[Char; 4], u64>> =
-            std::cell::RefCell::default();
-    }
-    let hash = |scratch: &mut Vec<u8>| {
+fn cached_hash(
+    cache: &mut rustc_hash::FxHashMap<[Char; 4], u64>,
+    token: &[Char],
+    scratch: &mut Vec<u8>,
+) -> u64 {
+    let mut hash = || {
         scratch.clear();
         encode_replace(token, scratch);
         token_hash(scratch)
     };
     let Ok(key) = <[Char; 4]>::try_from(token) else {
-        return hash(scratch);
+        return hash();
     };
-    if let Some(h) = CACHE.with_borrow(|c| c.get(&key).copied()) {
+    if let Some(&h) = cache.get(&key) {
         return h;
     }
-    let h = hash(scratch);
-    CACHE.with_borrow_mut(|c| {
-        if c.len() >= HASH_CACHE_MAX {
-            c.clear();
-        }
-        c.insert(key, h);
-    });
+    let h = hash();
+    if cache.len() >= HASH_CACHE_MAX {
+        cache.clear();
+    }
+    cache.insert(key, h);
     h
 }
 
