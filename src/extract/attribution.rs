@@ -1201,6 +1201,7 @@ fn replay_hash(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::extract::xorshift;
     use serde_json::json;
 
     fn th() -> AttributionThresholds {
@@ -1680,16 +1681,6 @@ mod tests {
             (r.merged.state, r.merged.observation_count, r.last_change_ts),
             (State::Stable, 3, 2.0)
         );
-    }
-
-    /// A small deterministic generator (xorshift64) for the random series.
-    fn xorshift(mut seed: u64) -> impl FnMut() -> u64 {
-        move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        }
     }
 
     /// The incremental hash replay must equal prefix-by-prefix merging.

@@ -501,13 +501,7 @@ mod tests {
         // Random series mixing magnitudes (gaps of ms to hours, char counts,
         // tiny and subnormal values, exact cancellations, ties at the last
         // bit): where the integer path answers, it equals the msum path.
-        let mut s = 0xD1B5_4A32_D192_ED03u64;
-        let mut next = move || {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            s
-        };
+        let mut next = crate::extract::xorshift(0xD1B5_4A32_D192_ED03u64);
         let mut answered = 0;
         for round in 0..20_000 {
             let n = (next() % 30) as usize;
@@ -523,14 +517,14 @@ mod tests {
                         5 => 1e16 + (next() % 7) as f64,
                         _ => unit,
                     };
-                    if next() % 3 == 0 {
+                    if next().is_multiple_of(3) {
                         -v
                     } else {
                         v
                     }
                 })
                 .collect();
-            if n > 1 && next() % 4 == 0 {
+            if n > 1 && next().is_multiple_of(4) {
                 xs[n - 1] = -xs[0]; // an exact cancellation
             }
             let msum = fsum_lossy(xs.iter().copied());

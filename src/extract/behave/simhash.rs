@@ -234,13 +234,7 @@ mod tests {
             0xDC80,
             0xE9,
         ];
-        let mut x = 0x9E37_79B9_7F4A_7C15u64;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut next = crate::extract::xorshift(0x9E37_79B9_7F4A_7C15u64);
         for round in 0..400 {
             let n = (next() % 12) as usize;
             let tokens: Vec<(Vec<Char>, i64)> = (0..n)

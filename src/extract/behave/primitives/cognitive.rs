@@ -706,13 +706,7 @@ mod tests {
         // The shortcut in `correlation_raises` against the five checked
         // fsums: series of every length up to 40 with values up to just
         // under 1e100 of both signs never raise; one value past it can.
-        let mut s = 0x2545_F491_4F6C_DD1Du64;
-        let mut next = move || {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            s
-        };
+        let mut next = crate::extract::xorshift(0x2545_F491_4F6C_DD1Du64);
         let edge = 9.999_999_999_999_999e99;
         for round in 0..2000 {
             let n = 1 + (next() % 40) as usize;
