@@ -146,11 +146,12 @@ pub fn new_context_with(thresholds: &AttributionThresholds, options: &EngineOpti
         // A spilling operator needs room for one batch and as much again to
         // sort it, within its fair share (the limit over about eight such
         // operators per query, four partitions each of an aggregate and a
-        // sort). A final aggregate's state runs to about 1 KiB per row
-        // (attribution keeps per-session values), so one batch may take at
-        // most half a share: 16 KiB of limit per batch row. Below 128 MiB
-        // batches shrink to fit.
-        let rows = (limit / (16 << 10)).clamp(512, config.batch_size());
+        // sort). A final aggregate's state runs to about 1.5 KiB per row
+        // (attribution keeps per-session values; CI saw a first batch of
+        // 1,024 rows ask for 1,495 KB against a 1,490 KB share under 16 MiB),
+        // so one batch may take at most half a share: 32 KiB of limit per
+        // batch row. Below 256 MiB batches shrink to fit.
+        let rows = (limit / (32 << 10)).clamp(512, config.batch_size());
         config = config.with_batch_size(rows);
     }
     let config = config.with_extension(Arc::new(SpillStats {
