@@ -320,13 +320,7 @@ mod tests {
     /// Batches of mixed sizes (one empty) with repeated, NULL, NaN and
     /// signed-zero keys; `row` numbers the rows in input order.
     fn batches(seed: u64) -> Vec<RecordBatch> {
-        let mut x = seed;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut next = crate::extract::xorshift(seed);
         let words = ["", "a", "ab", "b", "198.51.0.10", "198.51.0.2", "é", "zz"];
         let floats = [0.0, -0.0, 1.5, -2.0, f64::NAN, f64::INFINITY];
         let mut row = 0i64;
@@ -336,9 +330,9 @@ mod tests {
                 let mut s = Vec::new();
                 let (mut i, mut f, mut r) = (Vec::new(), Vec::new(), Vec::new());
                 for _ in 0..len {
-                    s.push((next() % 9 != 0).then(|| words[(next() % 8) as usize]));
-                    i.push((next() % 7 != 0).then(|| (next() % 4) as i64 - 2));
-                    f.push((next() % 8 != 0).then(|| floats[(next() % 6) as usize]));
+                    s.push((!next().is_multiple_of(9)).then(|| words[(next() % 8) as usize]));
+                    i.push((!next().is_multiple_of(7)).then(|| (next() % 4) as i64 - 2));
+                    f.push((!next().is_multiple_of(8)).then(|| floats[(next() % 6) as usize]));
                     r.push(row);
                     row += 1;
                 }

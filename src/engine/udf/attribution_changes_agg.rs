@@ -209,13 +209,8 @@ mod tests {
             None,
             Some("bogus"),
         ];
-        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-        let mut next = |n: u64| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x % n
-        };
+        let mut gen = crate::extract::xorshift(0x9E37_79B9_7F4A_7C15);
+        let mut next = |n: u64| gen() % n;
         let mut out = Vec::new();
         for g in 0..60u64 {
             let kind = kinds[(g % 5) as usize];

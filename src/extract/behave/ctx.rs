@@ -6,7 +6,8 @@
 
 use super::numeric::py_max;
 use super::text::{
-    find_prompt_lines_bytes, first_token, has_error_fingerprint_bytes, narrow_ascii, stripped,
+    find_prompt_lines_bytes, first_token, has_error_fingerprint_bytes, narrow_ascii,
+    position_by_lanes, stripped,
 };
 use super::thresholds::{
     CLEANUP, DESTRUCTIVE, EXFIL, GRACEFUL_EXIT, HELP_FAMILY, IKI_THINK_MAX_S, LANDING_RITUAL,
@@ -398,22 +399,9 @@ fn is_plain(c: Char) -> bool {
     c >= 0x20 && c != 0x7F && c != u32::from(b'|')
 }
 
-/// The length of the run of [`is_plain`] chars that starts `s`, tested 16
-/// chars at a time (a branch-free fold the compiler vectorises).
+/// The length of the run of [`is_plain`] chars that starts `s`.
 fn plain_run(s: &[Char]) -> usize {
-    const LANES: usize = 16;
-    let mut chunks = s.chunks_exact(LANES);
-    let mut base = 0;
-    for chunk in &mut chunks {
-        if chunk.iter().fold(false, |stop, &c| stop | !is_plain(c)) {
-            break;
-        }
-        base += LANES;
-    }
-    base + s[base..]
-        .iter()
-        .position(|&c| !is_plain(c))
-        .unwrap_or(s.len() - base)
+    position_by_lanes(s, |c| !is_plain(c)).unwrap_or(s.len())
 }
 
 /// SHA-256 of the token's UTF-8, using `utf8` as scratch. parity A7: a lone

@@ -143,7 +143,7 @@ const RAISING: [(Primitive, RaisePredicate); 5] = [
 /// with char counts (< 2^64) under 4e119, so a sum would need over 1e107
 /// terms to overflow. The reference then cannot raise in [`RAISING`], and
 /// the predicates (which redo exact-rational work) are skipped.
-const TAME_TIME_MAX: f64 = 1e100;
+pub(crate) const TAME_TIME_MAX: f64 = 1e100;
 
 /// The first primitive whose reference computation raises, if any.
 fn reference_raises(events: &[Event<'_>], ctx: &SessionCtx<'_>) -> Option<Primitive> {

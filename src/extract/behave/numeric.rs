@@ -132,27 +132,9 @@ pub fn fsum(xs: &[f64]) -> f64 {
 /// No partial can overflow there, so CPython would not raise. `None` for the
 /// rest, which takes the Shewchuk path.
 fn fsum_exact(xs: &[f64]) -> Option<f64> {
-    const HUGE: f64 = f64::from_bits((1000 + 1023) << 52); // 2^1000
-    if xs.len() > 1 << 20 {
-        return None;
-    }
-    let (mut low, mut top) = (i32::MAX, i32::MIN);
-    for &x in xs {
-        if x.is_nan() || x.abs() >= HUGE {
-            return None; // NaN, an infinity or a huge value
-        }
-        let (m, e) = decompose(x);
-        if m != 0 {
-            low = low.min(e);
-            top = top.max(e + (64 - m.unsigned_abs().leading_zeros()) as i32);
-        }
-    }
+    let low = exact_sum_base(xs)?;
     if low == i32::MAX {
         return Some(0.0); // empty, or zeros only: fsum gives +0.0
-    }
-    // Each term is below 2^(top - low); 2^20 of them stay below 2^125.
-    if top - low > 105 {
-        return None;
     }
     let sum: i128 = xs
         .iter()
@@ -179,12 +161,37 @@ fn fsum_exact(xs: &[f64]) -> Option<f64> {
     Some(if sum < 0 { -v } else { v })
 }
 
+/// Whether [`fsum_exact`] can sum `xs`, and on which base: `Some(E)`, the
+/// smallest exponent of a nonzero value (`i32::MAX` when there is none), or
+/// `None` when a value is non-finite or huge, there are too many, or their
+/// bits span too many orders.
+fn exact_sum_base(xs: &[f64]) -> Option<i32> {
+    const HUGE: f64 = f64::from_bits((1000 + 1023) << 52); // 2^1000
+    if xs.len() > 1 << 20 {
+        return None;
+    }
+    let (mut low, mut top) = (i32::MAX, i32::MIN);
+    for &x in xs {
+        if x.is_nan() || x.abs() >= HUGE {
+            return None; // NaN, an infinity or a huge value
+        }
+        let (m, e) = decompose(x);
+        if m != 0 {
+            low = low.min(e);
+            top = top.max(e + (64 - m.unsigned_abs().leading_zeros()) as i32);
+        }
+    }
+    // Each term is below 2^(top - low); 2^20 of them stay below 2^125.
+    (low == i32::MAX || top - low <= 105).then_some(low)
+}
+
 /// True exactly where CPython's `math.fsum(xs)` raises: `ValueError` for
 /// `+inf` together with `-inf`, `OverflowError` when finite partial sums
 /// overflow, wherever that happens (also before or after an infinite summand,
 /// which [`fsum`] alone cannot show: it returns the infinity then).
 pub fn fsum_raises(xs: &[f64]) -> bool {
-    fsum_exact(xs).is_none() && fsum_checked(xs.iter().copied()).is_err()
+    // Where the exact path applies, no partial can overflow.
+    exact_sum_base(xs).is_none() && fsum_checked(xs.iter().copied()).is_err()
 }
 
 /// `statistics.fmean`: `fsum(xs) / n`. Caller guarantees `n > 0` (an empty

@@ -122,10 +122,14 @@ fn correlation_raises(x: &[f64], y: &[f64]) -> bool {
     if x.is_empty() {
         return false;
     }
-    // Below 1e100 in magnitude (NaN fails the test) nothing can raise: the
-    // means stay below 1e100, deviations below 2e100, their products below
-    // 4e200, and no sum of fewer than 2^64 of them nears the f64 range.
-    if x.iter().chain(y).all(|v| v.abs() < 1e100) {
+    // Below TAME_TIME_MAX (1e100) in magnitude (NaN fails the test) nothing
+    // can raise: the means stay below 1e100, deviations below 2e100, their
+    // products below 4e200, and no sum of fewer than 2^64 of them nears the
+    // f64 range.
+    if x.iter()
+        .chain(y)
+        .all(|v| v.abs() < crate::extract::behave::TAME_TIME_MAX)
+    {
         return false;
     }
     correlation_fsums_raise(x, y)
