@@ -10,11 +10,14 @@
 //!   lines (or one whole-file document), length-prefixed messages (raw or
 //!   zstd-compressed each, JSON or protobuf inside), or one native zstd
 //!   stream of either.
-//! * [`json`] and [`proto`] turn one record into the `opentelemetry-proto`
-//!   prost messages (JSON through their serde derives, which reject non-hex
-//!   ids and string enums).
-//! * [`normalize`] turns the decoded messages into rows (§2) and appends
-//!   them to an [`EvidenceBuilder`] per day.
+//! * [`fastjson`] reads the common JSON record (spans or logs) straight
+//!   into borrowed [`view`]s; whatever it cannot vouch for goes to
+//! * [`json`] and [`proto`], which turn one record into the
+//!   `opentelemetry-proto` prost messages (JSON through their serde
+//!   derives, which reject non-hex ids and string enums), read through the
+//!   same views.
+//! * [`normalize`] turns the views into rows (§2) and appends them to an
+//!   [`EvidenceBuilder`] per day.
 //!
 //! # Decisions where the spec is silent
 //!
@@ -64,11 +67,13 @@ use crate::model::schema::DAY_US;
 use crate::telemetry::evidence::{EvidenceBuilder, EvidenceRec};
 use crate::telemetry::model::Signal;
 
+pub mod fastjson;
 pub mod framing;
 pub mod json;
 pub mod normalize;
 pub mod proto;
 pub mod sha256x8;
+pub mod view;
 
 /// One input object to decode.
 #[derive(Clone, Copy, Debug)]
@@ -249,7 +254,13 @@ impl<'a> Reader<'a> {
     }
 
     /// One JSON record: a non-blank line, or a message's JSON payload.
+    /// Spans and logs in the common shape take [`fastjson`]; anything else
+    /// (and anything it cannot vouch for) the serde path of [`json`].
     pub(crate) fn json_record(&mut self, raw: &[u8], line: Option<u64>, offset: u64) {
+        if let Some(batch) = std::str::from_utf8(raw).ok().and_then(fastjson::parse) {
+            self.batch(&batch, line, offset, raw);
+            return;
+        }
         match json::parse(raw) {
             Ok(msg) => self.message(&msg, line, offset, raw),
             Err((reason, detail)) => self.dead(line, offset, reason, detail, raw),
@@ -274,8 +285,13 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// A decoded record: rows, or `otlp_schema` when it yields none.
+    /// A record decoded by serde or prost.
     fn message(&mut self, msg: &Message, line: Option<u64>, offset: u64, raw: &[u8]) {
+        self.batch(&view::Batch::from_message(msg), line, offset, raw);
+    }
+
+    /// A decoded record: rows, or `otlp_schema` when it yields none.
+    fn batch(&mut self, msg: &view::Batch<'_>, line: Option<u64>, offset: u64, raw: &[u8]) {
         match normalize::check(msg) {
             Ok(0) => self.dead(
                 line,

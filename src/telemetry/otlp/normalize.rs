@@ -30,17 +30,13 @@ use std::borrow::Cow;
 use std::collections::HashSet;
 use std::fmt::Write as _;
 
-use opentelemetry_proto::tonic::common::v1::any_value::Value;
-use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue};
-use opentelemetry_proto::tonic::logs::v1::LogRecord;
 use opentelemetry_proto::tonic::metrics::v1::{
     exemplar, metric, number_data_point, Exemplar, ExponentialHistogramDataPoint,
     HistogramDataPoint, Metric, NumberDataPoint, SummaryDataPoint,
 };
-use opentelemetry_proto::tonic::resource::v1::Resource;
-use opentelemetry_proto::tonic::trace::v1::Span;
 
-use super::{Days, Message};
+use super::view::{kvs, Any, Batch, Id, Kv, Log, Scope, Span};
+use super::Days;
 use crate::telemetry::evidence::EvidenceRec;
 use crate::telemetry::model::{CorrelationStatus, Signal, SpanStatus};
 
@@ -64,45 +60,39 @@ type Sea<'m> = [Option<Cow<'m, str>>; 5];
 /// # Errors
 ///
 /// A detail when an id has the wrong length (the record is `otlp_schema`).
-pub fn check(msg: &Message) -> Result<usize, String> {
+pub fn check(msg: &Batch<'_>) -> Result<usize, String> {
     let mut n = 0usize;
-    for rs in &msg.spans {
-        for ss in &rs.scope_spans {
-            for s in &ss.spans {
-                id_len("span trace id", &s.trace_id, 16)?;
-                id_len("span id", &s.span_id, 8)?;
-                id_len("parent span id", &s.parent_span_id, 8)?;
-                n += 1;
-            }
+    for (_, spans) in msg.spans.iter().flat_map(|r| &r.scopes) {
+        for s in spans {
+            id_len("span trace id", &s.trace_id, 16)?;
+            id_len("span id", &s.span_id, 8)?;
+            id_len("parent span id", &s.parent_span_id, 8)?;
+            n += 1;
         }
     }
-    for rl in &msg.logs {
-        for sl in &rl.scope_logs {
-            for l in &sl.log_records {
-                id_len("log trace id", &l.trace_id, 16)?;
-                id_len("log span id", &l.span_id, 8)?;
-                n += 1;
-            }
+    for (_, logs) in msg.logs.iter().flat_map(|r| &r.scopes) {
+        for l in logs {
+            id_len("log trace id", &l.trace_id, 16)?;
+            id_len("log span id", &l.span_id, 8)?;
+            n += 1;
         }
     }
-    for rm in &msg.metrics {
-        for sm in &rm.scope_metrics {
-            for m in &sm.metrics {
-                n += match &m.data {
-                    None => 0,
-                    Some(metric::Data::Gauge(g)) => g.data_points.len(),
-                    Some(metric::Data::Sum(s)) => s.data_points.len(),
-                    Some(metric::Data::Histogram(h)) => h.data_points.len(),
-                    Some(metric::Data::ExponentialHistogram(h)) => h.data_points.len(),
-                    Some(metric::Data::Summary(s)) => s.data_points.len(),
-                };
-            }
+    for (_, metrics) in msg.metrics.iter().flat_map(|r| &r.scopes) {
+        for m in metrics {
+            n += match &m.data {
+                None => 0,
+                Some(metric::Data::Gauge(g)) => g.data_points.len(),
+                Some(metric::Data::Sum(s)) => s.data_points.len(),
+                Some(metric::Data::Histogram(h)) => h.data_points.len(),
+                Some(metric::Data::ExponentialHistogram(h)) => h.data_points.len(),
+                Some(metric::Data::Summary(s)) => s.data_points.len(),
+            };
         }
     }
     Ok(n)
 }
 
-fn id_len(what: &str, id: &[u8], want: usize) -> Result<(), String> {
+fn id_len(what: &str, id: &Id<'_>, want: usize) -> Result<(), String> {
     if id.is_empty() || id.len() == want {
         Ok(())
     } else {
@@ -122,13 +112,12 @@ struct ResInfo<'m> {
 }
 
 impl<'m> ResInfo<'m> {
-    fn new(res: Option<&'m Resource>) -> Self {
-        let attrs = res.map_or(&[][..], |r| &r.attributes[..]);
+    fn new(attrs: &'m [Kv<'m>]) -> Self {
         let find = |k: &str| {
             attrs
                 .iter()
                 .find(|kv| kv.key == k)
-                .and_then(|kv| text(kv.value.as_ref()))
+                .and_then(|kv| text(&kv.value))
         };
         ResInfo {
             service: find("service.name"),
@@ -152,7 +141,7 @@ struct Base<'m, 'b> {
     kind: Option<i32>,
     status: Option<SpanStatus>,
     value: Option<f64>,
-    attrs: &'m [KeyValue],
+    attrs: &'m [Kv<'m>],
 }
 
 /// Turns messages into rows; holds the scratch buffers.
@@ -212,7 +201,7 @@ impl Normalizer {
     /// Two walks: the first gathers every record's canonical JSON, which
     /// are then hashed together ([`super::sha256x8::digest_many`], eight at
     /// a time); the second appends the rows with their ids.
-    pub(crate) fn message(&mut self, msg: &Message, days: &mut Days) {
+    pub(crate) fn message(&mut self, msg: &Batch<'_>, days: &mut Days) {
         self.canon.clear();
         self.canon_ends.clear();
         self.collecting = true;
@@ -235,99 +224,90 @@ impl Normalizer {
     }
 
     /// Every record of `msg`, in order, through [`Self::emit`].
-    fn walk(&mut self, msg: &Message, days: &mut Days) {
+    fn walk(&mut self, msg: &Batch<'_>, days: &mut Days) {
         for rs in &msg.spans {
-            let res = self.resource(rs.resource.as_ref());
-            for ss in &rs.scope_spans {
-                let sea = self.scope(ss.scope.as_ref());
-                for s in &ss.spans {
+            let res = self.resource(&rs.resource);
+            for (scope, spans) in &rs.scopes {
+                let sea = self.scope(scope);
+                for s in spans {
                     self.span(s, &res, &sea, days);
                 }
             }
         }
         for rl in &msg.logs {
-            let res = self.resource(rl.resource.as_ref());
-            for sl in &rl.scope_logs {
-                let sea = self.scope(sl.scope.as_ref());
-                for l in &sl.log_records {
+            let res = self.resource(&rl.resource);
+            for (scope, logs) in &rl.scopes {
+                let sea = self.scope(scope);
+                for l in logs {
                     self.log(l, &res, &sea, days);
                 }
             }
         }
         for rm in &msg.metrics {
-            let res = self.resource(rm.resource.as_ref());
-            for sm in &rm.scope_metrics {
-                let sea = self.scope(sm.scope.as_ref());
-                for m in &sm.metrics {
+            let res = self.resource(&rm.resource);
+            for (scope, metrics) in &rm.scopes {
+                let sea = self.scope(scope);
+                for m in metrics {
                     self.metric(m, &res, &sea, days);
                 }
             }
         }
     }
 
-    fn resource<'m>(&mut self, r: Option<&'m Resource>) -> ResInfo<'m> {
+    fn resource<'m>(&mut self, attrs: &'m [Kv<'m>]) -> ResInfo<'m> {
         if self.collecting {
             self.res.clear();
-            c_attrs(&mut self.res, r.map_or(&[][..], |r| &r.attributes[..]));
+            c_attrs(&mut self.res, attrs);
         }
-        ResInfo::new(r)
+        ResInfo::new(attrs)
     }
 
-    fn scope<'m>(&mut self, s: Option<&'m InstrumentationScope>) -> Sea<'m> {
-        let (name, version, attrs) = s.map_or(("", "", &[][..]), |s| {
-            (s.name.as_str(), s.version.as_str(), &s.attributes[..])
-        });
+    fn scope<'m>(&mut self, s: &'m Scope<'m>) -> Sea<'m> {
         if self.collecting {
             self.scope.clear();
             self.scope.push_str("{\"name\":");
-            push_json_str(&mut self.scope, name);
+            push_json_str(&mut self.scope, &s.name);
             self.scope.push_str(",\"version\":");
-            push_json_str(&mut self.scope, version);
+            push_json_str(&mut self.scope, &s.version);
             self.scope.push('}');
         }
-        sea_of(attrs)
+        sea_of(&s.attrs)
     }
 
-    fn span(&mut self, s: &Span, res: &ResInfo<'_>, sea: &Sea<'_>, days: &mut Days) {
+    fn span(&mut self, s: &Span<'_>, res: &ResInfo<'_>, sea: &Sea<'_>, days: &mut Days) {
         if self.collecting {
             self.rec.clear();
             c_span(&mut self.rec, s);
         }
         let (mut tb, mut sb, mut pb) = ([0u8; 32], [0u8; 16], [0u8; 16]);
-        let status = match s.status.as_ref().map_or(0, |st| st.code) {
+        let status = match s.status_code {
             1 => SpanStatus::Ok,
             2 => SpanStatus::Error,
             _ => SpanStatus::Unset,
         };
-        let start = s.start_time_unix_nano;
-        let end = s.end_time_unix_nano;
         let base = Base {
             signal: Signal::Span,
             trace_id: hex_id(&s.trace_id, &mut tb),
             span_id: hex_id(&s.span_id, &mut sb),
             parent_span_id: hex_id(&s.parent_span_id, &mut pb),
-            time_ns: start,
-            end_ns: (end != 0).then_some(end),
+            time_ns: s.start,
+            end_ns: (s.end != 0).then_some(s.end),
             name: non_empty(&s.name),
             kind: Some(s.kind),
             status: Some(status),
             value: None,
-            attrs: &s.attributes,
+            attrs: &s.attrs,
         };
         self.emit(&base, res, sea, days);
     }
 
-    fn log(&mut self, l: &LogRecord, res: &ResInfo<'_>, sea: &Sea<'_>, days: &mut Days) {
+    fn log(&mut self, l: &Log<'_>, res: &ResInfo<'_>, sea: &Sea<'_>, days: &mut Days) {
         if self.collecting {
             self.rec.clear();
             c_log(&mut self.rec, l);
         }
         let (mut tb, mut sb) = ([0u8; 32], [0u8; 16]);
-        let time = if l.time_unix_nano != 0 {
-            l.time_unix_nano
-        } else {
-            l.observed_time_unix_nano
-        };
+        let time = if l.time != 0 { l.time } else { l.observed };
         let base = Base {
             signal: Signal::Log,
             trace_id: hex_id(&l.trace_id, &mut tb),
@@ -339,7 +319,7 @@ impl Normalizer {
             kind: None,
             status: None,
             value: None,
-            attrs: &l.attributes,
+            attrs: &l.attrs,
         };
         self.emit(&base, res, sea, days);
     }
@@ -355,7 +335,7 @@ impl Normalizer {
                         |o| c_number(o, p),
                         p.time_unix_nano,
                         number(p),
-                        &p.attributes,
+                        &kvs(&p.attributes),
                         res,
                         sea,
                         days,
@@ -370,7 +350,7 @@ impl Normalizer {
                         |o| c_number(o, p),
                         p.time_unix_nano,
                         number(p),
-                        &p.attributes,
+                        &kvs(&p.attributes),
                         res,
                         sea,
                         days,
@@ -385,7 +365,7 @@ impl Normalizer {
                         |o| c_histogram(o, p),
                         p.time_unix_nano,
                         p.sum,
-                        &p.attributes,
+                        &kvs(&p.attributes),
                         res,
                         sea,
                         days,
@@ -400,7 +380,7 @@ impl Normalizer {
                         |o| c_exp_histogram(o, p),
                         p.time_unix_nano,
                         p.sum,
-                        &p.attributes,
+                        &kvs(&p.attributes),
                         res,
                         sea,
                         days,
@@ -415,7 +395,7 @@ impl Normalizer {
                         |o| c_summary(o, p),
                         p.time_unix_nano,
                         Some(p.sum),
-                        &p.attributes,
+                        &kvs(&p.attributes),
                         res,
                         sea,
                         days,
@@ -433,7 +413,7 @@ impl Normalizer {
         canon_point: impl FnOnce(&mut String),
         time_ns: u64,
         value: Option<f64>,
-        attrs: &[KeyValue],
+        attrs: &[Kv<'_>],
         res: &ResInfo<'_>,
         sea: &Sea<'_>,
         days: &mut Days,
@@ -621,12 +601,12 @@ fn sea_index(key: &str) -> Option<usize> {
 }
 
 /// The first non-empty value of each `sea.*` key in `attrs`.
-fn sea_of(attrs: &[KeyValue]) -> Sea<'_> {
+fn sea_of<'m>(attrs: &'m [Kv<'m>]) -> Sea<'m> {
     let mut sea: Sea<'_> = Default::default();
     for kv in attrs {
         if let Some(i) = sea_index(&kv.key) {
             if sea[i].is_none() {
-                sea[i] = text(kv.value.as_ref());
+                sea[i] = text(&kv.value);
             }
         }
     }
@@ -636,7 +616,7 @@ fn sea_of(attrs: &[KeyValue]) -> Sea<'_> {
 /// Write the record's `attributes` column into `out` and pick out its
 /// `sea.*` values, whether another `sea.*` value is too long, and
 /// `http.route`.
-fn scan<'m>(out: &mut String, attrs: &'m [KeyValue]) -> (Sea<'m>, bool, Option<Cow<'m, str>>) {
+fn scan<'m>(out: &mut String, attrs: &'m [Kv<'m>]) -> (Sea<'m>, bool, Option<Cow<'m, str>>) {
     let mut sea: Sea<'m> = Default::default();
     let mut too_long = false;
     let mut route = None;
@@ -645,20 +625,18 @@ fn scan<'m>(out: &mut String, attrs: &'m [KeyValue]) -> (Sea<'m>, bool, Option<C
     out.push('{');
     let mut first = true;
     for (i, kv) in attrs.iter().enumerate() {
-        let key = kv.key.as_str();
+        let key: &str = &kv.key;
         if key.starts_with("sea.") {
             match sea_index(key) {
-                Some(j) if sea[j].is_none() => sea[j] = text(kv.value.as_ref()),
+                Some(j) if sea[j].is_none() => sea[j] = text(&kv.value),
                 Some(_) => {}
-                None => {
-                    too_long |= text(kv.value.as_ref()).is_some_and(|t| t.len() > MAX_VALUE_BYTES)
-                }
+                None => too_long |= text(&kv.value).is_some_and(|t| t.len() > MAX_VALUE_BYTES),
             }
             continue;
         }
         if key == "http.route" {
             if route.is_none() {
-                route = text(kv.value.as_ref());
+                route = text(&kv.value);
             }
             continue;
         }
@@ -679,7 +657,7 @@ fn scan<'m>(out: &mut String, attrs: &'m [KeyValue]) -> (Sea<'m>, bool, Option<C
         first = false;
         push_json_str(out, key);
         out.push(':');
-        natural(out, kv.value.as_ref());
+        natural(out, &kv.value);
     }
     out.push('}');
     (sea, too_long, route)
@@ -687,9 +665,10 @@ fn scan<'m>(out: &mut String, attrs: &'m [KeyValue]) -> (Sea<'m>, bool, Option<C
 
 /// A value as text: a string as is, anything else as its natural JSON;
 /// `None` for an empty string or no value.
-fn text(v: Option<&AnyValue>) -> Option<Cow<'_, str>> {
-    match v?.value.as_ref()? {
-        Value::StringValue(s) => non_empty(s).map(Cow::Borrowed),
+fn text<'m>(v: &'m Any<'m>) -> Option<Cow<'m, str>> {
+    match v {
+        Any::Empty => None,
+        Any::Str(s) => non_empty(s).map(Cow::Borrowed),
         _ => {
             let mut s = String::new();
             natural_uncut(&mut s, v);
@@ -699,50 +678,47 @@ fn text(v: Option<&AnyValue>) -> Option<Cow<'_, str>> {
 }
 
 /// An attribute value as natural JSON, long strings cut (module docs).
-fn natural(out: &mut String, v: Option<&AnyValue>) {
+fn natural(out: &mut String, v: &Any<'_>) {
     natural_with(out, v, true);
 }
 
-fn natural_uncut(out: &mut String, v: Option<&AnyValue>) {
+fn natural_uncut(out: &mut String, v: &Any<'_>) {
     natural_with(out, v, false);
 }
 
-fn natural_with(out: &mut String, v: Option<&AnyValue>, cut: bool) {
-    let Some(value) = v.and_then(|v| v.value.as_ref()) else {
-        out.push_str("null");
-        return;
-    };
-    match value {
-        Value::StringValue(s) => push_str_value(out, s, cut),
-        Value::BoolValue(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::IntValue(i) => {
+fn natural_with(out: &mut String, v: &Any<'_>, cut: bool) {
+    match v {
+        Any::Empty => out.push_str("null"),
+        Any::Str(s) => push_str_value(out, s, cut),
+        Any::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Any::Int(i) => {
             let _ = write!(out, "{i}");
         }
-        Value::DoubleValue(d) => push_f64(out, *d),
-        Value::ArrayValue(a) => {
+        Any::Double(d) => push_f64(out, *d),
+        Any::Array(a) => {
             out.push('[');
-            for (i, x) in a.values.iter().enumerate() {
+            for (i, x) in a.iter().enumerate() {
                 if i > 0 {
                     out.push(',');
                 }
-                natural_with(out, Some(x), cut);
+                natural_with(out, x, cut);
             }
             out.push(']');
         }
-        Value::KvlistValue(kvs) => {
+        Any::Kvlist(kvs) => {
             out.push('{');
-            for (i, kv) in kvs.values.iter().enumerate() {
+            for (i, kv) in kvs.iter().enumerate() {
                 if i > 0 {
                     out.push(',');
                 }
                 push_json_str(out, &kv.key);
                 out.push(':');
-                natural_with(out, kv.value.as_ref(), cut);
+                natural_with(out, &kv.value, cut);
             }
             out.push('}');
         }
-        Value::BytesValue(b) => push_str_value(out, &hex::encode(b), cut),
-        Value::StringValueStrindex(i) => {
+        Any::Bytes(b) => push_str_value(out, &hex::encode(b), cut),
+        Any::Strindex(i) => {
             let _ = write!(out, "{i}");
         }
     }
@@ -774,6 +750,14 @@ pub(crate) fn push_json_str(out: &mut String, s: &str) {
 
 fn escape_into(out: &mut String, s: &str) {
     let bytes = s.as_bytes();
+    // Most strings need no escape: one pass the compiler vectorises.
+    let special = bytes
+        .iter()
+        .fold(false, |a, &b| a | (b < 0x20) | (b == b'"') | (b == b'\\'));
+    if !special {
+        out.push_str(s);
+        return;
+    }
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
         let esc = match b {
@@ -833,13 +817,27 @@ fn hex_into(bytes: &[u8], out: &mut [u8]) {
 
 /// An id as lowercase hex in `buf`; `None` when empty (or too long for
 /// `buf`, which [`check`] rules out).
-fn hex_id<'b, const N: usize>(id: &[u8], buf: &'b mut [u8; N]) -> Option<&'b str> {
+fn hex_id<'b, const N: usize>(id: &Id<'_>, buf: &'b mut [u8; N]) -> Option<&'b str> {
     if id.is_empty() || id.len() * 2 > N {
         return None;
     }
     let out = &mut buf[..id.len() * 2];
-    hex_into(id, out);
+    id.hex_into(out);
     std::str::from_utf8(out).ok()
+}
+
+/// An id as a quoted lowercase hex string.
+fn push_id(out: &mut String, id: &Id<'_>) {
+    match id {
+        Id::Bytes(b) => push_hex(out, b),
+        Id::Hex(h) => {
+            out.push('"');
+            let at = out.len();
+            out.push_str(h);
+            out[at..].make_ascii_lowercase();
+            out.push('"');
+        }
+    }
 }
 
 fn push_hex(out: &mut String, bytes: &[u8]) {
@@ -864,53 +862,53 @@ fn push_u64s(out: &mut String, xs: &[u64]) {
 
 // ---- canonical JSON (keys sorted by hand; a test re-sorts and compares) ----
 
-fn c_any(out: &mut String, v: Option<&AnyValue>) {
-    let Some(value) = v.and_then(|v| v.value.as_ref()) else {
-        out.push_str("{}");
-        return;
-    };
-    match value {
-        Value::StringValue(s) => {
+fn c_any(out: &mut String, v: &Any<'_>) {
+    match v {
+        Any::Empty => {
+            out.push_str("{}");
+            return;
+        }
+        Any::Str(s) => {
             out.push_str("{\"stringValue\":");
             push_json_str(out, s);
         }
-        Value::BoolValue(b) => {
+        Any::Bool(b) => {
             let _ = write!(out, "{{\"boolValue\":{b}");
         }
-        Value::IntValue(i) => {
+        Any::Int(i) => {
             let _ = write!(out, "{{\"intValue\":{i}");
         }
-        Value::DoubleValue(d) => {
+        Any::Double(d) => {
             out.push_str("{\"doubleValue\":");
             push_f64(out, *d);
         }
-        Value::ArrayValue(a) => {
+        Any::Array(a) => {
             out.push_str("{\"arrayValue\":{\"values\":[");
-            for (i, x) in a.values.iter().enumerate() {
+            for (i, x) in a.iter().enumerate() {
                 if i > 0 {
                     out.push(',');
                 }
-                c_any(out, Some(x));
+                c_any(out, x);
             }
             out.push_str("]}");
         }
-        Value::KvlistValue(kvs) => {
+        Any::Kvlist(kvs) => {
             out.push_str("{\"kvlistValue\":{\"values\":");
-            c_attrs(out, &kvs.values);
+            c_attrs(out, kvs);
             out.push('}');
         }
-        Value::BytesValue(b) => {
+        Any::Bytes(b) => {
             out.push_str("{\"bytesValue\":");
             push_hex(out, b);
         }
-        Value::StringValueStrindex(i) => {
+        Any::Strindex(i) => {
             let _ = write!(out, "{{\"stringValueStrindex\":{i}");
         }
     }
     out.push('}');
 }
 
-fn c_attrs(out: &mut String, kvs: &[KeyValue]) {
+fn c_attrs(out: &mut String, kvs: &[Kv<'_>]) {
     out.push('[');
     for (i, kv) in kvs.iter().enumerate() {
         if i > 0 {
@@ -919,33 +917,33 @@ fn c_attrs(out: &mut String, kvs: &[KeyValue]) {
         out.push_str("{\"key\":");
         push_json_str(out, &kv.key);
         out.push_str(",\"value\":");
-        c_any(out, kv.value.as_ref());
+        c_any(out, &kv.value);
         out.push('}');
     }
     out.push(']');
 }
 
-fn c_span(o: &mut String, s: &Span) {
+fn c_span(o: &mut String, s: &Span<'_>) {
     o.push_str("{\"attributes\":");
-    c_attrs(o, &s.attributes);
+    c_attrs(o, &s.attrs);
     let _ = write!(
         o,
         ",\"droppedAttributesCount\":{},\"droppedEventsCount\":{},\"droppedLinksCount\":{},\"endTimeUnixNano\":{},\"events\":[",
-        s.dropped_attributes_count, s.dropped_events_count, s.dropped_links_count, s.end_time_unix_nano
+        s.dropped_attrs, s.dropped_events, s.dropped_links, s.end
     );
     for (i, e) in s.events.iter().enumerate() {
         if i > 0 {
             o.push(',');
         }
         o.push_str("{\"attributes\":");
-        c_attrs(o, &e.attributes);
+        c_attrs(o, &e.attrs);
         let _ = write!(
             o,
             ",\"droppedAttributesCount\":{},\"name\":",
-            e.dropped_attributes_count
+            e.dropped_attrs
         );
         push_json_str(o, &e.name);
-        let _ = write!(o, ",\"timeUnixNano\":{}}}", e.time_unix_nano);
+        let _ = write!(o, ",\"timeUnixNano\":{}}}", e.time);
     }
     let _ = write!(o, "],\"flags\":{},\"kind\":{},\"links\":[", s.flags, s.kind);
     for (i, l) in s.links.iter().enumerate() {
@@ -953,15 +951,15 @@ fn c_span(o: &mut String, s: &Span) {
             o.push(',');
         }
         o.push_str("{\"attributes\":");
-        c_attrs(o, &l.attributes);
+        c_attrs(o, &l.attrs);
         let _ = write!(
             o,
             ",\"droppedAttributesCount\":{},\"flags\":{},\"spanId\":",
-            l.dropped_attributes_count, l.flags
+            l.dropped_attrs, l.flags
         );
-        push_hex(o, &l.span_id);
+        push_id(o, &l.span_id);
         o.push_str(",\"traceId\":");
-        push_hex(o, &l.trace_id);
+        push_id(o, &l.trace_id);
         o.push_str(",\"traceState\":");
         push_json_str(o, &l.trace_state);
         o.push('}');
@@ -969,47 +967,43 @@ fn c_span(o: &mut String, s: &Span) {
     o.push_str("],\"name\":");
     push_json_str(o, &s.name);
     o.push_str(",\"parentSpanId\":");
-    push_hex(o, &s.parent_span_id);
+    push_id(o, &s.parent_span_id);
     o.push_str(",\"spanId\":");
-    push_hex(o, &s.span_id);
-    let (code, message) = s
-        .status
-        .as_ref()
-        .map_or((0, ""), |st| (st.code, st.message.as_str()));
+    push_id(o, &s.span_id);
     let _ = write!(
         o,
-        ",\"startTimeUnixNano\":{},\"status\":{{\"code\":{code},\"message\":",
-        s.start_time_unix_nano
+        ",\"startTimeUnixNano\":{},\"status\":{{\"code\":{},\"message\":",
+        s.start, s.status_code
     );
-    push_json_str(o, message);
+    push_json_str(o, &s.status_message);
     o.push_str("},\"traceId\":");
-    push_hex(o, &s.trace_id);
+    push_id(o, &s.trace_id);
     o.push_str(",\"traceState\":");
     push_json_str(o, &s.trace_state);
     o.push('}');
 }
 
-fn c_log(o: &mut String, l: &LogRecord) {
+fn c_log(o: &mut String, l: &Log<'_>) {
     o.push_str("{\"attributes\":");
-    c_attrs(o, &l.attributes);
+    c_attrs(o, &l.attrs);
     o.push_str(",\"body\":");
-    c_any(o, l.body.as_ref());
+    c_any(o, &l.body);
     let _ = write!(
         o,
         ",\"droppedAttributesCount\":{},\"eventName\":",
-        l.dropped_attributes_count
+        l.dropped_attrs
     );
     push_json_str(o, &l.event_name);
     let _ = write!(
         o,
         ",\"flags\":{},\"observedTimeUnixNano\":{},\"severityNumber\":{},\"severityText\":",
-        l.flags, l.observed_time_unix_nano, l.severity_number
+        l.flags, l.observed, l.severity_number
     );
     push_json_str(o, &l.severity_text);
     o.push_str(",\"spanId\":");
-    push_hex(o, &l.span_id);
-    let _ = write!(o, ",\"timeUnixNano\":{},\"traceId\":", l.time_unix_nano);
-    push_hex(o, &l.trace_id);
+    push_id(o, &l.span_id);
+    let _ = write!(o, ",\"timeUnixNano\":{},\"traceId\":", l.time);
+    push_id(o, &l.trace_id);
     o.push('}');
 }
 
@@ -1032,7 +1026,7 @@ fn c_exemplars(o: &mut String, xs: &[Exemplar]) {
             None => {}
         }
         o.push_str("\"filteredAttributes\":");
-        c_attrs(o, &x.filtered_attributes);
+        c_attrs(o, &kvs(&x.filtered_attributes));
         o.push_str(",\"spanId\":");
         push_hex(o, &x.span_id);
         let _ = write!(o, ",\"timeUnixNano\":{},\"traceId\":", x.time_unix_nano);
@@ -1056,7 +1050,7 @@ fn c_number(o: &mut String, p: &NumberDataPoint) {
         None => {}
     }
     o.push_str("\"attributes\":");
-    c_attrs(o, &p.attributes);
+    c_attrs(o, &kvs(&p.attributes));
     o.push_str(",\"exemplars\":");
     c_exemplars(o, &p.exemplars);
     let _ = write!(
@@ -1068,7 +1062,7 @@ fn c_number(o: &mut String, p: &NumberDataPoint) {
 
 fn c_histogram(o: &mut String, p: &HistogramDataPoint) {
     o.push_str("{\"attributes\":");
-    c_attrs(o, &p.attributes);
+    c_attrs(o, &kvs(&p.attributes));
     o.push_str(",\"bucketCounts\":");
     push_u64s(o, &p.bucket_counts);
     let _ = write!(o, ",\"count\":{},\"exemplars\":", p.count);
@@ -1095,7 +1089,7 @@ fn c_histogram(o: &mut String, p: &HistogramDataPoint) {
 
 fn c_exp_histogram(o: &mut String, p: &ExponentialHistogramDataPoint) {
     o.push_str("{\"attributes\":");
-    c_attrs(o, &p.attributes);
+    c_attrs(o, &kvs(&p.attributes));
     let _ = write!(o, ",\"count\":{},\"exemplars\":", p.count);
     c_exemplars(o, &p.exemplars);
     let _ = write!(o, ",\"flags\":{},\"max\":", p.flags);
@@ -1133,7 +1127,7 @@ fn c_exp_histogram(o: &mut String, p: &ExponentialHistogramDataPoint) {
 
 fn c_summary(o: &mut String, p: &SummaryDataPoint) {
     o.push_str("{\"attributes\":");
-    c_attrs(o, &p.attributes);
+    c_attrs(o, &kvs(&p.attributes));
     let _ = write!(
         o,
         ",\"count\":{},\"flags\":{},\"quantileValues\":[",

@@ -675,7 +675,7 @@ fn canonical_json_is_sorted_compact_and_unescaped() {
     ] {
         let mut n = normalize::Normalizer::new("s", "r");
         let mut days = Days::default();
-        n.message(&msg, &mut days);
+        n.message(&view::Batch::from_message(&msg), &mut days);
         assert!(!n.canon_log.is_empty());
         for c in &n.canon_log {
             // serde_json's Value keeps keys sorted (no preserve_order):
