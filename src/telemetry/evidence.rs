@@ -295,11 +295,11 @@ impl EvidenceBuilder {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use datafusion::arrow::array::{Array, StringArray, TimestampMicrosecondArray};
 
-    fn rec<'a>() -> EvidenceRec<'a> {
+    pub(crate) fn rec<'a>() -> EvidenceRec<'a> {
         EvidenceRec {
             evidence_id: "ifl:hash:00",
             signal: Signal::Span,

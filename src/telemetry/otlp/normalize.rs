@@ -876,7 +876,8 @@ fn c_any(out: &mut String, v: &Any<'_>) {
             let _ = write!(out, "{{\"boolValue\":{b}");
         }
         Any::Int(i) => {
-            let _ = write!(out, "{{\"intValue\":{i}");
+            out.push_str("{\"intValue\":");
+            push_int(out, *i);
         }
         Any::Double(d) => {
             out.push_str("{\"doubleValue\":");
@@ -923,40 +924,53 @@ fn c_attrs(out: &mut String, kvs: &[Kv<'_>]) {
     out.push(']');
 }
 
+/// A decimal integer (what `write!` gives, without the formatter).
+fn push_int(o: &mut String, n: impl itoa::Integer) {
+    o.push_str(itoa::Buffer::new().format(n));
+}
+
 fn c_span(o: &mut String, s: &Span<'_>) {
     o.push_str("{\"attributes\":");
     c_attrs(o, &s.attrs);
-    let _ = write!(
-        o,
-        ",\"droppedAttributesCount\":{},\"droppedEventsCount\":{},\"droppedLinksCount\":{},\"endTimeUnixNano\":{},\"events\":[",
-        s.dropped_attrs, s.dropped_events, s.dropped_links, s.end
-    );
+    o.push_str(",\"droppedAttributesCount\":");
+    push_int(o, s.dropped_attrs);
+    o.push_str(",\"droppedEventsCount\":");
+    push_int(o, s.dropped_events);
+    o.push_str(",\"droppedLinksCount\":");
+    push_int(o, s.dropped_links);
+    o.push_str(",\"endTimeUnixNano\":");
+    push_int(o, s.end);
+    o.push_str(",\"events\":[");
     for (i, e) in s.events.iter().enumerate() {
         if i > 0 {
             o.push(',');
         }
         o.push_str("{\"attributes\":");
         c_attrs(o, &e.attrs);
-        let _ = write!(
-            o,
-            ",\"droppedAttributesCount\":{},\"name\":",
-            e.dropped_attrs
-        );
+        o.push_str(",\"droppedAttributesCount\":");
+        push_int(o, e.dropped_attrs);
+        o.push_str(",\"name\":");
         push_json_str(o, &e.name);
-        let _ = write!(o, ",\"timeUnixNano\":{}}}", e.time);
+        o.push_str(",\"timeUnixNano\":");
+        push_int(o, e.time);
+        o.push('}');
     }
-    let _ = write!(o, "],\"flags\":{},\"kind\":{},\"links\":[", s.flags, s.kind);
+    o.push_str("],\"flags\":");
+    push_int(o, s.flags);
+    o.push_str(",\"kind\":");
+    push_int(o, s.kind);
+    o.push_str(",\"links\":[");
     for (i, l) in s.links.iter().enumerate() {
         if i > 0 {
             o.push(',');
         }
         o.push_str("{\"attributes\":");
         c_attrs(o, &l.attrs);
-        let _ = write!(
-            o,
-            ",\"droppedAttributesCount\":{},\"flags\":{},\"spanId\":",
-            l.dropped_attrs, l.flags
-        );
+        o.push_str(",\"droppedAttributesCount\":");
+        push_int(o, l.dropped_attrs);
+        o.push_str(",\"flags\":");
+        push_int(o, l.flags);
+        o.push_str(",\"spanId\":");
         push_id(o, &l.span_id);
         o.push_str(",\"traceId\":");
         push_id(o, &l.trace_id);
@@ -970,11 +984,11 @@ fn c_span(o: &mut String, s: &Span<'_>) {
     push_id(o, &s.parent_span_id);
     o.push_str(",\"spanId\":");
     push_id(o, &s.span_id);
-    let _ = write!(
-        o,
-        ",\"startTimeUnixNano\":{},\"status\":{{\"code\":{},\"message\":",
-        s.start, s.status_code
-    );
+    o.push_str(",\"startTimeUnixNano\":");
+    push_int(o, s.start);
+    o.push_str(",\"status\":{\"code\":");
+    push_int(o, s.status_code);
+    o.push_str(",\"message\":");
     push_json_str(o, &s.status_message);
     o.push_str("},\"traceId\":");
     push_id(o, &s.trace_id);
@@ -988,21 +1002,23 @@ fn c_log(o: &mut String, l: &Log<'_>) {
     c_attrs(o, &l.attrs);
     o.push_str(",\"body\":");
     c_any(o, &l.body);
-    let _ = write!(
-        o,
-        ",\"droppedAttributesCount\":{},\"eventName\":",
-        l.dropped_attrs
-    );
+    o.push_str(",\"droppedAttributesCount\":");
+    push_int(o, l.dropped_attrs);
+    o.push_str(",\"eventName\":");
     push_json_str(o, &l.event_name);
-    let _ = write!(
-        o,
-        ",\"flags\":{},\"observedTimeUnixNano\":{},\"severityNumber\":{},\"severityText\":",
-        l.flags, l.observed, l.severity_number
-    );
+    o.push_str(",\"flags\":");
+    push_int(o, l.flags);
+    o.push_str(",\"observedTimeUnixNano\":");
+    push_int(o, l.observed);
+    o.push_str(",\"severityNumber\":");
+    push_int(o, l.severity_number);
+    o.push_str(",\"severityText\":");
     push_json_str(o, &l.severity_text);
     o.push_str(",\"spanId\":");
     push_id(o, &l.span_id);
-    let _ = write!(o, ",\"timeUnixNano\":{},\"traceId\":", l.time);
+    o.push_str(",\"timeUnixNano\":");
+    push_int(o, l.time);
+    o.push_str(",\"traceId\":");
     push_id(o, &l.trace_id);
     o.push('}');
 }
