@@ -1,9 +1,7 @@
 //! Parquet encoding and content-addressed file names (lake.md §1–2).
 
-use std::sync::Arc;
-
-use datafusion::arrow::array::RecordBatch;
-use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::array::{Array, ArrayRef, RecordBatch};
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::arrow::error::ArrowError;
 use datafusion::arrow::row::{RowConverter, SortField};
 use datafusion::parquet::arrow::ArrowWriter;
@@ -37,23 +35,82 @@ pub fn content_hash(batches: &[RecordBatch]) -> Result<[u8; 32], ArrowError> {
 /// The content hash of a file fed batch by batch, so a partition can be
 /// written as it is merged without holding its rows.
 ///
-/// Rows are encoded with Arrow's row format, which is a deterministic,
-/// self-delimiting byte encoding of each row's values, so equal rows in equal
-/// order give an equal hash whatever the batches' buffer layout. The hash
+/// Each column is hashed as three streams of its own, each fed batch after
+/// batch, so equal rows in equal order give an equal hash whatever the
+/// batches' split or buffer layout: a validity byte per row; for strings
+/// and binaries each value's length (u64, 0 when null), for fixed-width
+/// types each value's bytes as stored (little-endian on x86-64 and
+/// aarch64; zeros when null), for any other
+/// type each row in Arrow's row format after its length; and the valid
+/// string and binary values' bytes. The streams are hashed apart (BLAKE3 on long runs of bytes,
+/// no per-row row-format encoding for the common types) and the hash
 /// covers the column names and types, the file's ordinal in its partition
-/// (from the second file on), every row, and the row count (last).
+/// (from the second file on), every column's streams, and the row count
+/// (last).
 pub struct ContentHasher {
     h: blake3::Hasher,
-    keep: Vec<usize>,
-    conv: Option<RowConverter>,
-    buf: Vec<u8>,
+    cols: Vec<ColumnHasher>,
     rows: u64,
+}
+
+/// One column's streams.
+struct ColumnHasher {
+    /// The column's index in the schema.
+    index: usize,
+    /// Validity bytes.
+    valid: Stream,
+    /// Lengths, or fixed-width values, or row-format rows.
+    meta: Stream,
+    /// String and binary value bytes.
+    bytes: Stream,
+    /// Row format, for the types without a stream encoding of their own.
+    conv: Option<RowConverter>,
+}
+
+/// A hashed stream fed in large pieces: BLAKE3 hashes long inputs many
+/// chunks at a time; small updates cannot.
+struct Stream {
+    h: blake3::Hasher,
+    buf: Vec<u8>,
+}
+
+impl Stream {
+    fn new() -> Self {
+        Stream {
+            h: blake3::Hasher::new(),
+            buf: Vec::new(),
+        }
+    }
+
+    fn flush_if_full(&mut self) {
+        if self.buf.len() >= HASH_BUF_BYTES {
+            self.h.update(&self.buf);
+            self.buf.clear();
+        }
+    }
+
+    /// Long slices go straight to the hasher, after what is buffered.
+    fn extend(&mut self, bytes: &[u8]) {
+        if bytes.len() >= HASH_BUF_BYTES {
+            self.h.update(&self.buf);
+            self.buf.clear();
+            self.h.update(bytes);
+        } else {
+            self.buf.extend_from_slice(bytes);
+            self.flush_if_full();
+        }
+    }
+
+    fn finish(mut self) -> [u8; 32] {
+        self.h.update(&self.buf);
+        *self.h.finalize().as_bytes()
+    }
 }
 
 impl ContentHasher {
     fn start() -> blake3::Hasher {
         let mut h = blake3::Hasher::new();
-        h.update(b"driftlake-content-v3\x1f");
+        h.update(b"driftlake-content-v4\x1f");
         h
     }
 
@@ -69,36 +126,34 @@ impl ContentHasher {
     /// When the row format does not support a column type (a schema bug).
     pub fn new(schema: &SchemaRef, ordinal: usize) -> Result<Self, ArrowError> {
         let mut h = Self::start();
-        let keep: Vec<usize> = (0..schema.fields().len())
-            .filter(|&i| schema.field(i).name() != RUN_ID_COL)
-            .collect();
-        for &i in &keep {
-            let f = schema.field(i);
+        let mut cols = Vec::new();
+        for (index, f) in schema.fields().iter().enumerate() {
+            if f.name() == RUN_ID_COL {
+                continue;
+            }
             h.update(f.name().as_bytes());
             h.update(b"\x1f");
             h.update(f.data_type().to_string().as_bytes());
             h.update(b"\x1e");
+            let conv = match stream_kind(f.data_type()) {
+                Some(_) => None,
+                None => Some(RowConverter::new(vec![SortField::new(
+                    f.data_type().clone(),
+                )])?),
+            };
+            cols.push(ColumnHasher {
+                index,
+                valid: Stream::new(),
+                meta: Stream::new(),
+                bytes: Stream::new(),
+                conv,
+            });
         }
         if ordinal > 0 {
             h.update(b"file\x1f");
             h.update(&(ordinal as u64).to_le_bytes());
         }
-        let conv = if keep.is_empty() {
-            None
-        } else {
-            let fields = keep
-                .iter()
-                .map(|&i| SortField::new(schema.field(i).data_type().clone()))
-                .collect();
-            Some(RowConverter::new(fields)?)
-        };
-        Ok(ContentHasher {
-            h,
-            keep,
-            conv,
-            buf: Vec::new(),
-            rows: 0,
-        })
+        Ok(ContentHasher { h, cols, rows: 0 })
     }
 
     /// Hash the rows of `batch` (of the hasher's schema).
@@ -107,41 +162,144 @@ impl ContentHasher {
     /// When the batch's columns do not fit the row format.
     pub fn update(&mut self, batch: &RecordBatch) -> Result<(), ArrowError> {
         self.rows += batch.num_rows() as u64;
-        let Some(conv) = &self.conv else {
-            return Ok(());
-        };
-        let cols: Vec<_> = self
-            .keep
-            .iter()
-            .map(|&i| Arc::clone(batch.column(i)))
-            .collect();
-        let rows = conv.convert_columns(&cols)?;
-        // The hasher sees one stream whatever the pieces it is fed in, so
-        // the rows are gathered into a buffer and hashed in large pieces
-        // (blake3 hashes long inputs many chunks at a time; per-row calls
-        // cannot).
-        if self.buf.capacity() == 0 {
-            self.buf.reserve(HASH_BUF_BYTES + 4096);
-        }
-        for row in rows.iter() {
-            let bytes: &[u8] = row.as_ref();
-            self.buf
-                .extend_from_slice(&(bytes.len() as u64).to_le_bytes());
-            self.buf.extend_from_slice(bytes);
-            if self.buf.len() >= HASH_BUF_BYTES {
-                self.h.update(&self.buf);
-                self.buf.clear();
-            }
+        for c in &mut self.cols {
+            c.update(batch.column(c.index))?;
         }
         Ok(())
     }
 
     /// The hash.
     pub fn finish(mut self) -> [u8; 32] {
-        self.h.update(&self.buf);
+        for c in self.cols {
+            self.h.update(&c.valid.finish());
+            self.h.update(&c.meta.finish());
+            self.h.update(&c.bytes.finish());
+        }
         self.h.update(b"\x1e");
         self.h.update(&self.rows.to_le_bytes());
         *self.h.finalize().as_bytes()
+    }
+}
+
+/// How a type is streamed without the row format.
+#[derive(Clone, Copy)]
+enum StreamKind {
+    /// Offsets and bytes (`Utf8`, `LargeUtf8`, `Binary`, `LargeBinary`).
+    Bytes,
+    /// Fixed-width values of this many bytes.
+    Fixed(usize),
+    /// Bits.
+    Bool,
+}
+
+fn stream_kind(t: &DataType) -> Option<StreamKind> {
+    match t {
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Binary | DataType::LargeBinary => {
+            Some(StreamKind::Bytes)
+        }
+        DataType::Boolean => Some(StreamKind::Bool),
+        DataType::Int8
+        | DataType::Int16
+        | DataType::Int32
+        | DataType::Int64
+        | DataType::UInt8
+        | DataType::UInt16
+        | DataType::UInt32
+        | DataType::UInt64
+        | DataType::Float32
+        | DataType::Float64
+        | DataType::Date32
+        | DataType::Date64
+        | DataType::Timestamp(_, _) => t.primitive_width().map(StreamKind::Fixed),
+        _ => None,
+    }
+}
+
+impl ColumnHasher {
+    fn update(&mut self, col: &ArrayRef) -> Result<(), ArrowError> {
+        let n = col.len();
+        if let Some(conv) = &self.conv {
+            let rows = conv.convert_columns(std::slice::from_ref(col))?;
+            for row in rows.iter() {
+                let bytes: &[u8] = row.as_ref();
+                self.meta
+                    .buf
+                    .extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+                self.meta.buf.extend_from_slice(bytes);
+                self.meta.flush_if_full();
+            }
+            return Ok(());
+        }
+        // Validity, one byte a row.
+        let at = self.valid.buf.len();
+        match col.logical_nulls() {
+            None => self.valid.buf.resize(at + n, 1),
+            Some(nulls) => self.valid.buf.extend(nulls.iter().map(u8::from)),
+        }
+        self.valid.flush_if_full();
+        let valid = |i: usize| col.is_valid(i);
+        let data = col.to_data();
+        match stream_kind(col.data_type()) {
+            Some(StreamKind::Bytes) => {
+                let large = matches!(col.data_type(), DataType::LargeUtf8 | DataType::LargeBinary);
+                let offset = |i: usize| -> usize {
+                    let j = data.offset() + i;
+                    if large {
+                        data.buffers()[0].typed_data::<i64>()[j] as usize
+                    } else {
+                        data.buffers()[0].typed_data::<i32>()[j] as usize
+                    }
+                };
+                let values = data.buffers()[1].as_slice();
+                if col.null_count() == 0 {
+                    for i in 0..n {
+                        let len = (offset(i + 1) - offset(i)) as u64;
+                        self.meta.buf.extend_from_slice(&len.to_le_bytes());
+                    }
+                    self.bytes.extend(&values[offset(0)..offset(n)]);
+                } else {
+                    for i in 0..n {
+                        let (s, e) = (offset(i), offset(i + 1));
+                        let len = if valid(i) { e - s } else { 0 };
+                        self.meta.buf.extend_from_slice(&(len as u64).to_le_bytes());
+                        if valid(i) {
+                            self.bytes.buf.extend_from_slice(&values[s..e]);
+                            self.bytes.flush_if_full();
+                        }
+                    }
+                }
+            }
+            Some(StreamKind::Fixed(w)) => {
+                let values =
+                    &data.buffers()[0].as_slice()[data.offset() * w..(data.offset() + n) * w];
+                if col.null_count() == 0 {
+                    self.meta.extend(values);
+                } else {
+                    for (i, v) in values.chunks_exact(w).enumerate() {
+                        if valid(i) {
+                            self.meta.buf.extend_from_slice(v);
+                        } else {
+                            self.meta.buf.resize(self.meta.buf.len() + w, 0);
+                        }
+                    }
+                }
+            }
+            Some(StreamKind::Bool) => {
+                let bits = datafusion::arrow::buffer::BooleanBuffer::new(
+                    data.buffers()[0].clone(),
+                    data.offset(),
+                    n,
+                );
+                self.meta.buf.extend(
+                    bits.iter()
+                        .enumerate()
+                        .map(|(i, b)| u8::from(b && valid(i))),
+                );
+            }
+            None => unreachable!("types without a stream kind have a row converter"),
+        }
+        self.meta.flush_if_full();
+        Ok(())
     }
 }
 
@@ -180,6 +338,7 @@ pub(super) mod tests {
     use datafusion::arrow::array::{Int64Array, StringArray};
     use datafusion::arrow::datatypes::{DataType, Field, Schema};
     use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    use std::sync::Arc;
 
     /// Rows of `x` with `run` as their run_id (the sink's tests too).
     pub(in crate::sink) fn batch(vals: &[i64], run: &str) -> RecordBatch {
@@ -213,6 +372,114 @@ pub(super) mod tests {
             a
         );
         assert_eq!(part_file_name(&a).len(), "part-.parquet".len() + 16);
+    }
+
+    /// A batch of every kind of column the hasher streams (nullable
+    /// strings, ints, floats, bools, timestamps) and one it hands to the
+    /// row format (a list), from a seed.
+    fn mixed(n: usize, seed: u64) -> RecordBatch {
+        use datafusion::arrow::array::{
+            BooleanArray, Float64Array, ListBuilder, StringBuilder, TimestampMicrosecondArray,
+        };
+        use datafusion::arrow::datatypes::TimeUnit;
+        let mut rng = crate::extract::xorshift(seed);
+        let mut r = move || rng() % 7;
+        let strs: Vec<Option<String>> = (0..n)
+            .map(|i| (r() != 0).then(|| "ab".repeat(r() as usize) + &i.to_string()))
+            .collect();
+        let ints: Vec<Option<i64>> = (0..n).map(|i| (r() != 0).then_some(i as i64 * 3)).collect();
+        let floats: Vec<f64> = (0..n).map(|i| i as f64 / 3.0).collect();
+        let bools: Vec<Option<bool>> = (0..n).map(|_| (r() != 0).then(|| r() % 2 == 0)).collect();
+        let ts: Vec<i64> = (0..n).map(|i| 1_700_000_000_000_000 + i as i64).collect();
+        let mut list = ListBuilder::new(StringBuilder::new());
+        for _ in 0..n {
+            for _ in 0..r() % 3 {
+                list.values().append_value("x");
+            }
+            list.append(r() != 0);
+        }
+        let list = list.finish();
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("s", DataType::Utf8, true),
+            Field::new("i", DataType::Int64, true),
+            Field::new("f", DataType::Float64, false),
+            Field::new("b", DataType::Boolean, true),
+            Field::new(
+                "t",
+                DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+                false,
+            ),
+            Field::new("l", list.data_type().clone(), true),
+            Field::new("run_id", DataType::Utf8, false),
+        ]));
+        RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(StringArray::from(strs)),
+                Arc::new(Int64Array::from(ints)),
+                Arc::new(Float64Array::from(floats)),
+                Arc::new(BooleanArray::from(bools)),
+                Arc::new(TimestampMicrosecondArray::from(ts).with_timezone("UTC")),
+                Arc::new(list),
+                Arc::new(StringArray::from(vec!["run"; n])),
+            ],
+        )
+        .unwrap()
+    }
+
+    /// Any split of the rows into batches (sliced views, or fresh copies
+    /// of them) hashes like the whole; any one changed value does not.
+    #[test]
+    fn hash_is_the_rows_whatever_the_split_and_sees_every_value() {
+        use datafusion::arrow::compute::concat_batches;
+        let mut rng = crate::extract::xorshift(5);
+        for seed in 1..=40 {
+            let whole = mixed(60, seed);
+            let want = content_hash(std::slice::from_ref(&whole)).unwrap();
+            let mut cuts: Vec<usize> = (0..rng() % 6).map(|_| (rng() % 61) as usize).collect();
+            cuts.extend([0, 60]);
+            cuts.sort_unstable();
+            let pieces: Vec<RecordBatch> = cuts
+                .windows(2)
+                .map(|w| whole.slice(w[0], w[1] - w[0]))
+                .collect();
+            assert_eq!(content_hash(&pieces).unwrap(), want, "seed {seed}");
+            let fresh: Vec<RecordBatch> = pieces
+                .iter()
+                .map(|p| concat_batches(&p.schema(), [p]).unwrap())
+                .collect();
+            assert_eq!(content_hash(&fresh).unwrap(), want, "seed {seed}");
+            // Another seed's rows differ somewhere: a different hash.
+            assert_ne!(content_hash(&[mixed(60, seed + 100)]).unwrap(), want);
+        }
+        // Bytes moved between neighbours, null against empty, a flipped
+        // bool, a float's sign: all seen.
+        let one = |s: Vec<Option<&str>>| {
+            let schema = Arc::new(Schema::new(vec![Field::new("s", DataType::Utf8, true)]));
+            let b = RecordBatch::try_new(schema, vec![Arc::new(StringArray::from(s))]).unwrap();
+            content_hash(&[b]).unwrap()
+        };
+        assert_ne!(
+            one(vec![Some("ab"), Some("c")]),
+            one(vec![Some("a"), Some("bc")])
+        );
+        assert_ne!(one(vec![None, Some("c")]), one(vec![Some(""), Some("c")]));
+        let b = mixed(5, 1);
+        let flip = |col: usize, arr: ArrayRef| {
+            let mut cols = b.columns().to_vec();
+            cols[col] = arr;
+            content_hash(&[RecordBatch::try_new(b.schema(), cols).unwrap()]).unwrap()
+        };
+        let base = content_hash(std::slice::from_ref(&b)).unwrap();
+        let f = datafusion::arrow::array::Float64Array::from(vec![
+            -0.0,
+            1.0 / 3.0,
+            2.0 / 3.0,
+            1.0,
+            4.0 / 3.0,
+        ]);
+        assert_ne!(flip(2, Arc::new(f)), base);
+        assert_eq!(flip(6, Arc::new(StringArray::from(vec!["other"; 5]))), base);
     }
 
     #[test]
