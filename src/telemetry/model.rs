@@ -6,6 +6,7 @@
 //! its correlation).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// One OTLP signal, as the `evidence.signal` column spells it (§2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -302,7 +303,9 @@ impl SpanStatus {
 }
 
 /// One evidence row joined with its correlation: what the summary reads
-/// (§5). Failed rows may be passed in; the summary ignores them.
+/// (§5). Failed rows may be passed in; the summary ignores them. The
+/// columns with few distinct values are shared (`Arc<str>`, one per
+/// distinct value of a partition) rather than copied per row.
 #[derive(Clone, Debug, PartialEq)]
 pub struct EvidenceFact {
     /// `evidence_id`.
@@ -320,23 +323,23 @@ pub struct EvidenceFact {
     /// Spans only.
     pub duration_ms: Option<f64>,
     /// `service`.
-    pub service: Option<String>,
+    pub service: Option<Arc<str>>,
     /// `name`.
-    pub name: Option<String>,
+    pub name: Option<Arc<str>>,
     /// Spans: ok / error / unset. Other signals: `None`.
     pub status: Option<SpanStatus>,
     /// `context` (`sea.domain`).
-    pub context: Option<String>,
+    pub context: Option<Arc<str>>,
     /// `regime_id`.
-    pub regime_id: Option<String>,
+    pub regime_id: Option<Arc<str>>,
     /// `flow`.
-    pub flow: Option<String>,
+    pub flow: Option<Arc<str>>,
     /// `policy_id`.
-    pub policy_id: Option<String>,
+    pub policy_id: Option<Arc<str>>,
     /// `correlation_status`.
     pub correlation_status: CorrelationStatus,
     /// The best node of its correlation.
-    pub spec_node_id: Option<String>,
+    pub spec_node_id: Option<Arc<str>>,
     /// Its correlation confidence.
     pub confidence: f64,
     /// Its match type.

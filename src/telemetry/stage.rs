@@ -534,6 +534,15 @@ fn correlate_partition(
         (!a.is_null(i)).then(|| a.value(i))
     }
     let own = |a: &StringArray, i: usize| get(a, i).map(str::to_string);
+    // One shared copy of each distinct value of the repetitive columns.
+    let mut pool: rustc_hash::FxHashMap<&str, Arc<str>> = Default::default();
+    fn share<'s>(
+        pool: &mut rustc_hash::FxHashMap<&'s str, Arc<str>>,
+        v: Option<&'s str>,
+    ) -> Option<Arc<str>> {
+        let v = v?;
+        Some(Arc::clone(pool.entry(v).or_insert_with(|| Arc::from(v))))
+    }
 
     let mut facts = Vec::with_capacity(n);
     for i in 0..n {
@@ -547,17 +556,17 @@ fn correlate_partition(
             parent_span_id: own(&parent, i),
             timestamp_us: ts.value(i),
             duration_ms: (!dur.is_null(i)).then(|| dur.value(i)),
-            service: own(&service, i),
-            name: own(&name, i),
+            service: share(&mut pool, get(&service, i)),
+            name: share(&mut pool, get(&name, i)),
             status: get(&status, i).and_then(SpanStatus::parse),
-            context: own(&context, i),
-            regime_id: own(&regime, i),
-            flow: own(&flow, i),
-            policy_id: own(&policy, i),
+            context: share(&mut pool, get(&context, i)),
+            regime_id: share(&mut pool, get(&regime, i)),
+            flow: share(&mut pool, get(&flow, i)),
+            policy_id: share(&mut pool, get(&policy, i)),
             correlation_status: get(&cstatus, i)
                 .and_then(CorrelationStatus::parse)
                 .ok_or_else(|| bad("correlation status value"))?,
-            spec_node_id: get(node, i).map(str::to_string),
+            spec_node_id: share(&mut pool, get(node, i)),
             confidence: conf.value(i),
             match_type: get(mtype, i)
                 .and_then(MatchType::parse)

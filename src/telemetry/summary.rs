@@ -936,7 +936,7 @@ mod tests {
             timestamp_us: T0,
             duration_ms: Some(10.0),
             service: Some("checkout".into()),
-            name: Some(format!("op-{id}")),
+            name: Some(format!("op-{id}").into()),
             status: Some(SpanStatus::Ok),
             context: Some("shop".into()),
             regime_id: Some("r1".into()),

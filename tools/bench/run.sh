@@ -15,7 +15,7 @@ VENV_PY=${VENV_PY:-$CACHE/venv/bin/python}   # duckdb for the side-by-side figur
 # them by default.
 want() { [ -z "${BENCH_ONLY:-}" ] || [[ " $BENCH_ONLY " == *" $1 "* ]]; }
 
-cargo build --release --locked --bin driftlake --bench engine --bench agents --bench report
+cargo build --release --locked --bin driftlake --bench engine --bench agents --bench report --bench otlp
 BIN=$CARGO_TARGET_DIR/release/driftlake
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 
@@ -209,6 +209,10 @@ if [ ! -f "$odir/.done" ]; then
 fi
 obytes=$(find "$odir/otlp" -name '*.json' -printf '%s\n' | awk '{s+=$1} END {print s}')
 echo "input: $obytes bytes of OTLP JSON lines, $(ls "$odir/otlp" | wc -l) files"
+echo "-- decoding alone, one file, 1 thread (benches/otlp.rs) --"
+otlp_bin=$(ls -t "$CARGO_TARGET_DIR"/release/deps/otlp-* 2>/dev/null | grep -v '\.d$' | head -1)
+first=$(ls "$odir/otlp"/*.json | head -1)
+if [ -n "$otlp_bin" ]; then "$otlp_bin" "$first"; else cargo bench --locked --bench otlp -- "$first"; fi
 job=$(mktemp --suffix=.toml)
 printf '[job]\nname = "bench-telemetry"\n[lake]\nurl = "./lake"\n[sources]\notlp = ["%s"]\nspecs = ["%s"]\n[stages]\nsessions = false\nattribution = false\n' \
   "$odir/otlp" "$odir/specs" > "$job"
