@@ -36,31 +36,20 @@ pub fn parse(text: &str) -> Option<Batch<'_>> {
         depth: 0,
     };
     let mut out = Batch::default();
-    let mut seen = 0u32;
-    p.object(|p, key| match key {
-        b"resourceSpans" => {
-            once(&mut seen, 0)?;
-            if !p.null() {
-                p.array(|p| {
-                    out.spans
-                        .push(p.resourced(b"scopeSpans", b"spans", P::span)?);
-                    Some(())
-                })?;
+    p.fields(&[b"resourceSpans", b"resourceLogs"], |p, i| {
+        if p.null() {
+            return Some(());
+        }
+        p.array(|p| {
+            if i == 0 {
+                out.spans
+                    .push(p.resourced(b"scopeSpans", b"spans", P::span)?);
+            } else {
+                out.logs
+                    .push(p.resourced(b"scopeLogs", b"logRecords", P::log)?);
             }
             Some(())
-        }
-        b"resourceLogs" => {
-            once(&mut seen, 1)?;
-            if !p.null() {
-                p.array(|p| {
-                    out.logs
-                        .push(p.resourced(b"scopeLogs", b"logRecords", P::log)?);
-                    Some(())
-                })?;
-            }
-            Some(())
-        }
-        _ => None,
+        })
     })?;
     p.ws();
     (p.i == p.b.len()).then_some(out)
@@ -389,22 +378,29 @@ impl<'a> P<'a> {
         Some(v)
     }
 
+    /// An object of the keys `keys`: `read(p, i)` reads the value of
+    /// `keys[i]`. An unknown or repeated key is `None`.
+    fn fields(
+        &mut self,
+        keys: &[&[u8]],
+        mut read: impl FnMut(&mut Self, usize) -> Option<()>,
+    ) -> Option<()> {
+        let mut seen = 0u32;
+        self.object(|p, k| {
+            let i = keys.iter().position(|x| *x == k)?;
+            once(&mut seen, i as u32)?;
+            read(p, i)
+        })
+    }
+
     /// A `KeyValue`: `key` required, `value` optional (or null).
     fn kv(&mut self) -> Option<Kv<'a>> {
-        let (mut key, mut value, mut seen) = (None, Any::Empty, 0);
-        self.object(|p, k| {
-            match k {
-                b"key" => {
-                    once(&mut seen, 0)?;
-                    key = Some(p.string()?);
-                }
-                b"value" => {
-                    once(&mut seen, 1)?;
-                    if !p.null() {
-                        value = p.any()?;
-                    }
-                }
-                _ => return None,
+        let (mut key, mut value) = (None, Any::Empty);
+        self.fields(&[b"key", b"value"], |p, i| {
+            match i {
+                0 => key = Some(p.string()?),
+                _ if p.null() => {}
+                _ => value = p.any()?,
             }
             Some(())
         })?;
@@ -418,56 +414,38 @@ impl<'a> P<'a> {
     /// A `Resource` (or null): its attributes.
     fn resource(&mut self) -> Option<Vec<Kv<'a>>> {
         let mut attrs = Vec::new();
-        if self.null() {
-            return Some(attrs);
+        if !self.null() {
+            self.fields(&[b"attributes", b"droppedAttributesCount"], |p, i| {
+                match i {
+                    0 => attrs = p.attrs()?,
+                    _ => drop(p.u32()?),
+                }
+                Some(())
+            })?;
         }
-        let mut seen = 0;
-        self.object(|p, k| {
-            match k {
-                b"attributes" => {
-                    once(&mut seen, 0)?;
-                    attrs = p.attrs()?;
-                }
-                b"droppedAttributesCount" => {
-                    once(&mut seen, 1)?;
-                    p.u32()?;
-                }
-                _ => return None,
-            }
-            Some(())
-        })?;
         Some(attrs)
     }
 
     /// An `InstrumentationScope` (or null).
     fn scope(&mut self) -> Option<Scope<'a>> {
         let mut s = Scope::default();
-        if self.null() {
-            return Some(s);
+        if !self.null() {
+            let keys: [&[u8]; 4] = [
+                b"name",
+                b"version",
+                b"attributes",
+                b"droppedAttributesCount",
+            ];
+            self.fields(&keys, |p, i| {
+                match i {
+                    0 => s.name = p.string()?,
+                    1 => s.version = p.string()?,
+                    2 => s.attrs = p.attrs()?,
+                    _ => drop(p.u32()?),
+                }
+                Some(())
+            })?;
         }
-        let mut seen = 0;
-        self.object(|p, k| {
-            match k {
-                b"name" => {
-                    once(&mut seen, 0)?;
-                    s.name = p.string()?;
-                }
-                b"version" => {
-                    once(&mut seen, 1)?;
-                    s.version = p.string()?;
-                }
-                b"attributes" => {
-                    once(&mut seen, 2)?;
-                    s.attrs = p.attrs()?;
-                }
-                b"droppedAttributesCount" => {
-                    once(&mut seen, 3)?;
-                    p.u32()?;
-                }
-                _ => return None,
-            }
-            Some(())
-        })?;
         Some(s)
     }
 
@@ -483,40 +461,24 @@ impl<'a> P<'a> {
             resource: Vec::new(),
             scopes: Vec::new(),
         };
-        let mut seen = 0;
-        self.object(|p, k| {
-            if k == b"resource" {
-                once(&mut seen, 0)?;
-                out.resource = p.resource()?;
-            } else if k == scopes_key {
-                once(&mut seen, 1)?;
-                p.array(|p| {
+        self.fields(&[b"resource", scopes_key, b"schemaUrl"], |p, i| {
+            match i {
+                0 => out.resource = p.resource()?,
+                1 => p.array(|p| {
                     let mut scope = Scope::default();
                     let mut records = Vec::new();
-                    let mut seen = 0;
-                    p.object(|p, k| {
-                        if k == b"scope" {
-                            once(&mut seen, 0)?;
-                            scope = p.scope()?;
-                        } else if k == records_key {
-                            once(&mut seen, 1)?;
-                            records = p.list(&mut record)?;
-                        } else if k == b"schemaUrl" {
-                            once(&mut seen, 2)?;
-                            p.string()?;
-                        } else {
-                            return None;
+                    p.fields(&[b"scope", records_key, b"schemaUrl"], |p, i| {
+                        match i {
+                            0 => scope = p.scope()?,
+                            1 => records = p.list(&mut record)?,
+                            _ => drop(p.string()?),
                         }
                         Some(())
                     })?;
                     out.scopes.push((scope, records));
                     Some(())
-                })?;
-            } else if k == b"schemaUrl" {
-                once(&mut seen, 2)?;
-                p.string()?;
-            } else {
-                return None;
+                })?,
+                _ => drop(p.string()?),
             }
             Some(())
         })?;
@@ -524,91 +486,50 @@ impl<'a> P<'a> {
     }
 
     fn span(&mut self) -> Option<Span<'a>> {
+        const KEYS: [&[u8]; 16] = [
+            b"traceId",
+            b"spanId",
+            b"traceState",
+            b"parentSpanId",
+            b"flags",
+            b"name",
+            b"kind",
+            b"startTimeUnixNano",
+            b"endTimeUnixNano",
+            b"attributes",
+            b"droppedAttributesCount",
+            b"events",
+            b"droppedEventsCount",
+            b"links",
+            b"droppedLinksCount",
+            b"status",
+        ];
         let mut s = Span::default();
-        let mut seen = 0;
-        self.object(|p, k| {
-            match k {
-                b"traceId" => {
-                    once(&mut seen, 0)?;
-                    s.trace_id = p.id()?;
-                }
-                b"spanId" => {
-                    once(&mut seen, 1)?;
-                    s.span_id = p.id()?;
-                }
-                b"traceState" => {
-                    once(&mut seen, 2)?;
-                    s.trace_state = p.string()?;
-                }
-                b"parentSpanId" => {
-                    once(&mut seen, 3)?;
-                    s.parent_span_id = p.id()?;
-                }
-                b"flags" => {
-                    once(&mut seen, 4)?;
-                    s.flags = p.u32()?;
-                }
-                b"name" => {
-                    once(&mut seen, 5)?;
-                    s.name = p.string()?;
-                }
-                b"kind" => {
-                    once(&mut seen, 6)?;
-                    s.kind = p.i32()?;
-                }
-                b"startTimeUnixNano" => {
-                    once(&mut seen, 7)?;
-                    s.start = p.u64()?;
-                }
-                b"endTimeUnixNano" => {
-                    once(&mut seen, 8)?;
-                    s.end = p.u64()?;
-                }
-                b"attributes" => {
-                    once(&mut seen, 9)?;
-                    s.attrs = p.attrs()?;
-                }
-                b"droppedAttributesCount" => {
-                    once(&mut seen, 10)?;
-                    s.dropped_attrs = p.u32()?;
-                }
-                b"events" => {
-                    once(&mut seen, 11)?;
-                    s.events = p.list(P::event)?;
-                }
-                b"droppedEventsCount" => {
-                    once(&mut seen, 12)?;
-                    s.dropped_events = p.u32()?;
-                }
-                b"links" => {
-                    once(&mut seen, 13)?;
-                    s.links = p.list(P::link)?;
-                }
-                b"droppedLinksCount" => {
-                    once(&mut seen, 14)?;
-                    s.dropped_links = p.u32()?;
-                }
-                b"status" => {
-                    once(&mut seen, 15)?;
-                    if !p.null() {
-                        let mut seen = 0;
-                        p.object(|p, k| {
-                            match k {
-                                b"message" => {
-                                    once(&mut seen, 0)?;
-                                    s.status_message = p.string()?;
-                                }
-                                b"code" => {
-                                    once(&mut seen, 1)?;
-                                    s.status_code = p.i32()?;
-                                }
-                                _ => return None,
-                            }
-                            Some(())
-                        })?;
+        self.fields(&KEYS, |p, i| {
+            match i {
+                0 => s.trace_id = p.id()?,
+                1 => s.span_id = p.id()?,
+                2 => s.trace_state = p.string()?,
+                3 => s.parent_span_id = p.id()?,
+                4 => s.flags = p.u32()?,
+                5 => s.name = p.string()?,
+                6 => s.kind = p.i32()?,
+                7 => s.start = p.u64()?,
+                8 => s.end = p.u64()?,
+                9 => s.attrs = p.attrs()?,
+                10 => s.dropped_attrs = p.u32()?,
+                11 => s.events = p.list(P::event)?,
+                12 => s.dropped_events = p.u32()?,
+                13 => s.links = p.list(P::link)?,
+                14 => s.dropped_links = p.u32()?,
+                _ if p.null() => {}
+                _ => p.fields(&[b"message", b"code"], |p, i| {
+                    match i {
+                        0 => s.status_message = p.string()?,
+                        _ => s.status_code = p.i32()?,
                     }
-                }
-                _ => return None,
+                    Some(())
+                })?,
             }
             Some(())
         })?;
@@ -617,26 +538,18 @@ impl<'a> P<'a> {
 
     fn event(&mut self) -> Option<Event<'a>> {
         let mut e = Event::default();
-        let mut seen = 0;
-        self.object(|p, k| {
-            match k {
-                b"timeUnixNano" => {
-                    once(&mut seen, 0)?;
-                    e.time = p.u64()?;
-                }
-                b"name" => {
-                    once(&mut seen, 1)?;
-                    e.name = p.string()?;
-                }
-                b"attributes" => {
-                    once(&mut seen, 2)?;
-                    e.attrs = p.attrs()?;
-                }
-                b"droppedAttributesCount" => {
-                    once(&mut seen, 3)?;
-                    e.dropped_attrs = p.u32()?;
-                }
-                _ => return None,
+        let keys: [&[u8]; 4] = [
+            b"timeUnixNano",
+            b"name",
+            b"attributes",
+            b"droppedAttributesCount",
+        ];
+        self.fields(&keys, |p, i| {
+            match i {
+                0 => e.time = p.u64()?,
+                1 => e.name = p.string()?,
+                2 => e.attrs = p.attrs()?,
+                _ => e.dropped_attrs = p.u32()?,
             }
             Some(())
         })?;
@@ -644,35 +557,23 @@ impl<'a> P<'a> {
     }
 
     fn link(&mut self) -> Option<Link<'a>> {
+        const KEYS: [&[u8]; 6] = [
+            b"traceId",
+            b"spanId",
+            b"traceState",
+            b"attributes",
+            b"droppedAttributesCount",
+            b"flags",
+        ];
         let mut l = Link::default();
-        let mut seen = 0;
-        self.object(|p, k| {
-            match k {
-                b"traceId" => {
-                    once(&mut seen, 0)?;
-                    l.trace_id = p.id()?;
-                }
-                b"spanId" => {
-                    once(&mut seen, 1)?;
-                    l.span_id = p.id()?;
-                }
-                b"traceState" => {
-                    once(&mut seen, 2)?;
-                    l.trace_state = p.string()?;
-                }
-                b"attributes" => {
-                    once(&mut seen, 3)?;
-                    l.attrs = p.attrs()?;
-                }
-                b"droppedAttributesCount" => {
-                    once(&mut seen, 4)?;
-                    l.dropped_attrs = p.u32()?;
-                }
-                b"flags" => {
-                    once(&mut seen, 5)?;
-                    l.flags = p.u32()?;
-                }
-                _ => return None,
+        self.fields(&KEYS, |p, i| {
+            match i {
+                0 => l.trace_id = p.id()?,
+                1 => l.span_id = p.id()?,
+                2 => l.trace_state = p.string()?,
+                3 => l.attrs = p.attrs()?,
+                4 => l.dropped_attrs = p.u32()?,
+                _ => l.flags = p.u32()?,
             }
             Some(())
         })?;
@@ -680,57 +581,34 @@ impl<'a> P<'a> {
     }
 
     fn log(&mut self) -> Option<Log<'a>> {
+        const KEYS: [&[u8]; 11] = [
+            b"timeUnixNano",
+            b"observedTimeUnixNano",
+            b"severityNumber",
+            b"severityText",
+            b"body",
+            b"attributes",
+            b"droppedAttributesCount",
+            b"flags",
+            b"traceId",
+            b"spanId",
+            b"eventName",
+        ];
         let mut l = Log::default();
-        let mut seen = 0;
-        self.object(|p, k| {
-            match k {
-                b"timeUnixNano" => {
-                    once(&mut seen, 0)?;
-                    l.time = p.u64()?;
-                }
-                b"observedTimeUnixNano" => {
-                    once(&mut seen, 1)?;
-                    l.observed = p.u64()?;
-                }
-                b"severityNumber" => {
-                    once(&mut seen, 2)?;
-                    l.severity_number = p.i32()?;
-                }
-                b"severityText" => {
-                    once(&mut seen, 3)?;
-                    l.severity_text = p.string()?;
-                }
-                b"body" => {
-                    once(&mut seen, 4)?;
-                    if !p.null() {
-                        l.body = p.any()?;
-                    }
-                }
-                b"attributes" => {
-                    once(&mut seen, 5)?;
-                    l.attrs = p.attrs()?;
-                }
-                b"droppedAttributesCount" => {
-                    once(&mut seen, 6)?;
-                    l.dropped_attrs = p.u32()?;
-                }
-                b"flags" => {
-                    once(&mut seen, 7)?;
-                    l.flags = p.u32()?;
-                }
-                b"traceId" => {
-                    once(&mut seen, 8)?;
-                    l.trace_id = p.id()?;
-                }
-                b"spanId" => {
-                    once(&mut seen, 9)?;
-                    l.span_id = p.id()?;
-                }
-                b"eventName" => {
-                    once(&mut seen, 10)?;
-                    l.event_name = p.string()?;
-                }
-                _ => return None,
+        self.fields(&KEYS, |p, i| {
+            match i {
+                0 => l.time = p.u64()?,
+                1 => l.observed = p.u64()?,
+                2 => l.severity_number = p.i32()?,
+                3 => l.severity_text = p.string()?,
+                4 if p.null() => {}
+                4 => l.body = p.any()?,
+                5 => l.attrs = p.attrs()?,
+                6 => l.dropped_attrs = p.u32()?,
+                7 => l.flags = p.u32()?,
+                8 => l.trace_id = p.id()?,
+                9 => l.span_id = p.id()?,
+                _ => l.event_name = p.string()?,
             }
             Some(())
         })?;
