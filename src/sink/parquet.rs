@@ -40,13 +40,12 @@ pub fn content_hash(batches: &[RecordBatch]) -> Result<[u8; 32], ArrowError> {
 /// batches' split or buffer layout: a validity byte per row; for strings
 /// and binaries each value's length (u64, 0 when null), for fixed-width
 /// types each value's bytes as stored (little-endian on x86-64 and
-/// aarch64; zeros when null), for any other
-/// type each row in Arrow's row format after its length; and the valid
-/// string and binary values' bytes. The streams are hashed apart (BLAKE3 on long runs of bytes,
-/// no per-row row-format encoding for the common types) and the hash
-/// covers the column names and types, the file's ordinal in its partition
-/// (from the second file on), every column's streams, and the row count
-/// (last).
+/// aarch64; zeros when null), for any other type each row in Arrow's row
+/// format after its length; and the valid string and binary values' bytes.
+/// The streams are hashed apart (BLAKE3 on long runs of bytes, no per-row
+/// row-format encoding for the common types) and the hash covers the
+/// column names and types, the file's ordinal in its partition (from the
+/// second file on), every column's streams, and the row count (last).
 pub struct ContentHasher {
     h: blake3::Hasher,
     cols: Vec<ColumnHasher>,
@@ -63,8 +62,48 @@ struct ColumnHasher {
     meta: Stream,
     /// String and binary value bytes.
     bytes: Stream,
-    /// Row format, for the types without a stream encoding of their own.
-    conv: Option<RowConverter>,
+    /// How the column's values are encoded.
+    encoding: Encoding,
+}
+
+/// How a column's values are encoded for its streams.
+enum Encoding {
+    /// Offsets and bytes (`Utf8`, `Binary`), with 64-bit offsets (`Large…`).
+    Bytes { large: bool },
+    /// Fixed-width values of this many bytes.
+    Fixed(usize),
+    /// Bits.
+    Bool,
+    /// Arrow's row format, for every other type.
+    Rows(RowConverter),
+}
+
+impl Encoding {
+    fn of(t: &DataType) -> Result<Self, ArrowError> {
+        let fixed = matches!(
+            t,
+            DataType::Int8
+                | DataType::Int16
+                | DataType::Int32
+                | DataType::Int64
+                | DataType::UInt8
+                | DataType::UInt16
+                | DataType::UInt32
+                | DataType::UInt64
+                | DataType::Float32
+                | DataType::Float64
+                | DataType::Date32
+                | DataType::Date64
+                | DataType::Timestamp(_, _)
+        );
+        Ok(match (t, t.primitive_width()) {
+            (DataType::Utf8 | DataType::Binary, _) => Encoding::Bytes { large: false },
+            (DataType::LargeUtf8 | DataType::LargeBinary, _) => Encoding::Bytes { large: true },
+            (DataType::Boolean, _) => Encoding::Bool,
+            (_, Some(w)) if fixed => Encoding::Fixed(w),
+            _ => Encoding::Rows(RowConverter::new(vec![SortField::new(t.clone())])?),
+        })
+    }
 }
 
 /// A hashed stream fed in large pieces: BLAKE3 hashes long inputs many
@@ -135,18 +174,12 @@ impl ContentHasher {
             h.update(b"\x1f");
             h.update(f.data_type().to_string().as_bytes());
             h.update(b"\x1e");
-            let conv = match stream_kind(f.data_type()) {
-                Some(_) => None,
-                None => Some(RowConverter::new(vec![SortField::new(
-                    f.data_type().clone(),
-                )])?),
-            };
             cols.push(ColumnHasher {
                 index,
                 valid: Stream::new(),
                 meta: Stream::new(),
                 bytes: Stream::new(),
-                conv,
+                encoding: Encoding::of(f.data_type())?,
             });
         }
         if ordinal > 0 {
@@ -181,125 +214,101 @@ impl ContentHasher {
     }
 }
 
-/// How a type is streamed without the row format.
-#[derive(Clone, Copy)]
-enum StreamKind {
-    /// Offsets and bytes (`Utf8`, `LargeUtf8`, `Binary`, `LargeBinary`).
-    Bytes,
-    /// Fixed-width values of this many bytes.
-    Fixed(usize),
-    /// Bits.
-    Bool,
-}
-
-fn stream_kind(t: &DataType) -> Option<StreamKind> {
-    match t {
-        DataType::Utf8 | DataType::LargeUtf8 | DataType::Binary | DataType::LargeBinary => {
-            Some(StreamKind::Bytes)
-        }
-        DataType::Boolean => Some(StreamKind::Bool),
-        DataType::Int8
-        | DataType::Int16
-        | DataType::Int32
-        | DataType::Int64
-        | DataType::UInt8
-        | DataType::UInt16
-        | DataType::UInt32
-        | DataType::UInt64
-        | DataType::Float32
-        | DataType::Float64
-        | DataType::Date32
-        | DataType::Date64
-        | DataType::Timestamp(_, _) => t.primitive_width().map(StreamKind::Fixed),
-        _ => None,
-    }
-}
-
 impl ColumnHasher {
     fn update(&mut self, col: &ArrayRef) -> Result<(), ArrowError> {
         let n = col.len();
-        if let Some(conv) = &self.conv {
-            let rows = conv.convert_columns(std::slice::from_ref(col))?;
-            for row in rows.iter() {
-                let bytes: &[u8] = row.as_ref();
-                self.meta
-                    .buf
-                    .extend_from_slice(&(bytes.len() as u64).to_le_bytes());
-                self.meta.buf.extend_from_slice(bytes);
-                self.meta.flush_if_full();
+        let ColumnHasher {
+            valid,
+            meta,
+            bytes,
+            encoding,
+            ..
+        } = self;
+        // Validity, one byte a row (row-format rows carry their own).
+        if !matches!(encoding, Encoding::Rows(_)) {
+            let at = valid.buf.len();
+            match col.logical_nulls() {
+                None => valid.buf.resize(at + n, 1),
+                Some(nulls) => valid.buf.extend(nulls.iter().map(u8::from)),
             }
-            return Ok(());
+            valid.flush_if_full();
         }
-        // Validity, one byte a row.
-        let at = self.valid.buf.len();
-        match col.logical_nulls() {
-            None => self.valid.buf.resize(at + n, 1),
-            Some(nulls) => self.valid.buf.extend(nulls.iter().map(u8::from)),
-        }
-        self.valid.flush_if_full();
-        let valid = |i: usize| col.is_valid(i);
         let data = col.to_data();
-        match stream_kind(col.data_type()) {
-            Some(StreamKind::Bytes) => {
-                let large = matches!(col.data_type(), DataType::LargeUtf8 | DataType::LargeBinary);
-                let offset = |i: usize| -> usize {
-                    let j = data.offset() + i;
-                    if large {
-                        data.buffers()[0].typed_data::<i64>()[j] as usize
-                    } else {
-                        data.buffers()[0].typed_data::<i32>()[j] as usize
-                    }
-                };
-                let values = data.buffers()[1].as_slice();
-                if col.null_count() == 0 {
-                    for i in 0..n {
-                        let len = (offset(i + 1) - offset(i)) as u64;
-                        self.meta.buf.extend_from_slice(&len.to_le_bytes());
-                    }
-                    self.bytes.extend(&values[offset(0)..offset(n)]);
-                } else {
-                    for i in 0..n {
-                        let (s, e) = (offset(i), offset(i + 1));
-                        let len = if valid(i) { e - s } else { 0 };
-                        self.meta.buf.extend_from_slice(&(len as u64).to_le_bytes());
-                        if valid(i) {
-                            self.bytes.buf.extend_from_slice(&values[s..e]);
-                            self.bytes.flush_if_full();
-                        }
-                    }
+        match encoding {
+            Encoding::Rows(conv) => {
+                let rows = conv.convert_columns(std::slice::from_ref(col))?;
+                for row in rows.iter() {
+                    let row: &[u8] = row.as_ref();
+                    meta.buf
+                        .extend_from_slice(&(row.len() as u64).to_le_bytes());
+                    meta.buf.extend_from_slice(row);
+                    meta.flush_if_full();
                 }
             }
-            Some(StreamKind::Fixed(w)) => {
+            Encoding::Bytes { large: false } => byte_values::<i32>(meta, bytes, col, &data),
+            Encoding::Bytes { large: true } => byte_values::<i64>(meta, bytes, col, &data),
+            Encoding::Fixed(w) => {
+                let w = *w;
                 let values =
                     &data.buffers()[0].as_slice()[data.offset() * w..(data.offset() + n) * w];
                 if col.null_count() == 0 {
-                    self.meta.extend(values);
+                    meta.extend(values);
                 } else {
                     for (i, v) in values.chunks_exact(w).enumerate() {
-                        if valid(i) {
-                            self.meta.buf.extend_from_slice(v);
+                        if col.is_valid(i) {
+                            meta.buf.extend_from_slice(v);
                         } else {
-                            self.meta.buf.resize(self.meta.buf.len() + w, 0);
+                            meta.buf.resize(meta.buf.len() + w, 0);
                         }
                     }
                 }
             }
-            Some(StreamKind::Bool) => {
+            Encoding::Bool => {
                 let bits = datafusion::arrow::buffer::BooleanBuffer::new(
                     data.buffers()[0].clone(),
                     data.offset(),
                     n,
                 );
-                self.meta.buf.extend(
+                meta.buf.extend(
                     bits.iter()
                         .enumerate()
-                        .map(|(i, b)| u8::from(b && valid(i))),
+                        .map(|(i, b)| u8::from(b && col.is_valid(i))),
                 );
             }
-            None => unreachable!("types without a stream kind have a row converter"),
         }
-        self.meta.flush_if_full();
+        meta.flush_if_full();
         Ok(())
+    }
+}
+
+/// A string or binary column's lengths (into `meta`) and valid value bytes
+/// (into `bytes`), its offsets of type `O`.
+fn byte_values<O: datafusion::arrow::datatypes::ArrowNativeType + TryInto<usize>>(
+    meta: &mut Stream,
+    bytes: &mut Stream,
+    col: &ArrayRef,
+    data: &datafusion::arrow::array::ArrayData,
+) {
+    let n = col.len();
+    let offsets = &data.buffers()[0].typed_data::<O>()[data.offset()..=data.offset() + n];
+    let at = |i: usize| -> usize { offsets[i].try_into().unwrap_or_default() };
+    let values = data.buffers()[1].as_slice();
+    if col.null_count() == 0 {
+        for i in 0..n {
+            let len = (at(i + 1) - at(i)) as u64;
+            meta.buf.extend_from_slice(&len.to_le_bytes());
+        }
+        bytes.extend(&values[at(0)..at(n)]);
+        return;
+    }
+    for i in 0..n {
+        let (s, e) = (at(i), at(i + 1));
+        let len = if col.is_valid(i) { e - s } else { 0 };
+        meta.buf.extend_from_slice(&(len as u64).to_le_bytes());
+        if col.is_valid(i) {
+            bytes.buf.extend_from_slice(&values[s..e]);
+            bytes.flush_if_full();
+        }
     }
 }
 

@@ -302,6 +302,20 @@ impl SpanStatus {
     }
 }
 
+/// A sort key of an evidence id: its first 16 bytes (zeros past its end)
+/// as two big-endian integers. Where keys differ they order as the ids do;
+/// where they tie, the ids decide.
+pub(crate) fn id_sort_key(id: &str) -> (u64, u64) {
+    let mut b = [0u8; 16];
+    let n = id.len().min(16);
+    b[..n].copy_from_slice(&id.as_bytes()[..n]);
+    let (hi, lo) = b.split_at(8);
+    (
+        u64::from_be_bytes(hi.try_into().unwrap_or_default()),
+        u64::from_be_bytes(lo.try_into().unwrap_or_default()),
+    )
+}
+
 /// One evidence row joined with its correlation: what the summary reads
 /// (§5). Failed rows may be passed in; the summary ignores them. The
 /// columns with few distinct values are shared (`Arc<str>`, one per

@@ -29,7 +29,9 @@ use datafusion::prelude::SessionContext;
 
 use super::correlate::{CandidateIndex, CorrelationWeights};
 use super::evidence::{correlations_schema, evidence_schema};
-use super::model::{CorrelationStatus, EvidenceFact, MatchType, Signal, SpanStatus, SpecGraph};
+use super::model::{
+    id_sort_key, CorrelationStatus, EvidenceFact, MatchType, Signal, SpanStatus, SpecGraph,
+};
 use super::specs::{self, SpecError};
 use super::summary::{self, Summary};
 use crate::engine::rows::Rows;
@@ -110,15 +112,7 @@ pub fn merge_evidence(
     let mut kept_old = Vec::new();
     for b in old {
         let b = crate::sink::adapt(b, &schema)?;
-        let ids = b.column(0).as_any().downcast_ref::<StringArray>();
-        let src = b
-            .column_by_name("source")
-            .and_then(|c| c.as_any().downcast_ref::<StringArray>());
-        let (Some(ids), Some(src)) = (ids, src) else {
-            return Err(ArrowError::SchemaError(
-                "evidence_id/source are not Utf8".into(),
-            ));
-        };
+        let (ids, src) = id_and_source(&b)?;
         let mask: BooleanArray = (0..b.num_rows())
             .map(|i| {
                 Some(
@@ -137,35 +131,18 @@ pub fn merge_evidence(
     }
     // By id, then source: a record exported twice into two files keeps
     // the row of the first file in URL order, whatever order they came in.
-    let mut cols = Vec::with_capacity(parts.len());
-    for b in &parts {
-        let id = b.column(0).as_any().downcast_ref::<StringArray>();
-        let src = b
-            .column_by_name("source")
-            .and_then(|c| c.as_any().downcast_ref::<StringArray>());
-        let (Some(id), Some(src)) = (id, src) else {
-            return Err(ArrowError::SchemaError(
-                "evidence_id/source are not Utf8".into(),
-            ));
-        };
-        cols.push((id, src));
-    }
-    // Each row's place, with a key beside it that orders as its id does
-    // for the first 8 bytes after the `ifl:hash:` prefix (big-endian):
-    // whole ids and sources are compared only when those tie.
-    let mut order: Vec<(u64, u32, u32)> =
+    let cols = parts
+        .iter()
+        .map(id_and_source)
+        .collect::<Result<Vec<_>, _>>()?;
+    // Each row's place, with its id's sort key beside it: whole ids and
+    // sources are compared only when keys tie.
+    let mut order: Vec<((u64, u64), u32, u32)> =
         Vec::with_capacity(parts.iter().map(|b| b.num_rows()).sum());
     for (p, (id, _)) in cols.iter().enumerate() {
-        order.extend((0..id.len()).map(|r| (id_key(id.value(r)), p as u32, r as u32)));
+        order.extend((0..id.len()).map(|r| (id_sort_key(id.value(r)), p as u32, r as u32)));
     }
-    // Only ids that all share the prefix can be keyed past it.
-    let prefixed = cols
-        .iter()
-        .all(|(id, _)| (0..id.len()).all(|r| id.value(r).starts_with(ID_PREFIX)));
-    if !prefixed {
-        order.iter_mut().for_each(|o| o.0 = 0);
-    }
-    let at = |&(_, p, r): &(u64, u32, u32)| {
+    let at = |&(_, p, r): &((u64, u64), u32, u32)| {
         let (id, src) = cols[p as usize];
         (
             id.value(r as usize),
@@ -189,18 +166,18 @@ pub fn merge_evidence(
     )?])
 }
 
-/// What every evidence id starts with.
-const ID_PREFIX: &str = "ifl:hash:";
-
-/// A sort key of an evidence id: its 8 bytes after [`ID_PREFIX`] (fewer,
-/// zero-padded, for a shorter id) as a big-endian integer, which orders as
-/// those bytes do.
-fn id_key(id: &str) -> u64 {
-    let tail = id.as_bytes().get(ID_PREFIX.len()..).unwrap_or_default();
-    let mut k = [0u8; 8];
-    let n = tail.len().min(8);
-    k[..n].copy_from_slice(&tail[..n]);
-    u64::from_be_bytes(k)
+/// An evidence batch's `evidence_id` and `source` columns.
+fn id_and_source(b: &RecordBatch) -> Result<(&StringArray, &StringArray), ArrowError> {
+    let id = b.column(0).as_any().downcast_ref::<StringArray>();
+    let src = b
+        .column_by_name("source")
+        .and_then(|c| c.as_any().downcast_ref::<StringArray>());
+    match (id, src) {
+        (Some(id), Some(src)) => Ok((id, src)),
+        _ => Err(ArrowError::SchemaError(
+            "evidence_id/source are not Utf8".into(),
+        )),
+    }
 }
 
 /// The kg version state of a lake.

@@ -48,8 +48,8 @@ use datafusion::arrow::array::{
 use datafusion::arrow::error::ArrowError;
 
 use super::model::{
-    CorrelationStatus, EvidenceFact, Expect, MatchType, RuleFinding, Signal, SpanStatus, SpecGraph,
-    SpecKind, SpecNode, StaleRef, SummaryRow,
+    id_sort_key, CorrelationStatus, EvidenceFact, Expect, MatchType, RuleFinding, Signal,
+    SpanStatus, SpecGraph, SpecKind, SpecNode, StaleRef, SummaryRow,
 };
 use crate::drift::event::{level_cap, level_of, DriftType, Level, StaleKind};
 use crate::extract::behave::numeric::{fsum, pstdev};
@@ -148,7 +148,7 @@ pub fn summarize(facts: &[EvidenceFact], graph: &SpecGraph) -> Summary {
         .iter()
         .filter(|f| f.correlation_status != CorrelationStatus::Failed)
         .map(|f| {
-            let (hi, lo) = id_prefix(&f.evidence_id);
+            let (hi, lo) = id_sort_key(&f.evidence_id);
             (f.timestamp_us, hi, lo, f)
         })
         .collect();
@@ -370,20 +370,6 @@ fn rule_scores_json(scores: &BTreeMap<String, f64>) -> String {
 /// Midnight UTC of the day holding `ts_us`.
 fn window_start(ts_us: i64) -> i64 {
     ts_us.div_euclid(DAY_US) * DAY_US
-}
-
-/// The first 16 bytes of `id` (zeros past its end) as two big-endian
-/// integers: where they differ, they order as the ids do; where they tie,
-/// the ids decide.
-fn id_prefix(id: &str) -> (u64, u64) {
-    let mut b = [0u8; 16];
-    let n = id.len().min(16);
-    b[..n].copy_from_slice(&id.as_bytes()[..n]);
-    let (hi, lo) = b.split_at(8);
-    (
-        u64::from_be_bytes(hi.try_into().unwrap_or_default()),
-        u64::from_be_bytes(lo.try_into().unwrap_or_default()),
-    )
 }
 
 /// Time, then evidence_id: the order of ties everywhere.

@@ -55,17 +55,6 @@ pub fn parse(text: &str) -> Option<Batch<'_>> {
     (p.i == p.b.len()).then_some(out)
 }
 
-/// Marks field `bit` seen; `None` when it already was (serde's derives
-/// reject a repeated field).
-fn once(seen: &mut u32, bit: u32) -> Option<()> {
-    let m = 1 << bit;
-    if *seen & m != 0 {
-        return None;
-    }
-    *seen |= m;
-    Some(())
-}
-
 /// The parser: the text, its bytes, the position and the nesting depth.
 struct P<'a> {
     s: &'a str,
@@ -76,7 +65,7 @@ struct P<'a> {
 
 impl<'a> P<'a> {
     fn ws(&mut self) {
-        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.b.get(self.i) {
+        while self.b.get(self.i).is_some_and(|&c| super::json::is_ws(c)) {
             self.i += 1;
         }
     }
@@ -109,56 +98,52 @@ impl<'a> P<'a> {
         self.literal(b"null")
     }
 
-    fn enter(&mut self) -> Option<()> {
+    /// A sequence between `open` and `close`, items separated by commas:
+    /// `item` reads each; one level of nesting deeper.
+    fn seq(
+        &mut self,
+        open: u8,
+        close: u8,
+        mut item: impl FnMut(&mut Self) -> Option<()>,
+    ) -> Option<()> {
+        self.eat(open)?;
         self.depth += 1;
-        (self.depth <= MAX_DEPTH).then_some(())
+        if self.depth > MAX_DEPTH {
+            return None;
+        }
+        if self.peek()? != close {
+            loop {
+                item(self)?;
+                match self.peek()? {
+                    b',' => self.i += 1,
+                    c if c == close => break,
+                    _ => return None,
+                }
+            }
+        }
+        self.i += 1;
+        self.depth -= 1;
+        Some(())
     }
 
     /// An object: `f` reads the value of each key (keys without escapes).
     fn object(&mut self, mut f: impl FnMut(&mut Self, &'a [u8]) -> Option<()>) -> Option<()> {
-        self.eat(b'{')?;
-        self.enter()?;
-        if self.peek()? != b'}' {
-            loop {
-                self.eat(b'"')?;
-                let start = self.i;
-                let end = start + memchr::memchr2(b'"', b'\\', &self.b[start..])?;
-                if self.b[end] != b'"' {
-                    return None;
-                }
-                self.i = end + 1;
-                self.eat(b':')?;
-                let b = self.b;
-                f(self, &b[start..end])?;
-                match self.peek()? {
-                    b',' => self.i += 1,
-                    b'}' => break,
-                    _ => return None,
-                }
-            }
-        }
-        self.i += 1;
-        self.depth -= 1;
-        Some(())
+        self.seq(b'{', b'}', |p| {
+            p.eat(b'"')?;
+            // A key we read is plain ASCII: a quote ends it; an escape
+            // (or any key we do not know) refuses the record.
+            let start = p.i;
+            let end = start + memchr::memchr(b'"', &p.b[start..])?;
+            p.i = end + 1;
+            p.eat(b':')?;
+            let b = p.b;
+            f(p, &b[start..end])
+        })
     }
 
     /// An array: `f` reads each item.
-    fn array(&mut self, mut f: impl FnMut(&mut Self) -> Option<()>) -> Option<()> {
-        self.eat(b'[')?;
-        self.enter()?;
-        if self.peek()? != b']' {
-            loop {
-                f(self)?;
-                match self.peek()? {
-                    b',' => self.i += 1,
-                    b']' => break,
-                    _ => return None,
-                }
-            }
-        }
-        self.i += 1;
-        self.depth -= 1;
-        Some(())
+    fn array(&mut self, f: impl FnMut(&mut Self) -> Option<()>) -> Option<()> {
+        self.seq(b'[', b']', f)
     }
 
     /// The next run of plain string bytes from `self.i`: its end (at `"` or
@@ -175,18 +160,19 @@ impl<'a> P<'a> {
     /// A string: borrowed when it holds no escape.
     fn string(&mut self) -> Option<Text<'a>> {
         self.eat(b'"')?;
-        let start = self.i;
-        let end = self.plain_run()?;
         let s = self.s;
+        let start = self.i;
+        let mut end = self.plain_run()?;
         if self.b[end] == b'"' {
             self.i = end + 1;
             return Some(Cow::Borrowed(&s[start..end]));
         }
         let mut out = String::with_capacity(end - start + 16);
-        out.push_str(&self.s[start..end]);
-        self.i = end;
         loop {
-            // At `"` or `\`: both ASCII, so every slice is on a char boundary.
+            // Runs end at `"` or `\`: both ASCII, so every slice is on a
+            // char boundary.
+            out.push_str(&s[self.i..end]);
+            self.i = end;
             if self.b[self.i] == b'"' {
                 self.i += 1;
                 return Some(Cow::Owned(out));
@@ -205,10 +191,7 @@ impl<'a> P<'a> {
                 b'u' => self.unicode_escape()?,
                 _ => return None,
             });
-            let start = self.i;
-            let end = self.plain_run()?;
-            out.push_str(&self.s[start..end]);
-            self.i = end;
+            end = self.plain_run()?;
         }
     }
 
@@ -301,13 +284,18 @@ impl<'a> P<'a> {
         self.int_literal()?.parse().ok()
     }
 
-    /// A `fixed64` time: a non-negative integer literal, or a string that
-    /// `u64::from_str` reads (`opentelemetry-proto`'s rule).
-    fn u64(&mut self) -> Option<u64> {
+    /// A 64-bit integer as `opentelemetry-proto` reads one: an integer
+    /// literal in range, or a string that `T::from_str` reads.
+    fn int64<T: std::str::FromStr>(&mut self) -> Option<T> {
         if self.peek()? == b'"' {
             return self.string()?.parse().ok();
         }
         self.int_literal()?.parse().ok()
+    }
+
+    /// A `fixed64` time.
+    fn u64(&mut self) -> Option<u64> {
+        self.int64()
     }
 
     fn bool(&mut self) -> Option<bool> {
@@ -337,11 +325,7 @@ impl<'a> P<'a> {
             out = Some(match key {
                 b"stringValue" => Any::Str(p.string()?),
                 b"boolValue" => Any::Bool(p.bool()?),
-                b"intValue" => Any::Int(if p.peek()? == b'"' {
-                    p.string()?.parse().ok()?
-                } else {
-                    p.int_literal()?.parse().ok()?
-                }),
+                b"intValue" => Any::Int(p.int64()?),
                 b"doubleValue" => {
                     let v: f64 = p.number()?.0.parse().ok()?;
                     // serde_json rejects a literal that overflows.
@@ -359,10 +343,7 @@ impl<'a> P<'a> {
     /// `{"values": [...]}`, the one required key.
     fn values<T>(&mut self, mut item: impl FnMut(&mut Self) -> Option<T>) -> Option<Vec<T>> {
         let mut out = None;
-        self.object(|p, key| {
-            if key != b"values" || out.is_some() {
-                return None;
-            }
+        self.fields(&[b"values"], |p, _| {
             out = Some(p.list(&mut item)?);
             Some(())
         })?;
@@ -385,10 +366,14 @@ impl<'a> P<'a> {
         keys: &[&[u8]],
         mut read: impl FnMut(&mut Self, usize) -> Option<()>,
     ) -> Option<()> {
+        // serde's derives reject a repeated field.
         let mut seen = 0u32;
         self.object(|p, k| {
             let i = keys.iter().position(|x| *x == k)?;
-            once(&mut seen, i as u32)?;
+            if seen & (1 << i) != 0 {
+                return None;
+            }
+            seen |= 1 << i;
             read(p, i)
         })
     }

@@ -30,6 +30,7 @@ use std::borrow::Cow;
 use std::collections::HashSet;
 use std::fmt::Write as _;
 
+use opentelemetry_proto::tonic::common::v1::KeyValue;
 use opentelemetry_proto::tonic::metrics::v1::{
     exemplar, metric, number_data_point, Exemplar, ExponentialHistogramDataPoint,
     HistogramDataPoint, Metric, NumberDataPoint, SummaryDataPoint,
@@ -199,8 +200,8 @@ impl Normalizer {
     /// Append every row of `msg` to `days`.
     ///
     /// Two walks: the first gathers every record's canonical JSON, which
-    /// are then hashed together ([`super::sha256x8::digest_many`], eight at
-    /// a time); the second appends the rows with their ids.
+    /// are then hashed together ([`super::sha256x8::digest_many`]); the
+    /// second appends the rows with their ids.
     pub(crate) fn message(&mut self, msg: &Batch<'_>, days: &mut Days) {
         self.canon.clear();
         self.canon_ends.clear();
@@ -332,10 +333,10 @@ impl Normalizer {
                     self.point(
                         m,
                         "gauge",
-                        |o| c_number(o, p),
+                        |o, a| c_number(o, p, a),
                         p.time_unix_nano,
                         number(p),
-                        &kvs(&p.attributes),
+                        &p.attributes,
                         res,
                         sea,
                         days,
@@ -347,10 +348,10 @@ impl Normalizer {
                     self.point(
                         m,
                         "sum",
-                        |o| c_number(o, p),
+                        |o, a| c_number(o, p, a),
                         p.time_unix_nano,
                         number(p),
-                        &kvs(&p.attributes),
+                        &p.attributes,
                         res,
                         sea,
                         days,
@@ -362,10 +363,10 @@ impl Normalizer {
                     self.point(
                         m,
                         "histogram",
-                        |o| c_histogram(o, p),
+                        |o, a| c_histogram(o, p, a),
                         p.time_unix_nano,
                         p.sum,
-                        &kvs(&p.attributes),
+                        &p.attributes,
                         res,
                         sea,
                         days,
@@ -377,10 +378,10 @@ impl Normalizer {
                     self.point(
                         m,
                         "exponentialHistogram",
-                        |o| c_exp_histogram(o, p),
+                        |o, a| c_exp_histogram(o, p, a),
                         p.time_unix_nano,
                         p.sum,
-                        &kvs(&p.attributes),
+                        &p.attributes,
                         res,
                         sea,
                         days,
@@ -392,10 +393,10 @@ impl Normalizer {
                     self.point(
                         m,
                         "summary",
-                        |o| c_summary(o, p),
+                        |o, a| c_summary(o, p, a),
                         p.time_unix_nano,
                         Some(p.sum),
-                        &kvs(&p.attributes),
+                        &p.attributes,
                         res,
                         sea,
                         days,
@@ -410,20 +411,21 @@ impl Normalizer {
         &mut self,
         m: &Metric,
         kind: &str,
-        canon_point: impl FnOnce(&mut String),
+        canon_point: impl FnOnce(&mut String, &[Kv<'_>]),
         time_ns: u64,
         value: Option<f64>,
-        attrs: &[Kv<'_>],
+        attributes: &[KeyValue],
         res: &ResInfo<'_>,
         sea: &Sea<'_>,
         days: &mut Days,
     ) {
+        let attrs = kvs(attributes);
         if self.collecting {
             self.rec.clear();
             self.rec.push_str("{\"name\":");
             push_json_str(&mut self.rec, &m.name);
             self.rec.push_str(",\"point\":");
-            canon_point(&mut self.rec);
+            canon_point(&mut self.rec, &attrs);
             self.rec.push_str(",\"type\":\"");
             self.rec.push_str(kind);
             self.rec.push_str("\",\"unit\":");
@@ -441,7 +443,7 @@ impl Normalizer {
             kind: None,
             status: None,
             value,
-            attrs,
+            attrs: &attrs,
         };
         self.emit(&base, res, sea, days);
     }
@@ -1052,7 +1054,7 @@ fn c_exemplars(o: &mut String, xs: &[Exemplar]) {
     o.push(']');
 }
 
-fn c_number(o: &mut String, p: &NumberDataPoint) {
+fn c_number(o: &mut String, p: &NumberDataPoint, attrs: &[Kv<'_>]) {
     o.push('{');
     match p.value {
         Some(number_data_point::Value::AsDouble(d)) => {
@@ -1066,7 +1068,7 @@ fn c_number(o: &mut String, p: &NumberDataPoint) {
         None => {}
     }
     o.push_str("\"attributes\":");
-    c_attrs(o, &kvs(&p.attributes));
+    c_attrs(o, attrs);
     o.push_str(",\"exemplars\":");
     c_exemplars(o, &p.exemplars);
     let _ = write!(
@@ -1076,9 +1078,9 @@ fn c_number(o: &mut String, p: &NumberDataPoint) {
     );
 }
 
-fn c_histogram(o: &mut String, p: &HistogramDataPoint) {
+fn c_histogram(o: &mut String, p: &HistogramDataPoint, attrs: &[Kv<'_>]) {
     o.push_str("{\"attributes\":");
-    c_attrs(o, &kvs(&p.attributes));
+    c_attrs(o, attrs);
     o.push_str(",\"bucketCounts\":");
     push_u64s(o, &p.bucket_counts);
     let _ = write!(o, ",\"count\":{},\"exemplars\":", p.count);
@@ -1103,9 +1105,9 @@ fn c_histogram(o: &mut String, p: &HistogramDataPoint) {
     let _ = write!(o, ",\"timeUnixNano\":{}}}", p.time_unix_nano);
 }
 
-fn c_exp_histogram(o: &mut String, p: &ExponentialHistogramDataPoint) {
+fn c_exp_histogram(o: &mut String, p: &ExponentialHistogramDataPoint, attrs: &[Kv<'_>]) {
     o.push_str("{\"attributes\":");
-    c_attrs(o, &kvs(&p.attributes));
+    c_attrs(o, attrs);
     let _ = write!(o, ",\"count\":{},\"exemplars\":", p.count);
     c_exemplars(o, &p.exemplars);
     let _ = write!(o, ",\"flags\":{},\"max\":", p.flags);
@@ -1141,9 +1143,9 @@ fn c_exp_histogram(o: &mut String, p: &ExponentialHistogramDataPoint) {
     o.push('}');
 }
 
-fn c_summary(o: &mut String, p: &SummaryDataPoint) {
+fn c_summary(o: &mut String, p: &SummaryDataPoint, attrs: &[Kv<'_>]) {
     o.push_str("{\"attributes\":");
-    c_attrs(o, &kvs(&p.attributes));
+    c_attrs(o, attrs);
     let _ = write!(
         o,
         ",\"count\":{},\"flags\":{},\"quantileValues\":[",

@@ -262,50 +262,50 @@ impl<'a> Batch<'a> {
             spans: m
                 .spans
                 .iter()
-                .map(|rs| Resourced {
-                    resource: resource(rs.resource.as_ref()),
-                    scopes: rs
-                        .scope_spans
-                        .iter()
-                        .map(|ss| {
-                            (
-                                scope(ss.scope.as_ref()),
-                                ss.spans.iter().map(span).collect(),
-                            )
-                        })
-                        .collect(),
+                .map(|rs| {
+                    resourced(rs.resource.as_ref(), &rs.scope_spans, |ss| {
+                        (ss.scope.as_ref(), ss.spans.iter().map(span).collect())
+                    })
                 })
                 .collect(),
             logs: m
                 .logs
                 .iter()
-                .map(|rl| Resourced {
-                    resource: resource(rl.resource.as_ref()),
-                    scopes: rl
-                        .scope_logs
-                        .iter()
-                        .map(|sl| {
-                            (
-                                scope(sl.scope.as_ref()),
-                                sl.log_records.iter().map(log).collect(),
-                            )
-                        })
-                        .collect(),
+                .map(|rl| {
+                    resourced(rl.resource.as_ref(), &rl.scope_logs, |sl| {
+                        (sl.scope.as_ref(), sl.log_records.iter().map(log).collect())
+                    })
                 })
                 .collect(),
             metrics: m
                 .metrics
                 .iter()
-                .map(|rm| Resourced {
-                    resource: resource(rm.resource.as_ref()),
-                    scopes: rm
-                        .scope_metrics
-                        .iter()
-                        .map(|sm| (scope(sm.scope.as_ref()), sm.metrics.iter().collect()))
-                        .collect(),
+                .map(|rm| {
+                    resourced(rm.resource.as_ref(), &rm.scope_metrics, |sm| {
+                        (sm.scope.as_ref(), sm.metrics.iter().collect())
+                    })
                 })
                 .collect(),
         }
+    }
+}
+
+/// A resource's view: its attributes, then each scope `of` gives with its
+/// records' views.
+fn resourced<'a, S, T>(
+    res: Option<&'a Resource>,
+    scopes: &'a [S],
+    of: impl Fn(&'a S) -> (Option<&'a InstrumentationScope>, Vec<T>),
+) -> Resourced<'a, T> {
+    Resourced {
+        resource: res.map_or_else(Vec::new, |r| kvs(&r.attributes)),
+        scopes: scopes
+            .iter()
+            .map(|x| {
+                let (s, records) = of(x);
+                (scope(s), records)
+            })
+            .collect(),
     }
 }
 
@@ -332,10 +332,6 @@ pub fn any(v: Option<&AnyValue>) -> Any<'_> {
         Some(Value::BytesValue(b)) => Any::Bytes(b),
         Some(Value::StringValueStrindex(i)) => Any::Strindex(*i),
     }
-}
-
-fn resource(r: Option<&Resource>) -> Vec<Kv<'_>> {
-    r.map_or_else(Vec::new, |r| kvs(&r.attributes))
 }
 
 fn scope(s: Option<&InstrumentationScope>) -> Scope<'_> {
