@@ -4,12 +4,17 @@
 //! `cargo bench --bench engine -- <dir with sessions-*.jsonl>`; `make bench`
 //! runs it over the generated bench data. Prints MB/s of shard bytes and
 //! sessions/s for each half; the target is extract ≥ 2× decode.
+//!
+//! `-- --breakdown <dir>` instead times the context build and each of the
+//! 38 primitives separately (all shards decoded first, each part run over
+//! every session), to show where the engine's time goes.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use driftlake::decode::sessrec::decode_shard;
-use driftlake::extract::behave::extract_session;
+use driftlake::extract::behave::{ctx, extract_session, FEATURES};
+use driftlake::model::observation::Primitive;
 
 fn shards(dir: &Path, out: &mut Vec<PathBuf>) {
     let Ok(rd) = std::fs::read_dir(dir) else {
@@ -40,6 +45,10 @@ fn main() {
     if files.is_empty() {
         eprintln!("no sessions-*.jsonl under {dir}");
         std::process::exit(2);
+    }
+    if std::env::args().any(|a| a == "--breakdown") {
+        breakdown(&files);
+        return;
     }
     let (mut bytes, mut sessions, mut observations) = (0u64, 0u64, 0u64);
     let (mut t_decode, mut t_extract) = (0f64, 0f64);
@@ -82,4 +91,42 @@ fn main() {
         payload_chars as f64 / 1e6 / t_extract
     );
     println!("extract/decode speed ratio: {:.2}x", t_decode / t_extract);
+}
+
+/// Seconds of the context build and of each primitive, over every session.
+fn breakdown(files: &[PathBuf]) {
+    let shards: Vec<_> = files
+        .iter()
+        .map(|f| decode_shard(&std::fs::read(f).expect("bench input is readable")))
+        .collect();
+    let sessions: Vec<_> = shards
+        .iter()
+        .flat_map(|sh| sh.sessions.iter().map(|s| s.events(&sh.chars)))
+        .collect();
+    // Interleaved per session, as the engine runs: build, the 38, drop.
+    let mut parts: Vec<(f64, &str)> = Primitive::ALL.iter().map(|p| (0.0, p.as_str())).collect();
+    let (mut build, mut dropping) = (0.0, 0.0);
+    for events in &sessions {
+        let t = Instant::now();
+        let Ok(c) = ctx::build(events) else {
+            continue;
+        };
+        build += t.elapsed().as_secs_f64();
+        for (f, part) in FEATURES.iter().zip(&mut parts) {
+            let t = Instant::now();
+            std::hint::black_box(f(&c));
+            part.0 += t.elapsed().as_secs_f64();
+        }
+        let t = Instant::now();
+        drop(c);
+        dropping += t.elapsed().as_secs_f64();
+    }
+    parts.push((dropping, "(dropping the context)"));
+    parts.push((build, "(context build)"));
+    let total: f64 = parts.iter().map(|p| p.0).sum();
+    parts.sort_by(|a, b| b.0.total_cmp(&a.0));
+    println!("{} sessions, {:.1} ms in all", sessions.len(), total * 1e3);
+    for (s, name) in parts {
+        println!("{:8.2} ms {:5.1} %  {name}", s * 1e3, 100.0 * s / total);
+    }
 }

@@ -7,7 +7,7 @@
 use super::numeric::py_max;
 use super::text::{
     find_prompt_lines_bytes, first_token, has_error_fingerprint_bytes, narrow_ascii,
-    position_by_lanes, stripped,
+    position_by_lanes, strip_ansi_mapped, stripped, StrippedText,
 };
 use super::thresholds::{
     CLEANUP, DESTRUCTIVE, EXFIL, GRACEFUL_EXIT, HELP_FAMILY, IKI_THINK_MAX_S, LANDING_RITUAL,
@@ -147,16 +147,21 @@ pub struct SessionCtx<'a> {
     pub output_text: OnceCell<OutputText>,
 }
 
-/// All output events end to end, narrowed to bytes by
-/// [`narrow_ascii`], with each event's offset.
-/// The ASCII-only scans (ANSI, error fingerprints, multiplexer markers,
-/// locale) run here with SIMD byte search instead of over the chars.
+/// All output events end to end, narrowed to bytes by [`narrow_ascii`],
+/// with each event's offset, and the whole of it ANSI-stripped once.
+/// The ASCII-only scans (ANSI, error fingerprints, prompt lines,
+/// multiplexer markers, locale) run here with SIMD byte search instead of
+/// over the chars.
 #[derive(Clone, Debug, Default)]
 pub struct OutputText {
     /// The narrowed bytes of every output event, in list order.
     pub bytes: Vec<u8>,
     /// `starts[i]..starts[i + 1]` is output event `i`; one more than events.
     pub starts: Vec<usize>,
+    /// `bytes` with every ANSI escape removed (what the locale scan reads),
+    /// with where each event boundary lands in it and the ESCs the strip
+    /// tried (what the multiplexer scan reads).
+    pub stripped: StrippedText,
 }
 
 impl OutputText {
@@ -169,7 +174,12 @@ impl OutputText {
             narrow_ascii(e.data, &mut bytes);
         }
         starts.push(bytes.len());
-        OutputText { bytes, starts }
+        let stripped = strip_ansi_mapped(&bytes, &starts);
+        OutputText {
+            bytes,
+            starts,
+            stripped,
+        }
     }
 
     /// The narrowed bytes of output event `i`.
@@ -712,17 +722,25 @@ fn output_windows(ctx: &mut SessionCtx<'_>) {
         let (Some(&first), Some(&last)) = (sel.first(), sel.last()) else {
             continue; // not errored, 0 chars, no prompt lines
         };
-        // `sel` is ascending; a run of consecutive events is one slice.
-        let window: &[u8] = if last - first + 1 == sel.len() {
-            &ot.bytes[ot.starts[first]..ot.starts[last + 1]]
-        } else {
-            joined.clear();
-            for &j in &sel {
-                joined.extend_from_slice(ot.event(j));
+        // `sel` is ascending; a run of consecutive events is one slice, and
+        // its stripped text is a slice of the whole output's unless an
+        // escape runs across either end.
+        let run = last - first + 1 == sel.len();
+        let (window_chars, text) = match run.then(|| ot.stripped.range(first, last + 1)).flatten() {
+            Some(text) => (ot.starts[last + 1] - ot.starts[first], text),
+            None => {
+                let window: &[u8] = if run {
+                    &ot.bytes[ot.starts[first]..ot.starts[last + 1]]
+                } else {
+                    joined.clear();
+                    for &j in &sel {
+                        joined.extend_from_slice(ot.event(j));
+                    }
+                    &joined
+                };
+                (window.len(), stripped(window, &mut stripped_buf))
             }
-            &joined
         };
-        let text = stripped(window, &mut stripped_buf);
         let outputs = &ctx.outputs;
         let mut wide = || {
             let mut w: Vec<Char> = Vec::new();
@@ -740,7 +758,7 @@ fn output_windows(ctx: &mut SessionCtx<'_>) {
         let before = ctx.prompt_lines.len();
         find_prompt_lines_bytes(text, &mut wide, &mut ctx.prompt_lines);
         let c = &mut ctx.commands[i];
-        c.output_chars = window.len() as u64;
+        c.output_chars = window_chars as u64;
         c.errored = has_error_fingerprint_bytes(text);
         c.followed_by_prompt = ctx.prompt_lines.len() > before;
     }

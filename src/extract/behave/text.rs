@@ -51,14 +51,62 @@ impl Unit for u8 {
 }
 
 /// Appends `s` narrowed to bytes: ASCII chars as themselves, any other char
-/// as `0xFF`. Vectorises; the byte view is what the hot scans search.
+/// as `0xFF`. The byte view is what the hot scans search; this runs over
+/// every output char, 32 at a time with AVX2 where the CPU has it.
 pub fn narrow_ascii(s: &[Char], out: &mut Vec<u8>) {
-    // Resize then write through a zip: a loop the compiler vectorises.
     let start = out.len();
     out.resize(start + s.len(), 0);
-    for (o, &c) in out[start..].iter_mut().zip(s) {
+    let dst = &mut out[start..];
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: AVX2 is present (checked just above).
+        unsafe { narrow_avx2(s, dst) };
+        return;
+    }
+    narrow_scalar(s, dst);
+}
+
+/// [`narrow_ascii`] into `dst` (as long as `s`), one char at a time.
+fn narrow_scalar(s: &[Char], dst: &mut [u8]) {
+    for (o, &c) in dst.iter_mut().zip(s) {
         *o = if c < 0x80 { c as u8 } else { 0xFF };
     }
+}
+
+/// [`narrow_scalar`] with AVX2: clamp 32 chars to `0xFF`, pack them to
+/// bytes, then turn every byte with its top bit set into `0xFF`.
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn narrow_avx2(s: &[Char], dst: &mut [u8]) {
+    use std::arch::x86_64::*;
+    const BLOCK: usize = 32;
+    let blocks = s.len() / BLOCK;
+    let cap = _mm256_set1_epi32(0xFF);
+    let zero = _mm256_setzero_si256();
+    // packus works within 128-bit lanes; this puts the 4-byte groups back
+    // in order (a0-3 a4-7 b0-3 b4-7 ...).
+    let order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    for k in 0..blocks {
+        let src = s[k * BLOCK..].as_ptr().cast::<__m256i>();
+        // SAFETY: block k has 32 chars (k < blocks), read as four unaligned
+        // 8-lane loads; the store writes 32 bytes of `dst`, which is as long
+        // as `s`.
+        unsafe {
+            let a = _mm256_min_epu32(_mm256_loadu_si256(src), cap);
+            let b = _mm256_min_epu32(_mm256_loadu_si256(src.add(1)), cap);
+            let c = _mm256_min_epu32(_mm256_loadu_si256(src.add(2)), cap);
+            let d = _mm256_min_epu32(_mm256_loadu_si256(src.add(3)), cap);
+            let bytes = _mm256_packus_epi16(_mm256_packus_epi32(a, b), _mm256_packus_epi32(c, d));
+            let bytes = _mm256_permutevar8x32_epi32(bytes, order);
+            let high = _mm256_cmpgt_epi8(zero, bytes);
+            let out = dst[k * BLOCK..].as_mut_ptr().cast::<__m256i>();
+            _mm256_storeu_si256(out, _mm256_or_si256(bytes, high));
+        }
+    }
+    narrow_scalar(&s[blocks * BLOCK..], &mut dst[blocks * BLOCK..]);
 }
 
 /// Appends `s` to `out` with every ANSI escape removed (spec §2.8.1).
@@ -97,6 +145,74 @@ pub fn stripped<'a, T: Unit>(s: &'a [T], buf: &'a mut Vec<T>) -> &'a [T] {
     buf.clear();
     strip_ansi(s, buf);
     buf
+}
+
+/// The ANSI-stripped text of a whole output (§2.8.1), with where each piece
+/// boundary of it lands; see [`strip_ansi_mapped`].
+#[derive(Clone, Debug, Default)]
+pub struct StrippedText {
+    /// The text with every escape removed, as [`strip_ansi`] gives it.
+    pub text: Vec<u8>,
+    /// Per boundary `b` of the input: the offset in `text` where it lands,
+    /// or `None` when an escape match runs across it (starts before it and
+    /// ends after it).
+    pub at: Vec<Option<usize>>,
+    /// The input offset of every ESC at which the scan tried a match, in
+    /// order. The only ESC it never tries at is the `ESC \` that ends an OSC
+    /// inside that OSC's match.
+    pub escs: Vec<usize>,
+}
+
+impl StrippedText {
+    /// The stripped text of the input's `bounds[a]..bounds[b]`, when that is
+    /// a slice of the whole one: no match runs across either end. Then
+    /// stripping that range alone gives the same text, because `re.sub`
+    /// tries a match at its first position in both scans, and a match that
+    /// looks past its end in the whole scan either fails there too or ends
+    /// past its end (and so runs across it).
+    pub fn range(&self, a: usize, b: usize) -> Option<&[u8]> {
+        Some(&self.text[self.at[a]?..self.at[b]?])
+    }
+}
+
+/// [`strip_ansi`] of `s`, with the landing offset of each of `bounds`
+/// (ascending offsets into `s`) and the ESC positions tried.
+pub fn strip_ansi_mapped(s: &[u8], bounds: &[usize]) -> StrippedText {
+    let mut text = Vec::with_capacity(s.len());
+    let mut at = Vec::with_capacity(bounds.len());
+    let mut escs = Vec::new();
+    let mut deleted = 0;
+    let mut b = 0;
+    let mut i = 0;
+    while i < s.len() {
+        let run_end = memchr::memchr(ESC as u8, &s[i..]).map_or(s.len(), |p| i + p);
+        text.extend_from_slice(&s[i..run_end]);
+        i = run_end;
+        if i == s.len() {
+            break;
+        }
+        escs.push(i);
+        match ansi_match_end(s, i) {
+            Some(end) => {
+                while b < bounds.len() && bounds[b] <= i {
+                    at.push(Some(bounds[b] - deleted));
+                    b += 1;
+                }
+                while b < bounds.len() && bounds[b] < end {
+                    at.push(None);
+                    b += 1;
+                }
+                deleted += end - i;
+                i = end;
+            }
+            None => {
+                text.push(s[i]);
+                i += 1;
+            }
+        }
+    }
+    at.extend(bounds[b..].iter().map(|&x| Some(x - deleted)));
+    StrippedText { text, at, escs }
 }
 
 /// The end of the ANSI escape starting at `s[i] == ESC`, or `None` when no
@@ -488,6 +604,70 @@ mod tests {
         let mut out = Vec::new();
         strip_ansi(s, &mut out);
         out
+    }
+
+    #[test]
+    fn narrowing_equals_the_scalar_rule_at_every_length() {
+        // Chars around each edge of the rule and of the clamp, at every
+        // offset of a 32-char block and in the tail.
+        const EDGES: [Char; 10] = [
+            0, 0x1B, 0x7F, 0x80, 0xFF, 0x100, 0xDC80, 0xFFFF, 0x10000, 0x10FFFF,
+        ];
+        let mut next = crate::extract::xorshift(0x9E6C_63D0_676A_9A99);
+        for len in 0..100 {
+            let s: Vec<Char> = (0..len).map(|_| EDGES[(next() % 10) as usize]).collect();
+            let mut got = vec![7u8];
+            narrow_ascii(&s, &mut got);
+            let mut want = vec![7u8; len + 1];
+            narrow_scalar(&s, &mut want[1..]);
+            assert_eq!(got, want, "{s:?}");
+            assert!(got[1..]
+                .iter()
+                .zip(&s)
+                .all(|(&b, &c)| b == if c < 0x80 { c as u8 } else { 0xFF }));
+        }
+    }
+
+    #[test]
+    fn whole_strip_slices_are_the_ranges_stripped_alone() {
+        // Random text dense in escape material, cut into random pieces: a
+        // range whose ends no match runs across strips to the same text on
+        // its own; every range the whole scan cuts is reported as such.
+        const ALPHABET: &[u8] = b"\x1b\x1b\x1b[]\\\x07;?0123@AZ_ m\n\r\xff";
+        let mut next = crate::extract::xorshift(0xD1B5_4A32_D192_ED03);
+        let (mut sliced, mut cut) = (0, 0);
+        for _ in 0..3000 {
+            let len = (next() % 40) as usize;
+            let s: Vec<u8> = (0..len)
+                .map(|_| ALPHABET[(next() % ALPHABET.len() as u64) as usize])
+                .collect();
+            let mut bounds: Vec<usize> = (0..(next() % 6))
+                .map(|_| (next() % (len as u64 + 1)) as usize)
+                .chain([0, len])
+                .collect();
+            bounds.sort_unstable();
+            let m = strip_ansi_mapped(&s, &bounds);
+            let mut whole = Vec::new();
+            strip_ansi(&s, &mut whole);
+            assert_eq!(m.text, whole, "{s:?}");
+            assert_eq!(m.at.len(), bounds.len());
+            let tried: Vec<usize> = (0..len).filter(|&p| s[p] == 0x1B).collect();
+            assert!(m.escs.iter().all(|p| tried.contains(p)), "{s:?}");
+            for a in 0..bounds.len() {
+                for b in a..bounds.len() {
+                    let mut alone = Vec::new();
+                    strip_ansi(&s[bounds[a]..bounds[b]], &mut alone);
+                    match m.range(a, b) {
+                        Some(text) => {
+                            assert_eq!(text, &alone[..], "{s:?} {bounds:?} {a}..{b}");
+                            sliced += 1;
+                        }
+                        None => cut += 1,
+                    }
+                }
+            }
+        }
+        assert!(sliced > 10_000 && cut > 500, "sliced {sliced} cut {cut}");
     }
 
     fn strip_str(s: &str) -> String {

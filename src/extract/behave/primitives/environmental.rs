@@ -7,7 +7,7 @@
 
 use crate::extract::behave::ctx::SessionCtx;
 use crate::extract::behave::pychar::is_py_digit;
-use crate::extract::behave::text::{find_locale_tag, py_lstrip, stripped};
+use crate::extract::behave::text::{find_locale_tag, py_lstrip};
 use crate::extract::behave::thresholds::{
     LAYOUT_AZERTY_ENG_MAX, LAYOUT_AZERTY_Q_MIN, LAYOUT_MIN_TYPED_LETTERS, LAYOUT_QWERTY_ENG_MIN,
     LAYOUT_QWERTZ_Y_MAX, LAYOUT_QWERTZ_Z_MIN, LAYOUT_TOP_ENG_BIGRAMS, NUMPAD_FAST_IAT_S,
@@ -82,23 +82,26 @@ pub fn terminal_multiplexer(ctx: &SessionCtx<'_>) -> Option<Observation> {
     if ctx.commands.is_empty() {
         return None;
     }
-    // Every marker starts with ESC and is ASCII: visit each ESC of each
-    // event's narrowed bytes once.
+    // Every marker starts with ESC and is ASCII: visit each ESC the output's
+    // ANSI strip tried once (the one it skips ends an OSC, `ESC \\`, which no
+    // marker starts with), matching within its own event (parity A20).
     let ot = ctx.output_text();
     let (mut tmux, mut screen) = (false, false);
-    'events: for i in 0..ctx.outputs.len() {
-        let d = ot.event(i);
-        for p in memchr::memchr_iter(0x1B, d) {
-            let at = &d[p..];
-            if [TMUX_DCS, TMUX_FOCUS, TMUX_TITLE]
-                .iter()
-                .any(|m| at.starts_with(m))
-            {
-                tmux = true;
-                break 'events;
-            }
-            screen |= [SCREEN_DCS, SCREEN_OSC].iter().any(|m| at.starts_with(m));
+    let mut event_end = ot.starts.iter().skip(1);
+    let mut end = 0;
+    for &p in &ot.stripped.escs {
+        while end <= p {
+            end = *event_end.next().expect("every ESC lies inside an event");
         }
+        let at = &ot.bytes[p..end];
+        if [TMUX_DCS, TMUX_FOCUS, TMUX_TITLE]
+            .iter()
+            .any(|m| at.starts_with(m))
+        {
+            tmux = true;
+            break;
+        }
+        screen |= [SCREEN_DCS, SCREEN_OSC].iter().any(|m| at.starts_with(m));
     }
     let (label, conf) = if tmux {
         ("tmux", 0.85)
@@ -122,13 +125,12 @@ pub fn locale(ctx: &SessionCtx<'_>) -> Option<Observation> {
     if ctx.commands.is_empty() {
         return None;
     }
-    // The whole output joined, in the narrowed view (the pattern is ASCII).
-    let joined = &ctx.output_text().bytes;
-    if joined.is_empty() {
+    // The whole output joined and stripped, in the narrowed view (the
+    // pattern is ASCII).
+    if ctx.output_text().bytes.is_empty() {
         return None;
     }
-    let mut buf = Vec::new();
-    let tag = find_locale_tag(stripped(joined, &mut buf))?;
+    let tag = find_locale_tag(&ctx.output_text().stripped.text)?;
     Some(Observation::text(Primitive::Locale, tag, 0.80))
 }
 
