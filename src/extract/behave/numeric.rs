@@ -389,11 +389,219 @@ fn exact_ss_scaled(xs: &[f64]) -> Option<(BigUint, i64)> {
     Some((a, min_e as i64))
 }
 
+/// An unsigned 256-bit integer, four 64-bit limbs, least significant
+/// first: just what [`exact_stdev_u256`] needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct U256([u64; 4]);
+
+impl U256 {
+    const ZERO: U256 = U256([0; 4]);
+
+    fn from_u128(x: u128) -> Self {
+        U256([x as u64, (x >> 64) as u64, 0, 0])
+    }
+
+    /// `x * x`, which always fits.
+    fn square(x: u128) -> Self {
+        let (lo, hi) = (x as u64 as u128, x >> 64);
+        let (ll, cross, hh) = (lo * lo, lo * hi, hi * hi);
+        // x^2 = hh << 128 + (2 * cross) << 64 + ll; 2 * cross may carry out.
+        let (cross2, carry) = cross.overflowing_add(cross);
+        let mid = (ll >> 64) + (cross2 & u128::from(u64::MAX));
+        let top = hh + (cross2 >> 64) + (u128::from(carry) << 64) + (mid >> 64);
+        U256([ll as u64, mid as u64, top as u64, (top >> 64) as u64])
+    }
+
+    fn checked_add(self, o: U256) -> Option<Self> {
+        let mut out = [0u64; 4];
+        let mut carry = 0u128;
+        for (k, limb) in out.iter_mut().enumerate() {
+            let v = u128::from(self.0[k]) + u128::from(o.0[k]) + carry;
+            *limb = v as u64;
+            carry = v >> 64;
+        }
+        (carry == 0).then_some(U256(out))
+    }
+
+    fn checked_sub(self, o: U256) -> Option<Self> {
+        let mut out = [0u64; 4];
+        let mut borrow = false;
+        for (k, limb) in out.iter_mut().enumerate() {
+            let (v, b1) = self.0[k].overflowing_sub(o.0[k]);
+            let (v, b2) = v.overflowing_sub(u64::from(borrow));
+            *limb = v;
+            borrow = b1 || b2;
+        }
+        (!borrow).then_some(U256(out))
+    }
+
+    fn checked_mul_u64(self, m: u64) -> Option<Self> {
+        let mut out = [0u64; 4];
+        let mut carry = 0u128;
+        for (k, limb) in out.iter_mut().enumerate() {
+            let v = u128::from(self.0[k]) * u128::from(m) + carry;
+            *limb = v as u64;
+            carry = v >> 64;
+        }
+        (carry == 0).then_some(U256(out))
+    }
+
+    fn bits(self) -> u32 {
+        (0..4)
+            .rev()
+            .find(|&k| self.0[k] != 0)
+            .map_or(0, |k| 64 * k as u32 + 64 - self.0[k].leading_zeros())
+    }
+
+    /// `self >> k` for `k < 256`.
+    fn shr(self, k: u32) -> Self {
+        let (limbs, bits) = ((k / 64) as usize, k % 64);
+        let mut out = [0u64; 4];
+        for (i, limb) in out.iter_mut().enumerate().take(4 - limbs) {
+            let lo = self.0[i + limbs] >> bits;
+            let hi = match self.0.get(i + limbs + 1) {
+                Some(&h) if bits > 0 => h << (64 - bits),
+                _ => 0,
+            };
+            *limb = lo | hi;
+        }
+        U256(out)
+    }
+
+    /// `self << k`, or `None` when bits would be lost.
+    fn checked_shl(self, k: u32) -> Option<Self> {
+        if self.bits() + k > 256 {
+            return None;
+        }
+        let (limbs, bits) = ((k / 64) as usize, k % 64);
+        let mut out = [0u64; 4];
+        for i in limbs..4 {
+            let lo = self.0[i - limbs] << bits;
+            let hi = match i.checked_sub(limbs + 1) {
+                Some(j) if bits > 0 => self.0[j] >> (64 - bits),
+                _ => 0,
+            };
+            out[i] = lo | hi;
+        }
+        Some(U256(out))
+    }
+
+    /// True when the low `k` bits (`k < 256`) are all zero.
+    fn low_bits_zero(self, k: u32) -> bool {
+        let (limbs, bits) = ((k / 64) as usize, k % 64);
+        self.0[..limbs].iter().all(|&l| l == 0)
+            && (bits == 0 || self.0[limbs] & ((1u64 << bits) - 1) == 0)
+    }
+
+    /// `(self / d, self % d)` for `d > 0`.
+    fn div_rem_u64(self, d: u64) -> (Self, u64) {
+        let mut out = [0u64; 4];
+        let mut rem = 0u128;
+        for k in (0..4).rev() {
+            let cur = (rem << 64) | u128::from(self.0[k]);
+            out[k] = (cur / u128::from(d)) as u64;
+            rem = cur % u128::from(d);
+        }
+        (U256(out), rem as u64)
+    }
+
+    fn to_u128(self) -> Option<u128> {
+        (self.0[2] == 0 && self.0[3] == 0)
+            .then(|| u128::from(self.0[0]) | (u128::from(self.0[1]) << 64))
+    }
+}
+
+/// `floor(sqrt(x))`.
+fn isqrt_u128(x: u128) -> u128 {
+    // The f64 root is within a few units; step to the exact floor.
+    let mut r = (x as f64).sqrt() as u128;
+    while r.checked_mul(r).is_none_or(|sq| sq > x) {
+        r -= 1;
+    }
+    while (r + 1).checked_mul(r + 1).is_some_and(|sq| sq <= x) {
+        r += 1;
+    }
+    r
+}
+
+/// [`exact_stdev`] in fixed 256-bit integers, for the usual series: at most
+/// 2^20 finite values whose scaled integers `N_i` fit in 62 bits. `None`
+/// sends the caller to the arbitrary-precision path, which computes the same
+/// value (a test compares them).
+fn exact_stdev_u256(xs: &[f64], sample: bool) -> Option<f64> {
+    let n = xs.len() as u64;
+    if n >= 1 << 20 {
+        return None;
+    }
+    let mut min_e = i32::MAX;
+    for &x in xs {
+        if !x.is_finite() {
+            return None;
+        }
+        let (m, e) = decompose(x);
+        if m != 0 {
+            min_e = min_e.min(e);
+        }
+    }
+    if min_e == i32::MAX {
+        return Some(0.0); // all zeros
+    }
+    let mut s: i128 = 0;
+    let mut q = U256::ZERO;
+    for &x in xs {
+        let (m, e) = decompose(x);
+        if m == 0 {
+            continue;
+        }
+        let width = (64 - m.unsigned_abs().leading_zeros()) as i64 + i64::from(e - min_e);
+        if width > 62 {
+            return None;
+        }
+        let ni = m << (e - min_e);
+        s += i128::from(ni);
+        q = q.checked_add(U256::from_u128(u128::from(ni.unsigned_abs()).pow(2)))?;
+    }
+    // n * sum(N^2) - sum(N)^2, never negative (Cauchy-Schwarz).
+    let a = q
+        .checked_mul_u64(n)?
+        .checked_sub(U256::square(s.unsigned_abs()))?;
+    let d = n * if sample { n - 1 } else { n };
+    sqrt_frac_u256(a, d, i64::from(min_e))
+}
+
+/// [`sqrt_frac`] for `a` in 256 bits and `d < 2^64`; `None` when an
+/// intermediate would not fit.
+fn sqrt_frac_u256(a: U256, d: u64, shift: i64) -> Option<f64> {
+    if a == U256::ZERO {
+        return Some(0.0);
+    }
+    let q = (i64::from(a.bits()) - i64::from(64 - d.leading_zeros()) - 109).div_euclid(2);
+    // floor(a / (d * 2^2q)) is floor(floor(a / 2^2q) / d), and the division
+    // is exact when both steps are.
+    let (quot, exact) = if q >= 0 {
+        let k = u32::try_from(2 * q).ok().filter(|&k| k < 256)?;
+        let (quot, rem) = a.shr(k).div_rem_u64(d);
+        (quot, rem == 0 && a.low_bits_zero(k))
+    } else {
+        let k = u32::try_from(-2 * q).ok()?;
+        let (quot, rem) = a.checked_shl(k)?.div_rem_u64(d);
+        (quot, rem == 0)
+    };
+    let quot = quot.to_u128()?;
+    let root = isqrt_u128(quot);
+    let exact = exact && root * root == quot;
+    // root has 54..=56 significant bits by the choice of q.
+    Some(ldexp_rne(root as u64 | u64::from(!exact), q + shift))
+}
+
 /// Shared body of `pstdev`/`stdev`: `sqrt(SS / (n * ddof_div))` exactly.
 fn exact_stdev(xs: &[f64], sample: bool) -> f64 {
     let n = xs.len() as u64;
     if n < 1 + u64::from(sample) {
         return f64::NAN;
+    }
+    if let Some(v) = exact_stdev_u256(xs, sample) {
+        return v;
     }
     let Some((a, e)) = exact_ss_scaled(xs) else {
         return f64::NAN;
@@ -617,6 +825,87 @@ mod tests {
         // CPython's stable sort keeps 0.0 and -0.0 in input order.
         assert_eq!(bits(median(&[0.0, -0.0, 0.0])), bits(-0.0));
         assert_eq!(bits(median(&[-0.0, 0.0, -0.0])), bits(0.0));
+    }
+
+    /// [`exact_stdev`]'s arbitrary-precision path alone.
+    fn stdev_big(xs: &[f64], sample: bool) -> f64 {
+        let Some((a, e)) = exact_ss_scaled(xs) else {
+            return f64::NAN;
+        };
+        let n = xs.len() as u64;
+        let d = BigUint::from(n) * BigUint::from(if sample { n - 1 } else { n });
+        sqrt_frac(&a, &d, e)
+    }
+
+    #[test]
+    fn u256_arithmetic_equals_bigint() {
+        let mut next = crate::extract::xorshift(0x6A09_E667_F3BC_C908);
+        let big = |u: U256| {
+            u.0.iter()
+                .rev()
+                .fold(BigUint::zero(), |acc, &l| (acc << 64u32) + BigUint::from(l))
+        };
+        for _ in 0..5000 {
+            let shift = next() % 128;
+            let x = (u128::from(next()) << 64 | u128::from(next())) >> shift;
+            let sq = U256::square(x);
+            assert_eq!(big(sq), BigUint::from(x) * BigUint::from(x), "{x}");
+            let k = (next() % 200) as u32;
+            assert_eq!(big(sq.shr(k)), big(sq) >> k);
+            assert_eq!(
+                sq.low_bits_zero(k),
+                (big(sq) >> k << k) == big(sq),
+                "{x} {k}"
+            );
+            if let Some(l) = sq.shr(k).checked_shl(k / 2) {
+                assert_eq!(big(l), big(sq) >> k << (k / 2));
+            }
+            let d = (next() >> (next() % 63)).max(1);
+            let (quot, rem) = sq.div_rem_u64(d);
+            assert_eq!(big(quot), big(sq) / BigUint::from(d));
+            assert_eq!(BigUint::from(rem), big(sq) % BigUint::from(d));
+            assert_eq!(big(sq).bits(), u64::from(sq.bits()));
+            let r = isqrt_u128(x);
+            assert!(
+                r * r <= x && (r + 1).checked_mul(r + 1).is_none_or(|s| s > x),
+                "{x}"
+            );
+        }
+    }
+
+    #[test]
+    fn stdev_fixed_width_path_equals_the_bigint_path() {
+        // Series like the engine's (gaps, char counts) and odd ones: wide
+        // exponent spreads, subnormals, exact ties, huge and tiny values.
+        let mut next = crate::extract::xorshift(0xBB67_AE85_84CA_A73B);
+        let mut fast = 0;
+        for round in 0..4000 {
+            let len = (next() % 40) as usize + 2;
+            let round = round as u64;
+            let xs: Vec<f64> = (0..len)
+                .map(|_| {
+                    // Mostly one kind per series, sometimes another.
+                    let kind = if next() % 8 == 0 { next() } else { round };
+                    match kind % 6 {
+                        0 => (next() % 10_000) as f64 / 1000.0,
+                        1 => (next() % 50) as f64,
+                        2 => f64::from_bits(next() >> 12 | 0x3F00_0000_0000_0000) - 0.75,
+                        3 => {
+                            ((next() % 2000) as f64 - 1000.0) * 2f64.powi((next() % 80) as i32 - 40)
+                        }
+                        4 => f64::from_bits(next() % (1 << 52)),
+                        _ => 1.5,
+                    }
+                })
+                .collect();
+            for sample in [false, true] {
+                let want = stdev_big(&xs, sample);
+                let got = exact_stdev(&xs, sample);
+                assert_eq!(got.to_bits(), want.to_bits(), "{xs:?} sample {sample}");
+                fast += usize::from(exact_stdev_u256(&xs, sample).is_some());
+            }
+        }
+        assert!(fast > 3000, "fixed-width path taken {fast} times");
     }
 
     #[test]
