@@ -50,6 +50,10 @@ fn main() {
         breakdown(&files);
         return;
     }
+    if std::env::args().any(|a| a == "--digest") {
+        digest(&files);
+        return;
+    }
     let (mut bytes, mut sessions, mut observations) = (0u64, 0u64, 0u64);
     let (mut t_decode, mut t_extract) = (0f64, 0f64);
     let mut payload_chars = 0u64;
@@ -129,4 +133,27 @@ fn breakdown(files: &[PathBuf]) {
     for (s, name) in parts {
         println!("{:8.2} ms {:5.1} %  {name}", s * 1e3, 100.0 * s / total);
     }
+}
+
+/// A hash of every session's outcome, in shard and session order.
+fn digest(files: &[PathBuf]) {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    let (mut sessions, mut observations) = (0u64, 0u64);
+    for f in files {
+        let shard = decode_shard(&std::fs::read(f).expect("bench input is readable"));
+        for s in &shard.sessions {
+            let outcome = extract_session(&s.events(&shard.chars));
+            if let Ok(x) = &outcome {
+                observations += x.observations.len() as u64;
+            }
+            // Debug prints floats exactly (shortest round-trip form).
+            format!("{outcome:?}").hash(&mut h);
+            sessions += 1;
+        }
+    }
+    println!(
+        "sessions={sessions} observations={observations} digest={:016x}",
+        h.finish()
+    );
 }

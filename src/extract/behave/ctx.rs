@@ -6,8 +6,9 @@
 
 use super::numeric::py_max;
 use super::text::{
-    find_prompt_lines_bytes, first_token, has_error_fingerprint_bytes, narrow_ascii,
-    position_by_lanes, strip_ansi_mapped, stripped, StrippedText,
+    error_fingerprint_spans, find_prompt_lines_bytes, fingerprint_within, first_token,
+    has_error_fingerprint_bytes, narrow_ascii, position_by_lanes, strip_ansi_mapped, stripped,
+    StrippedText,
 };
 use super::thresholds::{
     CLEANUP, DESTRUCTIVE, EXFIL, GRACEFUL_EXIT, HELP_FAMILY, IKI_THINK_MAX_S, LANDING_RITUAL,
@@ -162,6 +163,8 @@ pub struct OutputText {
     /// with where each event boundary lands in it and the ESCs the strip
     /// tried (what the multiplexer scan reads).
     pub stripped: StrippedText,
+    /// Every error fingerprint in `stripped.text`, as sorted `(start, end)`.
+    pub fingerprints: Vec<(usize, usize)>,
 }
 
 impl OutputText {
@@ -175,10 +178,12 @@ impl OutputText {
         }
         starts.push(bytes.len());
         let stripped = strip_ansi_mapped(&bytes, &starts);
+        let fingerprints = error_fingerprint_spans(&stripped.text);
         OutputText {
             bytes,
             starts,
             stripped,
+            fingerprints,
         }
     }
 
@@ -726,21 +731,27 @@ fn output_windows(ctx: &mut SessionCtx<'_>) {
         // its stripped text is a slice of the whole output's unless an
         // escape runs across either end.
         let run = last - first + 1 == sel.len();
-        let (window_chars, text) = match run.then(|| ot.stripped.range(first, last + 1)).flatten() {
-            Some(text) => (ot.starts[last + 1] - ot.starts[first], text),
-            None => {
-                let window: &[u8] = if run {
-                    &ot.bytes[ot.starts[first]..ot.starts[last + 1]]
-                } else {
-                    joined.clear();
-                    for &j in &sel {
-                        joined.extend_from_slice(ot.event(j));
-                    }
-                    &joined
-                };
-                (window.len(), stripped(window, &mut stripped_buf))
-            }
-        };
+        let (window_chars, text, errored) =
+            match run.then(|| ot.stripped.range(first, last + 1)).flatten() {
+                Some(r) => (
+                    ot.starts[last + 1] - ot.starts[first],
+                    &ot.stripped.text[r.clone()],
+                    fingerprint_within(&ot.fingerprints, r),
+                ),
+                None => {
+                    let window: &[u8] = if run {
+                        &ot.bytes[ot.starts[first]..ot.starts[last + 1]]
+                    } else {
+                        joined.clear();
+                        for &j in &sel {
+                            joined.extend_from_slice(ot.event(j));
+                        }
+                        &joined
+                    };
+                    let text = stripped(window, &mut stripped_buf);
+                    (window.len(), text, has_error_fingerprint_bytes(text))
+                }
+            };
         let outputs = &ctx.outputs;
         let mut wide = || {
             let mut w: Vec<Char> = Vec::new();
@@ -759,7 +770,7 @@ fn output_windows(ctx: &mut SessionCtx<'_>) {
         find_prompt_lines_bytes(text, &mut wide, &mut ctx.prompt_lines);
         let c = &mut ctx.commands[i];
         c.output_chars = window_chars as u64;
-        c.errored = has_error_fingerprint_bytes(text);
+        c.errored = errored;
         c.followed_by_prompt = ctx.prompt_lines.len() > before;
     }
     ctx.output_text = cell;

@@ -170,8 +170,8 @@ impl StrippedText {
     /// tries a match at its first position in both scans, and a match that
     /// looks past its end in the whole scan either fails there too or ends
     /// past its end (and so runs across it).
-    pub fn range(&self, a: usize, b: usize) -> Option<&[u8]> {
-        Some(&self.text[self.at[a]?..self.at[b]?])
+    pub fn range(&self, a: usize, b: usize) -> Option<std::ops::Range<usize>> {
+        Some(self.at[a]?..self.at[b]?)
     }
 }
 
@@ -276,9 +276,8 @@ pub fn has_error_fingerprint(s: &[Char]) -> bool {
     has_error_fingerprint_bytes(&bytes)
 }
 
-/// `has_error_fingerprint` over the narrowed view: the fingerprints are
-/// ASCII, so a match there is a match in the chars. SIMD `memmem`.
-pub fn has_error_fingerprint_bytes(text: &[u8]) -> bool {
+/// One SIMD `memmem` searcher per error fingerprint.
+fn fingerprint_finders() -> &'static [memchr::memmem::Finder<'static>] {
     use std::sync::LazyLock;
     static FINDERS: LazyLock<Vec<memchr::memmem::Finder<'static>>> = LazyLock::new(|| {
         ERROR_FINGERPRINTS
@@ -286,7 +285,38 @@ pub fn has_error_fingerprint_bytes(text: &[u8]) -> bool {
             .map(|f| memchr::memmem::Finder::new(f.as_bytes()))
             .collect()
     });
-    FINDERS.iter().any(|f| f.find(text).is_some())
+    &FINDERS
+}
+
+/// `has_error_fingerprint` over the narrowed view: the fingerprints are
+/// ASCII, so a match there is a match in the chars. SIMD `memmem`.
+pub fn has_error_fingerprint_bytes(text: &[u8]) -> bool {
+    fingerprint_finders().iter().any(|f| f.find(text).is_some())
+}
+
+/// Every occurrence of every error fingerprint in `text`, as `(start, end)`
+/// sorted by start. No fingerprint overlaps itself (a test checks), so the
+/// non-overlapping search of each one finds all its occurrences, and a
+/// slice of `text` holds a fingerprint iff it holds one of these spans
+/// ([`fingerprint_within`]).
+pub fn error_fingerprint_spans(text: &[u8]) -> Vec<(usize, usize)> {
+    let mut spans = Vec::new();
+    for f in fingerprint_finders() {
+        let len = f.needle().len();
+        spans.extend(f.find_iter(text).map(|p| (p, p + len)));
+    }
+    spans.sort_unstable();
+    spans
+}
+
+/// True when one of `spans` (from [`error_fingerprint_spans`]) lies within
+/// `range`.
+pub fn fingerprint_within(spans: &[(usize, usize)], range: std::ops::Range<usize>) -> bool {
+    let from = spans.partition_point(|&(start, _)| start < range.start);
+    spans[from..]
+        .iter()
+        .take_while(|&&(start, _)| start < range.end)
+        .any(|&(_, end)| end <= range.end)
 }
 
 /// Index of the first `c` in `hay`, scanning 16 chars at a time.
@@ -629,6 +659,28 @@ mod tests {
     }
 
     #[test]
+    fn fingerprint_spans_answer_for_every_slice() {
+        // No fingerprint has a border (a proper prefix that is also a
+        // suffix), so occurrences of one never overlap.
+        for f in ERROR_FINGERPRINTS {
+            let f = f.as_bytes();
+            assert!((1..f.len()).all(|k| f[..k] != f[f.len() - k..]), "{f:?}");
+        }
+        let text = b"x: cannot y command not found\nPermission denied: cannot zNo such file or directory: cannot ";
+        let spans = error_fingerprint_spans(text);
+        assert_eq!(spans.len(), 6);
+        for a in 0..=text.len() {
+            for b in a..=text.len() {
+                assert_eq!(
+                    fingerprint_within(&spans, a..b),
+                    has_error_fingerprint_bytes(&text[a..b]),
+                    "{a}..{b}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn whole_strip_slices_are_the_ranges_stripped_alone() {
         // Random text dense in escape material, cut into random pieces: a
         // range whose ends no match runs across strips to the same text on
@@ -658,8 +710,8 @@ mod tests {
                     let mut alone = Vec::new();
                     strip_ansi(&s[bounds[a]..bounds[b]], &mut alone);
                     match m.range(a, b) {
-                        Some(text) => {
-                            assert_eq!(text, &alone[..], "{s:?} {bounds:?} {a}..{b}");
+                        Some(r) => {
+                            assert_eq!(&m.text[r], &alone[..], "{s:?} {bounds:?} {a}..{b}");
                             sliced += 1;
                         }
                         None => cut += 1,
