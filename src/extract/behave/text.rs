@@ -372,11 +372,12 @@ pub fn find_prompt_lines(stripped: &[Char], out: &mut Vec<PromptLine>) {
 
 /// [`find_prompt_lines`] over the narrowed view of a stripped window.
 ///
-/// A line whose last non-space byte is ASCII and not a prompt suffix is
-/// rejected on the bytes alone (ASCII whitespace is exactly what Python
-/// strips there). A candidate line that is all ASCII is its own chars; any
-/// other candidate is checked on the chars of the stripped window, which
-/// `chars` builds on first need (positions agree between the two views).
+/// A line can only be a prompt when its last non-space byte is `$ # % >`
+/// or non-ASCII (ASCII whitespace is exactly what Python strips there), so
+/// the scan jumps between such bytes instead of visiting every line. A
+/// candidate line that is all ASCII is its own chars; any other candidate
+/// is checked on the chars of the stripped window, which `chars` builds on
+/// first need (positions agree between the two views).
 pub fn find_prompt_lines_bytes(
     text: &[u8],
     chars: &mut dyn FnMut() -> Vec<Char>,
@@ -384,34 +385,66 @@ pub fn find_prompt_lines_bytes(
 ) {
     let mut wide: Option<Vec<Char>> = None;
     let mut line_chars: Vec<Char> = Vec::new();
-    let mut start = 0;
-    loop {
-        let end = memchr::memchr(b'\n', &text[start..]).map_or(text.len(), |p| start + p);
-        let raw = &text[start..end];
-        let trimmed = raw
+    let mut from = 0;
+    while let Some(p) = find_suffix_byte(&text[from..]).map(|q| from + q) {
+        // The line's end: the next `\n`, if only spaces come before it.
+        let end = text[p + 1..]
             .iter()
-            .rposition(|&b| !matches!(b, 0x09..=0x0D | 0x1C..=0x20))
-            .map(|p| raw[p]);
-        let candidate = match trimmed {
-            None => false,
-            Some(b'$' | b'#' | b'%' | b'>') => true,
-            Some(b) => b >= 0x80,
-        };
-        if candidate {
-            if raw.iter().all(|&b| b < 0x80) {
-                line_chars.clear();
-                line_chars.extend(raw.iter().map(|&b| Char::from(b)));
-                find_prompt_lines(&line_chars, out);
-            } else {
-                let w = wide.get_or_insert_with(&mut *chars);
-                find_prompt_lines(&w[start..end], out);
-            }
+            .position(|&b| b == b'\n' || !is_space_byte(b))
+            .map_or(text.len(), |q| p + 1 + q);
+        if end < text.len() && text[end] != b'\n' {
+            from = end; // a later non-space byte: `p` does not end its line
+            continue;
         }
-        if end == text.len() {
+        let start = memchr::memrchr(b'\n', &text[..p]).map_or(0, |q| q + 1);
+        let raw = &text[start..end];
+        if raw.is_ascii() {
+            line_chars.clear();
+            line_chars.extend(raw.iter().map(|&b| Char::from(b)));
+            find_prompt_lines(&line_chars, out);
+        } else {
+            let w = wide.get_or_insert_with(&mut *chars);
+            find_prompt_lines(&w[start..end], out);
+        }
+        from = end + 1;
+        if from >= text.len() {
             break;
         }
-        start = end + 1;
     }
+}
+
+/// ASCII whitespace as Python's `str.strip` sees it (§2.7).
+#[inline]
+fn is_space_byte(b: u8) -> bool {
+    matches!(b, 0x09..=0x0D | 0x1C..=0x20)
+}
+
+/// Index of the first byte that can end a prompt line: `$ # % >`, or a
+/// non-ASCII char (`0xFF` in the narrowed view). 16 bytes at a time.
+fn find_suffix_byte(hay: &[u8]) -> Option<usize> {
+    let is_suffix = |b: u8| matches!(b, b'$' | b'#' | b'%' | b'>') || b >= 0x80;
+    let mut i = 0;
+    #[cfg(target_arch = "x86_64")]
+    while let Some(block) = hay.get(i..i + 16) {
+        use std::arch::x86_64::*;
+        // SAFETY: SSE2 is part of the x86_64 baseline; the load reads the
+        // 16 bytes of `block`.
+        let mask = unsafe {
+            let v = _mm_loadu_si128(block.as_ptr().cast());
+            let eq = |c: u8| _mm_cmpeq_epi8(v, _mm_set1_epi8(c as i8));
+            let hit = _mm_or_si128(
+                _mm_or_si128(eq(b'$'), eq(b'#')),
+                _mm_or_si128(eq(b'%'), eq(b'>')),
+            );
+            // The top bit of a byte is its "non-ASCII" flag.
+            (_mm_movemask_epi8(hit) | _mm_movemask_epi8(v)) as u32
+        };
+        if mask != 0 {
+            return Some(i + mask.trailing_zeros() as usize);
+        }
+        i += 16;
+    }
+    hay[i..].iter().position(|&b| is_suffix(b)).map(|p| i + p)
 }
 
 /// The prompt suffix char of one line, or `None` when it is not a prompt.
@@ -494,27 +527,51 @@ const LOCALE_KEYS: [(&str, u8); 3] = [("LC_ALL", 3), ("LANG", 2), ("LC_CTYPE", 1
 /// `(?P<key>LC_ALL|LANG|LC_CTYPE)=(?P<val>[A-Za-z]{2,3}(?:_[A-Za-z]{2,3})?(?:\.[A-Za-z0-9-]+)?(?:@[A-Za-z0-9]+)?|C|POSIX)`
 /// (no word boundary, no end anchor, A6).
 pub fn find_locale_tag<T: Unit>(text: &[T]) -> Option<String> {
+    // Every key starts with `L`: each `L` is a candidate.
+    let mut i = 0;
+    let candidates = std::iter::from_fn(|| {
+        let p = i + T::find(text.get(i..)?, b'L')?;
+        i = p + 1;
+        Some(p)
+    });
+    locale_tag_at(text, candidates)
+}
+
+/// [`find_locale_tag`] over the narrowed view, whose candidates are the
+/// occurrences of `LANG=` and `LC_` (SIMD `memmem`): every match starts at
+/// one, and neither overlaps itself, so their searches miss none.
+pub fn find_locale_tag_bytes(text: &[u8]) -> Option<String> {
+    let mut lang = memchr::memmem::find_iter(text, b"LANG=").peekable();
+    let mut lc = memchr::memmem::find_iter(text, b"LC_").peekable();
+    let candidates = std::iter::from_fn(|| match (lang.peek(), lc.peek()) {
+        (Some(a), Some(b)) if a < b => lang.next(),
+        (_, Some(_)) => lc.next(),
+        (Some(_), None) => lang.next(),
+        (None, None) => None,
+    });
+    locale_tag_at(text, candidates)
+}
+
+/// The scan of [`find_locale_tag`] over ascending candidate positions, a
+/// superset of where a match can start: like `re.finditer`, a match is
+/// tried at each candidate not inside the previous match.
+fn locale_tag_at<T: Unit>(text: &[T], candidates: impl Iterator<Item = usize>) -> Option<String> {
     let mut best = 0u8;
     let mut tag = None;
-    let mut i = 0;
-    while i < text.len() {
-        // Every key starts with `L`: jump to the next candidate.
-        match T::find(&text[i..], b'L') {
-            Some(p) => i += p,
-            None => break,
+    let mut resume = 0;
+    for i in candidates {
+        if i < resume {
+            continue;
         }
-        match locale_match_at(text, i) {
-            Some((priority, val, end)) => {
-                if priority > best {
-                    if let Some(t) = normalise_locale(&text[val..end]) {
-                        best = priority;
-                        tag = Some(t);
-                    }
+        if let Some((priority, val, end)) = locale_match_at(text, i) {
+            if priority > best {
+                if let Some(t) = normalise_locale(&text[val..end]) {
+                    best = priority;
+                    tag = Some(t);
                 }
-                // finditer resumes after the match; matches are never empty.
-                i = end;
             }
-            None => i += 1,
+            // finditer resumes after the match; matches are never empty.
+            resume = end;
         }
     }
     tag
@@ -681,6 +738,78 @@ mod tests {
     }
 
     #[test]
+    fn locale_scan_over_bytes_equals_the_char_scan() {
+        // Texts dense in keys, near-keys and value chars, so matches chain,
+        // overlap candidates and fail at every step.
+        const PIECES: [&str; 14] = [
+            "LANG=",
+            "LC_ALL=",
+            "LC_CTYPE=",
+            "LC_",
+            "LANG",
+            "L",
+            "en",
+            "_US",
+            ".UTF-8",
+            "@euro",
+            "C",
+            "POSIX",
+            "de",
+            "x\n",
+        ];
+        let mut next = crate::extract::xorshift(0x3C6E_F372_FE94_F82B);
+        let mut found = 0;
+        for _ in 0..20_000 {
+            let text: String = (0..(next() % 10))
+                .map(|_| PIECES[(next() % PIECES.len() as u64) as usize])
+                .collect();
+            found += usize::from(locale(&text).is_some());
+        }
+        assert!(found > 5000, "{found} texts with a tag");
+    }
+
+    /// The definition [`find_prompt_lines_bytes`] implements: every line
+    /// whose last non-space byte could end a prompt goes to
+    /// [`find_prompt_lines`] on its chars.
+    fn prompt_lines_by_line(chars: &[Char]) -> Vec<PromptLine> {
+        let mut out = Vec::new();
+        for line in chars.split(|&c| c == LF) {
+            let last = line
+                .iter()
+                .rev()
+                .find(|&&c| c >= 0x80 || !is_space_byte(c as u8));
+            if last.is_some_and(|&c| c >= 0x80 || b"$#%>".contains(&(c as u8))) {
+                find_prompt_lines(line, &mut out);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn prompt_scan_over_bytes_equals_the_line_by_line_scan() {
+        const PIECES: [&str; 16] = [
+            "$", "#", "%", ">", " ", "\r", "\n", "\t", "\x1c", "root@h:~", "PS C:\\", "a",
+            "\u{e9}", "\u{3000}", "x@y", "C:/",
+        ];
+        let mut next = crate::extract::xorshift(0xA54F_F53A_5F1D_36F1);
+        let mut found = 0;
+        for _ in 0..20_000 {
+            let text: String = (0..(next() % 24))
+                .map(|_| PIECES[(next() % PIECES.len() as u64) as usize])
+                .collect();
+            let chars = cs(&text);
+            let mut bytes = Vec::new();
+            narrow_ascii(&chars, &mut bytes);
+            let mut got = Vec::new();
+            find_prompt_lines_bytes(&bytes, &mut || chars.clone(), &mut got);
+            let want = prompt_lines_by_line(&chars);
+            assert_eq!(got, want, "{text:?}");
+            found += want.len();
+        }
+        assert!(found > 5000, "{found} prompt lines");
+    }
+
+    #[test]
     fn whole_strip_slices_are_the_ranges_stripped_alone() {
         // Random text dense in escape material, cut into random pieces: a
         // range whose ends no match runs across strips to the same text on
@@ -746,7 +875,11 @@ mod tests {
     }
 
     fn locale(s: &str) -> Option<String> {
-        find_locale_tag(&cs(s))
+        let mut bytes = Vec::new();
+        narrow_ascii(&cs(s), &mut bytes);
+        let tag = find_locale_tag(&cs(s));
+        assert_eq!(find_locale_tag_bytes(&bytes), tag, "{s:?}");
+        tag
     }
 
     #[test]
