@@ -146,6 +146,9 @@ pub struct SessionCtx<'a> {
     /// The output narrowed to bytes, built on first use
     /// ([`SessionCtx::output_text`]).
     pub output_text: OnceCell<OutputText>,
+    /// The CVs of the typing bursts (§4.4.3 step 2), computed on first use
+    /// by the two motor primitives that read them.
+    pub burst_cvs: OnceCell<Vec<f64>>,
 }
 
 /// All output events end to end, narrowed to bytes by [`narrow_ascii`],

@@ -640,9 +640,16 @@ pub fn correlation(x: &[f64], y: &[f64]) -> Option<f64> {
     // spec A15: the 3.11 formula (fsum of f64 products), not 3.12's sumprod.
     let xbar = fsum(x) / n as f64;
     let ybar = fsum(y) / n as f64;
-    let sxy = fsum_lossy(x.iter().zip(y).map(|(xi, yi)| (xi - xbar) * (yi - ybar)));
-    let sxx = fsum_lossy(x.iter().map(|xi| (xi - xbar) * (xi - xbar)));
-    let syy = fsum_lossy(y.iter().map(|yi| (yi - ybar) * (yi - ybar)));
+    // Each sum over a buffer, so `fsum` can take its exact integer path.
+    let mut terms: smallvec::SmallVec<[f64; 64]> = smallvec::SmallVec::new();
+    let mut sum_of = |it: &mut dyn Iterator<Item = f64>| {
+        terms.clear();
+        terms.extend(it);
+        fsum(&terms)
+    };
+    let sxy = sum_of(&mut x.iter().zip(y).map(|(xi, yi)| (xi - xbar) * (yi - ybar)));
+    let sxx = sum_of(&mut x.iter().map(|xi| (xi - xbar) * (xi - xbar)));
+    let syy = sum_of(&mut y.iter().map(|yi| (yi - ybar) * (yi - ybar)));
     let den = (sxx * syy).sqrt();
     if den == 0.0 {
         return None;

@@ -67,13 +67,16 @@ fn cv_pop(b: &[f64]) -> Result<Option<f64>, Raises> {
 /// The CVs of the typing bursts with a positive mean, in order (spec §4.4.3
 /// step 2, §4.4.5 step 3). Burst IATs are at most IKI_THINK_MAX_S, so the
 /// `Raises` case cannot occur here; it is mapped to "no CVs".
-fn burst_cvs(ctx: &SessionCtx<'_>) -> Vec<f64> {
-    ctx.typing_bursts
-        .iter()
-        .map(|b| cv_pop(b))
-        .collect::<Result<Vec<_>, _>>()
-        .map(|v| v.into_iter().flatten().collect())
-        .unwrap_or_default()
+/// Computed once per context: two primitives read them.
+fn burst_cvs<'c>(ctx: &'c SessionCtx<'_>) -> &'c [f64] {
+    ctx.burst_cvs.get_or_init(|| {
+        ctx.typing_bursts
+            .iter()
+            .map(|b| cv_pop(b))
+            .collect::<Result<Vec<_>, _>>()
+            .map(|v| v.into_iter().flatten().collect())
+            .unwrap_or_default()
+    })
 }
 
 /// `paste_event_count / |inputs|` (spec §4.4.1), `None` with no inputs.
@@ -119,7 +122,7 @@ pub fn keystroke_cadence(ctx: &SessionCtx<'_>) -> Option<Observation> {
     if cvs.is_empty() {
         return None;
     }
-    let cv = median(&cvs);
+    let cv = median(cvs);
     // The mean IAT chains every burst, zero-mean ones included (step 3).
     let flat: Vec<f64> = ctx.typing_bursts.iter().flatten().copied().collect();
     let m = fmean(&flat);
@@ -238,7 +241,7 @@ pub fn motor_stability(ctx: &SessionCtx<'_>) -> Option<Observation> {
         ));
     }
     let cvs = burst_cvs(ctx);
-    let cv = if cvs.is_empty() { 0.0 } else { median(&cvs) };
+    let cv = if cvs.is_empty() { 0.0 } else { median(cvs) };
     let (label, conf) = if cv < CV_STEADY_MAX {
         ("steady", 0.70)
     } else {
