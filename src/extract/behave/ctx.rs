@@ -640,6 +640,23 @@ struct TimeIndex {
     order: Option<Vec<usize>>,
     /// Indices of NaN times, ascending.
     nans: Vec<usize>,
+    /// Where the last search of sorted `times` started: windows move
+    /// forward through a session, so the next one gallops on from here.
+    cursor: std::cell::Cell<usize>,
+}
+
+/// The first index at or after `from` whose time is not below `bound`,
+/// given sorted `times` whose entries before `from` are all below it:
+/// galloping forward, then a binary search of the last step.
+fn first_not_below(times: &[f64], from: usize, bound: f64) -> usize {
+    let (mut lo, mut hi, mut step) = (from, from, 1);
+    while hi < times.len() && times[hi] < bound {
+        lo = hi + 1;
+        hi = from + step;
+        step *= 2;
+    }
+    let hi = hi.min(times.len());
+    lo + times[lo..hi].partition_point(|&t| t < bound)
 }
 
 impl TimeIndex {
@@ -652,7 +669,12 @@ impl TimeIndex {
             idx.sort_by(|&a, &b| times[a].partial_cmp(&times[b]).expect("NaN filtered out"));
             idx
         });
-        TimeIndex { times, order, nans }
+        TimeIndex {
+            times,
+            order,
+            nans,
+            cursor: std::cell::Cell::new(0),
+        }
     }
 
     /// Fills `out` with the indices (ascending) of the non-NaN times in
@@ -663,8 +685,12 @@ impl TimeIndex {
         }
         match &self.order {
             None => {
-                let a = self.times.partition_point(|&t| t < lo);
-                let b = self.times.partition_point(|&t| t < hi);
+                let t = &self.times;
+                let c = self.cursor.get();
+                let from = if c > 0 && t[c - 1] < lo { c } else { 0 };
+                let a = first_not_below(t, from, lo);
+                let b = first_not_below(t, a, hi); // lo < hi
+                self.cursor.set(a);
                 out.extend(a..b);
             }
             Some(idx) => {
@@ -798,6 +824,34 @@ mod tests {
         // Leak the small test buffers so the context can outlive this call.
         let o: &'static [(f64, Channel, Vec<Char>)] = Box::leak(owned(evs).into_boxed_slice());
         build(&events(o)).expect("test sessions have UTF-8 tokens")
+    }
+
+    #[test]
+    fn galloping_search_equals_partition_point() {
+        let mut next = crate::extract::xorshift(0x510E_527F_ADE6_82D1);
+        for _ in 0..3000 {
+            let mut times: Vec<f64> = (0..(next() % 40)).map(|_| (next() % 30) as f64).collect();
+            times.sort_by(f64::total_cmp);
+            let index = TimeIndex::new(times.iter().copied());
+            // Windows mostly moving forward, sometimes back.
+            for _ in 0..10 {
+                let lo = (next() % 32) as f64 - 1.0;
+                let hi = lo + (next() % 8) as f64;
+                let mut got = Vec::new();
+                index.range(lo, hi, &mut got);
+                let want: Vec<usize> = (0..times.len())
+                    .filter(|&i| times[i] >= lo && times[i] < hi)
+                    .collect();
+                assert_eq!(got, want, "{times:?} [{lo}, {hi})");
+            }
+            for from in 0..=times.len() {
+                let bound = (next() % 32) as f64;
+                if times[..from].iter().all(|&t| t < bound) {
+                    let want = times.partition_point(|&t| t < bound);
+                    assert_eq!(first_not_below(&times, from, bound), want);
+                }
+            }
+        }
     }
 
     #[test]
