@@ -184,8 +184,9 @@ pub fn strip_ansi_mapped(s: &[u8], bounds: &[usize]) -> StrippedText {
     let mut deleted = 0;
     let mut b = 0;
     let mut i = 0;
+    let mut escapes = ByteFinder::new(s, ESC as u8);
     while i < s.len() {
-        let run_end = memchr::memchr(ESC as u8, &s[i..]).map_or(s.len(), |p| i + p);
+        let run_end = escapes.next_from(i).unwrap_or(s.len());
         text.extend_from_slice(&s[i..run_end]);
         i = run_end;
         if i == s.len() {
@@ -213,6 +214,70 @@ pub fn strip_ansi_mapped(s: &[u8], bounds: &[usize]) -> StrippedText {
     }
     at.extend(bounds[b..].iter().map(|&x| Some(x - deleted)));
     StrippedText { text, at, escs }
+}
+
+/// Finds a byte again and again in one text, keeping the match mask of
+/// the 64-byte block it last looked at: escapes come every hundred bytes or
+/// so, so most searches end in the block the previous one loaded.
+struct ByteFinder<'a> {
+    hay: &'a [u8],
+    needle: u8,
+    /// Start of the block `mask` describes.
+    block: usize,
+    /// Bit `k`: `hay[block + k] == needle`.
+    mask: u64,
+}
+
+impl<'a> ByteFinder<'a> {
+    fn new(hay: &'a [u8], needle: u8) -> Self {
+        ByteFinder {
+            hay,
+            needle,
+            block: usize::MAX,
+            mask: 0,
+        }
+    }
+
+    /// The first `needle` at or after `from`.
+    fn next_from(&mut self, mut from: usize) -> Option<usize> {
+        loop {
+            if let Some(k) = from.checked_sub(self.block).filter(|&k| k < 64) {
+                let m = self.mask & (u64::MAX << k);
+                if m != 0 {
+                    return Some(self.block + m.trailing_zeros() as usize);
+                }
+                from = self.block + 64;
+            }
+            if from >= self.hay.len() {
+                return None;
+            }
+            self.block = from;
+            self.mask = byte_mask(&self.hay[from..], self.needle);
+        }
+    }
+}
+
+/// Bit `k` set when `hay[k] == needle`, for the first 64 bytes of `hay`.
+fn byte_mask(hay: &[u8], needle: u8) -> u64 {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(block) = hay.get(..64) {
+        use std::arch::x86_64::*;
+        // SAFETY: SSE2 is part of the x86_64 baseline; the four loads read
+        // the 64 bytes of `block`.
+        return unsafe {
+            let n = _mm_set1_epi8(needle as i8);
+            let part = |k: usize| {
+                let v = _mm_loadu_si128(block.as_ptr().add(16 * k).cast());
+                u64::from(_mm_movemask_epi8(_mm_cmpeq_epi8(v, n)) as u16) << (16 * k)
+            };
+            part(0) | part(1) | part(2) | part(3)
+        };
+    }
+    hay.iter()
+        .take(64)
+        .enumerate()
+        .filter(|&(_, &b)| b == needle)
+        .fold(0, |m, (k, _)| m | 1 << k)
 }
 
 /// The end of the ANSI escape starting at `s[i] == ESC`, or `None` when no
@@ -836,6 +901,32 @@ mod tests {
             found += want.len();
         }
         assert!(found > 5000, "{found} prompt lines");
+    }
+
+    #[test]
+    fn byte_finder_finds_every_occurrence_in_order() {
+        let mut next = crate::extract::xorshift(0x9B05_688C_2B3E_6C1F);
+        for _ in 0..2000 {
+            let len = (next() % 300) as usize;
+            let density = next() % 40 + 1;
+            let hay: Vec<u8> = (0..len)
+                .map(|_| if next() % density == 0 { 0x1B } else { b'a' })
+                .collect();
+            let want: Vec<usize> = (0..len).filter(|&k| hay[k] == 0x1B).collect();
+            // Searching on from each hit, and from arbitrary points.
+            let mut f = ByteFinder::new(&hay, 0x1B);
+            let mut got = Vec::new();
+            let mut from = 0;
+            while let Some(p) = f.next_from(from) {
+                got.push(p);
+                from = p + 1 + (next() % 2) as usize;
+            }
+            assert!(got.iter().all(|p| want.contains(p)));
+            let from = (next() % (len as u64 + 1)) as usize;
+            let first = ByteFinder::new(&hay, 0x1B).next_from(from);
+            assert_eq!(first, want.iter().copied().find(|&p| p >= from));
+            assert_eq!(f.next_from(from), first);
+        }
     }
 
     #[test]
