@@ -85,8 +85,9 @@ pub struct Command {
 pub struct PromptLine {
     /// The last char of the right-stripped line: one of `$ # % >`.
     pub suffix_char: Char,
-    /// The stripped line, cut to its last PROMPT_LINE_MAX_CHARS chars.
-    pub raw_line: Vec<Char>,
+    /// The stripped line, cut to its last PROMPT_LINE_MAX_CHARS chars
+    /// (inline up to 32 chars: most prompts are shorter).
+    pub raw_line: smallvec::SmallVec<[Char; 32]>,
 }
 
 /// Everything the 38 primitives read (spec §2). Field names follow the spec.
@@ -1001,7 +1002,7 @@ mod tests {
             .prompt_lines
             .iter()
             .all(|p| p.suffix_char == u32::from(b'#')));
-        assert_eq!(c.prompt_lines[0].raw_line, chars_of("root@web-01:~#"));
+        assert_eq!(c.prompt_lines[0].raw_line[..], chars_of("root@web-01:~#"));
         assert_eq!(c.typed_letter_count, 55);
         assert_eq!(c.unigram.iter().sum::<u32>(), 55);
         let lex = (
@@ -1286,7 +1287,7 @@ mod tests {
             c.prompt_lines,
             [PromptLine {
                 suffix_char: u32::from(b'$'),
-                raw_line: chars_of("x$")
+                raw_line: chars_of("x$").into()
             }]
         );
     }

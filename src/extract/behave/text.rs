@@ -437,7 +437,7 @@ pub fn find_prompt_lines(stripped: &[Char], out: &mut Vec<PromptLine>) {
             let cut = line.len().saturating_sub(PROMPT_LINE_MAX_CHARS);
             out.push(PromptLine {
                 suffix_char,
-                raw_line: line[cut..].to_vec(),
+                raw_line: line[cut..].into(),
             });
         }
         match next {

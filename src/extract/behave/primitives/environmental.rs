@@ -238,7 +238,7 @@ mod tests {
         let suffix_char = *raw_line.last().expect("non-empty prompt");
         PromptLine {
             suffix_char,
-            raw_line,
+            raw_line: raw_line.into(),
         }
     }
 

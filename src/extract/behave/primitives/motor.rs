@@ -197,7 +197,8 @@ pub fn digraph_simhash(ctx: &SessionCtx<'_>) -> Option<Observation> {
     // Group the pairs by digraph with one sort (a median does not depend on
     // the order of its samples, and the SimHash not on the token order).
     let mut pairs = digraph_pairs(ctx);
-    pairs.sort_unstable_by_key(|a| a.0);
+    // One u64 compare per step (the same order as comparing the arrays).
+    pairs.sort_unstable_by_key(|a| (u64::from(a.0[0]) << 32) | u64::from(a.0[1]));
     let groups: Vec<&[([Char; 2], f64)]> = pairs.chunk_by(|a, b| a.0 == b.0).collect();
     let k = groups.len();
     let n = pairs.len();
