@@ -618,8 +618,12 @@ pub fn find_locale_tag<T: Unit>(text: &[T]) -> Option<String> {
 /// occurrences of `LANG=` and `LC_` (SIMD `memmem`): every match starts at
 /// one, and neither overlaps itself, so their searches miss none.
 pub fn find_locale_tag_bytes(text: &[u8]) -> Option<String> {
-    let mut lang = memchr::memmem::find_iter(text, b"LANG=").peekable();
-    let mut lc = memchr::memmem::find_iter(text, b"LC_").peekable();
+    use memchr::memmem::Finder;
+    use std::sync::LazyLock;
+    static LANG: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"LANG="));
+    static LC: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"LC_"));
+    let mut lang = LANG.find_iter(text).peekable();
+    let mut lc = LC.find_iter(text).peekable();
     let candidates = std::iter::from_fn(|| match (lang.peek(), lc.peek()) {
         (Some(a), Some(b)) if a < b => lang.next(),
         (_, Some(_)) => lc.next(),
