@@ -719,7 +719,7 @@ pub fn context_diffs(
     let ours: Vec<(Char, Vec<Char>)> = ctx
         .prompt_lines
         .iter()
-        .map(|p| (p.suffix_char, p.raw_line.clone()))
+        .map(|p| (p.suffix_char, p.raw_line.to_vec()))
         .collect();
     let theirs: Vec<(Char, Vec<Char>)> = pls
         .iter()

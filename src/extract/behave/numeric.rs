@@ -488,13 +488,13 @@ impl U256 {
         }
         let (limbs, bits) = ((k / 64) as usize, k % 64);
         let mut out = [0u64; 4];
-        for i in limbs..4 {
+        for (i, limb) in out.iter_mut().enumerate().skip(limbs) {
             let lo = self.0[i - limbs] << bits;
             let hi = match i.checked_sub(limbs + 1) {
                 Some(j) if bits > 0 => self.0[j] >> (64 - bits),
                 _ => 0,
             };
-            out[i] = lo | hi;
+            *limb = lo | hi;
         }
         Some(U256(out))
     }
@@ -931,7 +931,11 @@ mod tests {
             let xs: Vec<f64> = (0..len)
                 .map(|_| {
                     // Mostly one kind per series, sometimes another.
-                    let kind = if next() % 8 == 0 { next() } else { round };
+                    let kind = if next().is_multiple_of(8) {
+                        next()
+                    } else {
+                        round
+                    };
                     match kind % 6 {
                         0 => (next() % 10_000) as f64 / 1000.0,
                         1 => (next() % 50) as f64,

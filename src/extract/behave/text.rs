@@ -914,7 +914,13 @@ mod tests {
             let len = (next() % 300) as usize;
             let density = next() % 40 + 1;
             let hay: Vec<u8> = (0..len)
-                .map(|_| if next() % density == 0 { 0x1B } else { b'a' })
+                .map(|_| {
+                    if next().is_multiple_of(density) {
+                        0x1B
+                    } else {
+                        b'a'
+                    }
+                })
                 .collect();
             let want: Vec<usize> = (0..len).filter(|&k| hay[k] == 0x1B).collect();
             // Searching on from each hit, and from arbitrary points.
