@@ -334,10 +334,9 @@ fn sqrt_frac(a: &BigUint, d: &BigUint, shift: i64) -> f64 {
     ldexp_rne(s | u64::from(!exact), q + shift)
 }
 
-/// Exact `(n * sum(N^2) - sum(N)^2, E)` where `x_i = N_i * 2^E`: `n` times
-/// the exact sum of squared deviations, scaled by `2^-2E`. `None` for
-/// non-finite data.
-fn exact_ss_scaled(xs: &[f64]) -> Option<(BigUint, i64)> {
+/// The smallest `e` of the nonzero values' `m * 2^e` ([`decompose`]),
+/// `i32::MAX` when every value is zero, `None` when one is not finite.
+fn min_exponent(xs: &[f64]) -> Option<i32> {
     let mut min_e = i32::MAX;
     for &x in xs {
         if !x.is_finite() {
@@ -348,6 +347,14 @@ fn exact_ss_scaled(xs: &[f64]) -> Option<(BigUint, i64)> {
             min_e = min_e.min(e);
         }
     }
+    Some(min_e)
+}
+
+/// Exact `(n * sum(N^2) - sum(N)^2, E)` where `x_i = N_i * 2^E`: `n` times
+/// the exact sum of squared deviations, scaled by `2^-2E`. `None` for
+/// non-finite data.
+fn exact_ss_scaled(xs: &[f64]) -> Option<(BigUint, i64)> {
+    let min_e = min_exponent(xs)?;
     if min_e == i32::MAX {
         return Some((BigUint::zero(), 0)); // all zeros
     }
@@ -546,16 +553,7 @@ fn exact_stdev_u256(xs: &[f64], sample: bool) -> Option<f64> {
     if n >= 1 << 20 {
         return None;
     }
-    let mut min_e = i32::MAX;
-    for &x in xs {
-        if !x.is_finite() {
-            return None;
-        }
-        let (m, e) = decompose(x);
-        if m != 0 {
-            min_e = min_e.min(e);
-        }
-    }
+    let min_e = min_exponent(xs)?;
     if min_e == i32::MAX {
         return Some(0.0); // all zeros
     }
