@@ -341,22 +341,10 @@ pub fn has_error_fingerprint(s: &[Char]) -> bool {
     has_error_fingerprint_bytes(&bytes)
 }
 
-/// One SIMD `memmem` searcher per error fingerprint.
-fn fingerprint_finders() -> &'static [memchr::memmem::Finder<'static>] {
-    use std::sync::LazyLock;
-    static FINDERS: LazyLock<Vec<memchr::memmem::Finder<'static>>> = LazyLock::new(|| {
-        ERROR_FINGERPRINTS
-            .iter()
-            .map(|f| memchr::memmem::Finder::new(f.as_bytes()))
-            .collect()
-    });
-    &FINDERS
-}
-
 /// `has_error_fingerprint` over the narrowed view: the fingerprints are
-/// ASCII, so a match there is a match in the chars. SIMD `memmem`.
+/// ASCII, so a match there is a match in the chars.
 pub fn has_error_fingerprint_bytes(text: &[u8]) -> bool {
-    fingerprint_finders().iter().any(|f| f.find(text).is_some())
+    !error_fingerprint_spans(text).is_empty()
 }
 
 /// Every occurrence of every error fingerprint in `text`, as `(start, end)`
@@ -368,9 +356,12 @@ pub fn has_error_fingerprint_bytes(text: &[u8]) -> bool {
 /// The search is one SIMD pass (Teddy) where the CPU has it, else one
 /// `memmem` pass per fingerprint.
 pub fn error_fingerprint_spans(text: &[u8]) -> Vec<(usize, usize)> {
+    use memchr::memmem::Finder;
     use std::sync::LazyLock;
     static TEDDY: LazyLock<Option<aho_corasick::packed::Searcher>> =
         LazyLock::new(|| aho_corasick::packed::Searcher::new(ERROR_FINGERPRINTS));
+    static FINDERS: LazyLock<Vec<Finder<'static>>> =
+        LazyLock::new(|| ERROR_FINGERPRINTS.iter().map(Finder::new).collect());
     if let Some(teddy) = TEDDY.as_ref() {
         return teddy
             .find_iter(text)
@@ -378,7 +369,7 @@ pub fn error_fingerprint_spans(text: &[u8]) -> Vec<(usize, usize)> {
             .collect();
     }
     let mut spans = Vec::new();
-    for f in fingerprint_finders() {
+    for f in FINDERS.iter() {
         let len = f.needle().len();
         spans.extend(f.find_iter(text).map(|p| (p, p + len)));
     }
@@ -467,7 +458,7 @@ pub fn find_prompt_lines_bytes(
         // The line's end: the next `\n`, if only spaces come before it.
         let end = text[p + 1..]
             .iter()
-            .position(|&b| b == b'\n' || !is_space_byte(b))
+            .position(|&b| b == b'\n' || !is_py_space(Char::from(b)))
             .map_or(text.len(), |q| p + 1 + q);
         if end < text.len() && text[end] != b'\n' {
             from = end; // a later non-space byte: `p` does not end its line
@@ -488,12 +479,6 @@ pub fn find_prompt_lines_bytes(
             break;
         }
     }
-}
-
-/// ASCII whitespace as Python's `str.strip` sees it (§2.7).
-#[inline]
-fn is_space_byte(b: u8) -> bool {
-    matches!(b, 0x09..=0x0D | 0x1C..=0x20)
 }
 
 /// Index of the first byte that can end a prompt line: `$ # % >`, or a
@@ -872,10 +857,7 @@ mod tests {
     fn prompt_lines_by_line(chars: &[Char]) -> Vec<PromptLine> {
         let mut out = Vec::new();
         for line in chars.split(|&c| c == LF) {
-            let last = line
-                .iter()
-                .rev()
-                .find(|&&c| c >= 0x80 || !is_space_byte(c as u8));
+            let last = line.iter().rev().find(|&&c| c >= 0x80 || !is_py_space(c));
             if last.is_some_and(|&c| c >= 0x80 || b"$#%>".contains(&(c as u8))) {
                 find_prompt_lines(line, &mut out);
             }

@@ -127,10 +127,11 @@ pub fn locale(ctx: &SessionCtx<'_>) -> Option<Observation> {
     }
     // The whole output joined and stripped, in the narrowed view (the
     // pattern is ASCII).
-    if ctx.output_text().bytes.is_empty() {
+    let ot = ctx.output_text();
+    if ot.bytes.is_empty() {
         return None;
     }
-    let tag = find_locale_tag_bytes(&ctx.output_text().stripped.text)?;
+    let tag = find_locale_tag_bytes(&ot.stripped.text)?;
     Some(Observation::text(Primitive::Locale, tag, 0.80))
 }
 
