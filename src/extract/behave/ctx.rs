@@ -5,8 +5,9 @@
 //! lexical counters internally; none of it is ever serialised (spec §3.4).
 
 use super::numeric::py_max;
+use super::pychar::is_py_space;
 use super::text::{
-    error_fingerprint_spans, find_prompt_lines_bytes, fingerprint_within, first_token,
+    error_fingerprint_spans, find_prompt_lines_bytes, fingerprint_within,
     has_error_fingerprint_bytes, narrow_ascii, position_by_lanes, strip_ansi_mapped, stripped,
     StrippedText,
 };
@@ -350,9 +351,18 @@ fn typing_bursts(iats: &[f64]) -> Vec<Vec<f64>> {
 }
 
 /// §2.7 command segmentation state. No line editing is applied (parity A8).
+///
+/// Of a command's chars only its first token is ever read ([`first_token`]
+/// of the buffer), so the segmenter keeps that token as the chars arrive
+/// instead of the whole buffer: a long paste is not copied.
 #[derive(Default)]
 struct Segmenter {
-    buf: Vec<Char>,
+    /// Whether the buffer holds any char (the command's start is set).
+    started: bool,
+    /// Where the first token is: not begun, being read, or complete.
+    phase: TokenPhase,
+    /// The first token's chars so far.
+    token: Vec<Char>,
     start: f64,
     tabs: u32,
     shortcuts: u32,
@@ -361,21 +371,52 @@ struct Segmenter {
     utf8: Vec<u8>,
 }
 
+/// How far [`Segmenter`] has read the first token of its buffer.
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+enum TokenPhase {
+    /// Only whitespace so far.
+    #[default]
+    Leading,
+    /// Inside the token.
+    Token,
+    /// Past it: later chars cannot change it.
+    Done,
+}
+
 impl Segmenter {
+    /// A char added to the buffer, as far as the first token goes.
+    #[inline]
+    fn add(&mut self, c: Char, t: f64) {
+        if !self.started {
+            self.started = true;
+            self.start = t;
+        }
+        match (self.phase, is_py_space(c)) {
+            (TokenPhase::Leading, true) | (TokenPhase::Done, _) => {}
+            (TokenPhase::Leading | TokenPhase::Token, false) => {
+                self.phase = TokenPhase::Token;
+                self.token.push(c);
+            }
+            (TokenPhase::Token, true) => self.phase = TokenPhase::Done,
+        }
+    }
+
     /// [`Segmenter::push`] of `first` then `rest`, all [`is_plain`] chars at
     /// one `t`: they only extend the buffer.
     fn push_plain(&mut self, first: Char, rest: &[Char], t: f64) {
-        if self.buf.is_empty() {
-            self.start = t;
+        self.add(first, t);
+        for &c in rest {
+            if self.phase == TokenPhase::Done {
+                break;
+            }
+            self.add(c, t);
         }
-        self.buf.push(first);
-        self.buf.extend_from_slice(rest);
     }
 
     fn push(&mut self, c: Char, t: f64, out: &mut Vec<Command>) -> Result<(), ExtractError> {
         if c == u32::from(b'\r') || c == u32::from(b'\n') {
-            if !self.buf.is_empty() {
-                let token = first_token(&self.buf);
+            if self.started {
+                let token = &self.token;
                 let first_token_hash = hash_token(token, out.len(), &mut self.utf8)?;
                 out.push(Command {
                     start_ts: self.start,
@@ -390,15 +431,14 @@ impl Segmenter {
                     followed_by_prompt: false,
                 });
             }
-            self.buf.clear();
+            self.started = false;
+            self.phase = TokenPhase::Leading;
+            self.token.clear();
             self.tabs = 0;
             self.shortcuts = 0;
             self.pipes = 0;
         } else {
-            if self.buf.is_empty() {
-                self.start = t;
-            }
-            self.buf.push(c);
+            self.add(c, t);
             if c == u32::from(b'\t') {
                 self.tabs += 1;
             } else if c == u32::from(b'|') {
@@ -1195,6 +1235,42 @@ mod tests {
         assert_eq!((c.backspace_count, c.kill_line_count), (3, 1));
         // A run measures from the last non-backspace char; ^U resets it.
         assert_eq!(c.backspace_iats, [0.5, 1.0, 0.25]);
+    }
+
+    #[test]
+    fn segmenter_token_is_the_first_token_of_the_buffer() {
+        // Buffers of spaces (ASCII, U+001C, U+3000), token chars and pipes,
+        // fed as plain runs and single chars: the token kept is the buffer's
+        // first_token, and the start is the first char's time.
+        use crate::extract::behave::text::first_token;
+        const ALPHABET: &[Char] = &[0x20, 0x20, 0x09, 0x1C, 0x3000, 0x61, 0x62, 0x7C, 0xE9, 0x01];
+        let mut next = crate::extract::xorshift(0x2545_F491_4F6C_DD1D);
+        let mut commands = Vec::new();
+        let mut with_token = 0;
+        for round in 0..3000 {
+            let len = (next() % 30) as usize + 1;
+            let buf: Vec<Char> = (0..len)
+                .map(|_| ALPHABET[(next() % ALPHABET.len() as u64) as usize])
+                .collect();
+            let mut seg = Segmenter::default();
+            let mut i = 0;
+            while i < len {
+                let t = i as f64;
+                let n = plain_run(&buf[i + 1..]);
+                if is_plain(buf[i]) && next().is_multiple_of(2) {
+                    seg.push_plain(buf[i], &buf[i + 1..i + 1 + n], t);
+                    i += 1 + n;
+                } else {
+                    seg.push(buf[i], t, &mut commands).expect("no surrogates");
+                    i += 1;
+                }
+            }
+            assert_eq!(seg.token, first_token(&buf), "{round} {buf:?}");
+            assert!(seg.started && seg.start == 0.0);
+            with_token += usize::from(!seg.token.is_empty());
+        }
+        assert!(commands.is_empty());
+        assert!(with_token > 2000, "{with_token}");
     }
 
     #[test]

@@ -569,7 +569,9 @@ pub fn py_rstrip(s: &[Char]) -> &[Char] {
 }
 
 /// The first piece of Python `s.strip().split()`, or `""` when there is none
-/// (the command token of §2.7).
+/// (the command token of §2.7): the reference the segmenter's token, kept
+/// as the chars arrive, is tested against.
+#[cfg(test)]
 pub fn first_token(s: &[Char]) -> &[Char] {
     let text = py_lstrip(s);
     let end = text
