@@ -180,7 +180,7 @@ mod tests {
             let mut token: Vec<Char> = (0..len)
                 .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
                 .collect();
-            if len == 4 && next().is_multiple_of(2) {
+            if len == 4 && next() % 2 == 0 {
                 token[2] = Char::from(b':');
                 token[3] = Char::from(b'0') + (next() % 8) as Char;
             }
