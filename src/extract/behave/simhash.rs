@@ -60,7 +60,7 @@ where
             if w <= 0 {
                 continue;
             }
-            let mut h = cache.hash(token.as_ref(), &mut bytes);
+            let mut h = cached_hash(cache, token.as_ref(), &mut bytes);
             let w = w as u128;
             total += w;
             while h != 0 {
@@ -76,77 +76,41 @@ where
 }
 
 thread_local! {
-    /// A thread's digraph token hashes (see [`TokenHashes`]).
-    static HASH_CACHE: std::cell::RefCell<TokenHashes> = std::cell::RefCell::default();
+    /// A thread's four-char token hashes (see [`cached_hash`]).
+    static HASH_CACHE: std::cell::RefCell<rustc_hash::FxHashMap<[Char; 4], u64>> =
+        std::cell::RefCell::default();
 }
 
-/// [`token_hash`]es of the digraph tokens a thread has seen (`"ab:3"`:
-/// four chars), which repeat across the sessions it extracts. Tokens of two
-/// printable ASCII chars and a bucket digit have a slot each in a flat table
-/// (a session's tokens come in digraph order, so their slots are visited in
-/// address order); other four-char tokens are kept in a map of up to
-/// [`HASH_CACHE_MAX`] (then it starts over); other lengths are hashed every
-/// time.
-#[derive(Default)]
-struct TokenHashes {
-    /// Per [`TokenHashes::slot`]: the hash, or 0 when not yet computed (a
-    /// hash that is 0 is recomputed each time).
-    table: Vec<u64>,
-    other: rustc_hash::FxHashMap<[Char; 4], u64>,
-}
-
-/// Printable ASCII, `0x20..0x7F`.
-const PRINTABLE: Char = 0x5F;
-
-/// Bucket digits `0..=DIGITS - 1` have table slots.
-const DIGITS: Char = 7;
-
-impl TokenHashes {
-    /// The table slot of `[a, b, ':', d]` with `a`, `b` printable ASCII and
-    /// `d` a bucket digit.
-    fn slot(t: [Char; 4]) -> Option<usize> {
-        let [a, b, colon, d] = t;
-        let (a, b, d) = (
-            a.wrapping_sub(0x20),
-            b.wrapping_sub(0x20),
-            d.wrapping_sub(Char::from(b'0')),
-        );
-        (a < PRINTABLE && b < PRINTABLE && colon == Char::from(b':') && d < DIGITS)
-            .then(|| ((a * PRINTABLE + b) * DIGITS + d) as usize)
+/// [`token_hash`] of a token's encoding. Digraph tokens (`"ab:3"`: four
+/// chars) repeat across the sessions a thread extracts, so each thread keeps
+/// the hashes of up to [`HASH_CACHE_MAX`] four-char tokens (then it starts
+/// over); other lengths are hashed every time.
+fn cached_hash(
+    cache: &mut rustc_hash::FxHashMap<[Char; 4], u64>,
+    token: &[Char],
+    scratch: &mut Vec<u8>,
+) -> u64 {
+    let mut hash = || {
+        scratch.clear();
+        encode_replace(token, scratch);
+        token_hash(scratch)
+    };
+    let Ok(key) = <[Char; 4]>::try_from(token) else {
+        return hash();
+    };
+    if let Some(&h) = cache.get(&key) {
+        return h;
     }
-
-    /// [`token_hash`] of a token's encoding, from the cache when it holds it.
-    fn hash(&mut self, token: &[Char], scratch: &mut Vec<u8>) -> u64 {
-        let mut hash = || {
-            scratch.clear();
-            encode_replace(token, scratch);
-            token_hash(scratch)
-        };
-        let Ok(key) = <[Char; 4]>::try_from(token) else {
-            return hash();
-        };
-        if let Some(k) = Self::slot(key) {
-            if self.table.is_empty() {
-                self.table = vec![0; (PRINTABLE * PRINTABLE * DIGITS) as usize];
-            }
-            if self.table[k] == 0 {
-                self.table[k] = hash();
-            }
-            return self.table[k];
-        }
-        if let Some(&h) = self.other.get(&key) {
-            return h;
-        }
-        let h = hash();
-        if self.other.len() >= HASH_CACHE_MAX {
-            self.other.clear();
-        }
-        self.other.insert(key, h);
-        h
+    let h = hash();
+    if cache.len() >= HASH_CACHE_MAX {
+        cache.clear();
     }
+    cache.insert(key, h);
+    h
 }
 
-/// How many other four-char token hashes a thread keeps.
+/// How many token hashes a thread keeps (26 × 26 letter digraphs in 7
+/// buckets fit).
 const HASH_CACHE_MAX: usize = 8192;
 
 /// Format a SimHash as 16 lowercase hex digits, zero-padded (spec §4.4.4
@@ -162,53 +126,6 @@ mod tests {
 
     fn sh(pairs: &[(&str, i64)]) -> String {
         hex16(simhash64(pairs.iter().map(|&(t, w)| (chars_of(t), w))))
-    }
-
-    #[test]
-    fn cached_hashes_are_the_token_hashes() {
-        // Tokens in and out of the table's shape, each looked up twice
-        // (computed, then cached), against the hash computed directly.
-        let alphabet: Vec<Char> = vec![
-            0x07, 0x20, 0x41, 0x7E, 0x7F, 0xE9, 0xD800, 0x3A, 0x30, 0x36, 0x37,
-        ];
-        let mut next = crate::extract::xorshift(0x51D3_2B0F_8E4C_A177);
-        let mut cache = TokenHashes::default();
-        let (mut bytes, mut direct) = (Vec::new(), Vec::new());
-        let mut slotted = 0;
-        for _ in 0..5000 {
-            let len = [2, 4, 4, 4, 5][(next() % 5) as usize];
-            let mut token: Vec<Char> = (0..len)
-                .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
-                .collect();
-            if len == 4 && next() % 2 == 0 {
-                token[2] = Char::from(b':');
-                token[3] = Char::from(b'0') + (next() % 8) as Char;
-            }
-            direct.clear();
-            encode_replace(&token, &mut direct);
-            let want = token_hash(&direct);
-            assert_eq!(cache.hash(&token, &mut bytes), want, "{token:?}");
-            assert_eq!(cache.hash(&token, &mut bytes), want, "{token:?}");
-            if let Ok(t) = <[Char; 4]>::try_from(&token[..]) {
-                slotted += usize::from(TokenHashes::slot(t).is_some());
-            }
-        }
-        assert!(slotted > 200, "{slotted} tokens took a table slot");
-        // Every table-shaped token has a slot of its own.
-        let mut seen = vec![false; (PRINTABLE * PRINTABLE * DIGITS) as usize];
-        for a in 0x20..0x7F {
-            for b in 0x20..0x7F {
-                for d in 0..DIGITS {
-                    let k = TokenHashes::slot([a, b, 0x3A, 0x30 + d]).expect("in shape");
-                    assert!(!seen[k]);
-                    seen[k] = true;
-                }
-            }
-        }
-        assert_eq!(TokenHashes::slot([0x1F, 0x41, 0x3A, 0x30]), None);
-        assert_eq!(TokenHashes::slot([0x41, 0x7F, 0x3A, 0x30]), None);
-        assert_eq!(TokenHashes::slot([0x41, 0x41, 0x3A, 0x37]), None);
-        assert_eq!(TokenHashes::slot([0x41, 0x41, 0x3B, 0x30]), None);
     }
 
     #[test]

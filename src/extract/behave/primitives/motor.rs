@@ -194,40 +194,26 @@ fn digraph_confidence(k: usize) -> f64 {
 /// spec §4.4.4: a 64-bit SimHash of per-digraph flight-time buckets, a
 /// typist fingerprint.
 pub fn digraph_simhash(ctx: &SessionCtx<'_>) -> Option<Observation> {
-    // One sort of one u128 per pair groups the pairs by digraph and orders
-    // each group's flight times: the digraph's two chars in the top 64
-    // bits, the flight time's bits below. A kept flight time is positive
-    // and finite, so its bits order as its value, and a group's median is
-    // its middle (a median does not depend on the order of its samples,
-    // and the SimHash not on the token order).
-    let mut keys: Vec<u128> = digraph_pairs(ctx)
-        .iter()
-        .map(|&([a, b], dt)| {
-            (u128::from(a) << 96) | (u128::from(b) << 64) | u128::from(dt.to_bits())
-        })
-        .collect();
-    keys.sort_unstable();
-    let digraph = |key: u128| (key >> 64) as u64;
-    let groups = || keys.chunk_by(|&x, &y| digraph(x) == digraph(y));
-    let k = groups().count();
-    let n = keys.len();
+    // Group the pairs by digraph with one sort (a median does not depend on
+    // the order of its samples, and the SimHash not on the token order).
+    let mut pairs = digraph_pairs(ctx);
+    // One u64 compare per step (the same order as comparing the arrays).
+    pairs.sort_unstable_by_key(|a| (u64::from(a.0[0]) << 32) | u64::from(a.0[1]));
+    let groups: Vec<&[([Char; 2], f64)]> = pairs.chunk_by(|a, b| a.0 == b.0).collect();
+    let k = groups.len();
+    let n = pairs.len();
     if k < MIN_DIGRAPHS_FOR_SIMHASH || n < MIN_DIGRAPH_SAMPLES {
         return None;
     }
-    let tokens = groups().map(|group| {
-        let dt = |i: usize| f64::from_bits(group[i] as u64);
-        let mid = group.len() / 2;
-        // statistics.median over the sorted flight times.
-        let median = if group.len() % 2 == 1 {
-            dt(mid)
-        } else {
-            (dt(mid - 1) + dt(mid)) / 2.0
-        };
-        let bucket = flight_bucket(median);
-        let g = digraph(group[0]);
+    let mut samples: Vec<f64> = Vec::new();
+    let tokens = groups.iter().map(|group| {
+        samples.clear();
+        samples.extend(group.iter().map(|&(_, dt)| dt));
+        let bucket = flight_bucket(median(&samples));
+        let g = group[0].0;
         // "<g>:<bucket>"; the bucket is 0..=6, one decimal digit.
         let digit = Char::from(b'0') + bucket as Char;
-        let token = [(g >> 32) as Char, g as Char, Char::from(b':'), digit];
+        let token = [g[0], g[1], Char::from(b':'), digit];
         (token, i64::try_from(group.len()).unwrap_or(i64::MAX))
     });
     let h = simhash64(tokens);
