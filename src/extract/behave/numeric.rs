@@ -861,12 +861,16 @@ mod tests {
         for _ in 0..5000 {
             let len = (next() % 90) as usize + 1;
             let xs: Vec<f64> = (0..len)
-                .map(|_| match next() % 5 {
-                    0 => 0.0,
-                    1 => (next() % 7) as f64 * 0.25,
-                    2 => f64::from_bits(next() >> 2),
-                    3 => -((next() % 1000) as f64),
-                    _ => 1e300,
+                .map(|_| match next() % 40 {
+                    0..=7 => 0.0,
+                    8..=15 => (next() % 7) as f64 * 0.25,
+                    16..=23 => f64::from_bits(next() >> 2),
+                    24..=31 => -((next() % 1000) as f64),
+                    32..=35 => 1e300,
+                    36 => f64::INFINITY,
+                    37 => f64::NEG_INFINITY,
+                    38 => -f64::from_bits(next() >> 2),
+                    _ => -0.0,
                 })
                 .collect();
             let mut sorted = xs.clone();
