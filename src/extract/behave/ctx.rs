@@ -8,8 +8,8 @@ use super::numeric::py_max;
 use super::pychar::is_py_space;
 use super::text::{
     error_fingerprint_spans, find_prompt_lines_bytes, fingerprint_within,
-    has_error_fingerprint_bytes, narrow_ascii, position_by_lanes, strip_ansi_mapped, stripped,
-    StrippedText,
+    has_error_fingerprint_bytes, narrow_ascii_pieces, position_by_lanes, strip_ansi_mapped,
+    stripped, StrippedText,
 };
 use super::thresholds::{
     CLEANUP, DESTRUCTIVE, EXFIL, GRACEFUL_EXIT, HELP_FAMILY, IKI_THINK_MAX_S, LANDING_RITUAL,
@@ -175,13 +175,14 @@ pub struct OutputText {
 impl OutputText {
     fn new(outputs: &[Event<'_>]) -> Self {
         let total = outputs.iter().map(|e| e.data.len()).sum();
-        let mut bytes = Vec::with_capacity(total);
+        let mut bytes = Vec::new();
         let mut starts = Vec::with_capacity(outputs.len() + 1);
-        for e in outputs {
-            starts.push(bytes.len());
-            narrow_ascii(e.data, &mut bytes);
-        }
-        starts.push(bytes.len());
+        narrow_ascii_pieces(
+            outputs.iter().map(|e| e.data),
+            total,
+            &mut bytes,
+            &mut starts,
+        );
         let stripped = strip_ansi_mapped(&bytes, &starts);
         let fingerprints = error_fingerprint_spans(&stripped.text);
         OutputText {
@@ -417,12 +418,12 @@ impl Segmenter {
         if c == u32::from(b'\r') || c == u32::from(b'\n') {
             if self.started {
                 let token = &self.token;
-                let first_token_hash = hash_token(token, out.len(), &mut self.utf8)?;
+                let (first_token_hash, token_sets) = token_facts(token, out.len(), &mut self.utf8)?;
                 out.push(Command {
                     start_ts: self.start,
                     end_ts: t,
                     first_token_hash,
-                    token_sets: token_sets(token),
+                    token_sets,
                     tab_count: self.tabs,
                     shortcut_count: self.shortcuts,
                     pipe_count: self.pipes,
@@ -463,23 +464,42 @@ fn plain_run(s: &[Char]) -> usize {
     position_by_lanes(s, |c| !is_plain(c)).unwrap_or(s.len())
 }
 
-/// SHA-256 of the token's UTF-8, using `utf8` as scratch. parity A7: a lone
-/// surrogate makes Python's encode raise, which ends the whole session.
+/// The facts of a first token the primitives read: the SHA-256 of its
+/// UTF-8 ([`hash_token`]) and its token-set membership ([`token_sets`]).
 ///
 /// First tokens repeat across a shard's sessions (`ls`, `cd`, `wget`), so
-/// each thread keeps the digests of the tokens it has seen, up to
+/// each thread keeps the facts of the tokens it has seen, up to
 /// [`TOKEN_CACHE_MAX`] of them (then it starts over).
+fn token_facts(
+    token: &[Char],
+    command: usize,
+    utf8: &mut Vec<u8>,
+) -> Result<([u8; 32], TokenSets), ExtractError> {
+    thread_local! {
+        static CACHE: std::cell::RefCell<TokenCache> = std::cell::RefCell::default();
+    }
+    if let Some(facts) = CACHE.with_borrow(|c| c.get(token).copied()) {
+        return Ok(facts);
+    }
+    let facts = (hash_token(token, command, utf8)?, token_sets(token));
+    if token.len() <= TOKEN_CACHE_MAX_LEN {
+        CACHE.with_borrow_mut(|c| {
+            if c.len() >= TOKEN_CACHE_MAX {
+                c.clear();
+            }
+            c.insert(token.into(), facts);
+        });
+    }
+    Ok(facts)
+}
+
+/// SHA-256 of the token's UTF-8, using `utf8` as scratch. parity A7: a lone
+/// surrogate makes Python's encode raise, which ends the whole session.
 fn hash_token(
     token: &[Char],
     command: usize,
     utf8: &mut Vec<u8>,
 ) -> Result<[u8; 32], ExtractError> {
-    thread_local! {
-        static CACHE: std::cell::RefCell<TokenCache> = std::cell::RefCell::default();
-    }
-    if let Some(d) = CACHE.with_borrow(|c| c.get(token).copied()) {
-        return Ok(d);
-    }
     utf8.clear();
     for &c in token {
         let ch = char::from_u32(c).ok_or(ExtractError::FirstTokenNotUtf8 { command })?;
@@ -489,21 +509,13 @@ fn hash_token(
     let d = ring::digest::digest(&ring::digest::SHA256, utf8);
     let mut out = [0u8; 32];
     out.copy_from_slice(d.as_ref());
-    if token.len() <= TOKEN_CACHE_MAX_LEN {
-        CACHE.with_borrow_mut(|c| {
-            if c.len() >= TOKEN_CACHE_MAX {
-                c.clear();
-            }
-            c.insert(token.into(), out);
-        });
-    }
     Ok(out)
 }
 
-/// A thread's first-token digests (see [`hash_token`]).
-type TokenCache = rustc_hash::FxHashMap<Box<[Char]>, [u8; 32]>;
+/// A thread's first-token facts (see [`token_facts`]).
+type TokenCache = rustc_hash::FxHashMap<Box<[Char]>, ([u8; 32], TokenSets)>;
 
-/// How many first-token digests a thread keeps.
+/// How many first tokens' facts a thread keeps.
 const TOKEN_CACHE_MAX: usize = 4096;
 
 /// Longer first tokens are hashed every time (they rarely repeat).
@@ -1325,6 +1337,34 @@ mod tests {
         assert_eq!(sets("LS"), 0);
         assert_eq!(sets("ls\x7f"), 0);
         assert_eq!(sets(""), 0);
+    }
+
+    #[test]
+    fn token_facts_are_the_same_from_the_cache() {
+        // The first call computes and caches, the second reads the cache;
+        // a token over TOKEN_CACHE_MAX_LEN is computed every time.
+        let long = "x".repeat(TOKEN_CACHE_MAX_LEN + 1);
+        for s in ["rm", "history", "wget", "\u{3000}ls", long.as_str()] {
+            let token = chars_of(s);
+            let want = (
+                hash_token(&token, 0, &mut Vec::new()).unwrap(),
+                token_sets(&token),
+            );
+            for _ in 0..2 {
+                assert_eq!(
+                    token_facts(&token, 0, &mut Vec::new()).unwrap(),
+                    want,
+                    "{s:?}"
+                );
+            }
+        }
+        // A lone surrogate is an error every time, never cached.
+        for _ in 0..2 {
+            assert_eq!(
+                token_facts(&[0x6C, 0xDC80], 3, &mut Vec::new()),
+                Err(ExtractError::FirstTokenNotUtf8 { command: 3 })
+            );
+        }
     }
 
     #[test]

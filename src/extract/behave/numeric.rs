@@ -417,10 +417,6 @@ struct U256([u64; 4]);
 impl U256 {
     const ZERO: U256 = U256([0; 4]);
 
-    fn from_u128(x: u128) -> Self {
-        U256([x as u64, (x >> 64) as u64, 0, 0])
-    }
-
     /// `x * x`, which always fits.
     fn square(x: u128) -> Self {
         let (lo, hi) = (x as u64 as u128, x >> 64);
@@ -430,17 +426,6 @@ impl U256 {
         let mid = (ll >> 64) + (cross2 & u128::from(u64::MAX));
         let top = hh + (cross2 >> 64) + (u128::from(carry) << 64) + (mid >> 64);
         U256([ll as u64, mid as u64, top as u64, (top >> 64) as u64])
-    }
-
-    fn checked_add(self, o: U256) -> Option<Self> {
-        let mut out = [0u64; 4];
-        let mut carry = 0u128;
-        for (k, limb) in out.iter_mut().enumerate() {
-            let v = u128::from(self.0[k]) + u128::from(o.0[k]) + carry;
-            *limb = v as u64;
-            carry = v >> 64;
-        }
-        (carry == 0).then_some(U256(out))
     }
 
     fn checked_sub(self, o: U256) -> Option<Self> {
@@ -558,7 +543,9 @@ fn exact_stdev_u256(xs: &[f64], sample: bool) -> Option<f64> {
         return Some(0.0); // all zeros
     }
     let mut s: i128 = 0;
-    let mut q = U256::ZERO;
+    // sum(N^2) as q_hi * 2^128 + q_lo: each square is below 2^124 and there
+    // are fewer than 2^20 of them, so q_hi stays below 2^16.
+    let (mut q_lo, mut q_hi) = (0u128, 0u64);
     for &x in xs {
         let (m, e) = decompose(x);
         if m == 0 {
@@ -570,8 +557,12 @@ fn exact_stdev_u256(xs: &[f64], sample: bool) -> Option<f64> {
         }
         let ni = m << (e - min_e);
         s += i128::from(ni);
-        q = q.checked_add(U256::from_u128(u128::from(ni.unsigned_abs()).pow(2)))?;
+        let mag = u128::from(ni.unsigned_abs());
+        let (sum, carry) = q_lo.overflowing_add(mag * mag);
+        q_lo = sum;
+        q_hi += u64::from(carry);
     }
+    let q = U256([q_lo as u64, (q_lo >> 64) as u64, q_hi, 0]);
     // n * sum(N^2) - sum(N)^2, never negative (Cauchy-Schwarz).
     let a = q
         .checked_mul_u64(n)?

@@ -66,6 +66,90 @@ pub fn narrow_ascii(s: &[Char], out: &mut Vec<u8>) {
     narrow_scalar(s, dst);
 }
 
+/// [`narrow_ascii`] of each piece in turn, end to end in `out`; pushes
+/// the offset in `out` where each piece starts, then the end. `total` is the
+/// pieces' summed length. One call for all the output events of a session,
+/// so the CPU check and the call happen once, not per event.
+pub fn narrow_ascii_pieces<'s>(
+    pieces: impl Iterator<Item = &'s [Char]>,
+    total: usize,
+    out: &mut Vec<u8>,
+    starts: &mut Vec<usize>,
+) {
+    out.reserve(total);
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: AVX2 is present (checked just above).
+        unsafe { narrow_pieces_avx2(pieces, out, starts) };
+        starts.push(out.len());
+        return;
+    }
+    for piece in pieces {
+        starts.push(out.len());
+        narrow_ascii(piece, out);
+    }
+    starts.push(out.len());
+}
+
+/// [`narrow_ascii_pieces`] with AVX2. A piece of 32 chars or more is
+/// narrowed 32 at a time, its last block overlapping the one before (the
+/// overlap is written twice, with the same bytes); a shorter one (typed
+/// echo, mostly) one char at a time. Writes into `out`'s spare capacity and
+/// extends its length over each piece once written, so nothing is zeroed
+/// first.
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn narrow_pieces_avx2<'s>(
+    pieces: impl Iterator<Item = &'s [Char]>,
+    out: &mut Vec<u8>,
+    starts: &mut Vec<usize>,
+) {
+    use std::arch::x86_64::*;
+    let cap = _mm256_set1_epi32(0xFF);
+    let zero = _mm256_setzero_si256();
+    let order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    for s in pieces {
+        starts.push(out.len());
+        out.reserve(s.len());
+        let dst = out.spare_capacity_mut().as_mut_ptr().cast::<u8>();
+        if s.len() < 32 {
+            for (k, &c) in s.iter().enumerate() {
+                // SAFETY: k < s.len(), within the spare capacity reserved.
+                unsafe { dst.add(k).write(if c < 0x80 { c as u8 } else { 0xFF }) };
+            }
+        } else {
+            let mut k = 0;
+            loop {
+                // SAFETY: k + 32 <= s.len(): the four loads read chars
+                // k..k + 32 of `s`; the store writes the same 32 bytes of
+                // the spare capacity reserved for `s`.
+                unsafe {
+                    let src = s.as_ptr().add(k).cast::<__m256i>();
+                    let a = _mm256_min_epu32(_mm256_loadu_si256(src), cap);
+                    let b = _mm256_min_epu32(_mm256_loadu_si256(src.add(1)), cap);
+                    let c = _mm256_min_epu32(_mm256_loadu_si256(src.add(2)), cap);
+                    let d = _mm256_min_epu32(_mm256_loadu_si256(src.add(3)), cap);
+                    let bytes =
+                        _mm256_packus_epi16(_mm256_packus_epi32(a, b), _mm256_packus_epi32(c, d));
+                    let bytes = _mm256_permutevar8x32_epi32(bytes, order);
+                    let high = _mm256_cmpgt_epi8(zero, bytes);
+                    _mm256_storeu_si256(dst.add(k).cast(), _mm256_or_si256(bytes, high));
+                }
+                if k + 32 == s.len() {
+                    break;
+                }
+                // The next block, or the last 32 chars when fewer are left.
+                k = (k + 32).min(s.len() - 32);
+            }
+        }
+        // SAFETY: the s.len() bytes past the old length were written above.
+        unsafe { out.set_len(out.len() + s.len()) };
+    }
+}
+
 /// [`narrow_ascii`] into `dst` (as long as `s`), one char at a time.
 fn narrow_scalar(s: &[Char], dst: &mut [u8]) {
     for (o, &c) in dst.iter_mut().zip(s) {
@@ -178,7 +262,8 @@ impl StrippedText {
 /// [`strip_ansi`] of `s`, with the landing offset of each of `bounds`
 /// (ascending offsets into `s`) and the ESC positions tried.
 pub fn strip_ansi_mapped(s: &[u8], bounds: &[usize]) -> StrippedText {
-    let mut text = Vec::with_capacity(s.len());
+    // Room for append_run's whole-chunk writes past the text's end.
+    let mut text = Vec::with_capacity(s.len() + RUN_CHUNK);
     let mut at = Vec::with_capacity(bounds.len());
     let mut escs = Vec::new();
     let mut deleted = 0;
@@ -187,7 +272,7 @@ pub fn strip_ansi_mapped(s: &[u8], bounds: &[usize]) -> StrippedText {
     let mut escapes = ByteFinder::new(s, ESC as u8);
     while i < s.len() {
         let run_end = escapes.next_from(i).unwrap_or(s.len());
-        text.extend_from_slice(&s[i..run_end]);
+        append_run(&mut text, s, i, run_end);
         i = run_end;
         if i == s.len() {
             break;
@@ -214,6 +299,42 @@ pub fn strip_ansi_mapped(s: &[u8], bounds: &[usize]) -> StrippedText {
     }
     at.extend(bounds[b..].iter().map(|&x| Some(x - deleted)));
     StrippedText { text, at, escs }
+}
+
+/// The chunk [`append_run`] copies at a time.
+const RUN_CHUNK: usize = 32;
+
+/// `text.extend_from_slice(&s[from..to])` for the runs between escapes
+/// (about a line each), copied in whole [`RUN_CHUNK`]s while `s` has that
+/// many bytes left, instead of a call to `memcpy` per run. The last chunk
+/// may write up to `RUN_CHUNK - 1` bytes past the run into spare capacity,
+/// which the next run or nothing overwrites; the length covers the run only.
+/// `text` is never longer than `from` (stripping only deletes) and has
+/// capacity for `s.len() + RUN_CHUNK` bytes.
+#[inline]
+fn append_run(text: &mut Vec<u8>, s: &[u8], from: usize, to: usize) {
+    let len = to - from;
+    let at = text.len();
+    if at + len.next_multiple_of(RUN_CHUNK) > text.capacity() {
+        text.extend_from_slice(&s[from..to]);
+        return;
+    }
+    let dst = text.spare_capacity_mut().as_mut_ptr().cast::<u8>();
+    let mut k = 0;
+    while k < len {
+        let Some(chunk) = s.get(from + k..from + k + RUN_CHUNK) else {
+            // Fewer than a chunk left in `s`: the rest of the run exactly.
+            // SAFETY: len - k bytes fit in the spare capacity (checked above).
+            unsafe { std::ptr::copy_nonoverlapping(s[from + k..to].as_ptr(), dst.add(k), len - k) };
+            break;
+        };
+        // SAFETY: k + RUN_CHUNK <= len rounded up to a chunk, which fits in
+        // the spare capacity (checked above); `chunk` is RUN_CHUNK bytes.
+        unsafe { std::ptr::copy_nonoverlapping(chunk.as_ptr(), dst.add(k), RUN_CHUNK) };
+        k += RUN_CHUNK;
+    }
+    // SAFETY: text[at..at + len] was written above.
+    unsafe { text.set_len(at + len) };
 }
 
 /// Finds a byte again and again in one text, keeping the match mask of
@@ -784,6 +905,41 @@ mod tests {
     }
 
     #[test]
+    fn narrowing_pieces_equals_narrowing_each() {
+        // Pieces of every length around the 32-char block and the 8-lane
+        // quarter, one after another, so a piece's slack write is always
+        // overwritten by the next one.
+        const EDGES: [Char; 6] = [0x41, 0x1B, 0x7F, 0x80, 0xDC80, 0x10FFFF];
+        let mut next = crate::extract::xorshift(0x51_7CC1_B727_220A);
+        let pieces: Vec<Vec<Char>> = (0..300)
+            .map(|i| {
+                let len = if i < 100 { i } else { (next() % 70) as usize };
+                (0..len).map(|_| EDGES[(next() % 6) as usize]).collect()
+            })
+            .collect();
+        let total = pieces.iter().map(Vec::len).sum();
+        let (mut got, mut starts) = (vec![9u8], Vec::new());
+        narrow_ascii_pieces(
+            pieces.iter().map(Vec::as_slice),
+            total,
+            &mut got,
+            &mut starts,
+        );
+        let (mut want, mut want_starts) = (vec![9u8], Vec::new());
+        for p in &pieces {
+            want_starts.push(want.len());
+            narrow_ascii(p, &mut want);
+        }
+        want_starts.push(want.len());
+        assert_eq!(got, want);
+        assert_eq!(starts, want_starts);
+        // No pieces at all.
+        let (mut got, mut starts) = (Vec::new(), Vec::new());
+        narrow_ascii_pieces(std::iter::empty(), 0, &mut got, &mut starts);
+        assert_eq!((got, starts), (vec![], vec![0]));
+    }
+
+    #[test]
     fn fingerprint_spans_answer_for_every_slice() {
         // No fingerprint's end is another's (or its own) start, and none
         // holds another, so occurrences never overlap.
@@ -963,6 +1119,33 @@ mod tests {
             }
         }
         assert!(sliced > 10_000 && cut > 500, "sliced {sliced} cut {cut}");
+    }
+
+    #[test]
+    fn whole_strip_copies_long_runs_exactly() {
+        // Runs between escapes of every length around the copy chunk, and
+        // texts ending inside a chunk: the mapped strip copies the runs in
+        // whole chunks, the plain one byte for byte.
+        let mut next = crate::extract::xorshift(0x2545_F491_4F6C_DD1D);
+        for round in 0..2000 {
+            let len = if round < 200 {
+                round
+            } else {
+                (next() % 400) as usize
+            };
+            let s: Vec<u8> = (0..len)
+                .map(|_| match next() % 60 {
+                    0 => 0x1B,
+                    1 => b'[',
+                    2 => b'm',
+                    k => b' ' + (k % 90) as u8,
+                })
+                .collect();
+            let m = strip_ansi_mapped(&s, &[0, len]);
+            let mut whole = Vec::new();
+            strip_ansi(&s, &mut whole);
+            assert_eq!(m.text, whole, "{s:?}");
+        }
     }
 
     fn strip_str(s: &str) -> String {
