@@ -109,7 +109,7 @@ pub struct SessionCtx<'a> {
     /// Input events with `|d| >= 4` (§2.3).
     pub paste_event_count: usize,
     /// Typing bursts: IAT segments of length >= 3 (§2.4).
-    pub typing_bursts: Vec<Vec<f64>>,
+    pub typing_bursts: Series,
     /// Backspace chars (DEL, BS) over all inputs (§2.5).
     pub backspace_count: usize,
     /// Delays from the last non-backspace char to each backspace (§2.5).
@@ -123,7 +123,7 @@ pub struct SessionCtx<'a> {
     /// Output chars per command window, `K - 1` values (§2.9).
     pub output_per_cmd: Vec<u64>,
     /// Per command: IATs of input events within `[start_ts, end_ts)` (§2.9).
-    pub intra_command_iats: Vec<Vec<f64>>,
+    pub intra_command_iats: Series,
     /// Prompt lines of every window, in command order (§2.8).
     pub prompt_lines: Vec<PromptLine>,
     /// Typed (non-paste) ASCII letter counts, `a`..`z` (§2.10).
@@ -151,6 +151,113 @@ pub struct SessionCtx<'a> {
     /// The CVs of the typing bursts (§4.4.3 step 2), computed on first use
     /// by the two motor primitives that read them.
     pub burst_cvs: OnceCell<Vec<f64>>,
+}
+
+/// A list of `f64` series held end to end in one buffer: the typing bursts
+/// and the per-command IATs, without an allocation per series.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Series {
+    /// Every series' values, in order.
+    values: Vec<f64>,
+    /// `ends[i]` is where series `i` ends in `values`.
+    ends: Vec<usize>,
+}
+
+impl Series {
+    /// How many series.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// True when there is no series.
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// All the values, series after series.
+    pub fn values(&self) -> &[f64] {
+        &self.values
+    }
+
+    /// The series in order.
+    pub fn iter(&self) -> SeriesIter<'_> {
+        SeriesIter {
+            series: self,
+            next: 0,
+            end: self.ends.len(),
+        }
+    }
+
+    /// Appends one series.
+    fn push(&mut self, values: impl IntoIterator<Item = f64>) {
+        self.values.extend(values);
+        self.ends.push(self.values.len());
+    }
+
+    /// Drops the values after the last series (a series begun in place
+    /// and then not kept).
+    fn discard_tail(&mut self) {
+        self.values.truncate(self.ends.last().copied().unwrap_or(0));
+    }
+}
+
+impl std::ops::Index<usize> for Series {
+    type Output = [f64];
+    fn index(&self, i: usize) -> &[f64] {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.values[start..self.ends[i]]
+    }
+}
+
+impl<'s> IntoIterator for &'s Series {
+    type Item = &'s [f64];
+    type IntoIter = SeriesIter<'s>;
+    fn into_iter(self) -> SeriesIter<'s> {
+        self.iter()
+    }
+}
+
+/// The series of a [`Series`], in order.
+#[derive(Clone, Debug)]
+pub struct SeriesIter<'s> {
+    series: &'s Series,
+    /// The next series from the front, and one past the last from the back.
+    next: usize,
+    end: usize,
+}
+
+impl<'s> Iterator for SeriesIter<'s> {
+    type Item = &'s [f64];
+    fn next(&mut self) -> Option<&'s [f64]> {
+        (self.next < self.end).then(|| {
+            self.next += 1;
+            &self.series[self.next - 1]
+        })
+    }
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.end - self.next, Some(self.end - self.next))
+    }
+}
+
+impl DoubleEndedIterator for SeriesIter<'_> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        (self.next < self.end).then(|| {
+            self.end -= 1;
+            &self.series[self.end]
+        })
+    }
+}
+
+impl ExactSizeIterator for SeriesIter<'_> {}
+
+impl<V: AsRef<[f64]>> FromIterator<V> for Series {
+    fn from_iter<I: IntoIterator<Item = V>>(series: I) -> Self {
+        let mut out = Series::default();
+        for v in series {
+            out.push(v.as_ref().iter().copied());
+        }
+        out
+    }
 }
 
 /// All output events end to end, narrowed to bytes by [`narrow_ascii`],
@@ -313,40 +420,45 @@ pub fn build<'a>(events: &[Event<'a>]) -> Result<SessionCtx<'a>, super::ExtractE
     // parity A14: selected by time range over all inputs, not by command bytes.
     // A NaN input time is kept in every tuple (see TimeIndex::select_intra).
     let input_times = TimeIndex::new(ctx.inputs.iter().map(|e| e.t));
-    let mut sel = Vec::new();
-    ctx.intra_command_iats = cmds
-        .iter()
-        .map(|c| {
-            input_times.select_intra(c.start_ts, c.end_ts, &mut sel);
+    let mut sel = Vec::with_capacity(ctx.inputs.len());
+    let mut intra = Series::default();
+    intra.ends.reserve_exact(cmds.len());
+    for c in cmds {
+        input_times.select_intra(c.start_ts, c.end_ts, &mut sel);
+        intra.push(
             sel.windows(2)
-                .map(|w| py_max(0.0, ctx.inputs[w[1]].t - ctx.inputs[w[0]].t))
-                .collect()
-        })
-        .collect();
+                .map(|w| py_max(0.0, ctx.inputs[w[1]].t - ctx.inputs[w[0]].t)),
+        );
+    }
+    ctx.intra_command_iats = intra;
 
     Ok(ctx)
 }
 
 /// §2.4: segments of `iats` between values `> IKI_THINK_MAX_S`, kept when
 /// they hold at least 3 values.
-fn typing_bursts(iats: &[f64]) -> Vec<Vec<f64>> {
-    let mut bursts = Vec::new();
-    let mut cur: Vec<f64> = Vec::new();
+fn typing_bursts(iats: &[f64]) -> Series {
+    let mut bursts = Series::default();
+    bursts.values.reserve(iats.len());
+    // The current segment is built in place after the last kept burst.
     for &x in iats {
         if x > IKI_THINK_MAX_S {
-            // An empty segment is never pushed, so a burst of gaps is one split.
-            if !cur.is_empty() {
-                let done = std::mem::take(&mut cur);
-                if done.len() >= 3 {
-                    bursts.push(done);
-                }
+            // An empty segment is never kept, so a burst of gaps is one split.
+            let start = bursts.ends.last().copied().unwrap_or(0);
+            if bursts.values.len() - start >= 3 {
+                bursts.ends.push(bursts.values.len());
+            } else {
+                bursts.discard_tail();
             }
         } else {
-            cur.push(x);
+            bursts.values.push(x);
         }
     }
-    if cur.len() >= 3 {
-        bursts.push(cur);
+    let start = bursts.ends.last().copied().unwrap_or(0);
+    if bursts.values.len() - start >= 3 {
+        bursts.ends.push(bursts.values.len());
+    } else {
+        bursts.discard_tail();
     }
     bursts
 }
@@ -795,10 +907,12 @@ fn output_windows(ctx: &mut SessionCtx<'_>) {
     // Taken out of `ctx` for the loop, which writes other fields of it.
     let cell = std::mem::take(&mut ctx.output_text);
     let ot = cell.get_or_init(|| OutputText::new(&ctx.outputs));
-    let mut sel = Vec::new();
+    let mut sel = Vec::with_capacity(ctx.outputs.len());
     let mut joined: Vec<u8> = Vec::new();
     let mut stripped_buf: Vec<u8> = Vec::new();
     let k = ctx.commands.len();
+    // A window usually ends at one prompt line.
+    ctx.prompt_lines.reserve(k);
     for i in 0..k {
         let lo = ctx.commands[i].end_ts;
         let hi = ctx
@@ -1044,7 +1158,7 @@ mod tests {
         assert_eq!(paste, 1);
         assert_eq!((c.t_start, c.t_end, c.duration_s), (0.0, 44.75, 44.75));
         assert_eq!(c.iats.len(), 80);
-        let lens: Vec<usize> = c.typing_bursts.iter().map(Vec::len).collect();
+        let lens: Vec<usize> = c.typing_bursts.iter().map(<[f64]>::len).collect();
         assert_eq!(lens, [6, 14, 22, 3, 11, 10, 4]);
         assert_eq!(c.backspace_count, 3);
         assert_eq!(c.backspace_iats, [0.09375, 0.1875, 0.28125]);
@@ -1231,8 +1345,30 @@ mod tests {
             0.1, 0.2, 0.3, 1.5, 1.6, 0.1, 0.1, 2.0, 3.0, 0.1, 0.2, 0.3, 0.4,
         ]);
         // 1.5 is not > 1.5, so it stays in the first burst; [0.1, 0.1] is too short.
-        assert_eq!(b, vec![vec![0.1, 0.2, 0.3, 1.5], vec![0.1, 0.2, 0.3, 0.4]]);
+        let want = [vec![0.1, 0.2, 0.3, 1.5], vec![0.1, 0.2, 0.3, 0.4]];
+        assert_eq!(b, want.iter().collect());
+        assert_eq!(b.iter().collect::<Vec<_>>(), want);
+        assert_eq!(b.iter().rev().next(), Some(&want[1][..]));
         assert!(typing_bursts(&[]).is_empty());
+    }
+
+    #[test]
+    fn bursts_built_in_place_equal_the_split_definition() {
+        // Gaps drawn around the 1.5 s split, so short and long segments,
+        // runs of gaps and a leading or trailing gap all occur.
+        let mut next = crate::extract::xorshift(0x2545_F491_4F6C_DD1D);
+        for _ in 0..5000 {
+            let iats: Vec<f64> = (0..(next() % 16))
+                .map(|_| [0.1, 0.5, 1.5, 1.6, 3.0][(next() % 5) as usize])
+                .collect();
+            let want: Vec<&[f64]> = iats
+                .split(|&x| x > IKI_THINK_MAX_S)
+                .filter(|b| b.len() >= 3)
+                .collect();
+            let got = typing_bursts(&iats);
+            assert_eq!(got.iter().collect::<Vec<_>>(), want, "{iats:?}");
+            assert_eq!(got.values().len(), want.iter().map(|b| b.len()).sum::<usize>());
+        }
     }
 
     #[test]
@@ -1420,7 +1556,7 @@ mod tests {
             (3.0, I, "\r"),
             (2.5, I, "q"),
         ]);
-        assert_eq!(c.intra_command_iats, vec![vec![1.0, 1.0, 1.0, 0.5]]);
+        assert_eq!(c.intra_command_iats, [vec![1.0, 1.0, 1.0, 0.5]].iter().collect());
         // A NaN input time is never skipped (oracle: [[1.0, 0.0, 0.0]]).
         let c = ctx_of(&[
             (0.0, I, "a"),
@@ -1429,7 +1565,7 @@ mod tests {
             (2.0, I, "d"),
             (3.0, I, "\r"),
         ]);
-        assert_eq!(c.intra_command_iats, vec![vec![1.0, 0.0, 0.0]]);
+        assert_eq!(c.intra_command_iats, [vec![1.0, 0.0, 0.0]].iter().collect());
         // ... but never lands in an output window.
         let c = ctx_of(&[
             (0.0, I, "a\r"),

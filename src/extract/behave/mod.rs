@@ -169,7 +169,8 @@ pub fn extract_session(events: &[Event<'_>]) -> Result<Extraction, ExtractError>
     if let Some(primitive) = reference_raises(events, &ctx) {
         return Err(ExtractError::NonFiniteArithmetic { primitive });
     }
-    let observations = FEATURES.iter().filter_map(|f| f(&ctx)).collect();
+    let mut observations = Vec::with_capacity(FEATURES.len());
+    observations.extend(FEATURES.iter().filter_map(|f| f(&ctx)));
     Ok(Extraction {
         observations,
         t_start: ctx.t_start,

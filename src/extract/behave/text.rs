@@ -265,7 +265,8 @@ pub fn strip_ansi_mapped(s: &[u8], bounds: &[usize]) -> StrippedText {
     // Room for append_run's whole-chunk writes past the text's end.
     let mut text = Vec::with_capacity(s.len() + RUN_CHUNK);
     let mut at = Vec::with_capacity(bounds.len());
-    let mut escs = Vec::new();
+    // An escape every hundred bytes or so is usual; fewer reallocations.
+    let mut escs = Vec::with_capacity(s.len() / 64);
     let mut deleted = 0;
     let mut b = 0;
     let mut i = 0;
@@ -536,11 +537,14 @@ pub fn position_by_lanes(hay: &[Char], hit: impl Fn(Char) -> bool) -> Option<usi
 
 /// Appends the prompt lines of one stripped output window to `out`
 /// (spec §2.8.3). The caller sets each line's timestamp if it needs one.
-pub fn find_prompt_lines(stripped: &[Char], out: &mut Vec<PromptLine>) {
+///
+/// Over chars, or over bytes when every byte is ASCII (a narrowed view
+/// holds `0xFF` for any other char, which the classes here would misread).
+pub fn find_prompt_lines<T: Unit>(stripped: &[T], out: &mut Vec<PromptLine>) {
     // Python `str.split('\n')`: a trailing `\r` stays on its piece.
     let mut rest = stripped;
     loop {
-        let (raw, next) = match find_char(rest, LF) {
+        let (raw, next) = match T::find(rest, LF as u8) {
             Some(p) => (&rest[..p], Some(&rest[p + 1..])),
             None => (rest, None),
         };
@@ -549,7 +553,7 @@ pub fn find_prompt_lines(stripped: &[Char], out: &mut Vec<PromptLine>) {
             let cut = line.len().saturating_sub(PROMPT_LINE_MAX_CHARS);
             out.push(PromptLine {
                 suffix_char,
-                raw_line: line[cut..].into(),
+                raw_line: line[cut..].iter().map(|c| c.code()).collect(),
             });
         }
         match next {
@@ -573,7 +577,6 @@ pub fn find_prompt_lines_bytes(
     out: &mut Vec<PromptLine>,
 ) {
     let mut wide: Option<Vec<Char>> = None;
-    let mut line_chars: Vec<Char> = Vec::new();
     let mut from = 0;
     while let Some(p) = find_suffix_byte(&text[from..]).map(|q| from + q) {
         // The line's end: the next `\n`, if only spaces come before it.
@@ -588,9 +591,7 @@ pub fn find_prompt_lines_bytes(
         let start = memchr::memrchr(b'\n', &text[..p]).map_or(0, |q| q + 1);
         let raw = &text[start..end];
         if raw.is_ascii() {
-            line_chars.clear();
-            line_chars.extend(raw.iter().map(|&b| Char::from(b)));
-            find_prompt_lines(&line_chars, out);
+            find_prompt_lines(raw, out);
         } else {
             let w = wide.get_or_insert_with(&mut *chars);
             find_prompt_lines(&w[start..end], out);
@@ -631,13 +632,13 @@ fn find_suffix_byte(hay: &[u8]) -> Option<usize> {
 }
 
 /// The prompt suffix char of one line, or `None` when it is not a prompt.
-fn prompt_suffix(raw: &[Char]) -> Option<Char> {
+fn prompt_suffix<T: Unit>(raw: &[T]) -> Option<Char> {
     let stripped = py_rstrip(raw);
-    let last = *stripped.last()?;
+    let last = stripped.last()?.code();
     if !matches!(char::from_u32(last), Some('$' | '#' | '%' | '>')) {
         return None;
     }
-    if raw.get(stripped.len()) == Some(&SPACE) || ps1_shape_search(stripped) {
+    if raw.get(stripped.len()).map(|c| c.code()) == Some(SPACE) || ps1_shape_search(stripped) {
         Some(last)
     } else {
         None
@@ -647,44 +648,47 @@ fn prompt_suffix(raw: &[Char]) -> Option<Char> {
 /// Python `re.search(r'(?:[\w.-]+@[\w.-]+|^\s*PS\s|[A-Za-z]:[\\/])', s)`
 /// is not None (§2.8.3). Only existence matters, so each alternative reduces
 /// to a local test.
-fn ps1_shape_search(s: &[Char]) -> bool {
+fn ps1_shape_search<T: Unit>(s: &[T]) -> bool {
     let host_char = |c: Char| is_py_word(c) || c == Char::from(b'.') || c == Char::from(b'-');
     // `[\w.-]+@[\w.-]+` matches somewhere iff some `@` has a host char on
     // each side.
-    let user_at_host = s
-        .windows(3)
-        .any(|w| w[1] == Char::from(b'@') && host_char(w[0]) && host_char(w[2]));
+    let user_at_host = s.windows(3).any(|w| {
+        w[1].code() == Char::from(b'@') && host_char(w[0].code()) && host_char(w[2].code())
+    });
     // `^\s*PS\s`: `^` is the start of the piece only (no MULTILINE).
     let body = py_lstrip(s);
     let ps_prefix = body.len() >= 3
-        && body[0] == Char::from(b'P')
-        && body[1] == Char::from(b'S')
-        && is_py_space(body[2]);
+        && body[0].code() == Char::from(b'P')
+        && body[1].code() == Char::from(b'S')
+        && is_py_space(body[2].code());
     // `[A-Za-z]:[\\/]`: a drive letter (ASCII only).
     let drive = s.windows(3).any(|w| {
-        is_ascii_alpha(w[0])
-            && w[1] == Char::from(b':')
-            && (w[2] == BACKSLASH || w[2] == Char::from(b'/'))
+        is_ascii_alpha(w[0].code())
+            && w[1].code() == Char::from(b':')
+            && (w[2].code() == BACKSLASH || w[2].code() == Char::from(b'/'))
     });
     user_at_host || ps_prefix || drive
 }
 
 /// Python `s.strip()`: removes §2.7 whitespace from both ends.
-pub fn py_strip(s: &[Char]) -> &[Char] {
+pub fn py_strip<T: Unit>(s: &[T]) -> &[T] {
     py_rstrip(py_lstrip(s))
 }
 
 /// Python `s.lstrip()`: removes §2.7 whitespace from the start.
-pub fn py_lstrip(s: &[Char]) -> &[Char] {
-    let start = s.iter().position(|&c| !is_py_space(c)).unwrap_or(s.len());
+pub fn py_lstrip<T: Unit>(s: &[T]) -> &[T] {
+    let start = s
+        .iter()
+        .position(|c| !is_py_space(c.code()))
+        .unwrap_or(s.len());
     &s[start..]
 }
 
 /// Python `s.rstrip()`: removes §2.7 whitespace from the end.
-pub fn py_rstrip(s: &[Char]) -> &[Char] {
+pub fn py_rstrip<T: Unit>(s: &[T]) -> &[T] {
     let end = s
         .iter()
-        .rposition(|&c| !is_py_space(c))
+        .rposition(|c| !is_py_space(c.code()))
         .map_or(0, |p| p + 1);
     &s[..end]
 }

@@ -270,7 +270,7 @@ fn load_score(ctx: &SessionCtx<'_>) -> Result<Option<f64>, Raises> {
     if k == 0 {
         return Ok(None);
     }
-    let mut chunking = Vec::new();
+    let mut chunking = Vec::with_capacity(k);
     for x in &ctx.intra_command_iats {
         chunking.extend(cv_sample(x)?);
     }

@@ -56,7 +56,7 @@ pub fn arousal(ctx: &SessionCtx<'_>) -> Option<Observation> {
     let first = medians.next()?;
     // Python's min()/max() over the list: fold from the first element.
     let (fast, slow) = medians.fold((first, first), |(lo, hi), m| (py_min(lo, m), py_max(hi, m)));
-    let total: usize = ctx.typing_bursts.iter().map(Vec::len).sum();
+    let total = ctx.typing_bursts.values().len();
     let enough = total >= AROUSAL_MIN_IATS;
     let label = if ctx.caps_run_max as usize >= AROUSAL_CAPS_RUN_MIN
         || ctx.bang_run_max as usize >= AROUSAL_BANG_RUN_MIN
@@ -77,7 +77,9 @@ pub fn stress_response(ctx: &SessionCtx<'_>) -> Option<Observation> {
     if ctx.commands.is_empty() {
         return None;
     }
-    let (mut post, mut base) = (Vec::new(), Vec::new());
+    // Each side holds at most every IAT: one allocation each.
+    let n = ctx.intra_command_iats.values().len();
+    let (mut post, mut base) = (Vec::with_capacity(n), Vec::with_capacity(n));
     let mut q = 0usize;
     for (i, iats) in ctx
         .intra_command_iats
@@ -191,7 +193,7 @@ mod tests {
 
     fn arousal_of(bursts: Vec<Vec<f64>>, caps: u32, bang: u32) -> Option<(String, f64)> {
         val(arousal(&SessionCtx {
-            typing_bursts: bursts,
+            typing_bursts: bursts.iter().collect(),
             caps_run_max: caps,
             bang_run_max: bang,
             ..Default::default()

@@ -124,8 +124,7 @@ pub fn keystroke_cadence(ctx: &SessionCtx<'_>) -> Option<Observation> {
     }
     let cv = median(cvs);
     // The mean IAT chains every burst, zero-mean ones included (step 3).
-    let flat: Vec<f64> = ctx.typing_bursts.iter().flatten().copied().collect();
-    let m = fmean(&flat);
+    let m = fmean(ctx.typing_bursts.values());
     let (label, conf) = if m < IKI_MACHINE_MAX_S && cv < CV_MACHINE_MAX {
         ("machine", 0.85)
     } else if cv < CV_STEADY_MAX {
@@ -226,7 +225,7 @@ pub fn digraph_simhash(ctx: &SessionCtx<'_>) -> Option<Observation> {
 
 /// spec §4.4.5: tremor (many very fast keystrokes), steady or variable.
 pub fn motor_stability(ctx: &SessionCtx<'_>) -> Option<Observation> {
-    let flat: Vec<f64> = ctx.typing_bursts.iter().flatten().copied().collect();
+    let flat = ctx.typing_bursts.values();
     if flat.len() < STABILITY_MIN_FLAT_IATS {
         return None;
     }
