@@ -684,7 +684,8 @@ impl Default for TypedText {
         TypedText {
             unigram: [0; 26],
             bigram: [0; 26 * 26],
-            bigram_order: Vec::new(),
+            // Room for the top-N a typed session usually reaches.
+            bigram_order: Vec::with_capacity(LAYOUT_BIGRAM_TOP_N),
             letters: 0,
             last_letter: None,
             word: [0; LEXEME_MAX_LEN],

@@ -152,7 +152,7 @@ fn digraph_flights(ctx: &SessionCtx<'_>) -> std::collections::BTreeMap<[Char; 2]
 
 /// Every kept (digraph, flight time) pair of §4.4.4 steps 1-2, in input order.
 fn digraph_pairs(ctx: &SessionCtx<'_>) -> Vec<([Char; 2], f64)> {
-    let mut pairs = Vec::new();
+    let mut pairs = Vec::with_capacity(ctx.inputs.len());
     let mut prev: Option<(f64, Char)> = None;
     for ev in &ctx.inputs {
         let &[c] = ev.data else {
@@ -198,14 +198,14 @@ pub fn digraph_simhash(ctx: &SessionCtx<'_>) -> Option<Observation> {
     let mut pairs = digraph_pairs(ctx);
     // One u64 compare per step (the same order as comparing the arrays).
     pairs.sort_unstable_by_key(|a| (u64::from(a.0[0]) << 32) | u64::from(a.0[1]));
-    let groups: Vec<&[([Char; 2], f64)]> = pairs.chunk_by(|a, b| a.0 == b.0).collect();
-    let k = groups.len();
+    let groups = || pairs.chunk_by(|a, b| a.0 == b.0);
+    let k = groups().count();
     let n = pairs.len();
     if k < MIN_DIGRAPHS_FOR_SIMHASH || n < MIN_DIGRAPH_SAMPLES {
         return None;
     }
-    let mut samples: Vec<f64> = Vec::new();
-    let tokens = groups.iter().map(|group| {
+    let mut samples: Vec<f64> = Vec::with_capacity(n);
+    let tokens = groups().map(|group| {
         samples.clear();
         samples.extend(group.iter().map(|&(_, dt)| dt));
         let bucket = flight_bucket(median(&samples));
