@@ -641,14 +641,14 @@ pub fn context_diffs(
             })
             .collect()
     };
-    let tb: Vec<Vec<u64>> = ctx.typing_bursts.iter().map(|b| bits(b)).collect();
+    let tb: Vec<Vec<u64>> = ctx.typing_bursts.iter().map(&bits).collect();
     chk(
         "typing_bursts",
         tb == nested("typing_bursts"),
         format!("{:?}", ctx.typing_bursts),
         "(see fixture)".into(),
     );
-    let ic: Vec<Vec<u64>> = ctx.intra_command_iats.iter().map(|b| bits(b)).collect();
+    let ic: Vec<Vec<u64>> = ctx.intra_command_iats.iter().map(&bits).collect();
     chk(
         "intra_command_iats",
         ic == nested("intra_command_iats"),

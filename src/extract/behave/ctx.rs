@@ -1349,7 +1349,7 @@ mod tests {
         let want = [vec![0.1, 0.2, 0.3, 1.5], vec![0.1, 0.2, 0.3, 0.4]];
         assert_eq!(b, want.iter().collect());
         assert_eq!(b.iter().collect::<Vec<_>>(), want);
-        assert_eq!(b.iter().rev().next(), Some(&want[1][..]));
+        assert_eq!(b.iter().next_back(), Some(&want[1][..]));
         assert!(typing_bursts(&[]).is_empty());
     }
 
@@ -1368,7 +1368,10 @@ mod tests {
                 .collect();
             let got = typing_bursts(&iats);
             assert_eq!(got.iter().collect::<Vec<_>>(), want, "{iats:?}");
-            assert_eq!(got.values().len(), want.iter().map(|b| b.len()).sum::<usize>());
+            assert_eq!(
+                got.values().len(),
+                want.iter().map(|b| b.len()).sum::<usize>()
+            );
         }
     }
 
@@ -1557,7 +1560,10 @@ mod tests {
             (3.0, I, "\r"),
             (2.5, I, "q"),
         ]);
-        assert_eq!(c.intra_command_iats, [vec![1.0, 1.0, 1.0, 0.5]].iter().collect());
+        assert_eq!(
+            c.intra_command_iats,
+            [vec![1.0, 1.0, 1.0, 0.5]].iter().collect()
+        );
         // A NaN input time is never skipped (oracle: [[1.0, 0.0, 0.0]]).
         let c = ctx_of(&[
             (0.0, I, "a"),

@@ -52,7 +52,7 @@ pub fn valence(ctx: &SessionCtx<'_>) -> Option<Observation> {
 /// spec §4.4.36: typing tempo and shouting (caps, `!`) as arousal.
 pub fn arousal(ctx: &SessionCtx<'_>) -> Option<Observation> {
     // Every typing burst holds >= 3 IATs (§2.4), so each has a median.
-    let mut medians = ctx.typing_bursts.iter().map(|b| median(b));
+    let mut medians = ctx.typing_bursts.iter().map(median);
     let first = medians.next()?;
     // Python's min()/max() over the list: fold from the first element.
     let (fast, slow) = medians.fold((first, first), |(lo, hi), m| (py_min(lo, m), py_max(hi, m)));

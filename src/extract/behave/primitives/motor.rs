@@ -72,7 +72,7 @@ fn burst_cvs<'c>(ctx: &'c SessionCtx<'_>) -> &'c [f64] {
     ctx.burst_cvs.get_or_init(|| {
         ctx.typing_bursts
             .iter()
-            .map(|b| cv_pop(b))
+            .map(cv_pop)
             .collect::<Result<Vec<_>, _>>()
             .map(|v| v.into_iter().flatten().collect())
             .unwrap_or_default()
