@@ -194,10 +194,19 @@ impl Series {
         self.ends.push(self.values.len());
     }
 
-    /// Drops the values after the last series (a series begun in place
-    /// and then not kept).
-    fn discard_tail(&mut self) {
-        self.values.truncate(self.ends.last().copied().unwrap_or(0));
+    /// Where the values after the last series begin.
+    fn tail_start(&self) -> usize {
+        self.ends.last().copied().unwrap_or(0)
+    }
+
+    /// Ends the series begun in place by pushing to `values`: kept when it
+    /// holds at least `min` values, else its values are dropped.
+    fn close_tail(&mut self, min: usize) {
+        if self.values.len() - self.tail_start() >= min {
+            self.ends.push(self.values.len());
+        } else {
+            self.values.truncate(self.tail_start());
+        }
     }
 }
 
@@ -444,22 +453,12 @@ fn typing_bursts(iats: &[f64]) -> Series {
     for &x in iats {
         if x > IKI_THINK_MAX_S {
             // An empty segment is never kept, so a burst of gaps is one split.
-            let start = bursts.ends.last().copied().unwrap_or(0);
-            if bursts.values.len() - start >= 3 {
-                bursts.ends.push(bursts.values.len());
-            } else {
-                bursts.discard_tail();
-            }
+            bursts.close_tail(3);
         } else {
             bursts.values.push(x);
         }
     }
-    let start = bursts.ends.last().copied().unwrap_or(0);
-    if bursts.values.len() - start >= 3 {
-        bursts.ends.push(bursts.values.len());
-    } else {
-        bursts.discard_tail();
-    }
+    bursts.close_tail(3);
     bursts
 }
 

@@ -120,10 +120,8 @@ pub fn multi_actor_indicators(ctx: &SessionCtx<'_>) -> Option<Observation> {
     // parity A3: the midpoint uses t_end, which trailing output can move.
     let mid = ctx.t_start + ctx.duration_s / 2.0;
     // Each half holds at most every IAT: one allocation each.
-    let (mut iats_a, mut iats_b) = (
-        Vec::with_capacity(ctx.intra_command_iats.values().len()),
-        Vec::with_capacity(ctx.intra_command_iats.values().len()),
-    );
+    let n = ctx.intra_command_iats.values().len();
+    let (mut iats_a, mut iats_b) = (Vec::with_capacity(n), Vec::with_capacity(n));
     let (mut n_a, mut n_b) = (0usize, 0usize);
     for (c, iats) in ctx.commands.iter().zip(&ctx.intra_command_iats) {
         if c.start_ts < mid {
