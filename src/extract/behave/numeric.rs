@@ -147,6 +147,11 @@ fn fsum_exact(xs: &[f64]) -> Option<f64> {
             }
         })
         .sum();
+    Some(round_scaled(sum, low))
+}
+
+/// `sum * 2^low` correctly rounded (round-half-even).
+fn round_scaled(sum: i128, low: i32) -> f64 {
     let mag = sum.unsigned_abs();
     // Round to odd into 64 bits (a sticky last bit), then once to nearest
     // even: the sticky bit only breaks the ties it must.
@@ -158,7 +163,11 @@ fn fsum_exact(xs: &[f64]) -> Option<f64> {
         ),
     };
     let v = ldexp_rne(m, exp);
-    Some(if sum < 0 { -v } else { v })
+    if sum < 0 {
+        -v
+    } else {
+        v
+    }
 }
 
 /// Whether [`fsum_exact`] can sum `xs`, and on which base: `Some(E)`, the
@@ -214,11 +223,17 @@ fn py_sort_cmp(a: &f64, b: &f64) -> Ordering {
 /// `statistics.median` as f64. Caller guarantees a non-empty slice (an empty
 /// slice gives nan, where CPython raises).
 pub fn median(xs: &[f64]) -> f64 {
-    let n = xs.len();
+    let mut v: smallvec::SmallVec<[f64; 64]> = xs.into();
+    median_mut(&mut v)
+}
+
+/// [`median`] of a buffer the caller no longer needs in order: it is
+/// reordered in place instead of copied.
+pub fn median_mut(v: &mut [f64]) -> f64 {
+    let n = v.len();
     if n == 0 {
         return f64::NAN;
     }
-    let mut v: smallvec::SmallVec<[f64; 64]> = xs.into();
     // Without NaN or -0.0, values equal under `<` have equal bits, so the
     // sorted sequence is the same under `total_cmp`, and its middle can be
     // selected in linear time instead of sorted.
@@ -613,6 +628,113 @@ fn exact_stdev(xs: &[f64], sample: bool) -> f64 {
     sqrt_frac(&a, &d, e)
 }
 
+/// The mean and the spread of one series: `fmean`, `pstdev` and `stdev` of
+/// it, bit for bit, from one exact pass in the usual case.
+///
+/// Where [`exact_stdev_u256`] applies, each value is `N_i * 2^E` with `N_i`
+/// below 2^62, and the one pass that sums `N_i` and `N_i^2` gives both the
+/// exact sum (which rounded once is `fsum`) and the exact sum of squared
+/// deviations; a series past that takes [`fmean`], [`pstdev`] and [`stdev`].
+#[derive(Clone, Copy, Debug)]
+pub struct Spread<'a> {
+    xs: &'a [f64],
+    /// `statistics.fmean(xs)` (nan for an empty series, where CPython raises).
+    pub mean: f64,
+    /// `(n * sum(N^2) - sum(N)^2, E)`, when the one pass applied.
+    ss: Option<(U256, i32)>,
+}
+
+impl<'a> Spread<'a> {
+    /// The mean of `xs`, and what its standard deviations need.
+    pub fn of(xs: &'a [f64]) -> Self {
+        match spread_pass(xs) {
+            Some((mean, ss)) => Spread { xs, mean, ss },
+            None => Spread {
+                xs,
+                mean: fmean(xs),
+                ss: None,
+            },
+        }
+    }
+
+    /// [`pstdev`] of the series.
+    pub fn pstdev(&self) -> f64 {
+        self.stdev_of(false)
+    }
+
+    /// [`stdev`] of the series.
+    pub fn stdev(&self) -> f64 {
+        self.stdev_of(true)
+    }
+
+    fn stdev_of(&self, sample: bool) -> f64 {
+        let n = self.xs.len() as u64;
+        if n < 1 + u64::from(sample) {
+            return f64::NAN;
+        }
+        self.ss
+            .and_then(|(a, e)| {
+                let d = n * if sample { n - 1 } else { n };
+                sqrt_frac_u256(a, d, i64::from(e))
+            })
+            .unwrap_or_else(|| exact_stdev(self.xs, sample))
+    }
+}
+
+/// The one pass of [`Spread`]: `(fmean, (n * sum(N^2) - sum(N)^2, E))`, or
+/// `None` when a value is not finite or huge, there are 2^20 values or more,
+/// or the values' bits span more than 62 binary orders.
+fn spread_pass(xs: &[f64]) -> Option<(f64, Option<(U256, i32)>)> {
+    const HUGE: f64 = f64::from_bits((1000 + 1023) << 52); // 2^1000
+    let n = xs.len() as u64;
+    if n == 0 || n >= 1 << 20 {
+        return None;
+    }
+    let (mut low, mut top) = (i32::MAX, i32::MIN);
+    for &x in xs {
+        // NaN fails `<` too.
+        if !(x.abs() < HUGE) {
+            return None;
+        }
+        let (m, e) = decompose(x);
+        if m != 0 {
+            low = low.min(e);
+            top = top.max(e + (64 - m.unsigned_abs().leading_zeros()) as i32);
+        }
+    }
+    if low == i32::MAX {
+        // Zeros only: fsum gives +0.0 and every deviation is 0.
+        return Some((0.0 / n as f64, Some((U256::ZERO, 0))));
+    }
+    if top - low > 62 {
+        return None;
+    }
+    // As in exact_stdev_u256: each |N_i| < 2^62, so each square is below
+    // 2^124 and fewer than 2^20 of them keep q_hi below 2^16; the sum of
+    // the N_i stays below 2^82.
+    let mut s: i128 = 0;
+    let (mut q_lo, mut q_hi) = (0u128, 0u64);
+    for &x in xs {
+        let (m, e) = decompose(x);
+        if m == 0 {
+            continue;
+        }
+        let ni = m << (e - low);
+        s += i128::from(ni);
+        let mag = u128::from(ni.unsigned_abs());
+        let (sum, carry) = q_lo.overflowing_add(mag * mag);
+        q_lo = sum;
+        q_hi += u64::from(carry);
+    }
+    let mean = round_scaled(s, low) / n as f64;
+    let q = U256([q_lo as u64, (q_lo >> 64) as u64, q_hi, 0]);
+    let ss = q
+        .checked_mul_u64(n)
+        .and_then(|qn| qn.checked_sub(U256::square(s.unsigned_abs())))
+        .map(|a| (a, low));
+    Some((mean, ss))
+}
+
 /// `statistics.pstdev` (population), correctly rounded from exact rationals.
 ///
 /// Returns nan for an empty slice or non-finite data (CPython raises), and
@@ -949,6 +1071,76 @@ mod tests {
             }
         }
         assert!(fast > 3000, "fixed-width path taken {fast} times");
+    }
+
+    #[test]
+    fn spread_equals_fmean_pstdev_and_stdev() {
+        // The one pass against the three functions, on series like the
+        // engine's and on the ones it must hand back: empty, one value,
+        // zeros, -0.0, subnormals, wide spreads, huge, inf and nan.
+        let mut next = crate::extract::xorshift(0x3C6E_F372_FE94_F82B);
+        let mut fast = 0;
+        for round in 0..6000u64 {
+            let len = (next() % 30) as usize;
+            let xs: Vec<f64> = (0..len)
+                .map(|_| {
+                    let kind = if next().is_multiple_of(6) {
+                        next()
+                    } else {
+                        round
+                    };
+                    match kind % 9 {
+                        0 => (next() % 10_000) as f64 / 1000.0,
+                        1 => (next() % 50) as f64,
+                        2 => {
+                            ((next() % 2000) as f64 - 1000.0) * 2f64.powi((next() % 90) as i32 - 45)
+                        }
+                        3 => f64::from_bits(next() % (1 << 52)),
+                        4 => [0.0, -0.0][(next() % 2) as usize],
+                        5 => 1.5e300 * ((next() % 7) as f64 - 3.0),
+                        6 => [f64::INFINITY, f64::NEG_INFINITY, f64::NAN][(next() % 3) as usize],
+                        7 => 2f64.powi(1000) * (1.0 + (next() % 4) as f64),
+                        _ => (next() % 1_000_000) as f64 * 1e-6 + 0.02,
+                    }
+                })
+                .collect();
+            let sp = Spread::of(&xs);
+            fast += usize::from(sp.ss.is_some());
+            assert_eq!(sp.mean.to_bits(), fmean(&xs).to_bits(), "fmean {xs:?}");
+            assert_eq!(
+                sp.pstdev().to_bits(),
+                pstdev(&xs).to_bits(),
+                "pstdev {xs:?}"
+            );
+            assert_eq!(sp.stdev().to_bits(), stdev(&xs).to_bits(), "stdev {xs:?}");
+        }
+        assert!(fast > 1000, "one pass taken {fast} times");
+    }
+
+    #[test]
+    fn median_mut_equals_the_middle_of_the_sort() {
+        let mut next = crate::extract::xorshift(0xA54F_F53A_5F1D_36F1);
+        for _ in 0..3000 {
+            let len = 1 + (next() % 90) as usize;
+            let xs: Vec<f64> = (0..len)
+                .map(|_| match next() % 10 {
+                    0 => -0.0,
+                    1 => 0.0,
+                    2 if next().is_multiple_of(4) => f64::NAN,
+                    _ => (next() % 20) as f64 / 4.0,
+                })
+                .collect();
+            // The definition: the middle of the stable sort under Python's `<`.
+            let mut sorted = xs.clone();
+            sorted.sort_by(py_sort_cmp);
+            let want = if len % 2 == 1 {
+                sorted[len / 2]
+            } else {
+                (sorted[len / 2 - 1] + sorted[len / 2]) / 2.0
+            };
+            let mut v = xs.clone();
+            assert_eq!(median_mut(&mut v).to_bits(), want.to_bits(), "{xs:?}");
+        }
     }
 
     #[test]

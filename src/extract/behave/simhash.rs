@@ -77,19 +77,39 @@ where
 
 thread_local! {
     /// A thread's four-char token hashes (see [`cached_hash`]).
-    static HASH_CACHE: std::cell::RefCell<rustc_hash::FxHashMap<[Char; 4], u64>> =
-        std::cell::RefCell::default();
+    static HASH_CACHE: std::cell::RefCell<TokenHashes> = std::cell::RefCell::default();
 }
+
+/// The token hashes one thread has computed (see [`cached_hash`]).
+#[derive(Default)]
+struct TokenHashes {
+    /// Digraph tokens `"<a><b>:<d>"` with ASCII `a`, `b` and a digit `d`
+    /// below 8, direct-mapped by [`digraph_slot`]; 0 is "not computed yet"
+    /// (a token whose hash is 0 is just hashed again each time).
+    digraphs: Vec<u64>,
+    /// Other four-char tokens, up to [`HASH_CACHE_MAX`] of them (then it
+    /// starts over).
+    other: rustc_hash::FxHashMap<[Char; 4], u64>,
+}
+
+/// The slot of a digraph token in [`TokenHashes::digraphs`], if it has one.
+#[inline]
+fn digraph_slot(t: [Char; 4]) -> Option<usize> {
+    let [a, b, colon, d] = t;
+    let d = d.wrapping_sub(Char::from(b'0'));
+    (a < 0x80 && b < 0x80 && colon == Char::from(b':') && d < 8)
+        .then(|| ((a as usize) << 10) | ((b as usize) << 3) | d as usize)
+}
+
+/// Slots of [`digraph_slot`]: 128 × 128 × 8.
+const DIGRAPH_SLOTS: usize = 1 << 17;
 
 /// [`token_hash`] of a token's encoding. Digraph tokens (`"ab:3"`: four
 /// chars) repeat across the sessions a thread extracts, so each thread keeps
-/// the hashes of up to [`HASH_CACHE_MAX`] four-char tokens (then it starts
-/// over); other lengths are hashed every time.
-fn cached_hash(
-    cache: &mut rustc_hash::FxHashMap<[Char; 4], u64>,
-    token: &[Char],
-    scratch: &mut Vec<u8>,
-) -> u64 {
+/// the hashes of the four-char tokens it has seen: the ASCII digraph ones in
+/// a direct-mapped table, others in a map of up to [`HASH_CACHE_MAX`]. Other
+/// lengths are hashed every time.
+fn cached_hash(cache: &mut TokenHashes, token: &[Char], scratch: &mut Vec<u8>) -> u64 {
     let mut hash = || {
         scratch.clear();
         encode_replace(token, scratch);
@@ -98,19 +118,30 @@ fn cached_hash(
     let Ok(key) = <[Char; 4]>::try_from(token) else {
         return hash();
     };
-    if let Some(&h) = cache.get(&key) {
+    if let Some(slot) = digraph_slot(key) {
+        if cache.digraphs.is_empty() {
+            cache.digraphs = vec![0; DIGRAPH_SLOTS];
+        }
+        let h = cache.digraphs[slot];
+        if h != 0 {
+            return h;
+        }
+        let h = hash();
+        cache.digraphs[slot] = h;
+        return h;
+    }
+    if let Some(&h) = cache.other.get(&key) {
         return h;
     }
     let h = hash();
-    if cache.len() >= HASH_CACHE_MAX {
-        cache.clear();
+    if cache.other.len() >= HASH_CACHE_MAX {
+        cache.other.clear();
     }
-    cache.insert(key, h);
+    cache.other.insert(key, h);
     h
 }
 
-/// How many token hashes a thread keeps (26 × 26 letter digraphs in 7
-/// buckets fit).
+/// How many other four-char token hashes a thread keeps.
 const HASH_CACHE_MAX: usize = 8192;
 
 /// Format a SimHash as 16 lowercase hex digits, zero-padded (spec §4.4.4
@@ -226,11 +257,14 @@ mod tests {
         // Tokens of 1..=6 chars (four-char ones go through the cache), drawn
         // from a small alphabet with a surrogate and a non-ASCII char, so
         // tokens repeat across rounds; weights up to i64::MAX.
-        let alphabet: [Char; 6] = [
+        // `9` and DEL make four-char tokens that miss the digraph table.
+        let alphabet: [Char; 8] = [
             'a' as Char,
             'b' as Char,
             ':' as Char,
             '3' as Char,
+            '9' as Char,
+            0x7F,
             0xDC80,
             0xE9,
         ];
@@ -240,7 +274,7 @@ mod tests {
             let tokens: Vec<(Vec<Char>, i64)> = (0..n)
                 .map(|_| {
                     let len = 1 + (next() % 6) as usize;
-                    let t = (0..len).map(|_| alphabet[(next() % 6) as usize]).collect();
+                    let t = (0..len).map(|_| alphabet[(next() % 8) as usize]).collect();
                     let w = match next() % 4 {
                         0 => i64::MAX - (next() % 3) as i64,
                         1 => -((next() % 5) as i64),

@@ -11,7 +11,9 @@
 use rustc_hash::FxHashSet as HashSet;
 
 use crate::extract::behave::ctx::{Command, SessionCtx, TokenSets};
-use crate::extract::behave::numeric::{correlation, fmean, fsum, median, py_max, py_min, stdev};
+use crate::extract::behave::numeric::{
+    correlation, fsum, median, median_mut, py_max, py_min, Spread,
+};
 use crate::extract::behave::thresholds::{
     BRANCH_DIVERSITY_LINEAR_MIN, COGNITIVE_LOAD_CHUNKING_REF_CV, COGNITIVE_LOAD_LOW_MAX,
     COGNITIVE_LOAD_MEDIUM_MAX, COGNITIVE_LOAD_PACE_REF_CV, EXPLORATION_CHAOTIC_BACKTRACK_MIN,
@@ -223,11 +225,12 @@ fn cv_sample(xs: &[f64]) -> Result<Option<f64>, Raises> {
     if xs.len() < 2 {
         return Ok(None);
     }
-    let m = fmean(xs);
+    let spread = Spread::of(xs);
+    let m = spread.mean;
     if m == f64::INFINITY {
         return Err(Raises);
     }
-    Ok((m > 0.0).then(|| stdev(xs) / m))
+    Ok((m > 0.0).then(|| spread.stdev() / m))
 }
 
 /// True when the reference's `inter_command_consistency` raises instead of
@@ -274,8 +277,8 @@ fn load_score(ctx: &SessionCtx<'_>) -> Result<Option<f64>, Raises> {
     for x in &ctx.intra_command_iats {
         chunking.extend(cv_sample(x)?);
     }
-    let a =
-        (!chunking.is_empty()).then(|| clip01(median(&chunking) / COGNITIVE_LOAD_CHUNKING_REF_CV));
+    let a = (!chunking.is_empty())
+        .then(|| clip01(median_mut(&mut chunking) / COGNITIVE_LOAD_CHUNKING_REF_CV));
     let errored = ctx.commands.iter().filter(|c| c.errored).count();
     let b = Some(clip01(ratio(errored, k)));
     let c = cv_sample(&ctx.inter_cmd_iats)?.map(|cv| clip01(cv / COGNITIVE_LOAD_PACE_REF_CV));
@@ -451,8 +454,8 @@ pub fn frustration_typing(ctx: &SessionCtx<'_>) -> Option<Observation> {
     if post_err.is_empty() || post_ok.is_empty() {
         return None;
     }
-    let a = median(&post_err);
-    let b = median(&post_ok);
+    let a = median_mut(&mut post_err);
+    let b = median_mut(&mut post_ok);
     if b <= 0.0 {
         return None;
     }

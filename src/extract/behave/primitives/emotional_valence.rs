@@ -7,7 +7,7 @@
 //! change of the cap or of a literal stays a one-line edit.
 
 use crate::extract::behave::ctx::SessionCtx;
-use crate::extract::behave::numeric::{median, py_max, py_min};
+use crate::extract::behave::numeric::{median, median_mut, py_max, py_min};
 use crate::extract::behave::thresholds::{
     AROUSAL_BANG_RUN_MIN, AROUSAL_CALM_IAT_S, AROUSAL_CAPS_RUN_MIN, AROUSAL_FAST_IAT_S,
     AROUSAL_MIN_IATS, EMOTIONAL_VALENCE_CONFIDENCE_CAP, FRUST_VENT_FULL_CONFIDENCE_MIN,
@@ -99,7 +99,7 @@ pub fn stress_response(ctx: &SessionCtx<'_>) -> Option<Observation> {
     let label = if post.is_empty() || base.is_empty() {
         "none"
     } else {
-        let (mp, mb) = (median(&post), median(&base));
+        let (mp, mb) = (median_mut(&mut post), median_mut(&mut base));
         if mb <= 0.0 {
             "none"
         } else {

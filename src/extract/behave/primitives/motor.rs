@@ -7,7 +7,7 @@
 //! feature (spec §2.12, bottom list).
 
 use crate::extract::behave::ctx::SessionCtx;
-use crate::extract::behave::numeric::{fmean, median, near, pstdev, py_min};
+use crate::extract::behave::numeric::{fmean, median, median_mut, near, py_min, Spread};
 use crate::extract::behave::simhash::{hex16, simhash64};
 use crate::extract::behave::thresholds::{
     BACKSPACE_IMMEDIATE_MAX_S, CMD_CHUNKING_FLUENT_CV_MAX, CV_BURSTY_MAX, CV_MACHINE_MAX,
@@ -56,12 +56,13 @@ fn cv_pop(b: &[f64]) -> Result<Option<f64>, Raises> {
     if b.is_empty() {
         return Ok(None);
     }
-    let m = fmean(b);
+    let spread = Spread::of(b);
+    let m = spread.mean;
     if m == f64::INFINITY {
         return Err(Raises);
     }
     // spec §2.11: population stdev for the burst and per-command CVs.
-    Ok((m > 0.0).then(|| pstdev(b) / m))
+    Ok((m > 0.0).then(|| spread.pstdev() / m))
 }
 
 /// The CVs of the typing bursts with a positive mean, in order (spec §4.4.3
@@ -208,7 +209,7 @@ pub fn digraph_simhash(ctx: &SessionCtx<'_>) -> Option<Observation> {
     let tokens = groups().map(|group| {
         samples.clear();
         samples.extend(group.iter().map(|&(_, dt)| dt));
-        let bucket = flight_bucket(median(&samples));
+        let bucket = flight_bucket(median_mut(&mut samples));
         let g = group[0].0;
         // "<g>:<bucket>"; the bucket is 0..=6, one decimal digit.
         let digit = Char::from(b'0') + bucket as Char;
@@ -311,11 +312,11 @@ pub fn command_chunking(ctx: &SessionCtx<'_>) -> Option<Observation> {
         )),
         _ => {
             // Where the reference raises, skip (see `command_chunking_raises`).
-            let cvs = chunking_cvs(ctx).ok()?;
+            let mut cvs = chunking_cvs(ctx).ok()?;
             if cvs.is_empty() {
                 return None;
             }
-            let (label, conf) = if median(&cvs) < CMD_CHUNKING_FLUENT_CV_MAX {
+            let (label, conf) = if median_mut(&mut cvs) < CMD_CHUNKING_FLUENT_CV_MAX {
                 ("fluent", 0.65)
             } else {
                 ("fragmented", 0.60)

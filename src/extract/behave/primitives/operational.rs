@@ -5,7 +5,7 @@
 //! [`TokenSets`] flags and first-token hashes (spec §4.3), never token text.
 
 use crate::extract::behave::ctx::{Command, SessionCtx, TokenSets};
-use crate::extract::behave::numeric::{median, py_max};
+use crate::extract::behave::numeric::{median_mut, py_max};
 use crate::extract::behave::thresholds::{
     CLEANUP_TAIL_K, CLEANUP_THOROUGH_MIN_DISTINCT, EXIT_BEHAVIOR_LOOKBACK_K,
     INTENT_FULL_CONFIDENCE_MIN, INTENT_MIN_COMMANDS, MIN_COMMANDS_FOR_FULL_CONFIDENCE,
@@ -137,7 +137,7 @@ pub fn multi_actor_indicators(ctx: &SessionCtx<'_>) -> Option<Observation> {
         && !iats_a.is_empty()
         && !iats_b.is_empty()
         && {
-            let (a, b) = (median(&iats_a), median(&iats_b));
+            let (a, b) = (median_mut(&mut iats_a), median_mut(&mut iats_b));
             let d = py_max(a, b);
             d > 0.0 && (a - b).abs() / d > MULTI_ACTOR_HANDOFF_DELTA
         };
