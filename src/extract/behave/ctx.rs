@@ -7,9 +7,8 @@
 use super::numeric::py_max;
 use super::pychar::is_py_space;
 use super::text::{
-    error_fingerprint_spans, find_prompt_lines_bytes, fingerprint_within,
-    has_error_fingerprint_bytes, narrow_ascii_pieces, position_by_lanes, strip_ansi_mapped,
-    stripped, StrippedText,
+    find_prompt_lines_bytes, fingerprint_within, has_error_fingerprint_bytes, narrow_ascii_pieces,
+    position_by_lanes, scan_marks, strip_ansi_mapped, stripped, StrippedText, TextMarks,
 };
 use super::thresholds::{
     CLEANUP, DESTRUCTIVE, EXFIL, GRACEFUL_EXIT, HELP_FAMILY, IKI_THINK_MAX_S, LANDING_RITUAL,
@@ -284,8 +283,8 @@ pub struct OutputText {
     /// with where each event boundary lands in it and the ESCs the strip
     /// tried (what the multiplexer scan reads).
     pub stripped: StrippedText,
-    /// Every error fingerprint in `stripped.text`, as sorted `(start, end)`.
-    pub fingerprints: Vec<(usize, usize)>,
+    /// The error fingerprints and locale keys in `stripped.text`.
+    pub marks: TextMarks,
 }
 
 impl OutputText {
@@ -300,12 +299,12 @@ impl OutputText {
             &mut starts,
         );
         let stripped = strip_ansi_mapped(&bytes, &starts);
-        let fingerprints = error_fingerprint_spans(&stripped.text);
+        let marks = scan_marks(&stripped.text);
         OutputText {
             bytes,
             starts,
             stripped,
-            fingerprints,
+            marks,
         }
     }
 
@@ -932,7 +931,7 @@ fn output_windows(ctx: &mut SessionCtx<'_>) {
                 Some(r) => (
                     ot.starts[last + 1] - ot.starts[first],
                     &ot.stripped.text[r.clone()],
-                    fingerprint_within(&ot.fingerprints, r),
+                    fingerprint_within(&ot.marks.fingerprints, r),
                 ),
                 None => {
                     let window: &[u8] = if run {

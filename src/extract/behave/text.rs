@@ -499,6 +499,66 @@ pub fn error_fingerprint_spans(text: &[u8]) -> Vec<(usize, usize)> {
     spans
 }
 
+/// The marks [`scan_marks`] finds in a stripped output text.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TextMarks {
+    /// [`error_fingerprint_spans`] of the text.
+    pub fingerprints: Vec<(usize, usize)>,
+    /// Every occurrence of `LANG=` and of `LC_`, ascending: where a locale
+    /// match can start ([`find_locale_tag_marked`]).
+    pub locale_keys: Vec<usize>,
+}
+
+/// The locale key prefixes [`scan_marks`] looks for with the fingerprints.
+const LOCALE_KEY_PREFIXES: [&str; 2] = ["LANG=", "LC_"];
+
+/// [`error_fingerprint_spans`] and the locale candidates of a text in one
+/// SIMD pass (Teddy) where the CPU has it, else one `memmem` pass per
+/// pattern. Neither locale prefix overlaps itself, the other or a
+/// fingerprint (a test checks), so one leftmost non-overlapping search for
+/// all eight still finds every occurrence of each.
+pub fn scan_marks(text: &[u8]) -> TextMarks {
+    use memchr::memmem::Finder;
+    use std::sync::LazyLock;
+    const PATTERNS: [&str; 8] = [
+        ERROR_FINGERPRINTS[0],
+        ERROR_FINGERPRINTS[1],
+        ERROR_FINGERPRINTS[2],
+        ERROR_FINGERPRINTS[3],
+        ERROR_FINGERPRINTS[4],
+        ERROR_FINGERPRINTS[5],
+        LOCALE_KEY_PREFIXES[0],
+        LOCALE_KEY_PREFIXES[1],
+    ];
+    static TEDDY: LazyLock<Option<aho_corasick::packed::Searcher>> =
+        LazyLock::new(|| aho_corasick::packed::Searcher::new(PATTERNS));
+    static FINDERS: LazyLock<Vec<Finder<'static>>> =
+        LazyLock::new(|| PATTERNS.iter().map(Finder::new).collect());
+    let mut marks = TextMarks::default();
+    let mut add = |pattern: usize, start: usize, end: usize| {
+        if pattern < ERROR_FINGERPRINTS.len() {
+            marks.fingerprints.push((start, end));
+        } else {
+            marks.locale_keys.push(start);
+        }
+    };
+    if let Some(teddy) = TEDDY.as_ref() {
+        for m in teddy.find_iter(text) {
+            add(m.pattern().as_usize(), m.start(), m.end());
+        }
+        return marks;
+    }
+    for (k, f) in FINDERS.iter().enumerate() {
+        let len = f.needle().len();
+        for p in f.find_iter(text) {
+            add(k, p, p + len);
+        }
+    }
+    marks.fingerprints.sort_unstable();
+    marks.locale_keys.sort_unstable();
+    marks
+}
+
 /// True when one of `spans` (from [`error_fingerprint_spans`]) lies within
 /// `range`.
 pub fn fingerprint_within(spans: &[(usize, usize)], range: std::ops::Range<usize>) -> bool {
@@ -728,7 +788,9 @@ pub fn find_locale_tag<T: Unit>(text: &[T]) -> Option<String> {
 
 /// [`find_locale_tag`] over the narrowed view, whose candidates are the
 /// occurrences of `LANG=` and `LC_` (SIMD `memmem`): every match starts at
-/// one, and neither overlaps itself, so their searches miss none.
+/// one, and neither overlaps itself, so their searches miss none. What the
+/// tests compare [`find_locale_tag_marked`] with.
+#[cfg(test)]
 pub fn find_locale_tag_bytes(text: &[u8]) -> Option<String> {
     use memchr::memmem::Finder;
     use std::sync::LazyLock;
@@ -743,6 +805,13 @@ pub fn find_locale_tag_bytes(text: &[u8]) -> Option<String> {
         (None, None) => None,
     });
     locale_tag_at(text, candidates)
+}
+
+/// [`find_locale_tag`] over the narrowed view, given the ascending
+/// `locale_keys` of [`scan_marks`] over the same text: every match starts at
+/// an occurrence of `LANG=` or `LC_`.
+pub fn find_locale_tag_marked(text: &[u8], keys: &[usize]) -> Option<String> {
+    locale_tag_at(text, keys.iter().copied())
 }
 
 /// The scan of [`find_locale_tag`] over ascending candidate positions, a
@@ -979,6 +1048,60 @@ mod tests {
                     "{a}..{b}"
                 );
             }
+        }
+    }
+
+    #[test]
+    fn scan_marks_finds_what_the_separate_searches_find() {
+        // No two of the eight patterns overlap (an end of one is never a
+        // start of one) and none holds another.
+        let all: Vec<&[u8]> = ERROR_FINGERPRINTS
+            .iter()
+            .chain(&LOCALE_KEY_PREFIXES)
+            .map(|p| p.as_bytes())
+            .collect();
+        for &a in &all {
+            for &b in &all {
+                let k_max = a.len().min(b.len()) - usize::from(a == b);
+                assert!(
+                    (1..=k_max).all(|k| a[a.len() - k..] != b[..k]),
+                    "{a:?} {b:?}"
+                );
+                assert!(a == b || !a.windows(b.len()).any(|w| w == b));
+            }
+        }
+        // Random texts of patterns, their pieces and filler.
+        const PIECES: [&str; 12] = [
+            "LANG=",
+            "LC_",
+            "LC_ALL=C ",
+            "LAN",
+            "L",
+            "command not found",
+            "command not",
+            ": cannot ",
+            "Permission denied",
+            "No such file",
+            "x",
+            "\r\n",
+        ];
+        let mut next = crate::extract::xorshift(0x1F83_D9AB_FB41_BD6B);
+        for _ in 0..2000 {
+            let text: Vec<u8> = (0..(next() % 60))
+                .flat_map(|_| PIECES[(next() % 12) as usize].bytes())
+                .collect();
+            let marks = scan_marks(&text);
+            assert_eq!(marks.fingerprints, error_fingerprint_spans(&text));
+            let mut keys: Vec<usize> = LOCALE_KEY_PREFIXES
+                .iter()
+                .flat_map(|k| memchr::memmem::find_iter(&text, k.as_bytes()))
+                .collect();
+            keys.sort_unstable();
+            assert_eq!(marks.locale_keys, keys);
+            assert_eq!(
+                find_locale_tag_marked(&text, &marks.locale_keys),
+                find_locale_tag_bytes(&text)
+            );
         }
     }
 

@@ -7,7 +7,7 @@
 
 use crate::extract::behave::ctx::SessionCtx;
 use crate::extract::behave::pychar::is_py_digit;
-use crate::extract::behave::text::{find_locale_tag_bytes, py_lstrip};
+use crate::extract::behave::text::{find_locale_tag_marked, py_lstrip};
 use crate::extract::behave::thresholds::{
     LAYOUT_AZERTY_ENG_MAX, LAYOUT_AZERTY_Q_MIN, LAYOUT_MIN_TYPED_LETTERS, LAYOUT_QWERTY_ENG_MIN,
     LAYOUT_QWERTZ_Y_MAX, LAYOUT_QWERTZ_Z_MIN, LAYOUT_TOP_ENG_BIGRAMS, NUMPAD_FAST_IAT_S,
@@ -131,7 +131,7 @@ pub fn locale(ctx: &SessionCtx<'_>) -> Option<Observation> {
     if ot.bytes.is_empty() {
         return None;
     }
-    let tag = find_locale_tag_bytes(&ot.stripped.text)?;
+    let tag = find_locale_tag_marked(&ot.stripped.text, &ot.marks.locale_keys)?;
     Some(Observation::text(Primitive::Locale, tag, 0.80))
 }
 
