@@ -343,13 +343,20 @@ pub fn build<'a>(events: &[Event<'a>]) -> Result<SessionCtx<'a>, super::ExtractE
     let n_in = events.iter().filter(|e| e.ch == Channel::Input).count();
     ctx.inputs.reserve_exact(n_in);
     ctx.outputs.reserve_exact(events.len() - n_in);
+    // Input events that end a line: about one command each (a multi-line
+    // paste makes more), so the commands are mostly placed once.
+    let mut line_ends = 0;
     for e in events {
         ctx.t_end = py_max(ctx.t_end, e.t);
         match e.ch {
-            Channel::Input => ctx.inputs.push(*e),
+            Channel::Input => {
+                line_ends += usize::from(matches!(e.data.last(), Some(0x0A | 0x0D)));
+                ctx.inputs.push(*e);
+            }
             Channel::Output => ctx.outputs.push(*e),
         }
     }
+    ctx.commands.reserve(line_ends);
     ctx.duration_s = py_max(0.0, ctx.t_end - ctx.t_start);
 
     // §2.2 iats over every input event, pastes included.
@@ -364,6 +371,8 @@ pub fn build<'a>(events: &[Event<'a>]) -> Result<SessionCtx<'a>, super::ExtractE
 
     // §2.3, §2.5, §2.7 and §2.10 in one walk over the input events.
     let mut seg = Segmenter::default();
+    // First tokens are short: one allocation for all of them.
+    seg.token.reserve(64);
     let mut typed = TypedText::default();
     let mut last_non_bs_t: Option<f64> = None;
     for e in &ctx.inputs {
@@ -1403,6 +1412,8 @@ mod tests {
                 .map(|_| ALPHABET[(next() % ALPHABET.len() as u64) as usize])
                 .collect();
             let mut seg = Segmenter::default();
+            // First tokens are short: one allocation for all of them.
+            seg.token.reserve(64);
             let mut i = 0;
             while i < len {
                 let t = i as f64;

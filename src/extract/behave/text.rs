@@ -534,7 +534,11 @@ pub fn scan_marks(text: &[u8]) -> TextMarks {
         LazyLock::new(|| aho_corasick::packed::Searcher::new(PATTERNS));
     static FINDERS: LazyLock<Vec<Finder<'static>>> =
         LazyLock::new(|| PATTERNS.iter().map(Finder::new).collect());
-    let mut marks = TextMarks::default();
+    // Fingerprints are a few per session, locale keys fewer.
+    let mut marks = TextMarks {
+        fingerprints: Vec::with_capacity(16),
+        locale_keys: Vec::with_capacity(4),
+    };
     let mut add = |pattern: usize, start: usize, end: usize| {
         if pattern < ERROR_FINGERPRINTS.len() {
             marks.fingerprints.push((start, end));
