@@ -56,7 +56,7 @@ impl TokenSets {
 
 /// One command found by segmentation (spec §2.7) with its output window
 /// facts (§2.8).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Command {
     /// `t` of the event holding the command's first buffered char.
     pub start_ts: f64,
@@ -150,6 +150,39 @@ pub struct SessionCtx<'a> {
     /// The CVs of the typing bursts (§4.4.3 step 2), computed on first use
     /// by the two motor primitives that read them.
     pub burst_cvs: OnceCell<Vec<f64>>,
+    /// The commands' first tokens numbered, on first use
+    /// ([`SessionCtx::token_ids`]).
+    pub token_ids: OnceCell<TokenIds>,
+}
+
+/// The commands' first tokens, numbered in order of first appearance: equal
+/// ids are equal first-token hashes, so the primitives that count or
+/// compare tools index by id instead of hashing 32 bytes each time.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TokenIds {
+    /// One id per command, in command order.
+    pub ids: Vec<u32>,
+    /// How many distinct first tokens there are (every id is below this).
+    pub distinct: usize,
+}
+
+impl TokenIds {
+    /// Number the first tokens of `commands`.
+    pub fn of(commands: &[Command]) -> Self {
+        let mut seen: rustc_hash::FxHashMap<&[u8; 32], u32> = rustc_hash::FxHashMap::default();
+        seen.reserve(commands.len());
+        let ids = commands
+            .iter()
+            .map(|c| {
+                let next = seen.len() as u32;
+                *seen.entry(&c.first_token_hash).or_insert(next)
+            })
+            .collect();
+        TokenIds {
+            ids,
+            distinct: seen.len(),
+        }
+    }
 }
 
 /// A list of `f64` series held end to end in one buffer: the typing bursts
@@ -315,6 +348,11 @@ impl OutputText {
 }
 
 impl SessionCtx<'_> {
+    /// The commands' first-token ids; numbered once, on first use.
+    pub fn token_ids(&self) -> &TokenIds {
+        self.token_ids.get_or_init(|| TokenIds::of(&self.commands))
+    }
+
     /// The output narrowed to bytes; built once, on first use.
     pub fn output_text(&self) -> &OutputText {
         self.output_text
@@ -1026,6 +1064,37 @@ mod tests {
                     assert_eq!(first_not_below(&times, from, bound), want);
                 }
             }
+        }
+    }
+
+    #[test]
+    fn token_ids_number_first_appearances() {
+        let mut next = crate::extract::xorshift(0x6A09_E667_F3BC_C908);
+        for _ in 0..500 {
+            let commands: Vec<Command> = (0..(next() % 30))
+                .map(|_| Command {
+                    first_token_hash: [(next() % 6) as u8; 32],
+                    ..Command::default()
+                })
+                .collect();
+            let t = TokenIds::of(&commands);
+            assert_eq!(t.ids.len(), commands.len());
+            for (i, a) in commands.iter().enumerate() {
+                // The id is the number of distinct tokens before the first
+                // command with this token.
+                let first = commands
+                    .iter()
+                    .position(|c| c.first_token_hash == a.first_token_hash)
+                    .expect("a itself");
+                let before: std::collections::HashSet<_> = commands[..first]
+                    .iter()
+                    .map(|c| c.first_token_hash)
+                    .collect();
+                assert_eq!(t.ids[i] as usize, before.len());
+            }
+            let all: std::collections::HashSet<_> =
+                commands.iter().map(|c| c.first_token_hash).collect();
+            assert_eq!(t.distinct, all.len());
         }
     }
 

@@ -8,9 +8,7 @@
 //! Confidence literals are the reference's, hard-coded in each feature (spec
 //! §2.12, bottom list).
 
-use rustc_hash::FxHashSet as HashSet;
-
-use crate::extract::behave::ctx::{Command, SessionCtx, TokenSets};
+use crate::extract::behave::ctx::{Command, SessionCtx, TokenIds, TokenSets};
 use crate::extract::behave::numeric::{
     correlation, fsum, median, median_mut, py_max, py_min, Spread,
 };
@@ -43,15 +41,6 @@ fn by_count(n: usize, low: f64, full: f64) -> f64 {
     } else {
         full
     }
-}
-
-/// The number of distinct first-token hashes.
-fn distinct_tokens(commands: &[Command]) -> usize {
-    commands
-        .iter()
-        .map(|c| &c.first_token_hash)
-        .collect::<HashSet<_>>()
-        .len()
 }
 
 /// spec §4.4.11: the median pause between commands, as a speed class.
@@ -96,7 +85,7 @@ pub fn command_branch_diversity(ctx: &SessionCtx<'_>) -> Option<Observation> {
             UNKNOWN_CONFIDENCE,
         ));
     }
-    let label = if ratio(distinct_tokens(&ctx.commands), k) >= BRANCH_DIVERSITY_LINEAR_MIN {
+    let label = if ratio(ctx.token_ids().distinct, k) >= BRANCH_DIVERSITY_LINEAR_MIN {
         "linear_playbook"
     } else {
         "adaptive_branching"
@@ -312,19 +301,20 @@ pub fn cognitive_load(ctx: &SessionCtx<'_>) -> Option<Observation> {
 }
 
 /// Backtracks of spec §4.4.16 step 2: returns to an earlier, different tool.
-fn backtracks(commands: &[Command]) -> usize {
-    let Some(first) = commands.first() else {
+fn backtracks(tokens: &TokenIds) -> usize {
+    let Some((&first, rest)) = tokens.ids.split_first() else {
         return 0;
     };
-    let mut seen: HashSet<&[u8; 32]> = HashSet::default();
-    seen.insert(&first.first_token_hash);
+    let mut seen = vec![false; tokens.distinct];
+    seen[first as usize] = true;
     let mut count = 0;
-    for w in commands.windows(2) {
-        let (prev, cur) = (&w[0].first_token_hash, &w[1].first_token_hash);
-        if cur != prev && seen.contains(cur) {
+    let mut prev = first;
+    for &cur in rest {
+        if cur != prev && seen[cur as usize] {
             count += 1;
         }
-        seen.insert(cur);
+        seen[cur as usize] = true;
+        prev = cur;
     }
     count
 }
@@ -335,11 +325,12 @@ pub fn exploration_style(ctx: &SessionCtx<'_>) -> Option<Observation> {
     if k == 0 {
         return None;
     }
-    let rep = 1.0 - ratio(distinct_tokens(&ctx.commands), k);
+    let tokens = ctx.token_ids();
+    let rep = 1.0 - ratio(tokens.distinct, k);
     let jump = if k == 1 {
         0.0
     } else {
-        ratio(backtracks(&ctx.commands), k - 1)
+        ratio(backtracks(tokens), k - 1)
     };
     let label = if jump >= EXPLORATION_CHAOTIC_BACKTRACK_MIN {
         "chaotic"
@@ -381,7 +372,7 @@ pub fn tool_vocabulary(ctx: &SessionCtx<'_>) -> Option<Observation> {
     if k == 0 {
         return None;
     }
-    let u = distinct_tokens(&ctx.commands);
+    let u = ctx.token_ids().distinct;
     let label = if u <= TOOL_VOCAB_NARROW_MAX {
         "narrow"
     } else if u >= TOOL_VOCAB_BROAD_MIN {
@@ -994,11 +985,11 @@ mod tests {
 
     #[test]
     fn backtrack_counting() {
-        assert_eq!(backtracks(&seq("")), 0);
-        assert_eq!(backtracks(&seq("aaab")), 0);
-        assert_eq!(backtracks(&seq("abab")), 2);
-        assert_eq!(backtracks(&seq("abba")), 1);
-        assert_eq!(backtracks(&seq("abcabc")), 3);
+        assert_eq!(backtracks(&TokenIds::of(&seq(""))), 0);
+        assert_eq!(backtracks(&TokenIds::of(&seq("aaab"))), 0);
+        assert_eq!(backtracks(&TokenIds::of(&seq("abab"))), 2);
+        assert_eq!(backtracks(&TokenIds::of(&seq("abba"))), 1);
+        assert_eq!(backtracks(&TokenIds::of(&seq("abcabc"))), 3);
     }
 
     #[test]
