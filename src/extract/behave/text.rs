@@ -907,40 +907,43 @@ fn locale_val_end<T: Unit>(text: &[T], j: usize) -> Option<usize> {
 
 /// §4.4.28 step 3 normalisation of one `val`, or `None` when rejected.
 fn normalise_locale<T: Unit>(val: &[T]) -> Option<String> {
-    // The pattern admits ASCII only, so `val` is ASCII in either view.
-    let val: Vec<Char> = val.iter().map(|c| c.code()).collect();
-    let val = &val[..];
-    let as_string = |cs: &[Char]| {
-        cs.iter()
-            .filter_map(|&c| char::from_u32(c))
-            .collect::<String>()
+    // The pattern admits ASCII only, so `val` is ASCII in either view, and
+    // ASCII case mapping is exact.
+    let is = |w: &str| {
+        val.len() == w.len()
+            && val
+                .iter()
+                .zip(w.bytes())
+                .all(|(c, b)| c.code() == Char::from(b))
     };
-    let whole = as_string(val);
-    if whole == "C" || whole == "POSIX" {
+    if is("C") || is("POSIX") {
         return Some("und".to_owned());
     }
-    let cut_at = |cs: &'_ [Char], stop: u8| -> usize {
+    let cut_at = |cs: &[T], stop: u8| {
         cs.iter()
-            .position(|&c| c == Char::from(stop))
+            .position(|c| c.code() == Char::from(stop))
             .unwrap_or(cs.len())
     };
     let base = &val[..cut_at(val, b'.')];
     let base = &base[..cut_at(base, b'@')];
-    let mut parts = base.split(|&c| c == Char::from(b'_'));
+    let mut parts = base.split(|c| c.code() == Char::from(b'_'));
     let lang = parts.next().unwrap_or(&[]);
     // Python `isalpha()` on a string is false when it is empty.
-    let alpha = |cs: &[Char]| !cs.is_empty() && cs.iter().all(|&c| is_py_alpha(c));
+    let alpha = |cs: &[T]| !cs.is_empty() && cs.iter().all(|c| is_py_alpha(c.code()));
     if !alpha(lang) || lang.len() < 2 {
         return None;
     }
-    // The regex admits ASCII letters only, so ASCII case mapping is exact.
-    let mut tag = as_string(lang).to_ascii_lowercase();
+    fn ascii<T: Unit>(cs: &[T]) -> impl Iterator<Item = char> + '_ {
+        cs.iter().filter_map(|c| char::from_u32(c.code()))
+    }
+    let mut tag = String::with_capacity(base.len());
+    tag.extend(ascii(lang).map(|c| c.to_ascii_lowercase()));
     if let Some(region) = parts.next() {
         if !alpha(region) {
             return None;
         }
         tag.push('-');
-        tag.push_str(&as_string(region).to_ascii_uppercase());
+        tag.extend(ascii(region).map(|c| c.to_ascii_uppercase()));
     }
     (tag.chars().count() >= LOCALE_MIN_VALUE_LENGTH).then_some(tag)
 }

@@ -426,8 +426,8 @@ pub fn frustration_typing(ctx: &SessionCtx<'_>) -> Option<Observation> {
     if ctx.commands.len() < 2 {
         return None;
     }
-    let mut post_err = Vec::new();
-    let mut post_ok = Vec::new();
+    let k = ctx.commands.len();
+    let (mut post_err, mut post_ok) = (Vec::with_capacity(k), Vec::with_capacity(k));
     for (i, iats) in ctx.intra_command_iats.iter().enumerate().skip(1) {
         let Some(prev) = ctx.commands.get(i - 1) else {
             break;

@@ -71,12 +71,14 @@ fn cv_pop(b: &[f64]) -> Result<Option<f64>, Raises> {
 /// Computed once per context: two primitives read them.
 fn burst_cvs<'c>(ctx: &'c SessionCtx<'_>) -> &'c [f64] {
     ctx.burst_cvs.get_or_init(|| {
-        ctx.typing_bursts
-            .iter()
-            .map(cv_pop)
-            .collect::<Result<Vec<_>, _>>()
-            .map(|v| v.into_iter().flatten().collect())
-            .unwrap_or_default()
+        let mut cvs = Vec::with_capacity(ctx.typing_bursts.len());
+        for b in &ctx.typing_bursts {
+            match cv_pop(b) {
+                Ok(cv) => cvs.extend(cv),
+                Err(Raises) => return Vec::new(),
+            }
+        }
+        cvs
     })
 }
 
