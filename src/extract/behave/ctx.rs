@@ -620,7 +620,46 @@ fn is_plain(c: Char) -> bool {
 
 /// The length of the run of [`is_plain`] chars that starts `s`.
 fn plain_run(s: &[Char]) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    if s.len() >= 32 && std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: AVX2 is present (checked just above).
+        return unsafe { plain_run_avx2(s) };
+    }
     position_by_lanes(s, |c| !is_plain(c)).unwrap_or(s.len())
+}
+
+/// [`plain_run`] with AVX2, 32 chars at a time (pastes run to thousands).
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn plain_run_avx2(s: &[Char]) -> usize {
+    use std::arch::x86_64::*;
+    let space = _mm256_set1_epi32(0x20);
+    let del = _mm256_set1_epi32(0x7F);
+    let bar = _mm256_set1_epi32(i32::from(b'|'));
+    let mut k = 0;
+    while k + 32 <= s.len() {
+        let mut stops = 0u32;
+        for j in 0..4 {
+            // SAFETY: k + 32 <= s.len(): the load reads chars
+            // k + 8j..k + 8j + 8 of `s`.
+            let v = unsafe { _mm256_loadu_si256(s.as_ptr().add(k + 8 * j).cast()) };
+            // Unsigned `c >= 0x20`: the max of the two is `c` itself.
+            let ge_space = _mm256_cmpeq_epi32(_mm256_max_epu32(v, space), v);
+            let stop = _mm256_or_si256(
+                _mm256_andnot_si256(ge_space, _mm256_set1_epi32(-1)),
+                _mm256_or_si256(_mm256_cmpeq_epi32(v, del), _mm256_cmpeq_epi32(v, bar)),
+            );
+            stops |= (_mm256_movemask_ps(_mm256_castsi256_ps(stop)) as u32) << (8 * j);
+        }
+        if stops != 0 {
+            return k + stops.trailing_zeros() as usize;
+        }
+        k += 32;
+    }
+    k + position_by_lanes(&s[k..], |c| !is_plain(c)).unwrap_or(s.len() - k)
 }
 
 /// The facts of a first token the primitives read: the SHA-256 of its
@@ -1103,11 +1142,21 @@ mod tests {
     #[test]
     fn plain_run_equals_the_scalar_scan() {
         // Runs ending at every offset of a 16-char block and in the tail,
-        // with each kind of stop char (control, DEL, `|`) and none.
-        for len in 0..70 {
+        // with each kind of stop char (control, DEL, `|`) and none, over
+        // ASCII filler and (for the unsigned compare) the largest chars.
+        for len in 0..100 {
             for stop_at in 0..=len {
-                for stop in [0x01, 0x1F, 0x7F, u32::from(b'|'), 0x20] {
-                    let mut s: Vec<Char> = (0..len).map(|i| 0x21 + (i as Char % 90)).collect();
+                for (stop, wide) in [0x01, 0x1F, 0x7F, u32::from(b'|'), 0x20]
+                    .into_iter()
+                    .flat_map(|stop| [(stop, false), (stop, true)])
+                {
+                    let mut s: Vec<Char> = (0..len)
+                        .map(|i| match (wide, i % 3) {
+                            (true, 0) => 0x10_FFFF,
+                            (true, 1) => u32::MAX,
+                            _ => 0x21 + (i as Char % 90),
+                        })
+                        .collect();
                     s.iter_mut().for_each(|c| {
                         if *c == u32::from(b'|') || *c == 0x7F {
                             *c = u32::from(b'a');
