@@ -692,8 +692,7 @@ fn spread_pass(xs: &[f64]) -> Option<(f64, Option<(U256, i32)>)> {
     }
     let (mut low, mut top) = (i32::MAX, i32::MIN);
     for &x in xs {
-        // NaN fails `<` too.
-        if !(x.abs() < HUGE) {
+        if x.is_nan() || x.abs() >= HUGE {
             return None;
         }
         let (m, e) = decompose(x);

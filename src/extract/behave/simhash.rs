@@ -98,7 +98,7 @@ fn digraph_slot(t: [Char; 4]) -> Option<usize> {
     let [a, b, colon, d] = t;
     let d = d.wrapping_sub(Char::from(b'0'));
     (a < 0x80 && b < 0x80 && colon == Char::from(b':') && d < 8)
-        .then(|| ((a as usize) << 10) | ((b as usize) << 3) | d as usize)
+        .then_some(((a as usize) << 10) | ((b as usize) << 3) | d as usize)
 }
 
 /// Slots of [`digraph_slot`]: 128 × 128 × 8.
