@@ -349,27 +349,53 @@ fn sqrt_frac(a: &BigUint, d: &BigUint, shift: i64) -> f64 {
     ldexp_rne(s | u64::from(!exact), q + shift)
 }
 
-/// The smallest `e` of the nonzero values' `m * 2^e` ([`decompose`]),
-/// `i32::MAX` when every value is zero, `None` when one is not finite.
-fn min_exponent(xs: &[f64]) -> Option<i32> {
-    let mut min_e = i32::MAX;
+/// `(low, top)` of the nonzero values' `m * 2^e` ([`decompose`]): the
+/// smallest `e`, and the largest `e + bits(m)` (each value is below
+/// `2^top`); `(i32::MAX, i32::MIN)` when every value is zero, `None` when
+/// one is not finite.
+fn exponent_span(xs: &[f64]) -> Option<(i32, i32)> {
+    let (mut low, mut top) = (i32::MAX, i32::MIN);
     for &x in xs {
         if !x.is_finite() {
             return None;
         }
         let (m, e) = decompose(x);
         if m != 0 {
-            min_e = min_e.min(e);
+            low = low.min(e);
+            top = top.max(e + (64 - m.unsigned_abs().leading_zeros()) as i32);
         }
     }
-    Some(min_e)
+    Some((low, top))
+}
+
+/// `(sum(N_i), sum(N_i^2))` where `x_i = N_i * 2^low`, for finite values
+/// whose every `|N_i|` is below 2^62 and fewer than 2^20 of them (the
+/// caller checks, with [`exponent_span`]): each square is below 2^124, so
+/// the squares' sum stays below 2^144 and the sum of the `N_i` below 2^82.
+fn scaled_sums(xs: &[f64], low: i32) -> (i128, U256) {
+    let mut s: i128 = 0;
+    // sum(N^2) as q_hi * 2^128 + q_lo.
+    let (mut q_lo, mut q_hi) = (0u128, 0u64);
+    for &x in xs {
+        let (m, e) = decompose(x);
+        if m == 0 {
+            continue;
+        }
+        let ni = m << (e - low);
+        s += i128::from(ni);
+        let mag = u128::from(ni.unsigned_abs());
+        let (sum, carry) = q_lo.overflowing_add(mag * mag);
+        q_lo = sum;
+        q_hi += u64::from(carry);
+    }
+    (s, U256([q_lo as u64, (q_lo >> 64) as u64, q_hi, 0]))
 }
 
 /// Exact `(n * sum(N^2) - sum(N)^2, E)` where `x_i = N_i * 2^E`: `n` times
 /// the exact sum of squared deviations, scaled by `2^-2E`. `None` for
 /// non-finite data.
 fn exact_ss_scaled(xs: &[f64]) -> Option<(BigUint, i64)> {
-    let min_e = min_exponent(xs)?;
+    let (min_e, _) = exponent_span(xs)?;
     if min_e == i32::MAX {
         return Some((BigUint::zero(), 0)); // all zeros
     }
@@ -553,37 +579,21 @@ fn exact_stdev_u256(xs: &[f64], sample: bool) -> Option<f64> {
     if n >= 1 << 20 {
         return None;
     }
-    let min_e = min_exponent(xs)?;
-    if min_e == i32::MAX {
+    let (low, top) = exponent_span(xs)?;
+    if low == i32::MAX {
         return Some(0.0); // all zeros
     }
-    let mut s: i128 = 0;
-    // sum(N^2) as q_hi * 2^128 + q_lo: each square is below 2^124 and there
-    // are fewer than 2^20 of them, so q_hi stays below 2^16.
-    let (mut q_lo, mut q_hi) = (0u128, 0u64);
-    for &x in xs {
-        let (m, e) = decompose(x);
-        if m == 0 {
-            continue;
-        }
-        let width = (64 - m.unsigned_abs().leading_zeros()) as i64 + i64::from(e - min_e);
-        if width > 62 {
-            return None;
-        }
-        let ni = m << (e - min_e);
-        s += i128::from(ni);
-        let mag = u128::from(ni.unsigned_abs());
-        let (sum, carry) = q_lo.overflowing_add(mag * mag);
-        q_lo = sum;
-        q_hi += u64::from(carry);
+    // The widest N_i has top - low bits.
+    if top - low > 62 {
+        return None;
     }
-    let q = U256([q_lo as u64, (q_lo >> 64) as u64, q_hi, 0]);
+    let (s, q) = scaled_sums(xs, low);
     // n * sum(N^2) - sum(N)^2, never negative (Cauchy-Schwarz).
     let a = q
         .checked_mul_u64(n)?
         .checked_sub(U256::square(s.unsigned_abs()))?;
     let d = n * if sample { n - 1 } else { n };
-    sqrt_frac_u256(a, d, i64::from(min_e))
+    sqrt_frac_u256(a, d, i64::from(low))
 }
 
 /// [`sqrt_frac`] for `a` in 256 bits and `d < 2^64`; `None` when an
@@ -685,48 +695,22 @@ impl<'a> Spread<'a> {
 /// `None` when a value is not finite or huge, there are 2^20 values or more,
 /// or the values' bits span more than 62 binary orders.
 fn spread_pass(xs: &[f64]) -> Option<(f64, Option<(U256, i32)>)> {
-    const HUGE: f64 = f64::from_bits((1000 + 1023) << 52); // 2^1000
     let n = xs.len() as u64;
     if n == 0 || n >= 1 << 20 {
         return None;
     }
-    let (mut low, mut top) = (i32::MAX, i32::MIN);
-    for &x in xs {
-        if x.is_nan() || x.abs() >= HUGE {
-            return None;
-        }
-        let (m, e) = decompose(x);
-        if m != 0 {
-            low = low.min(e);
-            top = top.max(e + (64 - m.unsigned_abs().leading_zeros()) as i32);
-        }
-    }
+    let (low, top) = exponent_span(xs)?;
     if low == i32::MAX {
         // Zeros only: fsum gives +0.0 and every deviation is 0.
         return Some((0.0 / n as f64, Some((U256::ZERO, 0))));
     }
-    if top - low > 62 {
+    // A value of 2^1000 or more (fsum's exact path stops there), or an
+    // N_i wider than 62 bits.
+    if top > 1000 || top - low > 62 {
         return None;
     }
-    // As in exact_stdev_u256: each |N_i| < 2^62, so each square is below
-    // 2^124 and fewer than 2^20 of them keep q_hi below 2^16; the sum of
-    // the N_i stays below 2^82.
-    let mut s: i128 = 0;
-    let (mut q_lo, mut q_hi) = (0u128, 0u64);
-    for &x in xs {
-        let (m, e) = decompose(x);
-        if m == 0 {
-            continue;
-        }
-        let ni = m << (e - low);
-        s += i128::from(ni);
-        let mag = u128::from(ni.unsigned_abs());
-        let (sum, carry) = q_lo.overflowing_add(mag * mag);
-        q_lo = sum;
-        q_hi += u64::from(carry);
-    }
+    let (s, q) = scaled_sums(xs, low);
     let mean = round_scaled(s, low) / n as f64;
-    let q = U256([q_lo as u64, (q_lo >> 64) as u64, q_hi, 0]);
     let ss = q
         .checked_mul_u64(n)
         .and_then(|qn| qn.checked_sub(U256::square(s.unsigned_abs())))
@@ -1033,6 +1017,42 @@ mod tests {
         }
     }
 
+    /// A series for the numeric tests: mostly values of one kind (`round`
+    /// modulo the first `kinds` kinds), one in `mix_every` of another.
+    /// Kinds: values like the engine's (gaps, char counts), odd ones (wide
+    /// exponent spreads, subnormals, exact ties), then the ones the fast
+    /// paths hand back (signed zeros, huge values, infinities and nan).
+    fn test_series(
+        next: &mut impl FnMut() -> u64,
+        round: u64,
+        len: usize,
+        kinds: u64,
+        mix_every: u64,
+    ) -> Vec<f64> {
+        (0..len)
+            .map(|_| {
+                let kind = if next().is_multiple_of(mix_every) {
+                    next()
+                } else {
+                    round
+                };
+                match kind % kinds {
+                    0 => (next() % 10_000) as f64 / 1000.0,
+                    1 => (next() % 50) as f64,
+                    2 => f64::from_bits(next() >> 12 | 0x3F00_0000_0000_0000) - 0.75,
+                    3 => ((next() % 2000) as f64 - 1000.0) * 2f64.powi((next() % 80) as i32 - 40),
+                    4 => f64::from_bits(next() % (1 << 52)),
+                    5 => 1.5,
+                    6 => [0.0, -0.0][(next() % 2) as usize],
+                    7 => 1.5e300 * ((next() % 7) as f64 - 3.0),
+                    8 => [f64::INFINITY, f64::NEG_INFINITY, f64::NAN][(next() % 3) as usize],
+                    9 => 2f64.powi(1000) * (1.0 + (next() % 4) as f64),
+                    _ => (next() % 1_000_000) as f64 * 1e-6 + 0.02,
+                }
+            })
+            .collect()
+    }
+
     #[test]
     fn stdev_fixed_width_path_equals_the_bigint_path() {
         // Series like the engine's (gaps, char counts) and odd ones: wide
@@ -1042,26 +1062,7 @@ mod tests {
         for round in 0..4000 {
             let len = (next() % 40) as usize + 2;
             let round = round as u64;
-            let xs: Vec<f64> = (0..len)
-                .map(|_| {
-                    // Mostly one kind per series, sometimes another.
-                    let kind = if next().is_multiple_of(8) {
-                        next()
-                    } else {
-                        round
-                    };
-                    match kind % 6 {
-                        0 => (next() % 10_000) as f64 / 1000.0,
-                        1 => (next() % 50) as f64,
-                        2 => f64::from_bits(next() >> 12 | 0x3F00_0000_0000_0000) - 0.75,
-                        3 => {
-                            ((next() % 2000) as f64 - 1000.0) * 2f64.powi((next() % 80) as i32 - 40)
-                        }
-                        4 => f64::from_bits(next() % (1 << 52)),
-                        _ => 1.5,
-                    }
-                })
-                .collect();
+            let xs = test_series(&mut next, round, len, 6, 8);
             for sample in [false, true] {
                 let want = stdev_big(&xs, sample);
                 let got = exact_stdev(&xs, sample);
@@ -1081,28 +1082,7 @@ mod tests {
         let mut fast = 0;
         for round in 0..6000u64 {
             let len = (next() % 30) as usize;
-            let xs: Vec<f64> = (0..len)
-                .map(|_| {
-                    let kind = if next().is_multiple_of(6) {
-                        next()
-                    } else {
-                        round
-                    };
-                    match kind % 9 {
-                        0 => (next() % 10_000) as f64 / 1000.0,
-                        1 => (next() % 50) as f64,
-                        2 => {
-                            ((next() % 2000) as f64 - 1000.0) * 2f64.powi((next() % 90) as i32 - 45)
-                        }
-                        3 => f64::from_bits(next() % (1 << 52)),
-                        4 => [0.0, -0.0][(next() % 2) as usize],
-                        5 => 1.5e300 * ((next() % 7) as f64 - 3.0),
-                        6 => [f64::INFINITY, f64::NEG_INFINITY, f64::NAN][(next() % 3) as usize],
-                        7 => 2f64.powi(1000) * (1.0 + (next() % 4) as f64),
-                        _ => (next() % 1_000_000) as f64 * 1e-6 + 0.02,
-                    }
-                })
-                .collect();
+            let xs = test_series(&mut next, round, len, 11, 6);
             let sp = Spread::of(&xs);
             fast += usize::from(sp.ss.is_some());
             assert_eq!(sp.mean.to_bits(), fmean(&xs).to_bits(), "fmean {xs:?}");
