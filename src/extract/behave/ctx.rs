@@ -478,7 +478,7 @@ pub fn build<'a>(events: &[Event<'a>]) -> Result<SessionCtx<'a>, super::ExtractE
     let mut sel = Vec::with_capacity(ctx.inputs.len());
     let mut intra = Series::default();
     intra.ends.reserve_exact(cmds.len());
-    // Commands do not overlap in time, so their IATs are fewer than the inputs.
+    // Usually no more IATs than inputs: commands rarely overlap in time.
     intra.values.reserve(ctx.inputs.len());
     for c in cmds {
         input_times.select_intra(c.start_ts, c.end_ts, &mut sel);

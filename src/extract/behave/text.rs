@@ -518,49 +518,67 @@ const LOCALE_KEY_PREFIXES: [&str; 2] = ["LANG=", "LC_"];
 /// fingerprint (a test checks), so one leftmost non-overlapping search for
 /// all eight still finds every occurrence of each.
 pub fn scan_marks(text: &[u8]) -> TextMarks {
+    use std::sync::LazyLock;
+    static TEDDY: LazyLock<Option<aho_corasick::packed::Searcher>> =
+        LazyLock::new(|| aho_corasick::packed::Searcher::new(MARK_PATTERNS));
+    let Some(teddy) = TEDDY.as_ref() else {
+        return scan_marks_by_memmem(text);
+    };
+    let mut marks = TextMarks::with_room();
+    for m in teddy.find_iter(text) {
+        marks.add(m.pattern().as_usize(), m.start(), m.end());
+    }
+    marks
+}
+
+/// The patterns of [`scan_marks`]: the fingerprints, then the locale keys.
+const MARK_PATTERNS: [&str; 8] = [
+    ERROR_FINGERPRINTS[0],
+    ERROR_FINGERPRINTS[1],
+    ERROR_FINGERPRINTS[2],
+    ERROR_FINGERPRINTS[3],
+    ERROR_FINGERPRINTS[4],
+    ERROR_FINGERPRINTS[5],
+    LOCALE_KEY_PREFIXES[0],
+    LOCALE_KEY_PREFIXES[1],
+];
+
+/// [`scan_marks`] without Teddy: one `memmem` pass per pattern.
+fn scan_marks_by_memmem(text: &[u8]) -> TextMarks {
     use memchr::memmem::Finder;
     use std::sync::LazyLock;
-    const PATTERNS: [&str; 8] = [
-        ERROR_FINGERPRINTS[0],
-        ERROR_FINGERPRINTS[1],
-        ERROR_FINGERPRINTS[2],
-        ERROR_FINGERPRINTS[3],
-        ERROR_FINGERPRINTS[4],
-        ERROR_FINGERPRINTS[5],
-        LOCALE_KEY_PREFIXES[0],
-        LOCALE_KEY_PREFIXES[1],
-    ];
-    static TEDDY: LazyLock<Option<aho_corasick::packed::Searcher>> =
-        LazyLock::new(|| aho_corasick::packed::Searcher::new(PATTERNS));
     static FINDERS: LazyLock<Vec<Finder<'static>>> =
-        LazyLock::new(|| PATTERNS.iter().map(Finder::new).collect());
-    // Fingerprints are a few per session, locale keys fewer.
-    let mut marks = TextMarks {
-        fingerprints: Vec::with_capacity(16),
-        locale_keys: Vec::with_capacity(4),
-    };
-    let mut add = |pattern: usize, start: usize, end: usize| {
-        if pattern < ERROR_FINGERPRINTS.len() {
-            marks.fingerprints.push((start, end));
-        } else {
-            marks.locale_keys.push(start);
-        }
-    };
-    if let Some(teddy) = TEDDY.as_ref() {
-        for m in teddy.find_iter(text) {
-            add(m.pattern().as_usize(), m.start(), m.end());
-        }
-        return marks;
-    }
+        LazyLock::new(|| MARK_PATTERNS.iter().map(Finder::new).collect());
+    let mut marks = TextMarks::with_room();
     for (k, f) in FINDERS.iter().enumerate() {
         let len = f.needle().len();
         for p in f.find_iter(text) {
-            add(k, p, p + len);
+            marks.add(k, p, p + len);
         }
     }
     marks.fingerprints.sort_unstable();
     marks.locale_keys.sort_unstable();
     marks
+}
+
+impl TextMarks {
+    /// Empty, with room for the usual session: a few fingerprints, fewer
+    /// locale keys.
+    fn with_room() -> Self {
+        TextMarks {
+            fingerprints: Vec::with_capacity(16),
+            locale_keys: Vec::with_capacity(4),
+        }
+    }
+
+    /// An occurrence of [`MARK_PATTERNS`]`[pattern]` at `start..end`.
+    fn add(&mut self, pattern: usize, start: usize, end: usize) {
+        if pattern < ERROR_FINGERPRINTS.len() {
+            self.fingerprints.push((start, end));
+        } else {
+            self.locale_keys.push(start);
+        }
+    }
 }
 
 /// True when one of `spans` (from [`error_fingerprint_spans`]) lies within
@@ -1098,6 +1116,8 @@ mod tests {
                 .flat_map(|_| PIECES[(next() % 12) as usize].bytes())
                 .collect();
             let marks = scan_marks(&text);
+            // The fallback without Teddy finds the same.
+            assert_eq!(scan_marks_by_memmem(&text), marks);
             assert_eq!(marks.fingerprints, error_fingerprint_spans(&text));
             let mut keys: Vec<usize> = LOCALE_KEY_PREFIXES
                 .iter()
