@@ -408,9 +408,7 @@ pub fn build<'a>(events: &[Event<'a>]) -> Result<SessionCtx<'a>, super::ExtractE
     ctx.typing_bursts = typing_bursts(&ctx.iats);
 
     // §2.3, §2.5, §2.7 and §2.10 in one walk over the input events.
-    let mut seg = Segmenter::default();
-    // First tokens are short: one allocation for all of them.
-    seg.token.reserve(64);
+    let mut seg = Segmenter::new();
     let mut typed = TypedText::default();
     let mut last_non_bs_t: Option<f64> = None;
     for e in &ctx.inputs {
@@ -544,6 +542,15 @@ enum TokenPhase {
 }
 
 impl Segmenter {
+    /// An empty buffer, with room for a first token: they are short, so one
+    /// allocation serves a whole session.
+    fn new() -> Self {
+        Segmenter {
+            token: Vec::with_capacity(64),
+            ..Segmenter::default()
+        }
+    }
+
     /// A char added to the buffer, as far as the first token goes.
     #[inline]
     fn add(&mut self, c: Char, t: f64) {
@@ -1531,9 +1538,7 @@ mod tests {
             let buf: Vec<Char> = (0..len)
                 .map(|_| ALPHABET[(next() % ALPHABET.len() as u64) as usize])
                 .collect();
-            let mut seg = Segmenter::default();
-            // First tokens are short: one allocation for all of them.
-            seg.token.reserve(64);
+            let mut seg = Segmenter::new();
             let mut i = 0;
             while i < len {
                 let t = i as f64;

@@ -175,24 +175,21 @@ fn round_scaled(sum: i128, low: i32) -> f64 {
 /// `None` when a value is non-finite or huge, there are too many, or their
 /// bits span too many orders.
 fn exact_sum_base(xs: &[f64]) -> Option<i32> {
-    const HUGE: f64 = f64::from_bits((1000 + 1023) << 52); // 2^1000
     if xs.len() > 1 << 20 {
         return None;
     }
-    let (mut low, mut top) = (i32::MAX, i32::MIN);
-    for &x in xs {
-        if x.is_nan() || x.abs() >= HUGE {
-            return None; // NaN, an infinity or a huge value
-        }
-        let (m, e) = decompose(x);
-        if m != 0 {
-            low = low.min(e);
-            top = top.max(e + (64 - m.unsigned_abs().leading_zeros()) as i32);
-        }
+    // None for NaN or an infinity.
+    let (low, top) = exponent_span(xs)?;
+    if top > EXACT_SUM_TOP_MAX {
+        return None;
     }
     // Each term is below 2^(top - low); 2^20 of them stay below 2^125.
     (low == i32::MAX || top - low <= 105).then_some(low)
 }
+
+/// The largest [`exponent_span`] `top` the exact sums take: every value
+/// below 2^1000 in magnitude, so no partial sum can overflow.
+const EXACT_SUM_TOP_MAX: i32 = 1000;
 
 /// True exactly where CPython's `math.fsum(xs)` raises: `ValueError` for
 /// `+inf` together with `-inf`, `OverflowError` when finite partial sums
@@ -366,6 +363,14 @@ fn exponent_span(xs: &[f64]) -> Option<(i32, i32)> {
         }
     }
     Some((low, top))
+}
+
+/// `n * sum(N^2) - sum(N)^2` from [`scaled_sums`]' `(sum(N), sum(N^2))`:
+/// `n` times the scaled sum of squared deviations, never negative
+/// (Cauchy-Schwarz); `None` when it does not fit 256 bits.
+fn deviation_ss(s: i128, q: U256, n: u64) -> Option<U256> {
+    q.checked_mul_u64(n)?
+        .checked_sub(U256::square(s.unsigned_abs()))
 }
 
 /// `(sum(N_i), sum(N_i^2))` where `x_i = N_i * 2^low`, for finite values
@@ -588,10 +593,7 @@ fn exact_stdev_u256(xs: &[f64], sample: bool) -> Option<f64> {
         return None;
     }
     let (s, q) = scaled_sums(xs, low);
-    // n * sum(N^2) - sum(N)^2, never negative (Cauchy-Schwarz).
-    let a = q
-        .checked_mul_u64(n)?
-        .checked_sub(U256::square(s.unsigned_abs()))?;
+    let a = deviation_ss(s, q, n)?;
     let d = n * if sample { n - 1 } else { n };
     sqrt_frac_u256(a, d, i64::from(low))
 }
@@ -706,15 +708,12 @@ fn spread_pass(xs: &[f64]) -> Option<(f64, Option<(U256, i32)>)> {
     }
     // A value of 2^1000 or more (fsum's exact path stops there), or an
     // N_i wider than 62 bits.
-    if top > 1000 || top - low > 62 {
+    if top > EXACT_SUM_TOP_MAX || top - low > 62 {
         return None;
     }
     let (s, q) = scaled_sums(xs, low);
     let mean = round_scaled(s, low) / n as f64;
-    let ss = q
-        .checked_mul_u64(n)
-        .and_then(|qn| qn.checked_sub(U256::square(s.unsigned_abs())))
-        .map(|a| (a, low));
+    let ss = deviation_ss(s, q, n).map(|a| (a, low));
     Some((mean, ss))
 }
 

@@ -475,34 +475,17 @@ pub fn has_error_fingerprint_bytes(text: &[u8]) -> bool {
 /// for all six finds every occurrence, and a slice of `text` holds a
 /// fingerprint iff it holds one of these spans ([`fingerprint_within`]).
 ///
-/// The search is one SIMD pass (Teddy) where the CPU has it, else one
-/// `memmem` pass per fingerprint.
+/// The search is [`scan_marks`]' (the locale keys it also finds are
+/// dropped).
 pub fn error_fingerprint_spans(text: &[u8]) -> Vec<(usize, usize)> {
-    use memchr::memmem::Finder;
-    use std::sync::LazyLock;
-    static TEDDY: LazyLock<Option<aho_corasick::packed::Searcher>> =
-        LazyLock::new(|| aho_corasick::packed::Searcher::new(ERROR_FINGERPRINTS));
-    static FINDERS: LazyLock<Vec<Finder<'static>>> =
-        LazyLock::new(|| ERROR_FINGERPRINTS.iter().map(Finder::new).collect());
-    if let Some(teddy) = TEDDY.as_ref() {
-        return teddy
-            .find_iter(text)
-            .map(|m| (m.start(), m.end()))
-            .collect();
-    }
-    let mut spans = Vec::new();
-    for f in FINDERS.iter() {
-        let len = f.needle().len();
-        spans.extend(f.find_iter(text).map(|p| (p, p + len)));
-    }
-    spans.sort_unstable();
-    spans
+    scan_marks(text).fingerprints
 }
 
 /// The marks [`scan_marks`] finds in a stripped output text.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TextMarks {
-    /// [`error_fingerprint_spans`] of the text.
+    /// Every occurrence of every error fingerprint, as `(start, end)`
+    /// sorted by start ([`error_fingerprint_spans`]).
     pub fingerprints: Vec<(usize, usize)>,
     /// Every occurrence of `LANG=` and of `LC_`, ascending: where a locale
     /// match can start ([`find_locale_tag_marked`]).
@@ -512,7 +495,7 @@ pub struct TextMarks {
 /// The locale key prefixes [`scan_marks`] looks for with the fingerprints.
 const LOCALE_KEY_PREFIXES: [&str; 2] = ["LANG=", "LC_"];
 
-/// [`error_fingerprint_spans`] and the locale candidates of a text in one
+/// The error fingerprints and the locale candidates of a text in one
 /// SIMD pass (Teddy) where the CPU has it, else one `memmem` pass per
 /// pattern. Neither locale prefix overlaps itself, the other or a
 /// fingerprint (a test checks), so one leftmost non-overlapping search for
@@ -1037,14 +1020,12 @@ mod tests {
         assert_eq!((got, starts), (vec![], vec![0]));
     }
 
-    #[test]
-    fn fingerprint_spans_answer_for_every_slice() {
-        // No fingerprint's end is another's (or its own) start, and none
-        // holds another, so occurrences never overlap.
-        for a in ERROR_FINGERPRINTS.map(str::as_bytes) {
-            for b in ERROR_FINGERPRINTS.map(str::as_bytes) {
-                let k_max = a.len().min(b.len());
-                let k_max = if a == b { k_max - 1 } else { k_max };
+    /// No pattern's end is another's (or its own) start, and none holds
+    /// another: a leftmost non-overlapping search finds every occurrence.
+    fn assert_never_overlap(patterns: &[&str]) {
+        for a in patterns.iter().map(|p| p.as_bytes()) {
+            for b in patterns.iter().map(|p| p.as_bytes()) {
+                let k_max = a.len().min(b.len()) - usize::from(a == b);
                 assert!(
                     (1..=k_max).all(|k| a[a.len() - k..] != b[..k]),
                     "{a:?} {b:?}"
@@ -1052,6 +1033,13 @@ mod tests {
                 assert!(a == b || !a.windows(b.len()).any(|w| w == b));
             }
         }
+    }
+
+    #[test]
+    fn fingerprint_spans_answer_for_every_slice() {
+        // No fingerprint's end is another's (or its own) start, and none
+        // holds another, so occurrences never overlap.
+        assert_never_overlap(&ERROR_FINGERPRINTS);
         let text = b"x: cannot y command not found\nPermission denied: cannot zNo such file or directory: cannot ";
         let spans = error_fingerprint_spans(text);
         assert_eq!(spans.len(), 6);
@@ -1080,21 +1068,7 @@ mod tests {
     fn scan_marks_finds_what_the_separate_searches_find() {
         // No two of the eight patterns overlap (an end of one is never a
         // start of one) and none holds another.
-        let all: Vec<&[u8]> = ERROR_FINGERPRINTS
-            .iter()
-            .chain(&LOCALE_KEY_PREFIXES)
-            .map(|p| p.as_bytes())
-            .collect();
-        for &a in &all {
-            for &b in &all {
-                let k_max = a.len().min(b.len()) - usize::from(a == b);
-                assert!(
-                    (1..=k_max).all(|k| a[a.len() - k..] != b[..k]),
-                    "{a:?} {b:?}"
-                );
-                assert!(a == b || !a.windows(b.len()).any(|w| w == b));
-            }
-        }
+        assert_never_overlap(&MARK_PATTERNS);
         // Random texts of patterns, their pieces and filler.
         const PIECES: [&str; 12] = [
             "LANG=",
@@ -1118,7 +1092,15 @@ mod tests {
             let marks = scan_marks(&text);
             // The fallback without Teddy finds the same.
             assert_eq!(scan_marks_by_memmem(&text), marks);
-            assert_eq!(marks.fingerprints, error_fingerprint_spans(&text));
+            // One search per fingerprint finds the same spans.
+            let mut each: Vec<(usize, usize)> = ERROR_FINGERPRINTS
+                .iter()
+                .flat_map(|f| {
+                    memchr::memmem::find_iter(&text, f.as_bytes()).map(|p| (p, p + f.len()))
+                })
+                .collect();
+            each.sort_unstable();
+            assert_eq!(marks.fingerprints, each);
             let mut keys: Vec<usize> = LOCALE_KEY_PREFIXES
                 .iter()
                 .flat_map(|k| memchr::memmem::find_iter(&text, k.as_bytes()))
