@@ -196,27 +196,26 @@ fn digraph_confidence(k: usize) -> f64 {
 /// spec §4.4.4: a 64-bit SimHash of per-digraph flight-time buckets, a
 /// typist fingerprint.
 pub fn digraph_simhash(ctx: &SessionCtx<'_>) -> Option<Observation> {
-    // Group the pairs by digraph with one sort (a median does not depend on
-    // the order of its samples, and the SimHash not on the token order).
-    let mut pairs = digraph_pairs(ctx);
-    // One u64 compare per step (the same order as comparing the arrays).
-    pairs.sort_unstable_by_key(|a| (u64::from(a.0[0]) << 32) | u64::from(a.0[1]));
-    let groups = || pairs.chunk_by(|a, b| a.0 == b.0);
-    let k = groups().count();
+    let pairs = digraph_pairs(ctx);
     let n = pairs.len();
-    if k < MIN_DIGRAPHS_FOR_SIMHASH || n < MIN_DIGRAPH_SAMPLES {
+    if n < MIN_DIGRAPH_SAMPLES {
         return None;
     }
-    let mut samples: Vec<f64> = Vec::with_capacity(n);
-    let tokens = groups().map(|group| {
-        samples.clear();
-        samples.extend(group.iter().map(|&(_, dt)| dt));
-        let bucket = flight_bucket(median_mut(&mut samples));
-        let g = group[0].0;
+    let mut flights = FlightGroups::of(&pairs);
+    let k = flights.digraphs.len();
+    if k < MIN_DIGRAPHS_FOR_SIMHASH {
+        return None;
+    }
+    // Groups in first-seen order: a median does not depend on the order of
+    // its samples, and the SimHash not on the token order (step 7).
+    let tokens = (0..k).map(|g| {
+        let (digraph, samples) = flights.group_mut(g);
+        let w = samples.len();
+        let bucket = flight_bucket(median_mut(samples));
         // "<g>:<bucket>"; the bucket is 0..=6, one decimal digit.
         let digit = Char::from(b'0') + bucket as Char;
-        let token = [g[0], g[1], Char::from(b':'), digit];
-        (token, i64::try_from(group.len()).unwrap_or(i64::MAX))
+        let token = [digraph[0], digraph[1], Char::from(b':'), digit];
+        (token, i64::try_from(w).unwrap_or(i64::MAX))
     });
     let h = simhash64(tokens);
     Some(Observation::text(
@@ -224,6 +223,106 @@ pub fn digraph_simhash(ctx: &SessionCtx<'_>) -> Option<Observation> {
         hex16(h),
         digraph_confidence(k),
     ))
+}
+
+/// Flight times grouped by digraph (§4.4.4 step 2), in linear time:
+/// group `g` is `digraphs[g]` with the samples
+/// `samples[starts[g]..starts[g + 1]]`, groups in first-seen order.
+#[derive(Debug)]
+struct FlightGroups {
+    digraphs: Vec<[Char; 2]>,
+    starts: Vec<usize>,
+    samples: Vec<f64>,
+}
+
+thread_local! {
+    /// Group number + 1 of each ASCII digraph in the pairs being grouped,
+    /// 0 elsewhere: entries set by [`FlightGroups::of`] are reset before it
+    /// returns, so each call starts from an all-zero table.
+    static ASCII_DIGRAPH_GROUP: std::cell::RefCell<Vec<u32>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The [`ASCII_DIGRAPH_GROUP`] entry of a digraph of two ASCII chars.
+#[inline]
+fn ascii_digraph_slot([a, b]: [Char; 2]) -> Option<usize> {
+    (a < 0x80 && b < 0x80).then_some(((a as usize) << 7) | b as usize)
+}
+
+impl FlightGroups {
+    /// Number the digraphs as they first appear (a table lookup for ASCII
+    /// ones, a map for the rest), count each group, then place every
+    /// sample in its group's range: a counting sort instead of a sort of
+    /// the pairs.
+    fn of(pairs: &[([Char; 2], f64)]) -> Self {
+        let mut digraphs: Vec<[Char; 2]> = Vec::new();
+        let mut counts: Vec<usize> = Vec::new();
+        let mut ids: Vec<usize> = Vec::with_capacity(pairs.len());
+        let mut other: rustc_hash::FxHashMap<[Char; 2], usize> = Default::default();
+        ASCII_DIGRAPH_GROUP.with_borrow_mut(|table| {
+            if table.is_empty() {
+                *table = vec![0; 1 << 14];
+            }
+            for &(g, _) in pairs {
+                let mut new_group = || {
+                    digraphs.push(g);
+                    counts.push(0);
+                    digraphs.len() - 1
+                };
+                let id = match ascii_digraph_slot(g) {
+                    Some(slot) => match table[slot] {
+                        0 => {
+                            let id = new_group();
+                            // Group numbers past u32 (never, in practice)
+                            // are looked up in the map instead.
+                            match u32::try_from(id + 1) {
+                                Ok(entry) => table[slot] = entry,
+                                Err(_) => {
+                                    other.insert(g, id);
+                                }
+                            }
+                            id
+                        }
+                        entry => entry as usize - 1,
+                    },
+                    None => *other.entry(g).or_insert_with(new_group),
+                };
+                counts[id] += 1;
+                ids.push(id);
+            }
+            for &g in &digraphs {
+                if let Some(slot) = ascii_digraph_slot(g) {
+                    table[slot] = 0;
+                }
+            }
+        });
+        let mut starts = Vec::with_capacity(counts.len() + 1);
+        let mut end = 0;
+        for c in &mut counts {
+            starts.push(end);
+            end += *c;
+            // From here on, where the group's next sample goes.
+            *c = end - *c;
+        }
+        starts.push(end);
+        let mut samples = vec![0.0; pairs.len()];
+        for (&id, &(_, dt)) in ids.iter().zip(pairs) {
+            samples[counts[id]] = dt;
+            counts[id] += 1;
+        }
+        FlightGroups {
+            digraphs,
+            starts,
+            samples,
+        }
+    }
+
+    /// Group `g`: its digraph and its samples.
+    fn group_mut(&mut self, g: usize) -> ([Char; 2], &mut [f64]) {
+        (
+            self.digraphs[g],
+            &mut self.samples[self.starts[g]..self.starts[g + 1]],
+        )
+    }
 }
 
 /// spec §4.4.5: tremor (many very fast keystrokes), steady or variable.
@@ -781,6 +880,41 @@ mod tests {
         assert_eq!(o.primitive, Primitive::DigraphSimhash);
         assert_eq!(o.value.as_str(), hex16(simhash64(want)));
         assert_eq!(o.value.as_str().len(), 16);
+    }
+
+    #[test]
+    fn flight_groups_hold_each_digraphs_samples() {
+        // Random pairs over ASCII and non-ASCII chars (the map path), two
+        // calls in a row: the second must not see the first's table entries.
+        let alphabet: [Char; 6] = ['a' as Char, 'b' as Char, 0x7F, 0x80, 0xDC80, 0x1F600];
+        let mut next = crate::extract::xorshift(0x0DD1_5EA5_E5CA_FE01);
+        for round in 0..300 {
+            let n = (next() % 60) as usize;
+            let pairs: Vec<([Char; 2], f64)> = (0..n)
+                .map(|_| {
+                    let g = [
+                        alphabet[(next() % 6) as usize],
+                        alphabet[(next() % 6) as usize],
+                    ];
+                    (g, (next() % 1000) as f64 / 1000.0)
+                })
+                .collect();
+            let mut want: std::collections::BTreeMap<[Char; 2], Vec<u64>> = Default::default();
+            for &(g, dt) in &pairs {
+                want.entry(g).or_default().push(dt.to_bits());
+            }
+            let mut flights = FlightGroups::of(&pairs);
+            let mut got: std::collections::BTreeMap<[Char; 2], Vec<u64>> = Default::default();
+            for g in 0..flights.digraphs.len() {
+                let (digraph, samples) = flights.group_mut(g);
+                let prior = got.insert(digraph, samples.iter().map(|x| x.to_bits()).collect());
+                assert!(prior.is_none(), "round {round}: {digraph:?} is one group");
+            }
+            for v in want.values_mut().chain(got.values_mut()) {
+                v.sort_unstable();
+            }
+            assert_eq!(got, want, "round {round}");
+        }
     }
 
     #[test]
