@@ -845,17 +845,16 @@ impl TypedText {
     /// positive, negative at each length. Clears the buffer.
     fn flush(&mut self) {
         let word = &self.word[..self.word_len];
-        'len: for n in (1..=word.len()).rev() {
-            let suffix = &word[word.len() - n..];
-            for (set, counter) in [
-                (OBSCENITY, &mut self.obscenity),
-                (POSITIVE, &mut self.positive),
-                (NEGATIVE, &mut self.negative),
-            ] {
-                if set.iter().any(|w| w.as_bytes() == suffix) {
-                    *counter += 1;
-                    break 'len;
-                }
+        let lexemes = &*LEXEMES;
+        for n in (1..=word.len()).rev() {
+            let key = lexeme_key(&word[word.len() - n..]);
+            if let Ok(i) = lexemes.binary_search_by_key(&key, |&(k, _)| k) {
+                *match lexemes[i].1 {
+                    Lexicon::Obscenity => &mut self.obscenity,
+                    Lexicon::Positive => &mut self.positive,
+                    Lexicon::Negative => &mut self.negative,
+                } += 1;
+                break;
             }
         }
         self.word_len = 0;
@@ -884,6 +883,46 @@ impl TypedText {
         ctx.caps_run_max = self.caps_max;
         ctx.bang_run_max = self.bang_max;
     }
+}
+
+/// Which lexicon of spec §2.10 a lexeme is in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Lexicon {
+    Obscenity,
+    Positive,
+    Negative,
+}
+
+/// Every lexeme of the three lexicons by [`lexeme_key`], sorted, with the
+/// first lexicon that holds it (obscenity, positive, negative: the order
+/// [`TypedText::flush`] tries them in at each length).
+static LEXEMES: std::sync::LazyLock<Vec<(u64, Lexicon)>> = std::sync::LazyLock::new(|| {
+    let mut all: Vec<(u64, Lexicon)> = Vec::new();
+    for (set, lexicon) in [
+        (OBSCENITY, Lexicon::Obscenity),
+        (POSITIVE, Lexicon::Positive),
+        (NEGATIVE, Lexicon::Negative),
+    ] {
+        for w in set {
+            let key = lexeme_key(w.as_bytes());
+            if all.iter().all(|&(k, _)| k != key) {
+                all.push((key, lexicon));
+            }
+        }
+    }
+    all.sort_unstable_by_key(|&(k, _)| k);
+    all
+});
+
+/// Up to [`LEXEME_MAX_LEN`] (< 8) bytes as one integer: the bytes
+/// little-endian, the length in the top byte, so that equal keys are
+/// equal byte strings.
+fn lexeme_key(w: &[u8]) -> u64 {
+    w.iter()
+        .enumerate()
+        .fold((w.len() as u64) << 56, |k, (i, &b)| {
+            k | u64::from(b) << (8 * i)
+        })
 }
 
 /// Finds the events whose `t` lies in a half-open time window, in list order.
@@ -1071,6 +1110,58 @@ mod tests {
     use super::*;
     use crate::model::event::chars_of;
     use Channel::{Input as I, Output as O};
+
+    #[test]
+    fn lexeme_lookup_equals_the_lexicon_scan() {
+        // The definition: longest suffix first, then obscenity, positive,
+        // negative at each length.
+        let naive = |word: &[u8]| {
+            for n in (1..=word.len()).rev() {
+                let suffix = &word[word.len() - n..];
+                for (set, lexicon) in [
+                    (OBSCENITY, Lexicon::Obscenity),
+                    (POSITIVE, Lexicon::Positive),
+                    (NEGATIVE, Lexicon::Negative),
+                ] {
+                    if set.iter().any(|w| w.as_bytes() == suffix) {
+                        return Some(lexicon);
+                    }
+                }
+            }
+            None
+        };
+        let counts = |t: &TypedText| (t.obscenity, t.positive, t.negative);
+        let mut words: Vec<Vec<u8>> = OBSCENITY
+            .iter()
+            .chain(POSITIVE)
+            .chain(NEGATIVE)
+            .map(|w| w.as_bytes().to_vec())
+            .collect();
+        let mut next = crate::extract::xorshift(0x1E8E_3E5E_ED00_0001);
+        for _ in 0..20_000 {
+            // Letters of the lexemes, so suffixes often match.
+            let len = 1 + (next() % LEXEME_MAX_LEN as u64) as usize;
+            words.push(
+                (0..len)
+                    .map(|_| b"fuckingshtassolewrdbyp"[(next() % 22) as usize])
+                    .collect(),
+            );
+        }
+        for w in &words {
+            let mut t = TypedText::default();
+            t.word[..w.len()].copy_from_slice(w);
+            t.word_len = w.len();
+            t.flush();
+            let want = match naive(w) {
+                None => (0, 0, 0),
+                Some(Lexicon::Obscenity) => (1, 0, 0),
+                Some(Lexicon::Positive) => (0, 1, 0),
+                Some(Lexicon::Negative) => (0, 0, 1),
+            };
+            assert_eq!(counts(&t), want, "{}", String::from_utf8_lossy(w));
+            assert_eq!(t.word_len, 0);
+        }
+    }
 
     /// Owns the char buffers so tests can build `Event`s from `&str`.
     fn owned(evs: &[(f64, Channel, &str)]) -> Vec<(f64, Channel, Vec<Char>)> {

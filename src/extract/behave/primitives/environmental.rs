@@ -73,6 +73,13 @@ const TMUX_TITLE: &[u8] = b"\x1b]2;tmux";
 const SCREEN_DCS: &[u8] = b"\x1bP=";
 const SCREEN_OSC: &[u8] = b"\x1b]83;";
 
+/// False when `at` (from an ESC) cannot start a multiplexer marker. Most
+/// ESCs start colour or mode sequences (`ESC [` then a digit): the two
+/// bytes after the ESC rule them out before any marker is compared.
+fn may_start_marker(at: &[u8]) -> bool {
+    matches!(at.get(1..3), Some([b'P' | b']', _] | [b'[', b'?']))
+}
+
 /// spec §4.4.27: tmux or screen control sequences in the raw output.
 ///
 /// Each output event is searched on its own, before ANSI stripping (which
@@ -94,6 +101,9 @@ pub fn terminal_multiplexer(ctx: &SessionCtx<'_>) -> Option<Observation> {
             end = *event_end.next().expect("every ESC lies inside an event");
         }
         let at = &ot.bytes[p..end];
+        if !may_start_marker(at) {
+            continue;
+        }
         if [TMUX_DCS, TMUX_FOCUS, TMUX_TITLE]
             .iter()
             .any(|m| at.starts_with(m))
@@ -208,6 +218,15 @@ mod tests {
     use super::*;
     use crate::extract::behave::ctx::{Command, PromptLine, TokenSets};
     use crate::model::event::{chars_of, Channel, Event};
+
+    #[test]
+    fn every_marker_passes_the_prefilter() {
+        for m in [TMUX_DCS, TMUX_FOCUS, TMUX_TITLE, SCREEN_DCS, SCREEN_OSC] {
+            assert!(may_start_marker(m), "{m:?}");
+        }
+        assert!(!may_start_marker(b"\x1b[0m"));
+        assert!(!may_start_marker(b"\x1bP"));
+    }
 
     fn cmd() -> Command {
         Command {
