@@ -8,7 +8,7 @@ use super::numeric::py_max;
 use super::pychar::is_py_space;
 use super::text::{
     find_prompt_lines_bytes, fingerprint_within, has_error_fingerprint_bytes, narrow_ascii_pieces,
-    position_by_lanes, scan_marks, strip_ansi_mapped, stripped, StrippedText, TextMarks,
+    position_by_lanes, scan_marks, strip_ansi_mapped_at, stripped, StrippedText, TextMarks,
 };
 use super::thresholds::{
     CLEANUP, DESTRUCTIVE, EXFIL, GRACEFUL_EXIT, HELP_FAMILY, IKI_THINK_MAX_S, LANDING_RITUAL,
@@ -301,7 +301,7 @@ impl<V: AsRef<[f64]>> FromIterator<V> for Series {
     }
 }
 
-/// All output events end to end, narrowed to bytes by [`narrow_ascii`],
+/// All output events end to end, narrowed to bytes by [`narrow_ascii`](super::text::narrow_ascii),
 /// with each event's offset, and the whole of it ANSI-stripped once.
 /// The ASCII-only scans (ANSI, error fingerprints, prompt lines,
 /// multiplexer markers, locale) run here with SIMD byte search instead of
@@ -325,13 +325,16 @@ impl OutputText {
         let total = outputs.iter().map(|e| e.data.len()).sum();
         let mut bytes = Vec::new();
         let mut starts = Vec::with_capacity(outputs.len() + 1);
+        // An escape every hundred bytes or so is usual; fewer reallocations.
+        let mut escapes = Vec::with_capacity(total / 64);
         narrow_ascii_pieces(
             outputs.iter().map(|e| e.data),
             total,
             &mut bytes,
             &mut starts,
+            &mut escapes,
         );
-        let stripped = strip_ansi_mapped(&bytes, &starts);
+        let stripped = strip_ansi_mapped_at(&bytes, &starts, &escapes);
         let marks = scan_marks(&stripped.text);
         OutputText {
             bytes,

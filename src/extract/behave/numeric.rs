@@ -643,7 +643,7 @@ fn exact_stdev(xs: &[f64], sample: bool) -> f64 {
 /// The mean and the spread of one series: `fmean`, `pstdev` and `stdev` of
 /// it, bit for bit, from one exact pass in the usual case.
 ///
-/// Where [`exact_stdev_u256`] applies, each value is `N_i * 2^E` with `N_i`
+/// Where `exact_stdev_u256` applies, each value is `N_i * 2^E` with `N_i`
 /// below 2^62, and the one pass that sums `N_i` and `N_i^2` gives both the
 /// exact sum (which rounded once is `fsum`) and the exact sum of squared
 /// deviations; a series past that takes [`fmean`], [`pstdev`] and [`stdev`].

@@ -67,36 +67,41 @@ pub fn narrow_ascii(s: &[Char], out: &mut Vec<u8>) {
 }
 
 /// [`narrow_ascii`] of each piece in turn, end to end in `out`; pushes
-/// the offset in `out` where each piece starts, then the end. `total` is the
-/// pieces' summed length. One call for all the output events of a session,
-/// so the CPU check and the call happen once, not per event.
+/// the offset in `out` where each piece starts, then the end, and the
+/// offset of every ESC byte written, in order (what the ANSI strip jumps
+/// between). `total` is the pieces' summed length. One call for all the
+/// output events of a session, so the CPU check and the call happen once,
+/// not per event.
 pub fn narrow_ascii_pieces<'s>(
     pieces: impl Iterator<Item = &'s [Char]>,
     total: usize,
     out: &mut Vec<u8>,
     starts: &mut Vec<usize>,
+    escapes: &mut Vec<usize>,
 ) {
     out.reserve(total);
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: AVX2 is present (checked just above).
-        unsafe { narrow_pieces_avx2(pieces, out, starts) };
+        unsafe { narrow_pieces_avx2(pieces, out, starts, escapes) };
         starts.push(out.len());
         return;
     }
     for piece in pieces {
-        starts.push(out.len());
+        let at = out.len();
+        starts.push(at);
         narrow_ascii(piece, out);
+        escapes.extend(memchr::memchr_iter(ESC as u8, &out[at..]).map(|k| at + k));
     }
     starts.push(out.len());
 }
 
 /// [`narrow_ascii_pieces`] with AVX2. A piece of 32 chars or more is
 /// narrowed 32 at a time, its last block overlapping the one before (the
-/// overlap is written twice, with the same bytes); a shorter one (typed
-/// echo, mostly) one char at a time. Writes into `out`'s spare capacity and
-/// extends its length over each piece once written, so nothing is zeroed
-/// first.
+/// overlap is written twice, with the same bytes, and its ESCs pushed
+/// once); a shorter one (typed echo, mostly) one char at a time. Writes
+/// into `out`'s spare capacity and extends its length over each piece once
+/// written, so nothing is zeroed first.
 ///
 /// # Safety
 /// The CPU must support AVX2.
@@ -106,27 +111,35 @@ unsafe fn narrow_pieces_avx2<'s>(
     pieces: impl Iterator<Item = &'s [Char]>,
     out: &mut Vec<u8>,
     starts: &mut Vec<usize>,
+    escapes: &mut Vec<usize>,
 ) {
     use std::arch::x86_64::*;
     let cap = _mm256_set1_epi32(0xFF);
     let zero = _mm256_setzero_si256();
+    let esc = _mm256_set1_epi8(ESC as i8);
     let order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
     for s in pieces {
-        starts.push(out.len());
+        let at = out.len();
+        starts.push(at);
         out.reserve(s.len());
         let dst = out.spare_capacity_mut().as_mut_ptr().cast::<u8>();
         if s.len() < 32 {
             for (k, &c) in s.iter().enumerate() {
+                if c == ESC {
+                    escapes.push(at + k);
+                }
                 // SAFETY: k < s.len(), within the spare capacity reserved.
                 unsafe { dst.add(k).write(if c < 0x80 { c as u8 } else { 0xFF }) };
             }
         } else {
             let mut k = 0;
+            // Chars before this are narrowed and their ESCs pushed.
+            let mut done = 0;
             loop {
                 // SAFETY: k + 32 <= s.len(): the four loads read chars
                 // k..k + 32 of `s`; the store writes the same 32 bytes of
                 // the spare capacity reserved for `s`.
-                unsafe {
+                let escs = unsafe {
                     let src = s.as_ptr().add(k).cast::<__m256i>();
                     let a = _mm256_min_epu32(_mm256_loadu_si256(src), cap);
                     let b = _mm256_min_epu32(_mm256_loadu_si256(src.add(1)), cap);
@@ -137,12 +150,20 @@ unsafe fn narrow_pieces_avx2<'s>(
                     let bytes = _mm256_permutevar8x32_epi32(bytes, order);
                     let high = _mm256_cmpgt_epi8(zero, bytes);
                     _mm256_storeu_si256(dst.add(k).cast(), _mm256_or_si256(bytes, high));
+                    _mm256_movemask_epi8(_mm256_cmpeq_epi8(bytes, esc)) as u32
+                };
+                // Lanes below `done` were pushed with the block before.
+                let mut escs = escs & (u32::MAX << (done - k));
+                while escs != 0 {
+                    escapes.push(at + k + escs.trailing_zeros() as usize);
+                    escs &= escs - 1;
                 }
-                if k + 32 == s.len() {
+                done = k + 32;
+                if done == s.len() {
                     break;
                 }
                 // The next block, or the last 32 chars when fewer are left.
-                k = (k + 32).min(s.len() - 32);
+                k = done.min(s.len() - 32);
             }
         }
         // SAFETY: the s.len() bytes past the old length were written above.
@@ -232,7 +253,7 @@ pub fn stripped<'a, T: Unit>(s: &'a [T], buf: &'a mut Vec<T>) -> &'a [T] {
 }
 
 /// The ANSI-stripped text of a whole output (§2.8.1), with where each piece
-/// boundary of it lands; see [`strip_ansi_mapped`].
+/// boundary of it lands; see [`strip_ansi_mapped_at`].
 #[derive(Clone, Debug, Default)]
 pub struct StrippedText {
     /// The text with every escape removed, as [`strip_ansi`] gives it.
@@ -259,25 +280,42 @@ impl StrippedText {
     }
 }
 
-/// [`strip_ansi`] of `s`, with the landing offset of each of `bounds`
-/// (ascending offsets into `s`) and the ESC positions tried.
+/// [`strip_ansi_mapped_at`], finding the ESCs itself (the tests' form).
+#[cfg(test)]
 pub fn strip_ansi_mapped(s: &[u8], bounds: &[usize]) -> StrippedText {
+    let escapes: Vec<usize> = memchr::memchr_iter(ESC as u8, s).collect();
+    strip_ansi_mapped_at(s, bounds, &escapes)
+}
+
+/// [`strip_ansi`] of `s`, with the landing offset of each of `bounds`
+/// (ascending offsets into `s`) and the ESC positions tried. `escapes` is
+/// the offset of every ESC in `s`, ascending (as [`narrow_ascii_pieces`]
+/// finds them): the scan jumps from one to the next instead of searching
+/// the text for them.
+pub fn strip_ansi_mapped_at(s: &[u8], bounds: &[usize], escapes: &[usize]) -> StrippedText {
     // Room for append_run's whole-chunk writes past the text's end.
     let mut text = Vec::with_capacity(s.len() + RUN_CHUNK);
     let mut at = Vec::with_capacity(bounds.len());
-    // An escape every hundred bytes or so is usual; fewer reallocations.
-    let mut escs = Vec::with_capacity(s.len() / 64);
+    let mut escs = Vec::with_capacity(escapes.len());
     let mut deleted = 0;
     let mut b = 0;
     let mut i = 0;
-    let mut escapes = ByteFinder::new(s, ESC as u8);
+    let mut next_esc = escapes.iter().copied().peekable();
     while i < s.len() {
-        let run_end = escapes.next_from(i).unwrap_or(s.len());
+        // ESCs inside the last match (an OSC's `ESC \\`) are passed over.
+        let run_end = loop {
+            match next_esc.next() {
+                Some(e) if e < i => continue,
+                Some(e) => break e,
+                None => break s.len(),
+            }
+        };
         append_run(&mut text, s, i, run_end);
         i = run_end;
         if i == s.len() {
             break;
         }
+        debug_assert_eq!(s[i], ESC as u8);
         escs.push(i);
         match ansi_match_end(s, i) {
             Some(end) => {
@@ -336,70 +374,6 @@ fn append_run(text: &mut Vec<u8>, s: &[u8], from: usize, to: usize) {
     }
     // SAFETY: text[at..at + len] was written above.
     unsafe { text.set_len(at + len) };
-}
-
-/// Finds a byte again and again in one text, keeping the match mask of
-/// the 64-byte block it last looked at: escapes come every hundred bytes or
-/// so, so most searches end in the block the previous one loaded.
-struct ByteFinder<'a> {
-    hay: &'a [u8],
-    needle: u8,
-    /// Start of the block `mask` describes.
-    block: usize,
-    /// Bit `k`: `hay[block + k] == needle`.
-    mask: u64,
-}
-
-impl<'a> ByteFinder<'a> {
-    fn new(hay: &'a [u8], needle: u8) -> Self {
-        ByteFinder {
-            hay,
-            needle,
-            block: usize::MAX,
-            mask: 0,
-        }
-    }
-
-    /// The first `needle` at or after `from`.
-    fn next_from(&mut self, mut from: usize) -> Option<usize> {
-        loop {
-            if let Some(k) = from.checked_sub(self.block).filter(|&k| k < 64) {
-                let m = self.mask & (u64::MAX << k);
-                if m != 0 {
-                    return Some(self.block + m.trailing_zeros() as usize);
-                }
-                from = self.block + 64;
-            }
-            if from >= self.hay.len() {
-                return None;
-            }
-            self.block = from;
-            self.mask = byte_mask(&self.hay[from..], self.needle);
-        }
-    }
-}
-
-/// Bit `k` set when `hay[k] == needle`, for the first 64 bytes of `hay`.
-fn byte_mask(hay: &[u8], needle: u8) -> u64 {
-    #[cfg(target_arch = "x86_64")]
-    if let Some(block) = hay.get(..64) {
-        use std::arch::x86_64::*;
-        // SAFETY: SSE2 is part of the x86_64 baseline; the four loads read
-        // the 64 bytes of `block`.
-        return unsafe {
-            let n = _mm_set1_epi8(needle as i8);
-            let part = |k: usize| {
-                let v = _mm_loadu_si128(block.as_ptr().add(16 * k).cast());
-                u64::from(_mm_movemask_epi8(_mm_cmpeq_epi8(v, n)) as u16) << (16 * k)
-            };
-            part(0) | part(1) | part(2) | part(3)
-        };
-    }
-    hay.iter()
-        .take(64)
-        .enumerate()
-        .filter(|&(_, &b)| b == needle)
-        .fold(0, |m, (k, _)| m | 1 << k)
 }
 
 /// The end of the ANSI escape starting at `s[i] == ESC`, or `None` when no
@@ -999,12 +973,13 @@ mod tests {
             })
             .collect();
         let total = pieces.iter().map(Vec::len).sum();
-        let (mut got, mut starts) = (vec![9u8], Vec::new());
+        let (mut got, mut starts, mut escapes) = (vec![9u8], Vec::new(), Vec::new());
         narrow_ascii_pieces(
             pieces.iter().map(Vec::as_slice),
             total,
             &mut got,
             &mut starts,
+            &mut escapes,
         );
         let (mut want, mut want_starts) = (vec![9u8], Vec::new());
         for p in &pieces {
@@ -1014,10 +989,14 @@ mod tests {
         want_starts.push(want.len());
         assert_eq!(got, want);
         assert_eq!(starts, want_starts);
+        // Every ESC once, in order (the blocks that overlap included).
+        let want_escapes: Vec<usize> = (1..want.len()).filter(|&k| want[k] == 0x1B).collect();
+        assert!(want_escapes.len() > 500, "{} ESCs", want_escapes.len());
+        assert_eq!(escapes, want_escapes);
         // No pieces at all.
-        let (mut got, mut starts) = (Vec::new(), Vec::new());
-        narrow_ascii_pieces(std::iter::empty(), 0, &mut got, &mut starts);
-        assert_eq!((got, starts), (vec![], vec![0]));
+        let (mut got, mut starts, mut escapes) = (Vec::new(), Vec::new(), Vec::new());
+        narrow_ascii_pieces(std::iter::empty(), 0, &mut got, &mut starts, &mut escapes);
+        assert_eq!((got, starts, escapes), (vec![], vec![0], vec![]));
     }
 
     /// No pattern's end is another's (or its own) start, and none holds
@@ -1181,38 +1160,6 @@ mod tests {
             found += want.len();
         }
         assert!(found > 5000, "{found} prompt lines");
-    }
-
-    #[test]
-    fn byte_finder_finds_every_occurrence_in_order() {
-        let mut next = crate::extract::xorshift(0x9B05_688C_2B3E_6C1F);
-        for _ in 0..2000 {
-            let len = (next() % 300) as usize;
-            let density = next() % 40 + 1;
-            let hay: Vec<u8> = (0..len)
-                .map(|_| {
-                    if next().is_multiple_of(density) {
-                        0x1B
-                    } else {
-                        b'a'
-                    }
-                })
-                .collect();
-            let want: Vec<usize> = (0..len).filter(|&k| hay[k] == 0x1B).collect();
-            // Searching on from each hit, and from arbitrary points.
-            let mut f = ByteFinder::new(&hay, 0x1B);
-            let mut got = Vec::new();
-            let mut from = 0;
-            while let Some(p) = f.next_from(from) {
-                got.push(p);
-                from = p + 1 + (next() % 2) as usize;
-            }
-            assert!(got.iter().all(|p| want.contains(p)));
-            let from = (next() % (len as u64 + 1)) as usize;
-            let first = ByteFinder::new(&hay, 0x1B).next_from(from);
-            assert_eq!(first, want.iter().copied().find(|&p| p >= from));
-            assert_eq!(f.next_from(from), first);
-        }
     }
 
     #[test]
