@@ -312,9 +312,11 @@ pub struct OutputText {
     pub bytes: Vec<u8>,
     /// `starts[i]..starts[i + 1]` is output event `i`; one more than events.
     pub starts: Vec<usize>,
+    /// The offset in `bytes` of every ESC, ascending (what the strip jumps
+    /// between and the multiplexer scan visits).
+    pub escapes: Vec<usize>,
     /// `bytes` with every ANSI escape removed (what the locale scan reads),
-    /// with where each event boundary lands in it and the ESCs the strip
-    /// tried (what the multiplexer scan reads).
+    /// with where each event boundary lands in it.
     pub stripped: StrippedText,
     /// The error fingerprints and locale keys in `stripped.text`.
     pub marks: TextMarks,
@@ -339,6 +341,7 @@ impl OutputText {
         OutputText {
             bytes,
             starts,
+            escapes,
             stripped,
             marks,
         }

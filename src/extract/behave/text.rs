@@ -262,10 +262,6 @@ pub struct StrippedText {
     /// or `None` when an escape match runs across it (starts before it and
     /// ends after it).
     pub at: Vec<Option<usize>>,
-    /// The input offset of every ESC at which the scan tried a match, in
-    /// order. The only ESC it never tries at is the `ESC \` that ends an OSC
-    /// inside that OSC's match.
-    pub escs: Vec<usize>,
 }
 
 impl StrippedText {
@@ -288,7 +284,7 @@ pub fn strip_ansi_mapped(s: &[u8], bounds: &[usize]) -> StrippedText {
 }
 
 /// [`strip_ansi`] of `s`, with the landing offset of each of `bounds`
-/// (ascending offsets into `s`) and the ESC positions tried. `escapes` is
+/// (ascending offsets into `s`). `escapes` is
 /// the offset of every ESC in `s`, ascending (as [`narrow_ascii_pieces`]
 /// finds them): the scan jumps from one to the next instead of searching
 /// the text for them.
@@ -296,27 +292,19 @@ pub fn strip_ansi_mapped_at(s: &[u8], bounds: &[usize], escapes: &[usize]) -> St
     // Room for append_run's whole-chunk writes past the text's end.
     let mut text = Vec::with_capacity(s.len() + RUN_CHUNK);
     let mut at = Vec::with_capacity(bounds.len());
-    let mut escs = Vec::with_capacity(escapes.len());
     let mut deleted = 0;
     let mut b = 0;
     let mut i = 0;
-    let mut next_esc = escapes.iter().copied().peekable();
+    let mut next_esc = escapes.iter().copied();
     while i < s.len() {
         // ESCs inside the last match (an OSC's `ESC \\`) are passed over.
-        let run_end = loop {
-            match next_esc.next() {
-                Some(e) if e < i => continue,
-                Some(e) => break e,
-                None => break s.len(),
-            }
-        };
+        let run_end = next_esc.find(|&e| e >= i).unwrap_or(s.len());
         append_run(&mut text, s, i, run_end);
         i = run_end;
         if i == s.len() {
             break;
         }
         debug_assert_eq!(s[i], ESC as u8);
-        escs.push(i);
         match ansi_match_end(s, i) {
             Some(end) => {
                 while b < bounds.len() && bounds[b] <= i {
@@ -337,7 +325,7 @@ pub fn strip_ansi_mapped_at(s: &[u8], bounds: &[usize], escapes: &[usize]) -> St
         }
     }
     at.extend(bounds[b..].iter().map(|&x| Some(x - deleted)));
-    StrippedText { text, at, escs }
+    StrippedText { text, at }
 }
 
 /// The chunk [`append_run`] copies at a time.
@@ -1185,8 +1173,6 @@ mod tests {
             strip_ansi(&s, &mut whole);
             assert_eq!(m.text, whole, "{s:?}");
             assert_eq!(m.at.len(), bounds.len());
-            let tried: Vec<usize> = (0..len).filter(|&p| s[p] == 0x1B).collect();
-            assert!(m.escs.iter().all(|p| tried.contains(p)), "{s:?}");
             for a in 0..bounds.len() {
                 for b in a..bounds.len() {
                     let mut alone = Vec::new();

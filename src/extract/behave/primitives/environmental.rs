@@ -89,14 +89,13 @@ pub fn terminal_multiplexer(ctx: &SessionCtx<'_>) -> Option<Observation> {
     if ctx.commands.is_empty() {
         return None;
     }
-    // Every marker starts with ESC and is ASCII: visit each ESC the output's
-    // ANSI strip tried once (the one it skips ends an OSC, `ESC \\`, which no
-    // marker starts with), matching within its own event (parity A20).
+    // Every marker starts with ESC and is ASCII: visit each ESC of the
+    // narrowed output once, matching within its own event (parity A20).
     let ot = ctx.output_text();
     let (mut tmux, mut screen) = (false, false);
     let mut event_end = ot.starts.iter().skip(1);
     let mut end = 0;
-    for &p in &ot.stripped.escs {
+    for &p in &ot.escapes {
         while end <= p {
             end = *event_end.next().expect("every ESC lies inside an event");
         }
