@@ -92,17 +92,29 @@ struct TokenHashes {
     other: rustc_hash::FxHashMap<[Char; 4], u64>,
 }
 
-/// The slot of a digraph token in [`TokenHashes::digraphs`], if it has one.
+/// The index of a digraph of two ASCII chars among the [`ASCII_DIGRAPHS`],
+/// if it is one: what per-digraph tables are indexed by.
+#[inline]
+pub fn ascii_digraph_index([a, b]: [Char; 2]) -> Option<usize> {
+    (a < 0x80 && b < 0x80).then_some(((a as usize) << 7) | b as usize)
+}
+
+/// How many digraphs of two ASCII chars there are: 128 × 128.
+pub const ASCII_DIGRAPHS: usize = 1 << 14;
+
+/// The slot of a digraph token in [`TokenHashes::digraphs`], if it has one:
+/// its digraph's index, then the bucket digit.
 #[inline]
 fn digraph_slot(t: [Char; 4]) -> Option<usize> {
     let [a, b, colon, d] = t;
     let d = d.wrapping_sub(Char::from(b'0'));
-    (a < 0x80 && b < 0x80 && colon == Char::from(b':') && d < 8)
-        .then_some(((a as usize) << 10) | ((b as usize) << 3) | d as usize)
+    ascii_digraph_index([a, b])
+        .filter(|_| colon == Char::from(b':') && d < 8)
+        .map(|g| (g << 3) | d as usize)
 }
 
-/// Slots of [`digraph_slot`]: 128 × 128 × 8.
-const DIGRAPH_SLOTS: usize = 1 << 17;
+/// Slots of [`digraph_slot`]: eight bucket digits per ASCII digraph.
+const DIGRAPH_SLOTS: usize = ASCII_DIGRAPHS << 3;
 
 /// [`token_hash`] of a token's encoding. Digraph tokens (`"ab:3"`: four
 /// chars) repeat across the sessions a thread extracts, so each thread keeps

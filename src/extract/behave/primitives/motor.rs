@@ -8,7 +8,7 @@
 
 use crate::extract::behave::ctx::SessionCtx;
 use crate::extract::behave::numeric::{fmean, median, median_mut, near, py_min, Spread};
-use crate::extract::behave::simhash::{hex16, simhash64};
+use crate::extract::behave::simhash::{ascii_digraph_index, hex16, simhash64, ASCII_DIGRAPHS};
 use crate::extract::behave::thresholds::{
     BACKSPACE_IMMEDIATE_MAX_S, CMD_CHUNKING_FLUENT_CV_MAX, CV_BURSTY_MAX, CV_MACHINE_MAX,
     CV_STEADY_MAX, DIGRAPH_FLIGHT_BUCKETS_S, IKI_MACHINE_MAX_S, IKI_THINK_MAX_S,
@@ -236,16 +236,11 @@ struct FlightGroups {
 }
 
 thread_local! {
-    /// Group number + 1 of each ASCII digraph in the pairs being grouped,
+    /// Group number + 1 of each ASCII digraph ([`ascii_digraph_index`]) in
+    /// the pairs being grouped,
     /// 0 elsewhere: entries set by [`FlightGroups::of`] are reset before it
     /// returns, so each call starts from an all-zero table.
     static ASCII_DIGRAPH_GROUP: std::cell::RefCell<Vec<u32>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-/// The [`ASCII_DIGRAPH_GROUP`] entry of a digraph of two ASCII chars.
-#[inline]
-fn ascii_digraph_slot([a, b]: [Char; 2]) -> Option<usize> {
-    (a < 0x80 && b < 0x80).then_some(((a as usize) << 7) | b as usize)
 }
 
 impl FlightGroups {
@@ -258,9 +253,13 @@ impl FlightGroups {
         let mut counts: Vec<usize> = Vec::new();
         let mut ids: Vec<usize> = Vec::with_capacity(pairs.len());
         let mut other: rustc_hash::FxHashMap<[Char; 2], usize> = Default::default();
+        // Group numbers are below `pairs.len()`, and the table holds them
+        // + 1 as u32: with 2^32 - 1 pairs or more (never, in practice) every
+        // digraph is numbered in the map.
+        let table_fits = u32::try_from(pairs.len()).is_ok_and(|n| n < u32::MAX);
         ASCII_DIGRAPH_GROUP.with_borrow_mut(|table| {
             if table.is_empty() {
-                *table = vec![0; 1 << 14];
+                *table = vec![0; ASCII_DIGRAPHS];
             }
             for &(g, _) in pairs {
                 let mut new_group = || {
@@ -268,18 +267,12 @@ impl FlightGroups {
                     counts.push(0);
                     digraphs.len() - 1
                 };
-                let id = match ascii_digraph_slot(g) {
+                let id = match ascii_digraph_index(g).filter(|_| table_fits) {
                     Some(slot) => match table[slot] {
                         0 => {
                             let id = new_group();
-                            // Group numbers past u32 (never, in practice)
-                            // are looked up in the map instead.
-                            match u32::try_from(id + 1) {
-                                Ok(entry) => table[slot] = entry,
-                                Err(_) => {
-                                    other.insert(g, id);
-                                }
-                            }
+                            // Lossless: id + 1 <= pairs.len() < u32::MAX.
+                            table[slot] = (id + 1) as u32;
                             id
                         }
                         entry => entry as usize - 1,
@@ -290,7 +283,7 @@ impl FlightGroups {
                 ids.push(id);
             }
             for &g in &digraphs {
-                if let Some(slot) = ascii_digraph_slot(g) {
+                if let Some(slot) = ascii_digraph_index(g) {
                     table[slot] = 0;
                 }
             }
