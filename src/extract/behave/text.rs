@@ -123,12 +123,58 @@ unsafe fn narrow_pieces_avx2<'s>(
     let zero = _mm256_setzero_si256();
     let esc = _mm256_set1_epi8(ESC as i8);
     let order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    // Dwords 0 and 4 (the packed bytes of each 128-bit lane) to the bottom.
+    let order8 = _mm256_setr_epi32(0, 4, 0, 4, 0, 4, 0, 4);
     for s in pieces {
         let at = out.len();
         starts.push(at);
         out.reserve(s.len());
         let dst = out.spare_capacity_mut().as_mut_ptr().cast::<u8>();
-        if s.len() < 32 {
+        let src = s.as_ptr();
+        if s.len() >= 32 {
+            narrow_blocks::<32>(s.len(), at, escapes, |k| {
+                // SAFETY: k + 32 <= s.len(): the four loads read chars
+                // k..k + 32 of `s`; the store writes the same 32 bytes of
+                // the spare capacity reserved for `s`.
+                unsafe {
+                    let from = src.add(k).cast::<__m256i>();
+                    // The block PREFETCH_CHARS ahead (two cache lines): the
+                    // chars were written by the decoder a whole shard ago,
+                    // so they come from the outer caches, and the hardware
+                    // prefetcher does not run ahead across pages. A
+                    // prefetch past the piece's end is harmless.
+                    let ahead = src.wrapping_add(k + PREFETCH_CHARS);
+                    _mm_prefetch::<_MM_HINT_T0>(ahead.cast());
+                    _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(16).cast());
+                    let a = _mm256_min_epu32(_mm256_loadu_si256(from), cap);
+                    let b = _mm256_min_epu32(_mm256_loadu_si256(from.add(1)), cap);
+                    let c = _mm256_min_epu32(_mm256_loadu_si256(from.add(2)), cap);
+                    let d = _mm256_min_epu32(_mm256_loadu_si256(from.add(3)), cap);
+                    let bytes =
+                        _mm256_packus_epi16(_mm256_packus_epi32(a, b), _mm256_packus_epi32(c, d));
+                    let bytes = _mm256_permutevar8x32_epi32(bytes, order);
+                    let high = _mm256_cmpgt_epi8(zero, bytes);
+                    _mm256_storeu_si256(dst.add(k).cast(), _mm256_or_si256(bytes, high));
+                    _mm256_movemask_epi8(_mm256_cmpeq_epi8(bytes, esc)) as u32
+                }
+            });
+        } else if s.len() >= 8 {
+            // Shorter output (a prompt, an echoed line) 8 chars a block.
+            narrow_blocks::<8>(s.len(), at, escapes, |k| {
+                // SAFETY: k + 8 <= s.len(): the load reads chars k..k + 8 of
+                // `s`; the store writes the same 8 bytes of the spare
+                // capacity reserved for `s`.
+                unsafe {
+                    let v = _mm256_min_epu32(_mm256_loadu_si256(src.add(k).cast()), cap);
+                    let v = _mm256_packus_epi16(_mm256_packus_epi32(v, v), zero);
+                    let bytes = _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(v, order8));
+                    let high = _mm_cmpgt_epi8(_mm256_castsi256_si128(zero), bytes);
+                    _mm_storel_epi64(dst.add(k).cast(), _mm_or_si128(bytes, high));
+                    let escs = _mm_cmpeq_epi8(bytes, _mm256_castsi256_si128(esc));
+                    (_mm_movemask_epi8(escs) & 0xFF) as u32
+                }
+            });
+        } else {
             for (k, &c) in s.iter().enumerate() {
                 if c == ESC {
                     escapes.push(at + k);
@@ -136,51 +182,41 @@ unsafe fn narrow_pieces_avx2<'s>(
                 // SAFETY: k < s.len(), within the spare capacity reserved.
                 unsafe { dst.add(k).write(if c < 0x80 { c as u8 } else { 0xFF }) };
             }
-        } else {
-            let mut k = 0;
-            // Chars before this are narrowed and their ESCs pushed.
-            let mut done = 0;
-            loop {
-                // SAFETY: k + 32 <= s.len(): the four loads read chars
-                // k..k + 32 of `s`; the store writes the same 32 bytes of
-                // the spare capacity reserved for `s`.
-                let escs = unsafe {
-                    let src = s.as_ptr().add(k).cast::<__m256i>();
-                    // The block PREFETCH_CHARS ahead (two cache lines): the
-                    // chars were written by the decoder a whole shard ago,
-                    // so they come from the outer caches, and the hardware
-                    // prefetcher does not run ahead across pages. A
-                    // prefetch past the piece's end is harmless.
-                    let ahead = s.as_ptr().wrapping_add(k + PREFETCH_CHARS);
-                    _mm_prefetch::<_MM_HINT_T0>(ahead.cast());
-                    _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(16).cast());
-                    let a = _mm256_min_epu32(_mm256_loadu_si256(src), cap);
-                    let b = _mm256_min_epu32(_mm256_loadu_si256(src.add(1)), cap);
-                    let c = _mm256_min_epu32(_mm256_loadu_si256(src.add(2)), cap);
-                    let d = _mm256_min_epu32(_mm256_loadu_si256(src.add(3)), cap);
-                    let bytes =
-                        _mm256_packus_epi16(_mm256_packus_epi32(a, b), _mm256_packus_epi32(c, d));
-                    let bytes = _mm256_permutevar8x32_epi32(bytes, order);
-                    let high = _mm256_cmpgt_epi8(zero, bytes);
-                    _mm256_storeu_si256(dst.add(k).cast(), _mm256_or_si256(bytes, high));
-                    _mm256_movemask_epi8(_mm256_cmpeq_epi8(bytes, esc)) as u32
-                };
-                // Lanes below `done` were pushed with the block before.
-                let mut escs = escs & (u32::MAX << (done - k));
-                while escs != 0 {
-                    escapes.push(at + k + escs.trailing_zeros() as usize);
-                    escs &= escs - 1;
-                }
-                done = k + 32;
-                if done == s.len() {
-                    break;
-                }
-                // The next block, or the last 32 chars when fewer are left.
-                k = done.min(s.len() - 32);
-            }
         }
         // SAFETY: the s.len() bytes past the old length were written above.
         unsafe { out.set_len(out.len() + s.len()) };
+    }
+}
+
+/// Runs `block(k)` over a piece of `len >= N` chars in blocks of `N`
+/// (`k` = 0, N, 2N, …), the last block overlapping the one before when `N`
+/// does not divide `len`; `block(k)` narrows chars `k..k + N` and returns
+/// a mask of the ESCs among them (bit `i` for char `k + i`). Pushes each
+/// ESC's offset (`at` + its index) once: lanes of the last block that the
+/// block before covered are masked off.
+#[inline(always)]
+fn narrow_blocks<const N: usize>(
+    len: usize,
+    at: usize,
+    escapes: &mut Vec<usize>,
+    mut block: impl FnMut(usize) -> u32,
+) {
+    let mut k = 0;
+    // Chars before this are narrowed and their ESCs pushed.
+    let mut done = 0;
+    loop {
+        // Lanes below `done` were pushed with the block before.
+        let mut escs = block(k) & (u32::MAX << (done - k));
+        while escs != 0 {
+            escapes.push(at + k + escs.trailing_zeros() as usize);
+            escs &= escs - 1;
+        }
+        done = k + N;
+        if done == len {
+            break;
+        }
+        // The next block, or the last N chars when fewer are left.
+        k = done.min(len - N);
     }
 }
 
@@ -644,8 +680,55 @@ pub fn find_prompt_lines_bytes(
 }
 
 /// Index of the first byte that can end a prompt line: `$ # % >`, or a
-/// non-ASCII char (`0xFF` in the narrowed view). 16 bytes at a time.
+/// non-ASCII char (`0xFF` in the narrowed view). Such bytes are rare in
+/// terminal output (about one in 400), so this scan visits nearly every
+/// output byte: 32 at a time with AVX2 where the CPU has it, else 16.
 fn find_suffix_byte(hay: &[u8]) -> Option<usize> {
+    #[cfg(target_arch = "x86_64")]
+    if hay.len() >= 32 && std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: AVX2 is present (checked just above); hay has 32 bytes.
+        return unsafe { find_suffix_byte_avx2(hay) };
+    }
+    find_suffix_byte_sse2(hay)
+}
+
+/// [`find_suffix_byte`] with AVX2, for `hay` of 32 bytes or more: 32
+/// bytes a block, the last block overlapping the one before (whose bytes
+/// held no suffix, so a hit in the overlap cannot come first).
+///
+/// # Safety
+/// The CPU must support AVX2, and `hay.len() >= 32`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn find_suffix_byte_avx2(hay: &[u8]) -> Option<usize> {
+    use std::arch::x86_64::*;
+    let [dollar, hash, percent, gt] = [b'$', b'#', b'%', b'>'].map(|c| _mm256_set1_epi8(c as i8));
+    let last = hay.len() - 32;
+    let mut i = 0;
+    loop {
+        let at = i.min(last);
+        // SAFETY: at + 32 <= hay.len(): the load reads 32 bytes of `hay`.
+        let mask = unsafe {
+            let v = _mm256_loadu_si256(hay.as_ptr().add(at).cast());
+            let hit = _mm256_or_si256(
+                _mm256_or_si256(_mm256_cmpeq_epi8(v, dollar), _mm256_cmpeq_epi8(v, hash)),
+                _mm256_or_si256(_mm256_cmpeq_epi8(v, percent), _mm256_cmpeq_epi8(v, gt)),
+            );
+            // The top bit of a byte is its "non-ASCII" flag.
+            _mm256_movemask_epi8(_mm256_or_si256(hit, v)) as u32
+        };
+        if mask != 0 {
+            return Some(at + mask.trailing_zeros() as usize);
+        }
+        if at == last {
+            return None;
+        }
+        i = at + 32;
+    }
+}
+
+/// [`find_suffix_byte`] 16 bytes at a time (SSE2, the x86_64 baseline).
+fn find_suffix_byte_sse2(hay: &[u8]) -> Option<usize> {
     let is_suffix = |b: u8| matches!(b, b'$' | b'#' | b'%' | b'>') || b >= 0x80;
     let mut i = 0;
     #[cfg(target_arch = "x86_64")]
@@ -998,6 +1081,33 @@ mod tests {
         let (mut got, mut starts, mut escapes) = (Vec::new(), Vec::new(), Vec::new());
         narrow_ascii_pieces(std::iter::empty(), 0, &mut got, &mut starts, &mut escapes);
         assert_eq!((got, starts, escapes), (vec![], vec![0], vec![]));
+    }
+
+    #[test]
+    fn suffix_byte_search_equals_the_scalar_rule() {
+        // Every length around the 16- and 32-byte blocks, hits anywhere
+        // (none, one, several: the first one counts), each suffix byte and
+        // non-ASCII bytes.
+        let is_suffix = |b: u8| matches!(b, b'$' | b'#' | b'%' | b'>') || b >= 0x80;
+        const FILL: &[u8] = b"ab c/-\n=:[";
+        const HITS: [u8; 6] = [b'$', b'#', b'%', b'>', 0x80, 0xFF];
+        let mut next = crate::extract::xorshift(0x5EED_5AFF_1C5E);
+        let mut found = 0;
+        for len in 0..100 {
+            for round in 0..30 {
+                let hay: Vec<u8> = (0..len)
+                    .map(|_| match next() % (8 * (round % 4 + 1)) {
+                        0 => HITS[(next() % 6) as usize],
+                        r => FILL[r as usize % FILL.len()],
+                    })
+                    .collect();
+                let want = hay.iter().position(|&b| is_suffix(b));
+                found += usize::from(want.is_some());
+                assert_eq!(find_suffix_byte(&hay), want, "{hay:?}");
+                assert_eq!(find_suffix_byte_sse2(&hay), want, "{hay:?}");
+            }
+        }
+        assert!(found > 1000 && found < 2900, "{found} of 3000 with a hit");
     }
 
     /// No pattern's end is another's (or its own) start, and none holds
