@@ -354,7 +354,7 @@ pub fn strip_ansi_mapped_at(s: &[u8], bounds: &[usize], escapes: &[usize]) -> St
             break;
         }
         debug_assert_eq!(s[i], ESC as u8);
-        match ansi_match_end(s, i) {
+        match csi_end_bytes(s, i).unwrap_or_else(|| ansi_match_end(s, i)) {
             Some(end) => {
                 while b < bounds.len() && bounds[b] <= i {
                     at.push(Some(bounds[b] - deleted));
@@ -375,6 +375,49 @@ pub fn strip_ansi_mapped_at(s: &[u8], bounds: &[usize], escapes: &[usize]) -> St
     }
     at.extend(bounds[b..].iter().map(|&x| Some(x - deleted)));
     StrippedText { text, at }
+}
+
+/// [`ansi_match_end`] of a CSI escape (`ESC [`, parameter bytes
+/// 0x30–0x3F, intermediate bytes 0x20–0x2F, a final byte 0x40–0x7E) at
+/// `s[i] == ESC`, decided from the 16 bytes after the `[`: both classes
+/// are a high nibble (3 and 2), so two compares and the trailing ones of
+/// their masks find where each run ends, instead of a loop whose exit the
+/// CPU mispredicts. Most escapes in terminal output are short CSIs
+/// (colours, modes). `None` when this cannot decide: not a CSI, fewer
+/// than 16 bytes left, or no room for the final byte in the block.
+#[inline]
+fn csi_end_bytes(s: &[u8], i: usize) -> Option<Option<usize>> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::*;
+        let k0 = i + 2;
+        if s.get(i + 1) != Some(&b'[') || k0 + 16 > s.len() {
+            return None;
+        }
+        // SAFETY: k0 + 16 <= s.len(): the load reads 16 bytes of `s`; SSE2
+        // is part of the x86_64 baseline.
+        let (params, inter) = unsafe {
+            let v = _mm_loadu_si128(s.as_ptr().add(k0).cast());
+            let hi = _mm_and_si128(v, _mm_set1_epi8(0xF0u8 as i8));
+            (
+                _mm_movemask_epi8(_mm_cmpeq_epi8(hi, _mm_set1_epi8(0x30))) as u32,
+                _mm_movemask_epi8(_mm_cmpeq_epi8(hi, _mm_set1_epi8(0x20))) as u32,
+            )
+        };
+        // The parameter run, then the intermediate run after it (the
+        // classes are disjoint, so the greedy match never backtracks).
+        let n = (!params).trailing_zeros() as usize;
+        let k = n + (!(inter >> n)).trailing_zeros() as usize;
+        if k >= 16 {
+            return None;
+        }
+        let end = k0 + k;
+        // The final byte, or no match (the OSC and two-char alternatives
+        // cannot match after `ESC [` either).
+        Some((0x40..=0x7E).contains(&s[end]).then_some(end + 1))
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    None
 }
 
 /// The chunk [`append_run`] copies at a time.
@@ -1081,6 +1124,43 @@ mod tests {
         let (mut got, mut starts, mut escapes) = (Vec::new(), Vec::new(), Vec::new());
         narrow_ascii_pieces(std::iter::empty(), 0, &mut got, &mut starts, &mut escapes);
         assert_eq!((got, starts, escapes), (vec![], vec![0], vec![]));
+    }
+
+    #[test]
+    fn csi_block_match_equals_the_pattern() {
+        // ESC [ then runs of parameter and intermediate bytes of every
+        // length around the 16-byte block, any byte after them (a final
+        // or not), and other bytes after the ESC.
+        const PARAM: &[u8] = b"0123456789:;<=>?";
+        const INTER: &[u8] = b" !\"#$%&'()*+,-./";
+        const NEXT: &[u8] = b"m@~AZ[\x7f\x1b0 \xff\x07";
+        let mut next = crate::extract::xorshift(0xC51_B10C);
+        let (mut decided, mut matched) = (0, 0);
+        for _ in 0..20_000 {
+            let mut s = b"ab".to_vec();
+            s.push(0x1B);
+            s.push(if next().is_multiple_of(8) { b']' } else { b'[' });
+            for _ in 0..next() % 18 {
+                s.push(PARAM[(next() % 16) as usize]);
+            }
+            for _ in 0..next() % 4 {
+                s.push(INTER[(next() % 16) as usize]);
+            }
+            for _ in 0..next() % 3 {
+                s.push(NEXT[(next() % NEXT.len() as u64) as usize]);
+            }
+            s.extend((0..next() % 20).map(|_| b'x'));
+            let want = ansi_match_end(&s, 2);
+            if let Some(got) = csi_end_bytes(&s, 2) {
+                assert_eq!(got, want, "{s:?}");
+                decided += 1;
+                matched += usize::from(got.is_some());
+            }
+        }
+        assert!(
+            decided > 5_000 && matched > 1_000,
+            "{decided} decided, {matched} matched"
+        );
     }
 
     #[test]
