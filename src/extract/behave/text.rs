@@ -98,13 +98,15 @@ pub fn narrow_ascii_pieces<'s>(
 
 /// How far ahead of the block being narrowed [`narrow_pieces_avx2`]
 /// prefetches: 1,024 chars, one 4 KiB page. In the engine benchmark,
-/// 512–2,048 made the engine 2–3 % faster than no prefetch.
+/// 512–2,048 made the engine about 2 % faster than no prefetch.
 const PREFETCH_CHARS: usize = 1024;
 
 /// [`narrow_ascii_pieces`] with AVX2. A piece of 32 chars or more is
 /// narrowed 32 at a time, its last block overlapping the one before (the
 /// overlap is written twice, with the same bytes, and its ESCs pushed
-/// once); a shorter one (typed echo, mostly) one char at a time. Writes
+/// once; see [`narrow_blocks`]); one of 8 to 31 chars (an echoed line, a
+/// prompt) 8 at a time in the same way; a shorter one (a typed key's echo,
+/// mostly) one char at a time. Writes
 /// into `out`'s spare capacity and extends its length over each piece once
 /// written, so nothing is zeroed first.
 ///
