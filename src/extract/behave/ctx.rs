@@ -679,8 +679,9 @@ unsafe fn plain_run_avx2(s: &[Char]) -> usize {
 /// UTF-8 ([`hash_token`]) and its token-set membership ([`token_sets`]).
 ///
 /// First tokens repeat across a shard's sessions (`ls`, `cd`, `wget`), so
-/// each thread keeps the facts of the tokens it has seen, up to
-/// [`TOKEN_CACHE_MAX`] of them (then it starts over).
+/// each thread keeps the facts of the tokens it has seen: up to
+/// [`TOKEN_CACHE_MAX`] short ASCII ones ([`short_key`]) and as many others
+/// (then that kind starts over).
 fn token_facts(
     token: &[Char],
     command: usize,
@@ -689,19 +690,49 @@ fn token_facts(
     thread_local! {
         static CACHE: std::cell::RefCell<TokenCache> = std::cell::RefCell::default();
     }
-    if let Some(facts) = CACHE.with_borrow(|c| c.get(token).copied()) {
+    let key = short_key(token);
+    let cached = CACHE.with_borrow(|c| match key {
+        Some(k) => c.short.get(&k).copied(),
+        None => c.long.get(token).copied(),
+    });
+    if let Some(facts) = cached {
         return Ok(facts);
     }
     let facts = (hash_token(token, command, utf8)?, token_sets(token));
-    if token.len() <= TOKEN_CACHE_MAX_LEN {
-        CACHE.with_borrow_mut(|c| {
-            if c.len() >= TOKEN_CACHE_MAX {
-                c.clear();
+    CACHE.with_borrow_mut(|c| match key {
+        Some(k) => {
+            if c.short.len() >= TOKEN_CACHE_MAX {
+                c.short.clear();
             }
-            c.insert(token.into(), facts);
-        });
-    }
+            c.short.insert(k, facts);
+        }
+        None if token.len() <= TOKEN_CACHE_MAX_LEN => {
+            if c.long.len() >= TOKEN_CACHE_MAX {
+                c.long.clear();
+            }
+            c.long.insert(token.into(), facts);
+        }
+        None => {}
+    });
     Ok(facts)
+}
+
+/// A first token of at most 15 ASCII chars as one number: char `i` in
+/// byte `i`, the length in the top byte, so no two tokens share a key.
+/// Most first tokens are such (`ls`, `cd`, `wget`): their cache lookup
+/// hashes and compares the number instead of the chars behind a pointer.
+fn short_key(token: &[Char]) -> Option<u128> {
+    if token.len() > 15 {
+        return None;
+    }
+    let mut key = (token.len() as u128) << 120;
+    for (i, &c) in token.iter().enumerate() {
+        if c >= 0x80 {
+            return None;
+        }
+        key |= u128::from(c) << (8 * i);
+    }
+    Some(key)
 }
 
 /// SHA-256 of the token's UTF-8, using `utf8` as scratch. parity A7: a lone
@@ -723,8 +754,13 @@ fn hash_token(
     Ok(out)
 }
 
-/// A thread's first-token facts (see [`token_facts`]).
-type TokenCache = rustc_hash::FxHashMap<Box<[Char]>, ([u8; 32], TokenSets)>;
+/// A thread's first-token facts (see [`token_facts`]): up to
+/// [`TOKEN_CACHE_MAX`] tokens with a [`short_key`], and as many others.
+#[derive(Default)]
+struct TokenCache {
+    short: rustc_hash::FxHashMap<u128, ([u8; 32], TokenSets)>,
+    long: rustc_hash::FxHashMap<Box<[Char]>, ([u8; 32], TokenSets)>,
+}
 
 /// How many first tokens' facts a thread keeps.
 const TOKEN_CACHE_MAX: usize = 4096;
@@ -1714,8 +1750,23 @@ mod tests {
     fn token_facts_are_the_same_from_the_cache() {
         // The first call computes and caches, the second reads the cache;
         // a token over TOKEN_CACHE_MAX_LEN is computed every time.
+        // Short ASCII tokens are keyed inline: "ls" and "ls\0" must not
+        // share a key, nor 15 and 16 chars of the same letters.
         let long = "x".repeat(TOKEN_CACHE_MAX_LEN + 1);
-        for s in ["rm", "history", "wget", "\u{3000}ls", long.as_str()] {
+        let (x15, x16) = ("y".repeat(15), "y".repeat(16));
+        for s in [
+            "rm",
+            "history",
+            "wget",
+            "ls",
+            "ls\0",
+            "\0",
+            "",
+            x15.as_str(),
+            x16.as_str(),
+            "\u{3000}ls",
+            long.as_str(),
+        ] {
             let token = chars_of(s);
             let want = (
                 hash_token(&token, 0, &mut Vec::new()).unwrap(),
