@@ -44,7 +44,7 @@ fn token_hash(bytes: &[u8]) -> u64 {
 /// of the tokens (step 7): the votes are exact integer sums.
 ///
 /// The vote for bit `i` is `set_i - (total - set_i)`, where `set_i` sums the
-/// weights of the tokens with bit `i` set, so only set bits are visited.
+/// weights of the tokens with bit `i` set.
 pub fn simhash64<I, T>(tokens: I) -> u64
 where
     I: IntoIterator<Item = (T, i64)>,
@@ -52,27 +52,99 @@ where
 {
     // u128 so that no realistic weight total can overflow (Python ints are
     // unbounded; i64 weights summed over many tokens could wrap).
-    let mut set = [0u128; 64];
     let mut total = 0u128;
+    let weighted: Vec<(T, u64)> = tokens
+        .into_iter()
+        .filter(|&(_, w)| w > 0)
+        .map(|(t, w)| {
+            total += w as u128;
+            (t, w as u64)
+        })
+        .collect();
+    // All the cache reads in one loop of their own: the table is large and
+    // mostly out of the near caches, and reads that do not wait on each
+    // other's work overlap their misses.
     let mut bytes = Vec::new();
-    HASH_CACHE.with_borrow_mut(|cache| {
-        for (token, w) in tokens {
-            if w <= 0 {
-                continue;
-            }
-            let mut h = cached_hash(cache, token.as_ref(), &mut bytes);
-            let w = w as u128;
-            total += w;
-            while h != 0 {
-                set[h.trailing_zeros() as usize] += w;
-                h &= h - 1;
-            }
-        }
+    let hashes: Vec<u64> = HASH_CACHE.with_borrow_mut(|cache| {
+        weighted
+            .iter()
+            .map(|(t, _)| cached_hash(cache, t.as_ref(), &mut bytes))
+            .collect()
     });
+    let weights = weighted.iter().map(|&(_, w)| w);
+    let set = match u32::try_from(total) {
+        Ok(_) => set_votes_u32(&hashes, weights),
+        Err(_) => set_votes_u128(&hashes, weights),
+    };
     set.iter()
         .enumerate()
         .filter(|(_, &s)| s > total - s)
         .fold(0u64, |out, (i, _)| out | (1u64 << i))
+}
+
+/// `set_i` of [`simhash64`] for each bit `i`, exactly, for any weights.
+fn set_votes_u128(hashes: &[u64], weights: impl Iterator<Item = u64>) -> [u128; 64] {
+    let mut set = [0u128; 64];
+    for (&h, w) in hashes.iter().zip(weights) {
+        let mut h = h;
+        while h != 0 {
+            set[h.trailing_zeros() as usize] += u128::from(w);
+            h &= h - 1;
+        }
+    }
+    set
+}
+
+/// [`set_votes_u128`] when the weights sum below 2^32, so that no vote can
+/// overflow a u32: every bit of every token in 32-bit lanes, eight bits a
+/// vector with AVX2.
+fn set_votes_u32(hashes: &[u64], weights: impl Iterator<Item = u64>) -> [u128; 64] {
+    let mut set = [0u32; 64];
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: AVX2 is present (checked just above).
+        unsafe { add_votes_avx2(hashes, weights, &mut set) };
+        return set.map(u128::from);
+    }
+    add_votes(hashes, weights, &mut set);
+    set.map(u128::from)
+}
+
+/// [`add_votes_avx2`] without SIMD.
+fn add_votes(hashes: &[u64], weights: impl Iterator<Item = u64>, set: &mut [u32; 64]) {
+    for (&h, w) in hashes.iter().zip(weights) {
+        // Below 2^32: the caller checked the total.
+        let w = w as u32;
+        for (i, s) in set.iter_mut().enumerate() {
+            *s += w & 0u32.wrapping_sub(((h >> i) & 1) as u32);
+        }
+    }
+}
+
+/// Add each token's weight to the lanes of its set bits: byte `j` of the
+/// hash, broadcast, decides lanes `8j..8j + 8`.
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn add_votes_avx2(hashes: &[u64], weights: impl Iterator<Item = u64>, set: &mut [u32; 64]) {
+    use std::arch::x86_64::*;
+    let lane_bits = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+    let mut acc = [_mm256_setzero_si256(); 8];
+    for (&h, w) in hashes.iter().zip(weights) {
+        // Below 2^32: the caller checked the total.
+        let w = _mm256_set1_epi32(w as u32 as i32);
+        for (j, a) in acc.iter_mut().enumerate() {
+            let byte = _mm256_set1_epi32(((h >> (8 * j)) & 0xFF) as i32);
+            let on = _mm256_cmpeq_epi32(_mm256_and_si256(byte, lane_bits), lane_bits);
+            *a = _mm256_add_epi32(*a, _mm256_and_si256(on, w));
+        }
+    }
+    for (j, a) in acc.iter().enumerate() {
+        // SAFETY: lanes 8j..8j + 8 of the 64 are in bounds for j < 8.
+        unsafe { _mm256_storeu_si256(set.as_mut_ptr().add(8 * j).cast(), *a) };
+    }
 }
 
 thread_local! {
@@ -296,6 +368,34 @@ mod tests {
                 })
                 .collect();
             assert_eq!(simhash64(tokens.clone()), naive(&tokens), "round {round}");
+        }
+    }
+
+    #[test]
+    fn vote_paths_agree() {
+        // Random hashes and weights whose total stays below 2^32: the u32
+        // lanes (with and without AVX2) count what the u128 sums count.
+        let mut next = crate::extract::xorshift(0x5EED_0F_B175_u64);
+        for round in 0..500 {
+            let n = (next() % 40) as usize;
+            let hashes: Vec<u64> = (0..n).map(|_| next()).collect();
+            let weights: Vec<u64> = (0..n).map(|_| next() % (1 << 26)).collect();
+            let want = set_votes_u128(&hashes, weights.iter().copied());
+            let mut scalar = [0u32; 64];
+            add_votes(&hashes, weights.iter().copied(), &mut scalar);
+            assert_eq!(scalar.map(u128::from), want, "round {round}");
+            assert_eq!(
+                set_votes_u32(&hashes, weights.iter().copied()),
+                want,
+                "round {round}"
+            );
+            #[cfg(target_arch = "x86_64")]
+            if std::arch::is_x86_feature_detected!("avx2") {
+                let mut simd = [0u32; 64];
+                // SAFETY: AVX2 is present (checked just above).
+                unsafe { add_votes_avx2(&hashes, weights.iter().copied(), &mut simd) };
+                assert_eq!(simd.map(u128::from), want, "round {round}");
+            }
         }
     }
 
