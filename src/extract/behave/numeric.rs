@@ -1108,7 +1108,7 @@ mod tests {
         let mut next = crate::extract::xorshift(0xA54F_F53A_5F1D_36F1);
         for _ in 0..3000 {
             // Short lists half the time: they take their own path.
-            let len = 1 + (next() % if next() % 2 == 0 { 4 } else { 90 }) as usize;
+            let len = 1 + (next() % if next().is_multiple_of(2) { 4 } else { 90 }) as usize;
             let xs: Vec<f64> = (0..len)
                 .map(|_| match next() % 10 {
                     0 => -0.0,

@@ -375,7 +375,7 @@ mod tests {
     fn vote_paths_agree() {
         // Random hashes and weights whose total stays below 2^32: the u32
         // lanes (with and without AVX2) count what the u128 sums count.
-        let mut next = crate::extract::xorshift(0x5EED_0F_B175_u64);
+        let mut next = crate::extract::xorshift(0x005E_ED0F_B175_u64);
         for round in 0..500 {
             let n = (next() % 40) as usize;
             let hashes: Vec<u64> = (0..n).map(|_| next()).collect();
