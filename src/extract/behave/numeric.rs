@@ -131,22 +131,42 @@ pub fn fsum(xs: &[f64]) -> f64 {
 /// and one correct rounding of it is the correctly rounded sum fsum returns.
 /// No partial can overflow there, so CPython would not raise. `None` for the
 /// rest, which takes the Shewchuk path.
+///
+/// One pass: as a smaller exponent turns up, the sum so far is rescaled to
+/// it. That is exact, because the bounds, once they hold for the whole
+/// series, hold for each prefix of it, and a prefix's sum rescaled is its
+/// sum in the whole series' scale. (A pass for [`exact_sum_base`] and a
+/// second for the sum decompose every value twice.)
 fn fsum_exact(xs: &[f64]) -> Option<f64> {
-    let low = exact_sum_base(xs)?;
+    if xs.len() > 1 << 20 {
+        return None;
+    }
+    let (mut low, mut top) = (i32::MAX, i32::MIN);
+    let mut sum: i128 = 0;
+    for &x in xs {
+        if !x.is_finite() {
+            return None;
+        }
+        let (m, e) = decompose(x);
+        if m == 0 {
+            continue;
+        }
+        let t = e + (64 - m.unsigned_abs().leading_zeros()) as i32;
+        if e < low || t > top {
+            let was = low;
+            (low, top) = (low.min(e), top.max(t));
+            if top > EXACT_SUM_TOP_MAX || top - low > EXACT_SUM_SPAN_MAX {
+                return None;
+            }
+            if low < was && was != i32::MAX {
+                sum <<= was - low;
+            }
+        }
+        sum += i128::from(m) << (e - low);
+    }
     if low == i32::MAX {
         return Some(0.0); // empty, or zeros only: fsum gives +0.0
     }
-    let sum: i128 = xs
-        .iter()
-        .map(|&x| {
-            let (m, e) = decompose(x);
-            if m == 0 {
-                0
-            } else {
-                i128::from(m) << (e - low)
-            }
-        })
-        .sum();
     Some(round_scaled(sum, low))
 }
 
@@ -183,9 +203,12 @@ fn exact_sum_base(xs: &[f64]) -> Option<i32> {
     if top > EXACT_SUM_TOP_MAX {
         return None;
     }
-    // Each term is below 2^(top - low); 2^20 of them stay below 2^125.
-    (low == i32::MAX || top - low <= 105).then_some(low)
+    (low == i32::MAX || top - low <= EXACT_SUM_SPAN_MAX).then_some(low)
 }
+
+/// The widest span of binary orders the exact sums take: each term is
+/// below 2^(top - low), so 2^20 of them stay below 2^125.
+const EXACT_SUM_SPAN_MAX: i32 = 105;
 
 /// The largest [`exponent_span`] `top` the exact sums take: every value
 /// below 2^1000 in magnitude, so no partial sum can overflow.
