@@ -371,6 +371,66 @@ mod tests {
         assert_eq!(mux_of(&["\x1b[?10", "04h"], true), some("none", 0.55));
     }
 
+    #[test]
+    fn terminal_multiplexer_equals_a_search_of_each_event() {
+        // Random outputs of marker pieces and near misses, cut into events
+        // (empty ones too) at random: the answer is that of a plain search
+        // of each event's own text, tmux before screen.
+        const PIECES: [&str; 14] = [
+            "\x1b[?1004h",
+            "\x1bPtmux;",
+            "\x1b]2;tmux",
+            "\x1bP=",
+            "\x1b]83;",
+            "\x1b[0m",
+            "\x1b[?2004h",
+            "ab\n",
+            "\x1b",
+            "[?",
+            "P",
+            "]",
+            "é",
+            "$ ",
+        ];
+        let mut next = crate::extract::xorshift(0x6A09_E667_F3BC_C908);
+        let (mut found, mut missed) = (0, 0);
+        for round in 0..3000 {
+            let text: String = (0..next() % 12)
+                .map(|_| PIECES[(next() % PIECES.len() as u64) as usize])
+                .collect();
+            let chars: Vec<char> = text.chars().collect();
+            let mut cuts: Vec<usize> = (0..next() % 5)
+                .map(|_| (next() % (chars.len() as u64 + 1)) as usize)
+                .chain([0, chars.len()])
+                .collect();
+            cuts.sort_unstable();
+            let events: Vec<String> = cuts
+                .windows(2)
+                .map(|w| chars[w[0]..w[1]].iter().collect())
+                .collect();
+            let any = |markers: &[&str]| {
+                events
+                    .iter()
+                    .any(|e| markers.iter().any(|m| e.contains(m)))
+            };
+            let want = if any(&["\x1bPtmux;", "\x1b[?1004", "\x1b]2;tmux"]) {
+                some("tmux", 0.85)
+            } else if any(&["\x1bP=", "\x1b]83;"]) {
+                some("screen", 0.85)
+            } else {
+                some("none", 0.55)
+            };
+            let refs: Vec<&str> = events.iter().map(String::as_str).collect();
+            assert_eq!(mux_of(&refs, true), want, "round {round}: {events:?}");
+            if want == some("none", 0.55) {
+                missed += 1;
+            } else {
+                found += 1;
+            }
+        }
+        assert!(found > 1000 && missed > 500, "found {found} missed {missed}");
+    }
+
     // ---- locale -----------------------------------------------------------
 
     fn locale_of(outputs: &[&str], with_cmd: bool) -> Option<(String, f64)> {
