@@ -257,9 +257,12 @@ pub fn median_mut(v: &mut [f64]) -> f64 {
     // Without NaN or -0.0, values equal under `<` have equal bits, so the
     // sorted sequence is the same under `total_cmp`, and its middle can be
     // selected in linear time instead of sorted.
-    if v.iter()
-        .all(|x| !x.is_nan() && x.to_bits() != (-0.0f64).to_bits())
-    {
+    // Every value checked without an early exit (the usual series has
+    // neither), so the loop is vectorised.
+    let clean = v.iter().fold(true, |clean, x| {
+        clean & !x.is_nan() & (x.to_bits() != (-0.0f64).to_bits())
+    });
+    if clean {
         // Most samples are short (a digraph's flight times): the middle of
         // one, two or three values directly.
         match *v {
