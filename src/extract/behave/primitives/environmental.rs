@@ -408,11 +408,8 @@ mod tests {
                 .windows(2)
                 .map(|w| chars[w[0]..w[1]].iter().collect())
                 .collect();
-            let any = |markers: &[&str]| {
-                events
-                    .iter()
-                    .any(|e| markers.iter().any(|m| e.contains(m)))
-            };
+            let any =
+                |markers: &[&str]| events.iter().any(|e| markers.iter().any(|m| e.contains(m)));
             let want = if any(&["\x1bPtmux;", "\x1b[?1004", "\x1b]2;tmux"]) {
                 some("tmux", 0.85)
             } else if any(&["\x1bP=", "\x1b]83;"]) {
@@ -428,7 +425,10 @@ mod tests {
                 found += 1;
             }
         }
-        assert!(found > 1000 && missed > 500, "found {found} missed {missed}");
+        assert!(
+            found > 1000 && missed > 500,
+            "found {found} missed {missed}"
+        );
     }
 
     // ---- locale -----------------------------------------------------------
