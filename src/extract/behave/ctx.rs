@@ -1002,8 +1002,15 @@ fn first_not_below(times: &[f64], from: usize, bound: f64) -> usize {
 impl TimeIndex {
     fn new(times: impl Iterator<Item = f64>) -> Self {
         let times: Vec<f64> = times.collect();
-        let nans: Vec<usize> = (0..times.len()).filter(|&i| times[i].is_nan()).collect();
-        let sorted = nans.is_empty() && times.windows(2).all(|w| w[0] <= w[1]);
+        // Both checks visit every time without an early exit (the usual
+        // list is sorted and has no NaN), so they are vectorised.
+        let any_nan = times.iter().fold(false, |any, t| any | t.is_nan());
+        let nans: Vec<usize> = if any_nan {
+            (0..times.len()).filter(|&i| times[i].is_nan()).collect()
+        } else {
+            Vec::new()
+        };
+        let sorted = !any_nan && times.windows(2).fold(true, |ok, w| ok & (w[0] <= w[1]));
         let order = (!sorted).then(|| {
             let mut idx: Vec<usize> = (0..times.len()).filter(|&i| !times[i].is_nan()).collect();
             idx.sort_by(|&a, &b| times[a].partial_cmp(&times[b]).expect("NaN filtered out"));
