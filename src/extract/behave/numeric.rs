@@ -135,8 +135,8 @@ pub fn fsum(xs: &[f64]) -> f64 {
 /// One pass: as a smaller exponent turns up, the sum so far is rescaled to
 /// it. That is exact, because the bounds, once they hold for the whole
 /// series, hold for each prefix of it, and a prefix's sum rescaled is its
-/// sum in the whole series' scale. (A pass for [`exact_sum_base`] and a
-/// second for the sum decompose every value twice.)
+/// sum in the whole series' scale. (A pass for the exponent span and a
+/// second for the sum would decompose every value twice.)
 fn fsum_exact(xs: &[f64]) -> Option<f64> {
     if xs.len() > 1 << 20 {
         return None;
@@ -190,24 +190,9 @@ fn round_scaled(sum: i128, low: i32) -> f64 {
     }
 }
 
-/// Whether [`fsum_exact`] can sum `xs`, and on which base: `Some(E)`, the
-/// smallest exponent of a nonzero value (`i32::MAX` when there is none), or
-/// `None` when a value is non-finite or huge, there are too many, or their
-/// bits span too many orders.
-fn exact_sum_base(xs: &[f64]) -> Option<i32> {
-    if xs.len() > 1 << 20 {
-        return None;
-    }
-    // None for NaN or an infinity.
-    let (low, top) = exponent_span(xs)?;
-    if top > EXACT_SUM_TOP_MAX {
-        return None;
-    }
-    (low == i32::MAX || top - low <= EXACT_SUM_SPAN_MAX).then_some(low)
-}
-
-/// The widest span of binary orders the exact sums take: each term is
-/// below 2^(top - low), so 2^20 of them stay below 2^125.
+/// The widest span of binary orders [`fsum_exact`] takes (`top - low` of
+/// [`exponent_span`]): each term is below 2^(top - low), so 2^20 of them
+/// stay below 2^125.
 const EXACT_SUM_SPAN_MAX: i32 = 105;
 
 /// The largest [`exponent_span`] `top` the exact sums take: every value
@@ -220,7 +205,7 @@ const EXACT_SUM_TOP_MAX: i32 = 1000;
 /// which [`fsum`] alone cannot show: it returns the infinity then).
 pub fn fsum_raises(xs: &[f64]) -> bool {
     // Where the exact path applies, no partial can overflow.
-    exact_sum_base(xs).is_none() && fsum_checked(xs.iter().copied()).is_err()
+    fsum_exact(xs).is_none() && fsum_checked(xs.iter().copied()).is_err()
 }
 
 /// `statistics.fmean`: `fsum(xs) / n`. Caller guarantees `n > 0` (an empty
