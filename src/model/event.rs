@@ -62,6 +62,13 @@ impl<'a> Event<'a> {
     }
 }
 
+/// An event's payload, so text helpers can take events or plain slices.
+impl AsRef<[Char]> for Event<'_> {
+    fn as_ref(&self) -> &[Char] {
+        self.data
+    }
+}
+
 /// Convert a Rust string to the char model (tests and fixtures).
 pub fn chars_of(s: &str) -> Vec<Char> {
     s.chars().map(|c| c as Char).collect()

@@ -7,8 +7,9 @@
 use super::numeric::py_max;
 use super::pychar::is_py_space;
 use super::text::{
-    find_prompt_lines_bytes, fingerprint_within, has_error_fingerprint_bytes, narrow_ascii_pieces,
-    position_by_lanes, scan_marks, strip_ansi_mapped_at, stripped, StrippedText, TextMarks,
+    find_prompt_lines_bytes, fingerprint_within, has_error_fingerprint_bytes, narrow_ascii,
+    narrow_strip_pieces, position_by_lanes, scan_marks, stripped, NarrowStripped, StrippedText,
+    TextMarks,
 };
 use super::thresholds::{
     CLEANUP, DESTRUCTIVE, EXFIL, GRACEFUL_EXIT, HELP_FAMILY, IKI_THINK_MAX_S, LANDING_RITUAL,
@@ -301,22 +302,23 @@ impl<V: AsRef<[f64]>> FromIterator<V> for Series {
     }
 }
 
-/// All output events end to end, narrowed to bytes by [`narrow_ascii`](super::text::narrow_ascii),
-/// with each event's offset, and the whole of it ANSI-stripped once.
-/// The ASCII-only scans (ANSI, error fingerprints, prompt lines,
-/// multiplexer markers, locale) run here with SIMD byte search instead of
-/// over the chars.
+/// All output events end to end, narrowed to bytes by
+/// [`narrow_ascii`] and ANSI-stripped, in one
+/// pass ([`narrow_strip_pieces`]), with each event's offset and where it
+/// lands in the stripped text. The ASCII-only scans (error fingerprints,
+/// prompt lines, locale) run over the stripped bytes with SIMD search
+/// instead of over the chars.
 #[derive(Clone, Debug, Default)]
 pub struct OutputText {
-    /// The narrowed bytes of every output event, in list order.
-    pub bytes: Vec<u8>,
-    /// `starts[i]..starts[i + 1]` is output event `i`; one more than events.
+    /// `starts[i]..starts[i + 1]` is output event `i`, in chars of the
+    /// events end to end; one more than events.
     pub starts: Vec<usize>,
-    /// The offset in `bytes` of every ESC, ascending (what the strip jumps
-    /// between and the multiplexer scan visits).
-    pub escapes: Vec<usize>,
-    /// `bytes` with every ANSI escape removed (what the locale scan reads),
-    /// with where each event boundary lands in it.
+    /// The ESCs that start a DCS, an OSC or a private-mode CSI, as (event,
+    /// offset in its data): what the multiplexer scan visits (see
+    /// [`NarrowStripped::control_escapes`]).
+    pub control_escapes: Vec<(usize, usize)>,
+    /// The events end to end, narrowed, with every ANSI escape removed,
+    /// and where each event boundary lands in it.
     pub stripped: StrippedText,
     /// The error fingerprints and locale keys in `stripped.text`.
     pub marks: TextMarks,
@@ -324,32 +326,23 @@ pub struct OutputText {
 
 impl OutputText {
     fn new(outputs: &[Event<'_>]) -> Self {
-        let total = outputs.iter().map(|e| e.data.len()).sum();
-        let mut bytes = Vec::new();
-        let mut starts = Vec::with_capacity(outputs.len() + 1);
-        // An escape every hundred bytes or so is usual; fewer reallocations.
-        let mut escapes = Vec::with_capacity(total / 64);
-        narrow_ascii_pieces(
-            outputs.iter().map(|e| e.data),
-            total,
-            &mut bytes,
-            &mut starts,
-            &mut escapes,
-        );
-        let stripped = strip_ansi_mapped_at(&bytes, &starts, &escapes);
+        let NarrowStripped {
+            starts,
+            control_escapes,
+            stripped,
+        } = narrow_strip_pieces(outputs);
         let marks = scan_marks(&stripped.text);
         OutputText {
-            bytes,
             starts,
-            escapes,
+            control_escapes,
             stripped,
             marks,
         }
     }
 
-    /// The narrowed bytes of output event `i`.
-    pub fn event(&self, i: usize) -> &[u8] {
-        &self.bytes[self.starts[i]..self.starts[i + 1]]
+    /// The chars of all output events.
+    pub fn chars(&self) -> usize {
+        self.starts.last().copied().unwrap_or(0)
     }
 }
 
@@ -1117,17 +1110,14 @@ fn output_windows(ctx: &mut SessionCtx<'_>) {
                     fingerprint_within(&ot.marks.fingerprints, r),
                 ),
                 None => {
-                    let window: &[u8] = if run {
-                        &ot.bytes[ot.starts[first]..ot.starts[last + 1]]
-                    } else {
-                        joined.clear();
-                        for &j in &sel {
-                            joined.extend_from_slice(ot.event(j));
-                        }
-                        &joined
-                    };
-                    let text = stripped(window, &mut stripped_buf);
-                    (window.len(), text, has_error_fingerprint_bytes(text))
+                    // An escape runs across an end of the window, or the
+                    // window's events are not consecutive: its own text.
+                    joined.clear();
+                    for &j in &sel {
+                        narrow_ascii(ctx.outputs[j].data, &mut joined);
+                    }
+                    let text = stripped(&joined, &mut stripped_buf);
+                    (joined.len(), text, has_error_fingerprint_bytes(text))
                 }
             };
         let outputs = &ctx.outputs;

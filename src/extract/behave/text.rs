@@ -10,6 +10,8 @@
 use super::ctx::PromptLine;
 use super::pychar::{is_ascii_alnum, is_ascii_alpha, is_py_alpha, is_py_space, is_py_word};
 use super::thresholds::{LOCALE_MIN_VALUE_LENGTH, PROMPT_LINE_MAX_CHARS};
+use std::mem::MaybeUninit;
+
 use crate::model::event::Char;
 
 const BEL: Char = 0x07;
@@ -66,160 +68,372 @@ pub fn narrow_ascii(s: &[Char], out: &mut Vec<u8>) {
     narrow_scalar(s, dst);
 }
 
-/// [`narrow_ascii`] of each piece in turn, end to end in `out`; pushes
-/// the offset in `out` where each piece starts, then the end, and the
-/// offset of every ESC byte written, in order (what the ANSI strip jumps
-/// between). `total` is the pieces' summed length. One call for all the
-/// output events of a session, so the CPU check and the call happen once,
-/// not per event.
-pub fn narrow_ascii_pieces<'s>(
-    pieces: impl Iterator<Item = &'s [Char]>,
-    total: usize,
-    out: &mut Vec<u8>,
-    starts: &mut Vec<usize>,
-    escapes: &mut Vec<usize>,
-) {
-    out.reserve(total);
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: AVX2 is present (checked just above).
-        unsafe { narrow_pieces_avx2(pieces, out, starts, escapes) };
-        starts.push(out.len());
-        return;
-    }
-    for piece in pieces {
-        let at = out.len();
-        starts.push(at);
-        narrow_ascii(piece, out);
-        escapes.extend(memchr::memchr_iter(ESC as u8, &out[at..]).map(|k| at + k));
-    }
-    starts.push(out.len());
-}
+/// The chars a block of [`narrow_strip_pieces`] narrows at most.
+const NARROW_BLOCK: usize = 32;
 
-/// How far ahead of the block being narrowed [`narrow_pieces_avx2`]
+/// How far ahead of the block being narrowed [`narrow_block_avx2`]
 /// prefetches: 1,024 chars, one 4 KiB page. In the engine benchmark,
 /// 512–2,048 made the engine about 2 % faster than no prefetch.
 const PREFETCH_CHARS: usize = 1024;
 
-/// [`narrow_ascii_pieces`] with AVX2. A piece of 32 chars or more is
-/// narrowed 32 at a time, its last block overlapping the one before (the
-/// overlap is written twice, with the same bytes, and its ESCs pushed
-/// once; see [`narrow_blocks`]); one of 8 to 31 chars (an echoed line, a
-/// prompt) 8 at a time in the same way; a shorter one (a typed key's echo,
-/// mostly) one char at a time. Writes
-/// into `out`'s spare capacity and extends its length over each piece once
-/// written, so nothing is zeroed first.
+/// What [`narrow_strip_pieces`] makes of a list of pieces (the output
+/// events of a session).
+#[derive(Clone, Debug, Default)]
+pub struct NarrowStripped {
+    /// `starts[i]..starts[i + 1]` is piece `i` in the pieces end to end,
+    /// in chars; one more than the pieces.
+    pub starts: Vec<usize>,
+    /// Every ESC the strip tried a match at that starts a DCS (`ESC P`),
+    /// an OSC (`ESC ]`) or a private-mode CSI (`ESC [ ?`) within its piece
+    /// ([`starts_control_sequence`]), as (piece, offset in the piece), in
+    /// order: where the markers of a terminal multiplexer start (§4.4.27).
+    /// The ESCs the strip passes over are those of the `ESC \` that ends
+    /// an OSC match, which start none of these.
+    pub control_escapes: Vec<(usize, usize)>,
+    /// The pieces end to end, narrowed ([`narrow_ascii`]) and stripped
+    /// of every ANSI escape, with where each of `starts` lands in it.
+    pub stripped: StrippedText,
+}
+
+/// The pieces end to end, narrowed to bytes ([`narrow_ascii`]) and
+/// stripped of every ANSI escape ([`strip_ansi`] of the whole, §2.8.1), in
+/// one pass over the chars: each block of up to 32 chars is
+/// narrowed straight to where it lands in the stripped text, and at an
+/// ESC the match is taken from the chars (across piece ends when it runs
+/// past one) and the next block starts after it. The narrowed text before
+/// stripping is never built.
+pub fn narrow_strip_pieces<P: AsRef<[Char]>>(pieces: &[P]) -> NarrowStripped {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: AVX2 is present (checked just above).
+        return unsafe { narrow_strip_avx2(pieces) };
+    }
+    // Every CSI is taken by the general matcher.
+    narrow_strip_with(pieces, narrow_block_scalar, |_, _| None)
+}
+
+/// [`narrow_strip_pieces`] with AVX2 blocks and CSI matches.
 ///
 /// # Safety
 /// The CPU must support AVX2.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn narrow_pieces_avx2<'s>(
-    pieces: impl Iterator<Item = &'s [Char]>,
-    out: &mut Vec<u8>,
-    starts: &mut Vec<usize>,
-    escapes: &mut Vec<usize>,
-) {
-    use std::arch::x86_64::*;
-    let cap = _mm256_set1_epi32(0xFF);
-    let zero = _mm256_setzero_si256();
-    let esc = _mm256_set1_epi8(ESC as i8);
-    let order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
-    // Dwords 0 and 4 (the packed bytes of each 128-bit lane) to the bottom.
-    let order8 = _mm256_setr_epi32(0, 4, 0, 4, 0, 4, 0, 4);
-    for s in pieces {
-        let at = out.len();
-        starts.push(at);
-        out.reserve(s.len());
-        let dst = out.spare_capacity_mut().as_mut_ptr().cast::<u8>();
-        let src = s.as_ptr();
-        if s.len() >= 32 {
-            narrow_blocks::<32>(s.len(), at, escapes, |k| {
-                // SAFETY: k + 32 <= s.len(): the four loads read chars
-                // k..k + 32 of `s`; the store writes the same 32 bytes of
-                // the spare capacity reserved for `s`.
-                unsafe {
-                    let from = src.add(k).cast::<__m256i>();
-                    // The block PREFETCH_CHARS ahead (two cache lines): the
-                    // chars were written by the decoder a whole shard ago,
-                    // so they come from the outer caches, and the hardware
-                    // prefetcher does not run ahead across pages. A
-                    // prefetch past the piece's end is harmless.
-                    let ahead = src.wrapping_add(k + PREFETCH_CHARS);
-                    _mm_prefetch::<_MM_HINT_T0>(ahead.cast());
-                    _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(16).cast());
-                    let a = _mm256_min_epu32(_mm256_loadu_si256(from), cap);
-                    let b = _mm256_min_epu32(_mm256_loadu_si256(from.add(1)), cap);
-                    let c = _mm256_min_epu32(_mm256_loadu_si256(from.add(2)), cap);
-                    let d = _mm256_min_epu32(_mm256_loadu_si256(from.add(3)), cap);
-                    let bytes =
-                        _mm256_packus_epi16(_mm256_packus_epi32(a, b), _mm256_packus_epi32(c, d));
-                    let bytes = _mm256_permutevar8x32_epi32(bytes, order);
-                    let high = _mm256_cmpgt_epi8(zero, bytes);
-                    _mm256_storeu_si256(dst.add(k).cast(), _mm256_or_si256(bytes, high));
-                    _mm256_movemask_epi8(_mm256_cmpeq_epi8(bytes, esc)) as u32
+unsafe fn narrow_strip_avx2<P: AsRef<[Char]>>(pieces: &[P]) -> NarrowStripped {
+    narrow_strip_with(
+        pieces,
+        // SAFETY: AVX2 is present (this function's contract).
+        |s, k, out| unsafe { narrow_block_avx2(s, k, out) },
+        // SAFETY: as above.
+        |s, p| unsafe { csi_end_avx2(s, p) },
+    )
+}
+
+/// The pass of [`narrow_strip_pieces`]. `block(s, k, out)` narrows chars
+/// `k..k + n` of `s` (`k < s.len()`, `n` = the chars left, at most
+/// [`NARROW_BLOCK`]) into `out`'s first `n` bytes (it may write the rest)
+/// and returns `n` and a mask of the ESCs among them (bit `q` for char
+/// `k + q`). `csi_end(s, p)` is the end of the CSI match at `s[p] == ESC`
+/// when `s` alone decides it ([`ansi_match_end`]'s value), else `None`
+/// (see [`match_end_within`]).
+#[inline(always)]
+fn narrow_strip_with<P: AsRef<[Char]>>(
+    pieces: &[P],
+    mut block: impl FnMut(&[Char], usize, &mut [MaybeUninit<u8>; NARROW_BLOCK]) -> (usize, u32),
+    mut csi_end: impl FnMut(&[Char], usize) -> Option<Option<usize>>,
+) -> NarrowStripped {
+    let total: usize = pieces.iter().map(|p| p.as_ref().len()).sum();
+    // Room for a whole block written past the last byte kept, and for the
+    // block a match's end moves back from one block further on.
+    let mut text = Vec::with_capacity(total + 2 * NARROW_BLOCK);
+    let mut starts = Vec::with_capacity(pieces.len() + 1);
+    let mut at = Vec::with_capacity(pieces.len() + 1);
+    let mut control_escapes = Vec::new();
+    let spare = text.spare_capacity_mut();
+    // Bytes kept; the piece's offset in the pieces end to end; the end of
+    // the last match. `o <= g + k` throughout: stripping only deletes.
+    let (mut o, mut g, mut matched_to) = (0, 0, 0usize);
+    for (j, piece) in pieces.iter().enumerate() {
+        let s = piece.as_ref();
+        starts.push(g);
+        // None when a match runs across the piece's start.
+        at.push((matched_to <= g).then_some(o));
+        // A match may run into this piece, or past it.
+        let mut k = matched_to.saturating_sub(g);
+        loop {
+            // Blocks without an ESC, in a loop of their own (few values
+            // live in it); then the one with an ESC, if any.
+            let (n, mut escs) = loop {
+                if k >= s.len() {
+                    break (0, 0);
                 }
-            });
-        } else if s.len() >= 8 {
-            // Shorter output (a prompt, an echoed line) 8 chars a block.
-            narrow_blocks::<8>(s.len(), at, escapes, |k| {
-                // SAFETY: k + 8 <= s.len(): the load reads chars k..k + 8 of
-                // `s`; the store writes the same 8 bytes of the spare
-                // capacity reserved for `s`.
-                unsafe {
-                    let v = _mm256_min_epu32(_mm256_loadu_si256(src.add(k).cast()), cap);
-                    let v = _mm256_packus_epi16(_mm256_packus_epi32(v, v), zero);
-                    let bytes = _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(v, order8));
-                    let high = _mm_cmpgt_epi8(_mm256_castsi256_si128(zero), bytes);
-                    _mm_storel_epi64(dst.add(k).cast(), _mm_or_si128(bytes, high));
-                    let escs = _mm_cmpeq_epi8(bytes, _mm256_castsi256_si128(esc));
-                    (_mm_movemask_epi8(escs) & 0xFF) as u32
+                debug_assert!(o + NARROW_BLOCK <= spare.len());
+                // SAFETY: o <= g + k < total, and `spare` holds total +
+                // 2 * NARROW_BLOCK bytes, so the block's bytes lie in it
+                // (and are borrowed only for this call).
+                let out = unsafe { &mut *spare.as_mut_ptr().add(o).cast() };
+                let (n, escs) = block(s, k, out);
+                if escs != 0 {
+                    break (n, escs);
                 }
-            });
-        } else {
-            for (k, &c) in s.iter().enumerate() {
-                if c == ESC {
-                    escapes.push(at + k);
-                }
-                // SAFETY: k < s.len(), within the spare capacity reserved.
-                unsafe { dst.add(k).write(if c < 0x80 { c as u8 } else { 0xFF }) };
+                o += n;
+                k += n;
+            };
+            if escs == 0 {
+                break;
             }
+            // Chars k..cur are dealt with, and the byte of char `cur`
+            // (while in the block) is at `o`.
+            let mut cur = k;
+            while escs != 0 {
+                // The chars before the ESC are kept.
+                let p = k + escs.trailing_zeros() as usize;
+                o += p - cur;
+                if starts_control_sequence(&s[p..]) {
+                    control_escapes.push((j, p));
+                }
+                let end = match match_end_within(s, p, &mut csi_end) {
+                    Some(end) => end.map(|x| g + x),
+                    None => ansi_match_end_in(pieces, j, g, g + p),
+                };
+                match end {
+                    Some(end) => {
+                        matched_to = end;
+                        cur = end - g;
+                        if cur < k + n {
+                            // The block's bytes after the match move back
+                            // over it (a whole block's worth: the copy
+                            // holds the rest of the block, and what it
+                            // overwrites past that is rewritten later).
+                            let from = o + (cur - p);
+                            spare.copy_within(from..from + NARROW_BLOCK, o);
+                        }
+                    }
+                    None => {
+                        // No alternative matched: the ESC (at `o`) stays
+                        // and the scan resumes after it, as `re.sub` does.
+                        o += 1;
+                        cur = p + 1;
+                    }
+                }
+                if cur >= k + n {
+                    break;
+                }
+                // The ESCs the match passed over are dropped (cur - k < n,
+                // which is at most 32).
+                escs &= u32::MAX << (cur - k);
+            }
+            if cur < k + n {
+                // The rest of the block is kept.
+                o += k + n - cur;
+                cur = k + n;
+            }
+            k = cur;
         }
-        // SAFETY: the s.len() bytes past the old length were written above.
-        unsafe { out.set_len(out.len() + s.len()) };
+        g += s.len();
+    }
+    starts.push(g);
+    at.push(Some(o));
+    // SAFETY: text[..o] was written: each block wrote its bytes before
+    // `o` was moved past them, and a move after a match wrote the bytes it
+    // moved before `o` was moved past them.
+    unsafe { text.set_len(o) };
+    NarrowStripped {
+        starts,
+        control_escapes,
+        stripped: StrippedText { text, at },
     }
 }
 
-/// Runs `block(k)` over a piece of `len >= N` chars in blocks of `N`
-/// (`k` = 0, N, 2N, …), the last block overlapping the one before when `N`
-/// does not divide `len`; `block(k)` narrows chars `k..k + N` and returns
-/// a mask of the ESCs among them (bit `i` for char `k + i`). Pushes each
-/// ESC's offset (`at` + its index) once: lanes of the last block that the
-/// block before covered are masked off.
+/// True when `at` (from an ESC) starts a DCS (`ESC P`), an OSC (`ESC ]`)
+/// or a private-mode CSI (`ESC [ ?`). Most ESCs of terminal output start
+/// colour or mode sequences (`ESC [` then a digit), which this rules out
+/// from the two chars after the ESC.
+pub fn starts_control_sequence(at: &[Char]) -> bool {
+    const P: Char = b'P' as Char;
+    const QUESTION: Char = b'?' as Char;
+    matches!(at.get(1..3), Some([P | RBRACKET, _] | [LBRACKET, QUESTION]))
+}
+
+/// [`ansi_match_end`] of the ESC at `s[p]` when `s` alone decides it,
+/// else `None` (a match that may run past the end of `s`): the 2-char
+/// and no-match cases from the char after the ESC, an OSC by a lane-wise
+/// search for its BEL or ESC, and a CSI by `csi(s, p)` (which may also
+/// give `None`).
 #[inline(always)]
-fn narrow_blocks<const N: usize>(
-    len: usize,
-    at: usize,
-    escapes: &mut Vec<usize>,
-    mut block: impl FnMut(usize) -> u32,
-) {
-    let mut k = 0;
-    // Chars before this are narrowed and their ESCs pushed.
-    let mut done = 0;
-    loop {
-        // Lanes below `done` were pushed with the block before.
-        let mut escs = block(k) & (u32::MAX << (done - k));
-        while escs != 0 {
-            escapes.push(at + k + escs.trailing_zeros() as usize);
-            escs &= escs - 1;
+fn match_end_within(
+    s: &[Char],
+    p: usize,
+    csi: &mut impl FnMut(&[Char], usize) -> Option<Option<usize>>,
+) -> Option<Option<usize>> {
+    match *s.get(p + 1)? {
+        LBRACKET => csi(s, p),
+        RBRACKET => {
+            let q = p + 2 + position_by_lanes(&s[p + 2..], |c| c == BEL || c == ESC)?;
+            Some(Some(if s[q] == BEL {
+                q + 1
+            } else if *s.get(q + 1)? == BACKSLASH {
+                q + 2
+            } else {
+                q
+            }))
         }
-        done = k + N;
-        if done == len {
-            break;
-        }
-        // The next block, or the last N chars when fewer are left.
-        k = done.min(len - N);
+        0x40..=0x5A | 0x5C..=0x5F => Some(Some(p + 2)),
+        _ => Some(None),
     }
+}
+
+/// [`ansi_match_end`] of the ESC at offset `i` of the pieces end to end,
+/// which piece `j` (at offset `g`) holds; the match may read past the ends
+/// of pieces.
+fn ansi_match_end_in<P: AsRef<[Char]>>(
+    pieces: &[P],
+    mut j: usize,
+    mut g: usize,
+    i: usize,
+) -> Option<usize> {
+    ansi_match_end_by(i, |x| {
+        // `x` never decreases, so it lies in piece `j` or a later one.
+        while let Some(piece) = pieces.get(j) {
+            let s = piece.as_ref();
+            if x < g + s.len() {
+                return Some(s[x - g]);
+            }
+            g += s.len();
+            j += 1;
+        }
+        None
+    })
+}
+
+/// One block of [`narrow_strip_with`], a char at a time.
+fn narrow_block_scalar(
+    s: &[Char],
+    k: usize,
+    out: &mut [MaybeUninit<u8>; NARROW_BLOCK],
+) -> (usize, u32) {
+    let chars = &s[k..s.len().min(k + NARROW_BLOCK)];
+    let mut escs = 0;
+    for (q, (o, &c)) in out.iter_mut().zip(chars).enumerate() {
+        escs |= u32::from(c == ESC) << q;
+        o.write(if c < 0x80 { c as u8 } else { 0xFF });
+    }
+    (chars.len(), escs)
+}
+
+/// One block of [`narrow_strip_with`] with AVX2: 32 chars clamped to
+/// `0xFF`, packed to bytes and every byte with its top bit set made `0xFF`,
+/// as [`narrow_avx2`] does; fewer than 32 left are loaded masked (the
+/// lanes past the piece read as 0, which is no ESC).
+///
+/// # Safety
+/// The CPU must support AVX2; `k < s.len()`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn narrow_block_avx2(
+    s: &[Char],
+    k: usize,
+    out: &mut [MaybeUninit<u8>; NARROW_BLOCK],
+) -> (usize, u32) {
+    use std::arch::x86_64::*;
+    let cap = _mm256_set1_epi32(0xFF);
+    let zero = _mm256_setzero_si256();
+    let order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    let left = s.len() - k;
+    let src = s[k..].as_ptr();
+    // SAFETY (all the loads): a full block reads chars k..k + 32 of `s`;
+    // a short one reads only the lanes below `left`, the chars k..len (a
+    // masked-off lane is not read and cannot fault).
+    let (n, v) = if left >= NARROW_BLOCK {
+        // The chars PREFETCH_CHARS ahead (two cache lines): the decoder
+        // wrote them a whole shard ago, so they come from the outer
+        // caches, and the hardware prefetcher does not run ahead across
+        // pages. A prefetch past the piece's end is harmless.
+        let ahead = src.wrapping_add(PREFETCH_CHARS);
+        _mm_prefetch::<_MM_HINT_T0>(ahead.cast());
+        _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(16).cast());
+        let from = src.cast::<__m256i>();
+        (NARROW_BLOCK, unsafe {
+            [0, 1, 2, 3].map(|q| _mm256_loadu_si256(from.add(q)))
+        })
+    } else {
+        let lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        (
+            left,
+            [0, 1, 2, 3].map(|q| {
+                let live = _mm256_cmpgt_epi32(_mm256_set1_epi32(left as i32 - 8 * q as i32), lanes);
+                // SAFETY: see above.
+                unsafe { _mm256_maskload_epi32(src.wrapping_add(8 * q).cast(), live) }
+            }),
+        )
+    };
+    let [a, b, c, d] = v.map(|x| _mm256_min_epu32(x, cap));
+    let bytes = _mm256_packus_epi16(_mm256_packus_epi32(a, b), _mm256_packus_epi32(c, d));
+    let bytes = _mm256_permutevar8x32_epi32(bytes, order);
+    let high = _mm256_cmpgt_epi8(zero, bytes);
+    // SAFETY: `out` is 32 bytes.
+    unsafe { _mm256_storeu_si256(out.as_mut_ptr().cast(), _mm256_or_si256(bytes, high)) };
+    let escs = _mm256_movemask_epi8(_mm256_cmpeq_epi8(bytes, _mm256_set1_epi8(ESC as i8)));
+    (n, escs as u32)
+}
+
+/// [`ansi_match_end`] of a CSI escape (`ESC [`, parameter chars
+/// 0x30–0x3F, intermediate chars 0x20–0x2F, a final char 0x40–0x7E) at
+/// `s[p] == ESC`, decided from the 16 chars after the `[`: both classes
+/// are the chars whose value shifted right by 4 is 3 (or 2), so two
+/// compares and the trailing ones of their masks find where each run
+/// ends, instead of a loop whose exit the CPU mispredicts. Most escapes
+/// in terminal output are short CSIs (colours, modes). `None` when `s`
+/// does not decide it: not a CSI, a run that reaches the end of `s` (the
+/// next piece continues it), or no final char within the 16.
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn csi_end_avx2(s: &[Char], p: usize) -> Option<Option<usize>> {
+    use std::arch::x86_64::*;
+    if s.get(p + 1) != Some(&LBRACKET) {
+        return None;
+    }
+    let k0 = p + 2;
+    // Lanes past the end of `s` read as 0, in neither class.
+    let left = (s.len() - k0).min(16) as i32;
+    let lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    let src = s[k0..].as_ptr();
+    // SAFETY: only the lanes below `left` are read: chars k0..k0 + left.
+    let (a, b) = unsafe {
+        (
+            _mm256_maskload_epi32(
+                src.cast(),
+                _mm256_cmpgt_epi32(_mm256_set1_epi32(left), lanes),
+            ),
+            _mm256_maskload_epi32(
+                src.wrapping_add(8).cast(),
+                _mm256_cmpgt_epi32(_mm256_set1_epi32(left - 8), lanes),
+            ),
+        )
+    };
+    let class = |hi: i32| {
+        let is = |v| {
+            let eq = _mm256_cmpeq_epi32(_mm256_srli_epi32::<4>(v), _mm256_set1_epi32(hi));
+            _mm256_movemask_ps(_mm256_castsi256_ps(eq)) as u32
+        };
+        is(a) | is(b) << 8
+    };
+    let (params, inter) = (class(3), class(2));
+    // The parameter run, then the intermediate run after it (the classes
+    // are disjoint, so the greedy match never backtracks).
+    let n = (!params).trailing_zeros();
+    let k = n + (!(inter >> n)).trailing_zeros();
+    let end = k0 + k as usize;
+    if k >= 16 || end >= s.len() {
+        return None;
+    }
+    // The final char, or no match (the OSC and two-char alternatives
+    // cannot match after `ESC [` either).
+    Some((0x40..=0x7E).contains(&s[end]).then_some(end + 1))
 }
 
 /// [`narrow_ascii`] into `dst` (as long as `s`), one char at a time.
@@ -304,7 +518,7 @@ pub fn stripped<'a, T: Unit>(s: &'a [T], buf: &'a mut Vec<T>) -> &'a [T] {
 }
 
 /// The ANSI-stripped text of a whole output (§2.8.1), with where each piece
-/// boundary of it lands; see [`strip_ansi_mapped_at`].
+/// boundary of it lands; see [`narrow_strip_pieces`].
 #[derive(Clone, Debug, Default)]
 pub struct StrippedText {
     /// The text with every escape removed, as [`strip_ansi`] gives it.
@@ -327,141 +541,16 @@ impl StrippedText {
     }
 }
 
-/// [`strip_ansi_mapped_at`], finding the ESCs itself (the tests' form).
-#[cfg(test)]
-pub fn strip_ansi_mapped(s: &[u8], bounds: &[usize]) -> StrippedText {
-    let escapes: Vec<usize> = memchr::memchr_iter(ESC as u8, s).collect();
-    strip_ansi_mapped_at(s, bounds, &escapes)
-}
-
-/// [`strip_ansi`] of `s`, with the landing offset of each of `bounds`
-/// (ascending offsets into `s`). `escapes` is
-/// the offset of every ESC in `s`, ascending (as [`narrow_ascii_pieces`]
-/// finds them): the scan jumps from one to the next instead of searching
-/// the text for them.
-pub fn strip_ansi_mapped_at(s: &[u8], bounds: &[usize], escapes: &[usize]) -> StrippedText {
-    // Room for append_run's whole-chunk writes past the text's end.
-    let mut text = Vec::with_capacity(s.len() + RUN_CHUNK);
-    let mut at = Vec::with_capacity(bounds.len());
-    let mut deleted = 0;
-    let mut b = 0;
-    let mut i = 0;
-    let mut next_esc = escapes.iter().copied();
-    while i < s.len() {
-        // ESCs inside the last match (an OSC's `ESC \\`) are passed over.
-        let run_end = next_esc.find(|&e| e >= i).unwrap_or(s.len());
-        append_run(&mut text, s, i, run_end);
-        i = run_end;
-        if i == s.len() {
-            break;
-        }
-        debug_assert_eq!(s[i], ESC as u8);
-        match csi_end_bytes(s, i).unwrap_or_else(|| ansi_match_end(s, i)) {
-            Some(end) => {
-                while b < bounds.len() && bounds[b] <= i {
-                    at.push(Some(bounds[b] - deleted));
-                    b += 1;
-                }
-                while b < bounds.len() && bounds[b] < end {
-                    at.push(None);
-                    b += 1;
-                }
-                deleted += end - i;
-                i = end;
-            }
-            None => {
-                text.push(s[i]);
-                i += 1;
-            }
-        }
-    }
-    at.extend(bounds[b..].iter().map(|&x| Some(x - deleted)));
-    StrippedText { text, at }
-}
-
-/// [`ansi_match_end`] of a CSI escape (`ESC [`, parameter bytes
-/// 0x30–0x3F, intermediate bytes 0x20–0x2F, a final byte 0x40–0x7E) at
-/// `s[i] == ESC`, decided from the 16 bytes after the `[`: both classes
-/// are a high nibble (3 and 2), so two compares and the trailing ones of
-/// their masks find where each run ends, instead of a loop whose exit the
-/// CPU mispredicts. Most escapes in terminal output are short CSIs
-/// (colours, modes). `None` when this cannot decide: not a CSI, fewer
-/// than 16 bytes left, or no room for the final byte in the block.
-#[inline]
-fn csi_end_bytes(s: &[u8], i: usize) -> Option<Option<usize>> {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::x86_64::*;
-        let k0 = i + 2;
-        if s.get(i + 1) != Some(&b'[') || k0 + 16 > s.len() {
-            return None;
-        }
-        // SAFETY: k0 + 16 <= s.len(): the load reads 16 bytes of `s`; SSE2
-        // is part of the x86_64 baseline.
-        let (params, inter) = unsafe {
-            let v = _mm_loadu_si128(s.as_ptr().add(k0).cast());
-            let hi = _mm_and_si128(v, _mm_set1_epi8(0xF0u8 as i8));
-            (
-                _mm_movemask_epi8(_mm_cmpeq_epi8(hi, _mm_set1_epi8(0x30))) as u32,
-                _mm_movemask_epi8(_mm_cmpeq_epi8(hi, _mm_set1_epi8(0x20))) as u32,
-            )
-        };
-        // The parameter run, then the intermediate run after it (the
-        // classes are disjoint, so the greedy match never backtracks).
-        let n = (!params).trailing_zeros() as usize;
-        let k = n + (!(inter >> n)).trailing_zeros() as usize;
-        if k >= 16 {
-            return None;
-        }
-        let end = k0 + k;
-        // The final byte, or no match (the OSC and two-char alternatives
-        // cannot match after `ESC [` either).
-        Some((0x40..=0x7E).contains(&s[end]).then_some(end + 1))
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    None
-}
-
-/// The chunk [`append_run`] copies at a time.
-const RUN_CHUNK: usize = 32;
-
-/// `text.extend_from_slice(&s[from..to])` for the runs between escapes
-/// (about a line each), copied in whole [`RUN_CHUNK`]s while `s` has that
-/// many bytes left, instead of a call to `memcpy` per run. The last chunk
-/// may write up to `RUN_CHUNK - 1` bytes past the run into spare capacity,
-/// which the next run or nothing overwrites; the length covers the run only.
-/// `text` is never longer than `from` (stripping only deletes) and has
-/// capacity for `s.len() + RUN_CHUNK` bytes.
-#[inline]
-fn append_run(text: &mut Vec<u8>, s: &[u8], from: usize, to: usize) {
-    let len = to - from;
-    let at = text.len();
-    if at + len.next_multiple_of(RUN_CHUNK) > text.capacity() {
-        text.extend_from_slice(&s[from..to]);
-        return;
-    }
-    let dst = text.spare_capacity_mut().as_mut_ptr().cast::<u8>();
-    let mut k = 0;
-    while k < len {
-        let Some(chunk) = s.get(from + k..from + k + RUN_CHUNK) else {
-            // Fewer than a chunk left in `s`: the rest of the run exactly.
-            // SAFETY: len - k bytes fit in the spare capacity (checked above).
-            unsafe { std::ptr::copy_nonoverlapping(s[from + k..to].as_ptr(), dst.add(k), len - k) };
-            break;
-        };
-        // SAFETY: k + RUN_CHUNK <= len rounded up to a chunk, which fits in
-        // the spare capacity (checked above); `chunk` is RUN_CHUNK bytes.
-        unsafe { std::ptr::copy_nonoverlapping(chunk.as_ptr(), dst.add(k), RUN_CHUNK) };
-        k += RUN_CHUNK;
-    }
-    // SAFETY: text[at..at + len] was written above.
-    unsafe { text.set_len(at + len) };
-}
-
 /// The end of the ANSI escape starting at `s[i] == ESC`, or `None` when no
 /// alternative matches there. Alternatives in pattern order: CSI, OSC, 2-char.
 fn ansi_match_end<T: Unit>(s: &[T], i: usize) -> Option<usize> {
-    let at = |k: usize| s.get(k).map(|c| c.code());
+    ansi_match_end_by(i, |k| s.get(k).map(|c| c.code()))
+}
+
+/// [`ansi_match_end`] over a text read through `at` (the char at an
+/// offset, `None` past the end), which is asked for offsets that never
+/// decrease.
+fn ansi_match_end_by(i: usize, mut at: impl FnMut(usize) -> Option<Char>) -> Option<usize> {
     let j = i + 1;
     match at(j)? {
         LBRACKET => {
@@ -482,16 +571,22 @@ fn ansi_match_end<T: Unit>(s: &[T], i: usize) -> Option<usize> {
         }
         RBRACKET => {
             // OSC: any chars but BEL and ESC (newlines and surrogates too),
-            // then an optional BEL or ESC `\`. Always matches (A12).
-            let k = s[j + 1..]
-                .iter()
-                .position(|c| matches!(c.code(), BEL | ESC))
-                .map_or(s.len(), |p| j + 1 + p);
-            Some(match at(k) {
-                Some(BEL) => k + 1,
-                Some(ESC) if at(k + 1) == Some(BACKSLASH) => k + 2,
-                _ => k,
-            })
+            // then an optional BEL or ESC `\\`. Always matches (A12).
+            let mut k = j + 1;
+            loop {
+                match at(k) {
+                    None => return Some(k),
+                    Some(BEL) => return Some(k + 1),
+                    Some(ESC) => {
+                        return Some(if at(k + 1) == Some(BACKSLASH) {
+                            k + 2
+                        } else {
+                            k
+                        })
+                    }
+                    Some(_) => k += 1,
+                }
+            }
         }
         // 2-char: `[@-Z\\-_]` is 0x40-0x5A and 0x5C-0x5F.
         0x40..=0x5A | 0x5C..=0x5F => Some(j + 1),
@@ -1088,81 +1183,167 @@ mod tests {
         }
     }
 
-    #[test]
-    fn narrowing_pieces_equals_narrowing_each() {
-        // Pieces of every length around the 32-char block and the 8-lane
-        // quarter, one after another, so a piece's slack write is always
-        // overwritten by the next one.
-        const EDGES: [Char; 6] = [0x41, 0x1B, 0x7F, 0x80, 0xDC80, 0x10FFFF];
-        let mut next = crate::extract::xorshift(0x51_7CC1_B727_220A);
-        let pieces: Vec<Vec<Char>> = (0..300)
-            .map(|i| {
-                let len = if i < 100 { i } else { (next() % 70) as usize };
-                (0..len).map(|_| EDGES[(next() % 6) as usize]).collect()
+    /// What [`narrow_strip_pieces`] must give, from the definitions: each
+    /// piece narrowed, the whole stripped by [`strip_ansi`], each start
+    /// mapped by stripping the text before it (`None` when a match of the
+    /// whole runs across it), and the ESCs a left-to-right scan tries that
+    /// start a control sequence in their piece.
+    fn narrow_strip_reference(pieces: &[Vec<Char>]) -> NarrowStripped {
+        let (mut bytes, mut starts) = (Vec::new(), Vec::new());
+        for p in pieces {
+            starts.push(bytes.len());
+            narrow_ascii(p, &mut bytes);
+        }
+        starts.push(bytes.len());
+        let (mut escapes, mut matches) = (Vec::new(), Vec::new());
+        let mut i = 0;
+        while i < bytes.len() {
+            if bytes[i] != 0x1B {
+                i += 1;
+                continue;
+            }
+            // Which piece holds the ESC, and where in it.
+            let j = starts.partition_point(|&b| b <= i) - 1;
+            if starts_control_sequence(&pieces[j][i - starts[j]..]) {
+                escapes.push((j, i - starts[j]));
+            }
+            match ansi_match_end(&bytes, i) {
+                Some(end) => {
+                    matches.push(i..end);
+                    i = end;
+                }
+                None => i += 1,
+            }
+        }
+        let mut text = Vec::new();
+        strip_ansi(&bytes, &mut text);
+        let at = starts
+            .iter()
+            .map(|&b| {
+                let inside = matches.iter().any(|m| m.start < b && b < m.end);
+                let deleted: usize = matches.iter().filter(|m| m.end <= b).map(|m| m.len()).sum();
+                (!inside).then(|| b - deleted)
             })
             .collect();
-        let total = pieces.iter().map(Vec::len).sum();
-        let (mut got, mut starts, mut escapes) = (vec![9u8], Vec::new(), Vec::new());
-        narrow_ascii_pieces(
-            pieces.iter().map(Vec::as_slice),
-            total,
-            &mut got,
-            &mut starts,
-            &mut escapes,
-        );
-        let (mut want, mut want_starts) = (vec![9u8], Vec::new());
-        for p in &pieces {
-            want_starts.push(want.len());
-            narrow_ascii(p, &mut want);
+        NarrowStripped {
+            starts,
+            control_escapes: escapes,
+            stripped: StrippedText { text, at },
         }
-        want_starts.push(want.len());
-        assert_eq!(got, want);
-        assert_eq!(starts, want_starts);
-        // Every ESC once, in order (the blocks that overlap included).
-        let want_escapes: Vec<usize> = (1..want.len()).filter(|&k| want[k] == 0x1B).collect();
-        assert!(want_escapes.len() > 500, "{} ESCs", want_escapes.len());
-        assert_eq!(escapes, want_escapes);
-        // No pieces at all.
-        let (mut got, mut starts, mut escapes) = (Vec::new(), Vec::new(), Vec::new());
-        narrow_ascii_pieces(std::iter::empty(), 0, &mut got, &mut starts, &mut escapes);
-        assert_eq!((got, starts, escapes), (vec![], vec![0], vec![]));
+    }
+
+    /// Asserts `got` is `want`, field by field.
+    fn assert_narrow_stripped(
+        got: &NarrowStripped,
+        want: &NarrowStripped,
+        what: &dyn Fn() -> String,
+    ) {
+        assert_eq!(got.stripped.text, want.stripped.text, "{}", what());
+        assert_eq!(got.stripped.at, want.stripped.at, "{}", what());
+        assert_eq!(got.starts, want.starts, "{}", what());
+        assert_eq!(got.control_escapes, want.control_escapes, "{}", what());
+    }
+
+    #[test]
+    fn narrow_strip_equals_narrowing_then_stripping() {
+        // Pieces dense in escape material and in chars around the edges of
+        // the narrowing, of every length around the 32-char block, cut at
+        // random: escapes run across piece ends, past whole pieces, and to
+        // the end of the text; both block kinds give the same.
+        const UNITS: [Char; 23] = [
+            0x1B, 0x1B, 0x1B, 0x1B, 0x5B, 0x5B, 0x5D, 0x5C, 0x07, 0x3B, 0x3F, 0x30, 0x31, 0x20,
+            0x21, 0x40, 0x50, 0x6D, 0x41, 0x7F, 0x80, 0xDC9B, 0x10FFFF,
+        ];
+        let mut next = crate::extract::xorshift(0x51_7CC1_B727_220A);
+        let (mut cut, mut passed, mut control) = (0, 0, 0);
+        for round in 0..6000 {
+            let n = (next() % 8) as usize;
+            let pieces: Vec<Vec<Char>> = (0..n)
+                .map(|_| {
+                    let len = match next() % 4 {
+                        0 => (next() % 4) as usize,
+                        1 => 28 + (next() % 10) as usize,
+                        _ => (next() % 80) as usize,
+                    };
+                    (0..len)
+                        .map(|_| match next() % 3 {
+                            // Plain text half the time in long pieces.
+                            0 if round % 2 == 0 => 0x61 + (next() % 26) as Char,
+                            _ => UNITS[(next() % UNITS.len() as u64) as usize],
+                        })
+                        .collect()
+                })
+                .collect();
+            let want = narrow_strip_reference(&pieces);
+            let what = || format!("{pieces:?}");
+            assert_narrow_stripped(&narrow_strip_pieces(&pieces), &want, &what);
+            let scalar = narrow_strip_with(&pieces, narrow_block_scalar, |_, _| None);
+            assert_narrow_stripped(&scalar, &want, &what);
+            let at = &want.stripped.at;
+            control += want.control_escapes.len();
+            cut += at.iter().filter(|a| a.is_none()).count();
+            // Pieces that a match runs into and out of.
+            passed += (1..at.len().saturating_sub(1))
+                .filter(|&j| at[j].is_none() && at[j + 1].is_none() && !pieces[j].is_empty())
+                .count();
+        }
+        assert!(
+            cut > 600 && passed > 60 && control > 1000,
+            "cut {cut} passed {passed} control {control}"
+        );
+        // No pieces, and empty ones.
+        for pieces in [vec![], vec![vec![]], vec![vec![], vec![]]] {
+            let want = narrow_strip_reference(&pieces);
+            assert_narrow_stripped(&narrow_strip_pieces(&pieces), &want, &|| {
+                format!("{pieces:?}")
+            });
+        }
     }
 
     #[test]
     fn csi_block_match_equals_the_pattern() {
-        // ESC [ then runs of parameter and intermediate bytes of every
-        // length around the 16-byte block, any byte after them (a final
-        // or not), and other bytes after the ESC.
-        const PARAM: &[u8] = b"0123456789:;<=>?";
-        const INTER: &[u8] = b" !\"#$%&'()*+,-./";
-        const NEXT: &[u8] = b"m@~AZ[\x7f\x1b0 \xff\x07";
-        let mut next = crate::extract::xorshift(0xC51_B10C);
-        let (mut decided, mut matched) = (0, 0);
-        for _ in 0..20_000 {
-            let mut s = b"ab".to_vec();
-            s.push(0x1B);
-            s.push(if next().is_multiple_of(8) { b']' } else { b'[' });
-            for _ in 0..next() % 18 {
-                s.push(PARAM[(next() % 16) as usize]);
+        // ESC [ then runs of parameter and intermediate chars of every
+        // length around the 16-char block, any char after them (a final
+        // or not), other chars after the ESC, and the piece cut anywhere.
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            const PARAM: &[u8] = b"0123456789:;<=>?";
+            const INTER: &[u8] = b" !\"#$%&'()*+,-./";
+            const NEXT: [Char; 13] = [
+                0x6D, 0x40, 0x7E, 0x41, 0x5A, 0x5B, 0x7F, 0x1B, 0x30, 0x20, 0xFF, 0x07, 0x10030,
+            ];
+            let mut next = crate::extract::xorshift(0xC51_B10C);
+            let (mut decided, mut matched, mut short) = (0, 0, 0);
+            for _ in 0..30_000 {
+                let mut s: Vec<Char> = vec![0x61, 0x62, 0x1B];
+                s.push(if next().is_multiple_of(8) { 0x5D } else { 0x5B });
+                for _ in 0..next() % 18 {
+                    s.push(Char::from(PARAM[(next() % 16) as usize]));
+                }
+                for _ in 0..next() % 4 {
+                    s.push(Char::from(INTER[(next() % 16) as usize]));
+                }
+                for _ in 0..next() % 3 {
+                    s.push(NEXT[(next() % NEXT.len() as u64) as usize]);
+                }
+                s.extend((0..next() % 20).map(|_| 0x78));
+                if next().is_multiple_of(3) {
+                    s.truncate(3 + (next() % s.len() as u64) as usize);
+                }
+                let want = ansi_match_end(&s, 2);
+                // SAFETY: AVX2 is present (checked above).
+                if let Some(got) = unsafe { csi_end_avx2(&s, 2) } {
+                    assert_eq!(got, want, "{s:?}");
+                    decided += 1;
+                    matched += usize::from(got.is_some());
+                    short += usize::from(s.len() < 20);
+                }
             }
-            for _ in 0..next() % 4 {
-                s.push(INTER[(next() % 16) as usize]);
-            }
-            for _ in 0..next() % 3 {
-                s.push(NEXT[(next() % NEXT.len() as u64) as usize]);
-            }
-            s.extend((0..next() % 20).map(|_| b'x'));
-            let want = ansi_match_end(&s, 2);
-            if let Some(got) = csi_end_bytes(&s, 2) {
-                assert_eq!(got, want, "{s:?}");
-                decided += 1;
-                matched += usize::from(got.is_some());
-            }
+            assert!(
+                decided > 5_000 && matched > 1_000 && short > 500,
+                "{decided} decided, {matched} matched, {short} short"
+            );
         }
-        assert!(
-            decided > 5_000 && matched > 1_000,
-            "{decided} decided, {matched} matched"
-        );
     }
 
     #[test]
@@ -1360,12 +1541,15 @@ mod tests {
         // Random text dense in escape material, cut into random pieces: a
         // range whose ends no match runs across strips to the same text on
         // its own; every range the whole scan cuts is reported as such.
-        const ALPHABET: &[u8] = b"\x1b\x1b\x1b[]\\\x07;?0123@AZ_ m\n\r\xff";
+        const ALPHABET: [Char; 19] = [
+            0x1B, 0x1B, 0x1B, 0x5B, 0x5D, 0x5C, 0x07, 0x3B, 0x3F, 0x30, 0x31, 0x32, 0x33, 0x40,
+            0x41, 0x5A, 0x5F, 0x20, 0xDCFF,
+        ];
         let mut next = crate::extract::xorshift(0xD1B5_4A32_D192_ED03);
         let (mut sliced, mut cut) = (0, 0);
         for _ in 0..3000 {
             let len = (next() % 40) as usize;
-            let s: Vec<u8> = (0..len)
+            let s: Vec<Char> = (0..len)
                 .map(|_| ALPHABET[(next() % ALPHABET.len() as u64) as usize])
                 .collect();
             let mut bounds: Vec<usize> = (0..(next() % 6))
@@ -1373,15 +1557,18 @@ mod tests {
                 .chain([0, len])
                 .collect();
             bounds.sort_unstable();
-            let m = strip_ansi_mapped(&s, &bounds);
+            let pieces: Vec<&[Char]> = bounds.windows(2).map(|w| &s[w[0]..w[1]]).collect();
+            let m = narrow_strip_pieces(&pieces).stripped;
+            let mut narrow = Vec::new();
+            narrow_ascii(&s, &mut narrow);
             let mut whole = Vec::new();
-            strip_ansi(&s, &mut whole);
+            strip_ansi(&narrow, &mut whole);
             assert_eq!(m.text, whole, "{s:?}");
             assert_eq!(m.at.len(), bounds.len());
             for a in 0..bounds.len() {
                 for b in a..bounds.len() {
                     let mut alone = Vec::new();
-                    strip_ansi(&s[bounds[a]..bounds[b]], &mut alone);
+                    strip_ansi(&narrow[bounds[a]..bounds[b]], &mut alone);
                     match m.range(a, b) {
                         Some(r) => {
                             assert_eq!(&m.text[r], &alone[..], "{s:?} {bounds:?} {a}..{b}");
@@ -1396,10 +1583,9 @@ mod tests {
     }
 
     #[test]
-    fn whole_strip_copies_long_runs_exactly() {
-        // Runs between escapes of every length around the copy chunk, and
-        // texts ending inside a chunk: the mapped strip copies the runs in
-        // whole chunks, the plain one byte for byte.
+    fn whole_strip_keeps_long_runs_exactly() {
+        // Runs between escapes of every length around the 32-char block,
+        // and texts ending inside a block, as one piece.
         let mut next = crate::extract::xorshift(0x2545_F491_4F6C_DD1D);
         for round in 0..2000 {
             let len = if round < 200 {
@@ -1407,18 +1593,21 @@ mod tests {
             } else {
                 (next() % 400) as usize
             };
-            let s: Vec<u8> = (0..len)
+            let s: Vec<Char> = (0..len)
                 .map(|_| match next() % 60 {
                     0 => 0x1B,
-                    1 => b'[',
-                    2 => b'm',
-                    k => b' ' + (k % 90) as u8,
+                    1 => 0x5B,
+                    2 => 0x6D,
+                    3 => 0xE9,
+                    k => 0x20 + (k % 90) as Char,
                 })
                 .collect();
-            let m = strip_ansi_mapped(&s, &[0, len]);
-            let mut whole = Vec::new();
-            strip_ansi(&s, &mut whole);
-            assert_eq!(m.text, whole, "{s:?}");
+            let got = narrow_strip_pieces(&[&s[..]]);
+            assert_narrow_stripped(
+                &got,
+                &narrow_strip_reference(std::slice::from_ref(&s)),
+                &|| format!("{s:?}"),
+            );
         }
     }
 

@@ -66,18 +66,16 @@ fn contains(hay: &[Char], needle: &[Char]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
 }
 
-/// Byte markers of spec §4.4.27 (matched in the narrowed output view).
+/// Markers of spec §4.4.27 (ASCII, matched against the output's chars).
 const TMUX_DCS: &[u8] = b"\x1bPtmux;";
 const TMUX_FOCUS: &[u8] = b"\x1b[?1004";
 const TMUX_TITLE: &[u8] = b"\x1b]2;tmux";
 const SCREEN_DCS: &[u8] = b"\x1bP=";
 const SCREEN_OSC: &[u8] = b"\x1b]83;";
 
-/// False when `at` (from an ESC) cannot start a multiplexer marker. Most
-/// ESCs start colour or mode sequences (`ESC [` then a digit): the two
-/// bytes after the ESC rule them out before any marker is compared.
-fn may_start_marker(at: &[u8]) -> bool {
-    matches!(at.get(1..3), Some([b'P' | b']', _] | [b'[', b'?']))
+/// True when the chars `at` start with the ASCII `marker`.
+fn starts_with_marker(at: &[Char], marker: &[u8]) -> bool {
+    at.len() >= marker.len() && at.iter().zip(marker).all(|(&c, &m)| c == Char::from(m))
 }
 
 /// spec §4.4.27: tmux or screen control sequences in the raw output.
@@ -89,28 +87,24 @@ pub fn terminal_multiplexer(ctx: &SessionCtx<'_>) -> Option<Observation> {
     if ctx.commands.is_empty() {
         return None;
     }
-    // Every marker starts with ESC and is ASCII: visit each ESC of the
-    // narrowed output once, matching within its own event (parity A20).
+    // Every marker starts with ESC then `P`, `]` or `[?`, and is ASCII:
+    // visit the ESCs the strip found that start such a sequence (it passes
+    // over only the ends of OSC matches, `ESC \\`), each matched within
+    // its own event's chars (parity A20).
     let ot = ctx.output_text();
     let (mut tmux, mut screen) = (false, false);
-    let mut event_end = ot.starts.iter().skip(1);
-    let mut end = 0;
-    for &p in &ot.escapes {
-        while end <= p {
-            end = *event_end.next().expect("every ESC lies inside an event");
-        }
-        let at = &ot.bytes[p..end];
-        if !may_start_marker(at) {
-            continue;
-        }
+    for &(j, p) in &ot.control_escapes {
+        let at = &ctx.outputs[j].data[p..];
         if [TMUX_DCS, TMUX_FOCUS, TMUX_TITLE]
             .iter()
-            .any(|m| at.starts_with(m))
+            .any(|m| starts_with_marker(at, m))
         {
             tmux = true;
             break;
         }
-        screen |= [SCREEN_DCS, SCREEN_OSC].iter().any(|m| at.starts_with(m));
+        screen |= [SCREEN_DCS, SCREEN_OSC]
+            .iter()
+            .any(|m| starts_with_marker(at, m));
     }
     let (label, conf) = if tmux {
         ("tmux", 0.85)
@@ -137,7 +131,7 @@ pub fn locale(ctx: &SessionCtx<'_>) -> Option<Observation> {
     // The whole output joined and stripped, in the narrowed view (the
     // pattern is ASCII).
     let ot = ctx.output_text();
-    if ot.bytes.is_empty() {
+    if ot.chars() == 0 {
         return None;
     }
     let tag = find_locale_tag_marked(&ot.stripped.text, &ot.marks.locale_keys)?;
@@ -216,15 +210,21 @@ pub fn numpad_usage(ctx: &SessionCtx<'_>) -> Option<Observation> {
 mod tests {
     use super::*;
     use crate::extract::behave::ctx::{Command, PromptLine, TokenSets};
+    use crate::extract::behave::text::starts_control_sequence;
     use crate::model::event::{chars_of, Channel, Event};
 
     #[test]
     fn every_marker_passes_the_prefilter() {
+        let chars = |b: &[u8]| b.iter().map(|&x| Char::from(x)).collect::<Vec<_>>();
         for m in [TMUX_DCS, TMUX_FOCUS, TMUX_TITLE, SCREEN_DCS, SCREEN_OSC] {
-            assert!(may_start_marker(m), "{m:?}");
+            assert!(starts_control_sequence(&chars(m)), "{m:?}");
+            assert!(starts_with_marker(&chars(m), m), "{m:?}");
+            assert!(!starts_with_marker(&chars(&m[..m.len() - 1]), m), "{m:?}");
         }
-        assert!(!may_start_marker(b"\x1b[0m"));
-        assert!(!may_start_marker(b"\x1bP"));
+        assert!(!starts_control_sequence(&chars(b"\x1b[0m")));
+        assert!(!starts_control_sequence(&chars(b"\x1bP")));
+        // A char that narrows to a marker byte is not that byte.
+        assert!(!starts_with_marker(&[0x1B, 0x150, 0x3D], SCREEN_DCS));
     }
 
     fn cmd() -> Command {
