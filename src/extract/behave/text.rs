@@ -147,7 +147,9 @@ fn narrow_strip_with<P: AsRef<[Char]>>(
     let mut text = Vec::with_capacity(total + 2 * NARROW_BLOCK);
     let mut starts = Vec::with_capacity(pieces.len() + 1);
     let mut at = Vec::with_capacity(pieces.len() + 1);
-    let mut control_escapes = Vec::new();
+    // A prompt's and a command's bracketed-paste switches (`ESC [?2004h`,
+    // `l`) are about one every two output events; fewer reallocations.
+    let mut control_escapes = Vec::with_capacity(pieces.len() / 2);
     let spare = text.spare_capacity_mut();
     // Bytes kept; the piece's offset in the pieces end to end; the end of
     // the last match. `o <= g + k` throughout: stripping only deletes.

@@ -249,8 +249,10 @@ impl FlightGroups {
     /// sample in its group's range: a counting sort instead of a sort of
     /// the pairs.
     fn of(pairs: &[([Char; 2], f64)]) -> Self {
-        let mut digraphs: Vec<[Char; 2]> = Vec::new();
-        let mut counts: Vec<usize> = Vec::new();
+        // At most one group a pair, and rarely more than a few hundred.
+        let groups = pairs.len().min(1024);
+        let mut digraphs: Vec<[Char; 2]> = Vec::with_capacity(groups);
+        let mut counts: Vec<usize> = Vec::with_capacity(groups);
         let mut ids: Vec<usize> = Vec::with_capacity(pairs.len());
         let mut other: rustc_hash::FxHashMap<[Char; 2], usize> = Default::default();
         // Group numbers are below `pairs.len()`, and the table holds them
