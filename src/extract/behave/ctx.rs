@@ -340,8 +340,8 @@ impl OutputText {
         }
     }
 
-    /// The chars of all output events.
-    pub fn chars(&self) -> usize {
+    /// How many chars the output events hold in all.
+    pub fn char_count(&self) -> usize {
         self.starts.last().copied().unwrap_or(0)
     }
 }

@@ -131,7 +131,7 @@ pub fn locale(ctx: &SessionCtx<'_>) -> Option<Observation> {
     // The whole output joined and stripped, in the narrowed view (the
     // pattern is ASCII).
     let ot = ctx.output_text();
-    if ot.chars() == 0 {
+    if ot.char_count() == 0 {
         return None;
     }
     let tag = find_locale_tag_marked(&ot.stripped.text, &ot.marks.locale_keys)?;
