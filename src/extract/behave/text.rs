@@ -317,7 +317,7 @@ fn narrow_block_scalar(
     let mut escs = 0;
     for (q, (o, &c)) in out.iter_mut().zip(chars).enumerate() {
         escs |= u32::from(c == ESC) << q;
-        o.write(if c < 0x80 { c as u8 } else { 0xFF });
+        o.write(narrow_char(c));
     }
     (chars.len(), escs)
 }
@@ -338,9 +338,6 @@ unsafe fn narrow_block_avx2(
     out: &mut [MaybeUninit<u8>; NARROW_BLOCK],
 ) -> (usize, u32) {
     use std::arch::x86_64::*;
-    let cap = _mm256_set1_epi32(0xFF);
-    let zero = _mm256_setzero_si256();
-    let order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
     let left = s.len() - k;
     let src = s[k..].as_ptr();
     // SAFETY (all the loads): a full block reads chars k..k + 32 of `s`;
@@ -369,12 +366,9 @@ unsafe fn narrow_block_avx2(
             }),
         )
     };
-    let [a, b, c, d] = v.map(|x| _mm256_min_epu32(x, cap));
-    let bytes = _mm256_packus_epi16(_mm256_packus_epi32(a, b), _mm256_packus_epi32(c, d));
-    let bytes = _mm256_permutevar8x32_epi32(bytes, order);
-    let high = _mm256_cmpgt_epi8(zero, bytes);
+    let bytes = narrow_lanes_avx2(v);
     // SAFETY: `out` is 32 bytes.
-    unsafe { _mm256_storeu_si256(out.as_mut_ptr().cast(), _mm256_or_si256(bytes, high)) };
+    unsafe { _mm256_storeu_si256(out.as_mut_ptr().cast(), bytes) };
     let escs = _mm256_movemask_epi8(_mm256_cmpeq_epi8(bytes, _mm256_set1_epi8(ESC as i8)));
     (n, escs as u32)
 }
@@ -441,12 +435,37 @@ unsafe fn csi_end_avx2(s: &[Char], p: usize) -> Option<Option<usize>> {
 /// [`narrow_ascii`] into `dst` (as long as `s`), one char at a time.
 fn narrow_scalar(s: &[Char], dst: &mut [u8]) {
     for (o, &c) in dst.iter_mut().zip(s) {
-        *o = if c < 0x80 { c as u8 } else { 0xFF };
+        *o = narrow_char(c);
     }
 }
 
-/// [`narrow_scalar`] with AVX2: clamp 32 chars to `0xFF`, pack them to
-/// bytes, then turn every byte with its top bit set into `0xFF`.
+/// One char narrowed: ASCII as itself, anything else `0xFF`.
+fn narrow_char(c: Char) -> u8 {
+    if c < 0x80 {
+        c as u8
+    } else {
+        0xFF
+    }
+}
+
+/// 32 chars, four vectors of 8, narrowed to 32 bytes as [`narrow_scalar`]
+/// does: each clamped to `0xFF` and packed, then every byte with its top
+/// bit set made `0xFF`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+fn narrow_lanes_avx2(v: [std::arch::x86_64::__m256i; 4]) -> std::arch::x86_64::__m256i {
+    use std::arch::x86_64::*;
+    let [a, b, c, d] = v.map(|x| _mm256_min_epu32(x, _mm256_set1_epi32(0xFF)));
+    let bytes = _mm256_packus_epi16(_mm256_packus_epi32(a, b), _mm256_packus_epi32(c, d));
+    // packus works within 128-bit lanes; this puts the 4-byte groups back
+    // in order (a0-3 a4-7 b0-3 b4-7 ...).
+    let bytes = _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    let high = _mm256_cmpgt_epi8(_mm256_setzero_si256(), bytes);
+    _mm256_or_si256(bytes, high)
+}
+
+/// [`narrow_scalar`] with AVX2, 32 chars a block ([`narrow_lanes_avx2`]).
 ///
 /// # Safety
 /// The CPU must support AVX2.
@@ -456,26 +475,14 @@ unsafe fn narrow_avx2(s: &[Char], dst: &mut [u8]) {
     use std::arch::x86_64::*;
     const BLOCK: usize = 32;
     let blocks = s.len() / BLOCK;
-    let cap = _mm256_set1_epi32(0xFF);
-    let zero = _mm256_setzero_si256();
-    // packus works within 128-bit lanes; this puts the 4-byte groups back
-    // in order (a0-3 a4-7 b0-3 b4-7 ...).
-    let order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
     for k in 0..blocks {
         let src = s[k * BLOCK..].as_ptr().cast::<__m256i>();
         // SAFETY: block k has 32 chars (k < blocks), read as four unaligned
         // 8-lane loads; the store writes 32 bytes of `dst`, which is as long
         // as `s`.
         unsafe {
-            let a = _mm256_min_epu32(_mm256_loadu_si256(src), cap);
-            let b = _mm256_min_epu32(_mm256_loadu_si256(src.add(1)), cap);
-            let c = _mm256_min_epu32(_mm256_loadu_si256(src.add(2)), cap);
-            let d = _mm256_min_epu32(_mm256_loadu_si256(src.add(3)), cap);
-            let bytes = _mm256_packus_epi16(_mm256_packus_epi32(a, b), _mm256_packus_epi32(c, d));
-            let bytes = _mm256_permutevar8x32_epi32(bytes, order);
-            let high = _mm256_cmpgt_epi8(zero, bytes);
-            let out = dst[k * BLOCK..].as_mut_ptr().cast::<__m256i>();
-            _mm256_storeu_si256(out, _mm256_or_si256(bytes, high));
+            let bytes = narrow_lanes_avx2([0, 1, 2, 3].map(|q| _mm256_loadu_si256(src.add(q))));
+            _mm256_storeu_si256(dst[k * BLOCK..].as_mut_ptr().cast(), bytes);
         }
     }
     narrow_scalar(&s[blocks * BLOCK..], &mut dst[blocks * BLOCK..]);
