@@ -100,8 +100,8 @@ pub struct NarrowStripped {
 /// one pass over the chars: each block of up to 32 chars is
 /// narrowed straight to where it lands in the stripped text, and at an
 /// ESC the match is taken from the chars (across piece ends when it runs
-/// past one) and the next block starts after it. The narrowed text before
-/// stripping is never built.
+/// past one) and the bytes after it move back over it. The narrowed text
+/// before stripping is never built.
 pub fn narrow_strip_pieces<P: AsRef<[Char]>>(pieces: &[P]) -> NarrowStripped {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
@@ -159,36 +159,40 @@ fn narrow_strip_with<P: AsRef<[Char]>>(
         starts.push(g);
         // None when a match runs across the piece's start.
         at.push((matched_to <= g).then_some(o));
-        // A match may run into this piece, or past it.
-        let mut k = matched_to.saturating_sub(g);
-        loop {
-            // Blocks without an ESC, in a loop of their own (few values
-            // live in it); then the one with an ESC, if any.
-            let (n, mut escs) = loop {
-                if k >= s.len() {
-                    break (0, 0);
-                }
-                debug_assert!(o + NARROW_BLOCK <= spare.len());
-                // SAFETY: o <= g + k < total, and `spare` holds total +
-                // 2 * NARROW_BLOCK bytes, so the block's bytes lie in it
-                // (and are borrowed only for this call).
-                let out = unsafe { &mut *spare.as_mut_ptr().add(o).cast() };
-                let (n, escs) = block(s, k, out);
-                if escs != 0 {
-                    break (n, escs);
-                }
-                o += n;
-                k += n;
-            };
-            if escs == 0 {
-                break;
-            }
-            // Chars k..cur are dealt with, and the byte of char `cur`
-            // (while in the block) is at `o`.
+        // Blocks at fixed steps, whatever the matches: where the next
+        // block's chars are read never waits on where a match ends (a
+        // chain of dependent loads per ESC), so the CPU narrows the next
+        // blocks while it works out the matches of this one.
+        let mut k = 0;
+        while k < s.len() {
+            debug_assert!(o + NARROW_BLOCK <= spare.len());
+            // SAFETY: o <= g + k < total, and `spare` holds total +
+            // 2 * NARROW_BLOCK bytes, so the block's bytes lie in it
+            // (and are borrowed only for this call).
+            let out = unsafe { &mut *spare.as_mut_ptr().add(o).cast() };
+            let (n, mut escs) = block(s, k, out);
+            // Chars k..cur are dealt with, and the byte of each char from
+            // `cur` to the block's end is at `o` plus its distance from
+            // `cur`.
             let mut cur = k;
+            if matched_to > g + k {
+                // A match runs into the block: its chars here are dropped.
+                let skip = (matched_to - g - k).min(n);
+                cur = k + skip;
+                // The source lies in the buffer: o + skip + 32 <= g + k +
+                // n + 32 <= total + 32.
+                spare.copy_within(o + skip..o + skip + NARROW_BLOCK, o);
+            }
+            // Every ESC of the block in turn: how many there are is known
+            // from the block alone, so the loop's exit does not wait on the
+            // matches either.
             while escs != 0 {
-                // The chars before the ESC are kept.
                 let p = k + escs.trailing_zeros() as usize;
+                escs &= escs - 1;
+                if p < cur {
+                    continue; // within the last match (its ESC \ end, say)
+                }
+                // The chars before the ESC are kept.
                 o += p - cur;
                 if starts_control_sequence(&s[p..]) {
                     control_escapes.push((j, p));
@@ -201,14 +205,17 @@ fn narrow_strip_with<P: AsRef<[Char]>>(
                     Some(end) => {
                         matched_to = end;
                         cur = end - g;
-                        if cur < k + n {
-                            // The block's bytes after the match move back
-                            // over it (a whole block's worth: the copy
-                            // holds the rest of the block, and what it
-                            // overwrites past that is rewritten later).
-                            let from = o + (cur - p);
-                            spare.copy_within(from..from + NARROW_BLOCK, o);
-                        }
+                        // The block's bytes after the match move back over
+                        // it (a whole block's worth: the copy holds the
+                        // rest of the block, and what it overwrites past
+                        // that is rewritten later). Done whether or not the
+                        // match ends in the block, so no branch waits on
+                        // it: the source lies in the buffer either way
+                        // (o <= g + p, so from + 32 <= end + 32 <= total +
+                        // 32), and what a move from past the block writes
+                        // at `o` is rewritten later.
+                        let from = o + (cur - p);
+                        spare.copy_within(from..from + NARROW_BLOCK, o);
                     }
                     None => {
                         // No alternative matched: the ESC (at `o`) stays
@@ -217,19 +224,10 @@ fn narrow_strip_with<P: AsRef<[Char]>>(
                         cur = p + 1;
                     }
                 }
-                if cur >= k + n {
-                    break;
-                }
-                // The ESCs the match passed over are dropped (cur - k < n,
-                // which is at most 32).
-                escs &= u32::MAX << (cur - k);
             }
-            if cur < k + n {
-                // The rest of the block is kept.
-                o += k + n - cur;
-                cur = k + n;
-            }
-            k = cur;
+            // The rest of the block (if any) is kept.
+            o += (k + n).saturating_sub(cur);
+            k += n;
         }
         g += s.len();
     }
