@@ -427,6 +427,20 @@ pub fn frustration_typing(ctx: &SessionCtx<'_>) -> Option<Observation> {
         return None;
     }
     let k = ctx.commands.len();
+    // Both sides must hold a command with IATs, else there is no
+    // observation: checked before any median is taken.
+    let sides = ctx
+        .intra_command_iats
+        .iter()
+        .skip(1)
+        .zip(&ctx.commands)
+        .filter(|(iats, _)| !iats.is_empty())
+        .fold((false, false), |(err, ok), (_, prev)| {
+            (err | prev.errored, ok | !prev.errored)
+        });
+    if sides != (true, true) {
+        return None;
+    }
     let (mut post_err, mut post_ok) = (Vec::with_capacity(k), Vec::with_capacity(k));
     for (i, iats) in ctx.intra_command_iats.iter().enumerate().skip(1) {
         let Some(prev) = ctx.commands.get(i - 1) else {

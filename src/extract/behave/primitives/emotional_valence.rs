@@ -51,22 +51,33 @@ pub fn valence(ctx: &SessionCtx<'_>) -> Option<Observation> {
 
 /// spec §4.4.36: typing tempo and shouting (caps, `!`) as arousal.
 pub fn arousal(ctx: &SessionCtx<'_>) -> Option<Observation> {
-    // Every typing burst holds >= 3 IATs (§2.4), so each has a median.
-    let mut medians = ctx.typing_bursts.iter().map(median);
-    let first = medians.next()?;
-    // Python's min()/max() over the list: fold from the first element.
-    let (fast, slow) = medians.fold((first, first), |(lo, hi), m| (py_min(lo, m), py_max(hi, m)));
+    // No burst, no observation (the reference takes min() of no medians).
+    if ctx.typing_bursts.is_empty() {
+        return None;
+    }
     let total = ctx.typing_bursts.values().len();
     let enough = total >= AROUSAL_MIN_IATS;
+    // The burst medians decide the label only when neither run does and
+    // there are enough IATs, so only then are they taken.
+    let fast_slow = || {
+        // Every typing burst holds >= 3 IATs (§2.4), so each has a median.
+        let mut medians = ctx.typing_bursts.iter().map(median);
+        let first = medians.next().expect("a burst (checked above)");
+        // Python's min()/max() over the list: fold from the first element.
+        medians.fold((first, first), |(lo, hi), m| (py_min(lo, m), py_max(hi, m)))
+    };
     let label = if ctx.caps_run_max as usize >= AROUSAL_CAPS_RUN_MIN
         || ctx.bang_run_max as usize >= AROUSAL_BANG_RUN_MIN
-        || (enough && fast < AROUSAL_FAST_IAT_S)
     {
         "high_agitated"
-    } else if enough && slow > AROUSAL_CALM_IAT_S {
-        "low_calm"
-    } else {
+    } else if !enough {
         "medium_engaged"
+    } else {
+        match fast_slow() {
+            (fast, _) if fast < AROUSAL_FAST_IAT_S => "high_agitated",
+            (_, slow) if slow > AROUSAL_CALM_IAT_S => "low_calm",
+            _ => "medium_engaged",
+        }
     };
     let conf = if enough { 0.50 } else { 0.30 };
     Some(capped(Primitive::Arousal, label, conf))
