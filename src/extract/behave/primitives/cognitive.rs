@@ -427,37 +427,31 @@ pub fn frustration_typing(ctx: &SessionCtx<'_>) -> Option<Observation> {
         return None;
     }
     let k = ctx.commands.len();
-    // Both sides must hold a command with IATs, else there is no
-    // observation: checked before any median is taken.
-    let sides = ctx
-        .intra_command_iats
-        .iter()
-        .skip(1)
-        .zip(&ctx.commands)
-        .filter(|(iats, _)| !iats.is_empty())
-        .fold((false, false), |(err, ok), (_, prev)| {
-            (err | prev.errored, ok | !prev.errored)
-        });
+    // Each command after the first that holds IATs, with the command
+    // before it.
+    let after = || {
+        ctx.intra_command_iats
+            .iter()
+            .skip(1)
+            .zip(&ctx.commands)
+            .filter(|(iats, _)| !iats.is_empty())
+    };
+    // Both sides must hold one, else there is no observation: checked
+    // before any median is taken.
+    let sides = after().fold((false, false), |(err, ok), (_, prev)| {
+        (err | prev.errored, ok | !prev.errored)
+    });
     if sides != (true, true) {
         return None;
     }
     let (mut post_err, mut post_ok) = (Vec::with_capacity(k), Vec::with_capacity(k));
-    for (i, iats) in ctx.intra_command_iats.iter().enumerate().skip(1) {
-        let Some(prev) = ctx.commands.get(i - 1) else {
-            break;
-        };
-        if iats.is_empty() {
-            continue;
-        }
+    for (iats, prev) in after() {
         let m = median(iats);
         if prev.errored {
             post_err.push(m);
         } else {
             post_ok.push(m);
         }
-    }
-    if post_err.is_empty() || post_ok.is_empty() {
-        return None;
     }
     let a = median_mut(&mut post_err);
     let b = median_mut(&mut post_ok);
