@@ -4,7 +4,7 @@
 //! Pure: no I/O. The context holds first-token hashes, prompt lines and
 //! lexical counters internally; none of it is ever serialised (spec §3.4).
 
-use super::numeric::py_max;
+use super::numeric::{py_max, Spread, SpreadSums};
 use super::pychar::is_py_space;
 use super::text::{
     find_prompt_lines_bytes, fingerprint_within, has_error_fingerprint_bytes, narrow_ascii,
@@ -154,6 +154,12 @@ pub struct SessionCtx<'a> {
     /// The commands' first tokens numbered, on first use
     /// ([`SessionCtx::token_ids`]).
     pub token_ids: OnceCell<TokenIds>,
+    /// The pass of each command's intra-command IATs, `None` for fewer than
+    /// two, on first use ([`SessionCtx::intra_spreads`]).
+    pub intra_sums: OnceCell<Vec<Option<SpreadSums>>>,
+    /// The pass of the inter-command IATs, on first use
+    /// ([`SessionCtx::inter_cmd_spread`]).
+    pub inter_cmd_sums: OnceCell<SpreadSums>,
 }
 
 /// The commands' first tokens, numbered in order of first appearance: equal
@@ -350,6 +356,33 @@ impl SessionCtx<'_> {
     /// The commands' first-token ids; numbered once, on first use.
     pub fn token_ids(&self) -> &TokenIds {
         self.token_ids.get_or_init(|| TokenIds::of(&self.commands))
+    }
+
+    /// The spread of each command's intra-command IATs, in command order,
+    /// `None` for a command with fewer than two. Cognitive load reads their
+    /// sample CVs and command chunking their population CVs (§4.4.15,
+    /// §4.4.7), so each series' pass runs once, on first use.
+    pub fn intra_spreads(&self) -> impl Iterator<Item = Option<Spread<'_>>> + '_ {
+        let sums = self.intra_sums.get_or_init(|| {
+            self.intra_command_iats
+                .iter()
+                .map(|x| (x.len() >= 2).then(|| SpreadSums::of(x)))
+                .collect()
+        });
+        self.intra_command_iats
+            .iter()
+            .zip(sums)
+            .map(|(x, s)| s.map(|s| Spread::with(x, s)))
+    }
+
+    /// The spread of the inter-command IATs, read by inter-command
+    /// consistency and cognitive load (§4.4.14, §4.4.15); its pass runs
+    /// once, on first use.
+    pub fn inter_cmd_spread(&self) -> Spread<'_> {
+        let sums = self
+            .inter_cmd_sums
+            .get_or_init(|| SpreadSums::of(&self.inter_cmd_iats));
+        Spread::with(&self.inter_cmd_iats, *sums)
     }
 
     /// The output narrowed to bytes; built once, on first use.

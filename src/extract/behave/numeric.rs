@@ -675,17 +675,58 @@ pub struct Spread<'a> {
     ss: Option<(U256, i32)>,
 }
 
-impl<'a> Spread<'a> {
-    /// The mean of `xs`, and what its standard deviations need.
-    pub fn of(xs: &'a [f64]) -> Self {
+/// What the pass of [`Spread`] finds, without the series: kept by a
+/// session context for a series that several primitives read, so the pass
+/// runs once ([`Spread::with`]).
+#[derive(Clone, Copy, Debug)]
+pub struct SpreadSums {
+    mean: f64,
+    ss: Option<(U256, i32)>,
+}
+
+impl SpreadSums {
+    /// The pass of [`Spread::of`] over `xs`.
+    pub fn of(xs: &[f64]) -> Self {
         match spread_pass(xs) {
-            Some((mean, ss)) => Spread { xs, mean, ss },
-            None => Spread {
-                xs,
+            Some((mean, ss)) => SpreadSums { mean, ss },
+            None => SpreadSums {
                 mean: fmean(xs),
                 ss: None,
             },
         }
+    }
+
+    /// Equal, the mean compared by its bits (it may be nan).
+    fn same(&self, other: &SpreadSums) -> bool {
+        self.mean.to_bits() == other.mean.to_bits() && self.ss == other.ss
+    }
+}
+
+impl<'a> Spread<'a> {
+    /// The mean of `xs`, and what its standard deviations need.
+    pub fn of(xs: &'a [f64]) -> Self {
+        Spread::with(xs, SpreadSums::of(xs))
+    }
+
+    /// The spread of `xs` from its pass taken earlier: `sums` must be
+    /// [`SpreadSums::of`]`(xs)`.
+    pub fn with(xs: &'a [f64], sums: SpreadSums) -> Self {
+        debug_assert!(sums.same(&SpreadSums::of(xs)), "sums of another series");
+        Spread {
+            xs,
+            mean: sums.mean,
+            ss: sums.ss,
+        }
+    }
+
+    /// How many values the series holds.
+    pub fn len(&self) -> usize {
+        self.xs.len()
+    }
+
+    /// True for an empty series.
+    pub fn is_empty(&self) -> bool {
+        self.xs.is_empty()
     }
 
     /// [`pstdev`] of the series.

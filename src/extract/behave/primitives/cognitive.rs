@@ -205,16 +205,15 @@ pub fn feedback_loop_engagement(ctx: &SessionCtx<'_>) -> Option<Observation> {
 struct Raises;
 
 /// `cv_s(xs) = stdev(xs) / fmean(xs)` with the **sample** stdev (spec
-/// §4.4.15 step 1); `Ok(None)` when `|xs| < 2` or the mean is not positive.
+/// §4.4.15 step 1), of the series `xs` that `spread` was taken of; `Ok(None)` when `|xs| < 2` or the mean is not positive.
 ///
 /// `Err(Raises)` when the mean is `+inf`: an infinite gap (non-finite event
 /// times), where `statistics.stdev` raises, or a `math.fsum` overflow, where
 /// `fmean` raises.
-fn cv_sample(xs: &[f64]) -> Result<Option<f64>, Raises> {
-    if xs.len() < 2 {
+fn cv_sample(spread: &Spread<'_>) -> Result<Option<f64>, Raises> {
+    if spread.len() < 2 {
         return Ok(None);
     }
-    let spread = Spread::of(xs);
     let m = spread.mean;
     if m == f64::INFINITY {
         return Err(Raises);
@@ -227,14 +226,14 @@ fn cv_sample(xs: &[f64]) -> Result<Option<f64>, Raises> {
 /// event times). The reference then emits nothing for the whole session, so
 /// the session driver should check this; the primitive itself just skips.
 pub fn inter_command_consistency_raises(ctx: &SessionCtx<'_>) -> bool {
-    cv_sample(&ctx.inter_cmd_iats).is_err()
+    cv_sample(&ctx.inter_cmd_spread()).is_err()
 }
 
 /// spec §4.4.14: how regular the pauses between commands are.
 pub fn inter_command_consistency(ctx: &SessionCtx<'_>) -> Option<Observation> {
     // spec §2.11: sample stdev here.
     // Where the reference raises, skip (see `inter_command_consistency_raises`).
-    let cv = cv_sample(&ctx.inter_cmd_iats).ok()??;
+    let cv = cv_sample(&ctx.inter_cmd_spread()).ok()??;
     let label = if cv < PAUSE_CV_METRONOMIC_MAX {
         "metronomic"
     } else if cv >= PAUSE_CV_BIMODAL_MIN {
@@ -263,14 +262,15 @@ fn load_score(ctx: &SessionCtx<'_>) -> Result<Option<f64>, Raises> {
         return Ok(None);
     }
     let mut chunking = Vec::with_capacity(k);
-    for x in &ctx.intra_command_iats {
-        chunking.extend(cv_sample(x)?);
+    // Commands with fewer than two IATs have no CV.
+    for spread in ctx.intra_spreads().flatten() {
+        chunking.extend(cv_sample(&spread)?);
     }
     let a = (!chunking.is_empty())
         .then(|| clip01(median_mut(&mut chunking) / COGNITIVE_LOAD_CHUNKING_REF_CV));
     let errored = ctx.commands.iter().filter(|c| c.errored).count();
     let b = Some(clip01(ratio(errored, k)));
-    let c = cv_sample(&ctx.inter_cmd_iats)?.map(|cv| clip01(cv / COGNITIVE_LOAD_PACE_REF_CV));
+    let c = cv_sample(&ctx.inter_cmd_spread())?.map(|cv| clip01(cv / COGNITIVE_LOAD_PACE_REF_CV));
     let present: Vec<f64> = [a, b, c].into_iter().flatten().collect();
     // A plain left-to-right f64 sum, as Python's sum() (spec §4.4.15 step 5).
     let total = present.iter().fold(0.0, |acc, v| acc + v);

@@ -45,18 +45,17 @@ fn ratio(n: usize, d: usize) -> f64 {
 #[derive(Debug, PartialEq)]
 struct Raises;
 
-/// `cv_pop(b) = pstdev(b) / fmean(b)` (spec §4.4 notation) for a series
-/// whose mean is positive; `Ok(None)` for the others, which every caller
+/// `cv_pop(b) = pstdev(b) / fmean(b)` (spec §4.4 notation) of the series
+/// `b` that `spread` was taken of, when its mean is positive; `Ok(None)` for the others, which every caller
 /// drops.
 ///
 /// `Err(Raises)` when the mean is `+inf`: either the data holds an infinite
 /// IAT (non-finite event times), where `statistics.pstdev` raises, or
 /// `math.fsum` overflowed, where `fmean` raises.
-fn cv_pop(b: &[f64]) -> Result<Option<f64>, Raises> {
-    if b.is_empty() {
+fn cv_pop(spread: &Spread<'_>) -> Result<Option<f64>, Raises> {
+    if spread.is_empty() {
         return Ok(None);
     }
-    let spread = Spread::of(b);
     let m = spread.mean;
     if m == f64::INFINITY {
         return Err(Raises);
@@ -73,7 +72,7 @@ fn burst_cvs<'c>(ctx: &'c SessionCtx<'_>) -> &'c [f64] {
     ctx.burst_cvs.get_or_init(|| {
         let mut cvs = Vec::with_capacity(ctx.typing_bursts.len());
         for b in &ctx.typing_bursts {
-            match cv_pop(b) {
+            match cv_pop(&Spread::of(b)) {
                 Ok(cv) => cvs.extend(cv),
                 Err(Raises) => return Vec::new(),
             }
@@ -380,9 +379,9 @@ pub fn error_correction(ctx: &SessionCtx<'_>) -> Option<Observation> {
 /// CHUNKING_MIN_IATS intra-command IATs and a positive mean, in order.
 fn chunking_cvs(ctx: &SessionCtx<'_>) -> Result<Vec<f64>, Raises> {
     let mut cvs = Vec::new();
-    for x in &ctx.intra_command_iats {
-        if x.len() >= CHUNKING_MIN_IATS {
-            cvs.extend(cv_pop(x)?);
+    for spread in ctx.intra_spreads().flatten() {
+        if spread.len() >= CHUNKING_MIN_IATS {
+            cvs.extend(cv_pop(&spread)?);
         }
     }
     Ok(cvs)
