@@ -271,6 +271,102 @@ pub fn median_mut(v: &mut [f64]) -> f64 {
     }
 }
 
+/// `median(xs) < x`, decided in one pass without copying or selecting:
+/// more than half the values below `x` put both middle values below it,
+/// fewer than half put both at or above it, and exactly half (an even
+/// count) makes the middle pair the largest value below `x` and the
+/// smallest one at or above it. Caller guarantees a non-empty slice.
+///
+/// `-0.0` needs no care here (it equals `0.0` under `<`, and so does any
+/// mean of the two); a NaN, which has no place in the sort, and an `x`
+/// beyond `f64::MAX / 4` in magnitude, where the mean of the middle pair
+/// may overflow, take [`median`] itself.
+pub fn median_below(xs: &[f64], x: f64) -> bool {
+    median_side(xs, x, true).map_or_else(|| median(xs) < x, |m| m < x)
+}
+
+/// `median(xs) > x`, the mirror of [`median_below`].
+pub fn median_above(xs: &[f64], x: f64) -> bool {
+    median_side(xs, x, false).map_or_else(|| median(xs) > x, |m| m > x)
+}
+
+/// The pass of [`median_below`] (`below`) and [`median_above`]: a value
+/// that compares with `x` as the median does. With `k` values on the
+/// asked side of `x` (below it, or above it), that is the side's value
+/// nearest `x` when more than half are there, the other values' nearest
+/// when fewer than half, and the mean of the two when exactly half (then
+/// they are the middle pair of the sort). `None` for a NaN or an `x` too
+/// large for the shortcut.
+fn median_side(xs: &[f64], x: f64, below: bool) -> Option<f64> {
+    if x.is_nan() || x.abs() > f64::MAX / 4.0 {
+        return None;
+    }
+    let n = xs.len();
+    let (mut k, mut nan) = (0usize, false);
+    // f64::max and f64::min skip the NaN they start from.
+    let (mut near_on, mut near_off) = (f64::NAN, f64::NAN);
+    for &v in xs {
+        nan |= v.is_nan();
+        let on = if below { v < x } else { v > x };
+        if on {
+            k += 1;
+            near_on = if below {
+                near_on.max(v)
+            } else {
+                near_on.min(v)
+            };
+        } else {
+            near_off = if below {
+                near_off.min(v)
+            } else {
+                near_off.max(v)
+            };
+        }
+    }
+    if nan || n == 0 {
+        return None;
+    }
+    Some(if 2 * k > n {
+        near_on
+    } else if 2 * k < n {
+        near_off
+    } else {
+        (near_on + near_off) / 2.0
+    })
+}
+
+/// `statistics.median` of counts, as f64: for counts below 64, a count of
+/// each value picks the middle instead of a copy and a selection. Caller
+/// guarantees at least one count.
+pub fn median_of_counts(xs: impl Iterator<Item = u32> + Clone) -> f64 {
+    let mut seen = [0u32; 64];
+    let mut n = 0usize;
+    for v in xs.clone() {
+        let Some(slot) = seen.get_mut(v as usize) else {
+            let values: Vec<f64> = xs.map(f64::from).collect();
+            return median(&values);
+        };
+        *slot += 1;
+        n += 1;
+    }
+    // The values at sorted positions (n - 1) / 2 and n / 2.
+    let nth = |i: usize| {
+        let mut below = 0usize;
+        for (v, &c) in seen.iter().enumerate() {
+            below += c as usize;
+            if below > i {
+                return v as f64;
+            }
+        }
+        f64::NAN // i >= n: no counts at all
+    };
+    if n % 2 == 1 {
+        nth(n / 2)
+    } else {
+        (nth(n / 2 - 1) + nth(n / 2)) / 2.0
+    }
+}
+
 /// `x` as `m * 2^e` with `m` odd (or `x == 0`, then `(0, 0)`). Finite only.
 fn decompose(x: f64) -> (i64, i32) {
     let bits = x.to_bits();
@@ -1180,6 +1276,75 @@ mod tests {
             let mut v = xs.clone();
             assert_eq!(median_mut(&mut v).to_bits(), want.to_bits(), "{xs:?}");
         }
+    }
+
+    #[test]
+    fn median_sides_equal_comparing_the_median() {
+        let mut next = crate::extract::xorshift(0x5D2B_90C7_1E3A_84F5);
+        // Thresholds at, between and beyond the values, and past the
+        // shortcut's bound.
+        let xs_of = [
+            0.0,
+            -0.0,
+            1.25,
+            1.3,
+            2.5,
+            -1.0,
+            6.0,
+            f64::MAX,
+            f64::INFINITY,
+        ];
+        for _ in 0..4000 {
+            let len = 1 + (next() % if next().is_multiple_of(2) { 6 } else { 40 }) as usize;
+            let xs: Vec<f64> = (0..len)
+                .map(|_| match next() % 12 {
+                    0 => -0.0,
+                    1 => 0.0,
+                    2 if next().is_multiple_of(4) => f64::NAN,
+                    3 if next().is_multiple_of(4) => f64::MAX,
+                    4 if next().is_multiple_of(4) => -f64::MAX,
+                    // Neighbours of a threshold, so the middle pair's mean
+                    // lands on either side of it.
+                    5 => 1.25 + f64::EPSILON * (next() % 3) as f64 - f64::EPSILON,
+                    _ => (next() % 20) as f64 / 4.0 - 1.0,
+                })
+                .collect();
+            let m = median(&xs);
+            for &x in &xs_of {
+                for x in [x, -x] {
+                    assert_eq!(median_below(&xs, x), m < x, "{xs:?} below {x}");
+                    assert_eq!(median_above(&xs, x), m > x, "{xs:?} above {x}");
+                }
+            }
+        }
+        // Exactly half on each side: the middle pair's mean decides.
+        // statistics.median([0.0, 0.1, 0.2, 0.3]) == 0.15000000000000002
+        let xs = [0.3, 0.0, 0.2, 0.1];
+        assert!(median_above(&xs, 0.15) && !median_below(&xs, 0.15));
+        let m = 0.15000000000000002;
+        assert!(!median_above(&xs, m) && !median_below(&xs, m));
+        assert!(median_below(&xs, 0.15000000000000005));
+        assert!(!median_below(&[], 1.0) && !median_above(&[], 1.0));
+    }
+
+    #[test]
+    fn median_of_counts_equals_the_median() {
+        let mut next = crate::extract::xorshift(0x0C3A_57E1_9B24_D86F);
+        for _ in 0..3000 {
+            let len = 1 + (next() % 50) as usize;
+            // Mostly small counts; now and then one past the count table.
+            let cap = if next().is_multiple_of(8) { 200 } else { 6 };
+            let xs: Vec<u32> = (0..len).map(|_| (next() % cap) as u32).collect();
+            let floats: Vec<f64> = xs.iter().map(|&v| f64::from(v)).collect();
+            assert_eq!(
+                median_of_counts(xs.iter().copied()).to_bits(),
+                median(&floats).to_bits(),
+                "{xs:?}"
+            );
+        }
+        // A half-integer median (even count).
+        assert_eq!(median_of_counts([1u32, 2].into_iter()), 1.5);
+        assert_eq!(median_of_counts([u32::MAX, 63].into_iter()), 2147483679.0);
     }
 
     #[test]

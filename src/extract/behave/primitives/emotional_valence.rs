@@ -7,7 +7,7 @@
 //! change of the cap or of a literal stays a one-line edit.
 
 use crate::extract::behave::ctx::SessionCtx;
-use crate::extract::behave::numeric::{median, median_mut, py_max, py_min};
+use crate::extract::behave::numeric::{median_above, median_below, median_mut, py_min};
 use crate::extract::behave::thresholds::{
     AROUSAL_BANG_RUN_MIN, AROUSAL_CALM_IAT_S, AROUSAL_CAPS_RUN_MIN, AROUSAL_FAST_IAT_S,
     AROUSAL_MIN_IATS, EMOTIONAL_VALENCE_CONFIDENCE_CAP, FRUST_VENT_FULL_CONFIDENCE_MIN,
@@ -58,26 +58,24 @@ pub fn arousal(ctx: &SessionCtx<'_>) -> Option<Observation> {
     let total = ctx.typing_bursts.values().len();
     let enough = total >= AROUSAL_MIN_IATS;
     // The burst medians decide the label only when neither run does and
-    // there are enough IATs, so only then are they taken.
-    let fast_slow = || {
-        // Every typing burst holds >= 3 IATs (§2.4), so each has a median.
-        let mut medians = ctx.typing_bursts.iter().map(median);
-        let first = medians.next().expect("a burst (checked above)");
-        // Python's min()/max() over the list: fold from the first element.
-        medians.fold((first, first), |(lo, hi), m| (py_min(lo, m), py_max(hi, m)))
-    };
+    // there are enough IATs. Python's min()/max() over them then compare
+    // with a threshold, which is whether any median is below (above) it:
+    // IATs are never NaN (§2.2 floors them through max(0.0, ·)), so
+    // neither are the medians. Each burst's median is compared, not taken.
+    let any_median =
+        |beyond: fn(&[f64], f64) -> bool, x: f64| ctx.typing_bursts.iter().any(|b| beyond(b, x));
     let label = if ctx.caps_run_max as usize >= AROUSAL_CAPS_RUN_MIN
         || ctx.bang_run_max as usize >= AROUSAL_BANG_RUN_MIN
     {
         "high_agitated"
     } else if !enough {
         "medium_engaged"
+    } else if any_median(median_below, AROUSAL_FAST_IAT_S) {
+        "high_agitated" // the fastest burst's median
+    } else if any_median(median_above, AROUSAL_CALM_IAT_S) {
+        "low_calm" // the slowest burst's median
     } else {
-        match fast_slow() {
-            (fast, _) if fast < AROUSAL_FAST_IAT_S => "high_agitated",
-            (_, slow) if slow > AROUSAL_CALM_IAT_S => "low_calm",
-            _ => "medium_engaged",
-        }
+        "medium_engaged"
     };
     let conf = if enough { 0.50 } else { 0.30 };
     Some(capped(Primitive::Arousal, label, conf))

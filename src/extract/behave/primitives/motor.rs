@@ -7,7 +7,9 @@
 //! feature (spec §2.12, bottom list).
 
 use crate::extract::behave::ctx::SessionCtx;
-use crate::extract::behave::numeric::{fmean, median, median_mut, near, py_min, Spread};
+use crate::extract::behave::numeric::{
+    fmean, median, median_mut, median_of_counts, near, py_min, Spread,
+};
 use crate::extract::behave::simhash::{ascii_digraph_index, hex16, simhash64, ASCII_DIGRAPHS};
 use crate::extract::behave::thresholds::{
     BACKSPACE_IMMEDIATE_MAX_S, CMD_CHUNKING_FLUENT_CV_MAX, CV_BURSTY_MAX, CV_MACHINE_MAX,
@@ -492,13 +494,8 @@ pub fn pipe_chaining_depth(ctx: &SessionCtx<'_>) -> Option<Observation> {
     if k == 0 {
         return None;
     }
-    let pipes: Vec<f64> = ctx
-        .commands
-        .iter()
-        .map(|c| f64::from(c.pipe_count))
-        .collect();
     // A half-integer median is possible (even K).
-    let m = median(&pipes);
+    let m = median_of_counts(ctx.commands.iter().map(|c| c.pipe_count));
     let deep = PIPE_CHAINING_DEEP_MEDIAN as f64;
     let moderate = PIPE_CHAINING_MODERATE_MEDIAN as f64;
     let label = if m >= deep {
