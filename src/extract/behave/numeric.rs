@@ -335,6 +335,64 @@ fn median_side(xs: &[f64], x: f64, below: bool) -> Option<f64> {
     })
 }
 
+/// The bucket of `median(xs)` among `edges` (ascending, finite, at most
+/// `f64::MAX / 4` in magnitude): the first edge the median is at or below
+/// when `upper_closed` (buckets `(e_i, e_i+1]`), strictly below otherwise
+/// (`[e_i, e_i+1)`), or `edges.len()` past the last; in one pass, without
+/// copying or selecting. Caller guarantees a non-empty slice.
+///
+/// Each value's bucket is counted, with the least and the greatest value
+/// of each bucket. The middle pair (one value for an odd count) then lies
+/// in known buckets: in one bucket, the median lies in it too (a bucket is
+/// an interval, and so holds the mean of two of its values, rounding
+/// included); across two, they are the greater bucket's least value and
+/// the lesser one's greatest, and their mean is placed. A NaN takes
+/// [`median`] itself.
+pub fn median_bucket(xs: &[f64], edges: &[f64], upper_closed: bool) -> usize {
+    const MAX_EDGES: usize = 7;
+    let bucket_of = |m: f64| {
+        edges
+            .iter()
+            .position(|&e| if upper_closed { m <= e } else { m < e })
+            .unwrap_or(edges.len())
+    };
+    let tame = edges.len() <= MAX_EDGES && edges.iter().all(|e| e.abs() <= f64::MAX / 4.0);
+    debug_assert!(tame && edges.is_sorted(), "edges {edges:?}");
+    if !tame || xs.iter().any(|v| v.is_nan()) {
+        return bucket_of(median(xs));
+    }
+    let mut count = [0usize; MAX_EDGES + 1];
+    let mut least = [f64::INFINITY; MAX_EDGES + 1];
+    let mut greatest = [f64::NEG_INFINITY; MAX_EDGES + 1];
+    for &v in xs {
+        let b = bucket_of(v);
+        count[b] += 1;
+        least[b] = least[b].min(v);
+        greatest[b] = greatest[b].max(v);
+    }
+    // The buckets of sorted positions i and i + 1.
+    let at = |i: usize| {
+        let mut seen = 0;
+        count
+            .iter()
+            .position(|&c| {
+                seen += c;
+                seen > i
+            })
+            .unwrap_or(edges.len())
+    };
+    let n = xs.len();
+    if n == 0 {
+        return bucket_of(f64::NAN);
+    }
+    let (lo, hi) = (at((n - 1) / 2), at(n / 2));
+    if lo == hi {
+        lo
+    } else {
+        bucket_of((greatest[lo] + least[hi]) / 2.0)
+    }
+}
+
 /// `statistics.median` of counts, as f64: for counts below 64, a count of
 /// each value picks the middle instead of a copy and a selection. Caller
 /// guarantees at least one count.
@@ -1325,6 +1383,44 @@ mod tests {
         assert!(!median_above(&xs, m) && !median_below(&xs, m));
         assert!(median_below(&xs, 0.15000000000000005));
         assert!(!median_below(&[], 1.0) && !median_above(&[], 1.0));
+    }
+
+    #[test]
+    fn median_bucket_equals_the_bucket_of_the_median() {
+        let mut next = crate::extract::xorshift(0x7A41_C2D9_3E85_0B6D);
+        let edges = [0.25, 1.0, 1.25, 2.5];
+        for _ in 0..4000 {
+            let len = 1 + (next() % if next().is_multiple_of(2) { 6 } else { 40 }) as usize;
+            let xs: Vec<f64> = (0..len)
+                .map(|_| match next() % 12 {
+                    0 => -0.0,
+                    1 => 0.0,
+                    2 if next().is_multiple_of(4) => f64::NAN,
+                    3 if next().is_multiple_of(4) => f64::MAX,
+                    4 if next().is_multiple_of(4) => -f64::MAX,
+                    // Neighbours of an edge: a middle pair across it.
+                    5 => 1.25 + f64::EPSILON * (next() % 3) as f64 - f64::EPSILON,
+                    _ => (next() % 20) as f64 / 4.0 - 1.0,
+                })
+                .collect();
+            let m = median(&xs);
+            for upper_closed in [true, false] {
+                let want = edges
+                    .iter()
+                    .position(|&e| if upper_closed { m <= e } else { m < e })
+                    .unwrap_or(edges.len());
+                assert_eq!(
+                    median_bucket(&xs, &edges, upper_closed),
+                    want,
+                    "{xs:?} {upper_closed}"
+                );
+            }
+        }
+        // A middle pair across an edge: statistics.median([0.1, 0.2]) ==
+        // 0.15000000000000002, above an edge at 0.15, below one just past.
+        assert_eq!(median_bucket(&[0.2, 0.1], &[0.15], true), 1);
+        assert_eq!(median_bucket(&[0.2, 0.1], &[0.15000000000000002], true), 0);
+        assert_eq!(median_bucket(&[0.2, 0.1], &[0.15000000000000002], false), 1);
     }
 
     #[test]

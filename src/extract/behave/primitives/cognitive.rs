@@ -10,7 +10,7 @@
 
 use crate::extract::behave::ctx::{Command, SessionCtx, TokenIds, TokenSets};
 use crate::extract::behave::numeric::{
-    correlation, fsum, median, median_mut, py_max, py_min, Spread,
+    correlation, fsum, median, median_bucket, median_mut, py_max, py_min, Spread,
 };
 use crate::extract::behave::thresholds::{
     BRANCH_DIVERSITY_LINEAR_MIN, COGNITIVE_LOAD_CHUNKING_REF_CV, COGNITIVE_LOAD_LOW_MAX,
@@ -48,21 +48,24 @@ pub fn inter_command_latency_class(ctx: &SessionCtx<'_>) -> Option<Observation> 
     if ctx.inter_cmd_iats.is_empty() {
         return None;
     }
-    let m = median(&ctx.inter_cmd_iats);
-    // Upper bounds are inclusive (spec §4.4.11 step 2).
-    let label = if m <= INTER_CMD_INSTANT_MAX {
-        "instant"
-    } else if m <= INTER_CMD_TYPING_MAX {
-        "typing_speed"
-    } else if m <= INTER_CMD_DELIBERATE_MAX {
-        "deliberate"
-    } else if m <= INTER_CMD_LLM_LIGHTWEIGHT_MAX {
-        "llm_lightweight"
-    } else if m <= INTER_CMD_LLM_HEAVYWEIGHT_MAX {
-        "llm_heavyweight"
-    } else {
-        "long"
-    };
+    // Upper bounds are inclusive (spec §4.4.11 step 2): the bucket of the
+    // median, found without taking it.
+    const EDGES: [f64; 5] = [
+        INTER_CMD_INSTANT_MAX,
+        INTER_CMD_TYPING_MAX,
+        INTER_CMD_DELIBERATE_MAX,
+        INTER_CMD_LLM_LIGHTWEIGHT_MAX,
+        INTER_CMD_LLM_HEAVYWEIGHT_MAX,
+    ];
+    const LABELS: [&str; 6] = [
+        "instant",
+        "typing_speed",
+        "deliberate",
+        "llm_lightweight",
+        "llm_heavyweight",
+        "long",
+    ];
+    let label = LABELS[median_bucket(&ctx.inter_cmd_iats, &EDGES, true)];
     let conf = by_count(ctx.commands.len(), 0.40, 0.80);
     Some(Observation::label(
         Primitive::InterCommandLatencyClass,

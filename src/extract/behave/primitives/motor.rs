@@ -8,7 +8,7 @@
 
 use crate::extract::behave::ctx::SessionCtx;
 use crate::extract::behave::numeric::{
-    fmean, median, median_mut, median_of_counts, near, py_min, Spread,
+    fmean, median, median_below, median_bucket, median_mut, median_of_counts, near, py_min, Spread,
 };
 use crate::extract::behave::simhash::{ascii_digraph_index, hex16, simhash64, ASCII_DIGRAPHS};
 use crate::extract::behave::thresholds::{
@@ -126,17 +126,16 @@ pub fn keystroke_cadence(ctx: &SessionCtx<'_>) -> Option<Observation> {
     if cvs.is_empty() {
         return None;
     }
-    let cv = median(cvs);
+    // The median CV's class, found without taking it: below the machine,
+    // steady or bursty bound, or none.
+    let cv_class = median_bucket(cvs, &[CV_MACHINE_MAX, CV_STEADY_MAX, CV_BURSTY_MAX], false);
     // The mean IAT chains every burst, zero-mean ones included (step 3).
     let m = fmean(ctx.typing_bursts.values());
-    let (label, conf) = if m < IKI_MACHINE_MAX_S && cv < CV_MACHINE_MAX {
-        ("machine", 0.85)
-    } else if cv < CV_STEADY_MAX {
-        ("steady", 0.70)
-    } else if cv < CV_BURSTY_MAX {
-        ("bursty", 0.65)
-    } else {
-        ("hunt_and_peck", 0.60)
+    let (label, conf) = match cv_class {
+        0 if m < IKI_MACHINE_MAX_S => ("machine", 0.85),
+        0 | 1 => ("steady", 0.70),
+        2 => ("bursty", 0.65),
+        _ => ("hunt_and_peck", 0.60),
     };
     Some(Observation::label(Primitive::KeystrokeCadence, label, conf))
 }
@@ -338,9 +337,9 @@ pub fn motor_stability(ctx: &SessionCtx<'_>) -> Option<Observation> {
             0.65,
         ));
     }
+    // No CV counts as a median CV of 0.0.
     let cvs = burst_cvs(ctx);
-    let cv = if cvs.is_empty() { 0.0 } else { median(cvs) };
-    let (label, conf) = if cv < CV_STEADY_MAX {
+    let (label, conf) = if cvs.is_empty() || median_below(cvs, CV_STEADY_MAX) {
         ("steady", 0.70)
     } else {
         ("variable", 0.60)
@@ -409,11 +408,11 @@ pub fn command_chunking(ctx: &SessionCtx<'_>) -> Option<Observation> {
         )),
         _ => {
             // Where the reference raises, skip (see `command_chunking_raises`).
-            let mut cvs = chunking_cvs(ctx).ok()?;
+            let cvs = chunking_cvs(ctx).ok()?;
             if cvs.is_empty() {
                 return None;
             }
-            let (label, conf) = if median_mut(&mut cvs) < CMD_CHUNKING_FLUENT_CV_MAX {
+            let (label, conf) = if median_below(&cvs, CMD_CHUNKING_FLUENT_CV_MAX) {
                 ("fluent", 0.65)
             } else {
                 ("fragmented", 0.60)
