@@ -148,9 +148,10 @@ pub struct SessionCtx<'a> {
     /// The output narrowed to bytes, built on first use
     /// ([`SessionCtx::output_text`]).
     pub output_text: OnceCell<OutputText>,
-    /// The CVs of the typing bursts (§4.4.3 step 2), computed on first use
-    /// by the two motor primitives that read them.
-    pub burst_cvs: OnceCell<Vec<f64>>,
+    /// The CVs of the typing bursts (§4.4.3 step 2) and the mean of all
+    /// their IATs (step 3), computed on first use by the two motor
+    /// primitives that read them.
+    pub burst_stats: OnceCell<BurstStats>,
     /// The commands' first tokens numbered, on first use
     /// ([`SessionCtx::token_ids`]).
     pub token_ids: OnceCell<TokenIds>,
@@ -160,6 +161,18 @@ pub struct SessionCtx<'a> {
     /// The pass of the inter-command IATs, on first use
     /// ([`SessionCtx::inter_cmd_spread`]).
     pub inter_cmd_sums: OnceCell<SpreadSums>,
+}
+
+/// What the keystroke primitives read of the typing bursts, from one pass
+/// over each burst ([`SessionCtx::burst_stats`]).
+#[derive(Clone, Debug, Default)]
+pub struct BurstStats {
+    /// The CVs of the bursts with a positive mean, in order; empty when a
+    /// burst's statistics raise in the reference.
+    pub cvs: Vec<f64>,
+    /// `fmean` of every burst IAT end to end (§4.4.3 step 3); nan when
+    /// `cvs` is empty (nothing reads it then).
+    pub iat_mean: f64,
 }
 
 /// The commands' first tokens, numbered in order of first appearance: equal

@@ -208,6 +208,19 @@ pub fn fsum_raises(xs: &[f64]) -> bool {
     fsum_exact(xs).is_none() && fsum_checked(xs.iter().copied()).is_err()
 }
 
+/// `math.fsum` of counts taken as floats: below 2^53 each is its own
+/// float and their sum is exact in integers, so converting it once
+/// (round-half-even, as `as f64` does) is the correctly rounded sum.
+pub fn fsum_counts(xs: &[u64]) -> f64 {
+    const EXACT: u64 = 1 << 53;
+    if xs.iter().all(|&x| x <= EXACT) {
+        xs.iter().map(|&x| u128::from(x)).sum::<u128>() as f64
+    } else {
+        let floats: Vec<f64> = xs.iter().map(|&x| x as f64).collect();
+        fsum(&floats)
+    }
+}
+
 /// `statistics.fmean`: `fsum(xs) / n`. Caller guarantees `n > 0` (an empty
 /// slice gives nan, where CPython raises).
 pub fn fmean(xs: &[f64]) -> f64 {
@@ -836,23 +849,105 @@ pub struct Spread<'a> {
 pub struct SpreadSums {
     mean: f64,
     ss: Option<(U256, i32)>,
+    /// The exact sum `S * 2^E` as `(S, E)` and the count, when the one
+    /// pass applied (see [`SumOfSums`]).
+    sum: Option<(i128, i32, usize)>,
 }
 
 impl SpreadSums {
     /// The pass of [`Spread::of`] over `xs`.
     pub fn of(xs: &[f64]) -> Self {
         match spread_pass(xs) {
-            Some((mean, ss)) => SpreadSums { mean, ss },
+            Some((mean, ss, (s, e))) => SpreadSums {
+                mean,
+                ss,
+                sum: Some((s, e, xs.len())),
+            },
             None => SpreadSums {
                 mean: fmean(xs),
                 ss: None,
+                sum: None,
             },
         }
     }
 
     /// Equal, the mean compared by its bits (it may be nan).
     fn same(&self, other: &SpreadSums) -> bool {
-        self.mean.to_bits() == other.mean.to_bits() && self.ss == other.ss
+        self.mean.to_bits() == other.mean.to_bits() && self.ss == other.ss && self.sum == other.sum
+    }
+}
+
+/// `math.fsum` of several series end to end from their [`SpreadSums`]:
+/// each holds its series' exact sum, so adding those exactly and rounding
+/// once gives the correctly rounded sum of every value, without a pass
+/// over the values. `None` from [`SumOfSums::fsum`] when a series' pass did
+/// not apply or the sums do not fit; the caller then takes [`fsum`].
+#[derive(Clone, Copy, Debug)]
+pub struct SumOfSums {
+    /// `sum * 2^low` so far (`low` is `i32::MAX` while every sum is 0).
+    sum: i128,
+    low: i32,
+    /// Values so far.
+    count: usize,
+    exact: bool,
+}
+
+impl Default for SumOfSums {
+    fn default() -> Self {
+        SumOfSums {
+            sum: 0,
+            low: i32::MAX,
+            count: 0,
+            exact: true,
+        }
+    }
+}
+
+impl SumOfSums {
+    /// Adds one series' exact sum.
+    pub fn add(&mut self, part: &SpreadSums) {
+        let Some((s, e, n)) = part.sum.filter(|_| self.exact) else {
+            self.exact = false;
+            return;
+        };
+        self.count += n;
+        if s == 0 {
+            return;
+        }
+        let low = self.low.min(e);
+        // Both sums at the smaller scale, exactly, or give up.
+        let scaled = |v: i128, from: i32| {
+            let k = u32::try_from(i64::from(from) - i64::from(low)).ok()?;
+            if v == 0 {
+                Some(0)
+            } else if k < 126 {
+                v.checked_mul(1i128 << k)
+            } else {
+                None
+            }
+        };
+        match (scaled(self.sum, self.low), scaled(s, e)) {
+            (Some(a), Some(b)) if a.checked_add(b).is_some() => {
+                self.sum = a + b;
+                self.low = low;
+            }
+            _ => self.exact = false,
+        }
+    }
+
+    /// The correctly rounded sum, as `math.fsum` of all the values gives
+    /// it; `None` when it could not be kept exactly. Below 2^20 values,
+    /// each below 2^1000 (what each series' pass checked), no partial sum
+    /// overflows, so CPython would not raise.
+    pub fn fsum(&self) -> Option<f64> {
+        if !self.exact || self.count >= 1 << 20 {
+            return None;
+        }
+        Some(if self.low == i32::MAX {
+            0.0
+        } else {
+            round_scaled(self.sum, self.low)
+        })
     }
 }
 
@@ -910,7 +1005,7 @@ impl<'a> Spread<'a> {
 /// The one pass of [`Spread`]: `(fmean, (n * sum(N^2) - sum(N)^2, E))`, or
 /// `None` when a value is not finite or huge, there are 2^20 values or more,
 /// or the values' bits span more than 62 binary orders.
-fn spread_pass(xs: &[f64]) -> Option<(f64, Option<(U256, i32)>)> {
+fn spread_pass(xs: &[f64]) -> Option<(f64, Option<(U256, i32)>, (i128, i32))> {
     let n = xs.len() as u64;
     if n == 0 || n >= 1 << 20 {
         return None;
@@ -918,7 +1013,7 @@ fn spread_pass(xs: &[f64]) -> Option<(f64, Option<(U256, i32)>)> {
     let (low, top) = exponent_span(xs)?;
     if low == i32::MAX {
         // Zeros only: fsum gives +0.0 and every deviation is 0.
-        return Some((0.0 / n as f64, Some((U256::ZERO, 0))));
+        return Some((0.0 / n as f64, Some((U256::ZERO, 0)), (0, 0)));
     }
     // A value of 2^1000 or more (fsum's exact path stops there), or an
     // N_i wider than 62 bits.
@@ -928,7 +1023,7 @@ fn spread_pass(xs: &[f64]) -> Option<(f64, Option<(U256, i32)>)> {
     let (s, q) = scaled_sums(xs, low);
     let mean = round_scaled(s, low) / n as f64;
     let ss = deviation_ss(s, q, n).map(|a| (a, low));
-    Some((mean, ss))
+    Some((mean, ss, (s, low)))
 }
 
 /// `statistics.pstdev` (population), correctly rounded from exact rationals.
@@ -953,13 +1048,18 @@ pub fn stdev(xs: &[f64]) -> f64 {
 /// An `fsum` that CPython would abort (overflow, `inf - inf`) propagates
 /// through as inf/nan here.
 pub fn correlation(x: &[f64], y: &[f64]) -> Option<f64> {
+    let n = x.len() as f64;
+    correlation_with_means(x, y, fsum(x) / n, fsum(y) / n)
+}
+
+/// [`correlation`] given its two means, `fsum(x) / n` and `fsum(y) / n`,
+/// when the caller has them already (a series' [`Spread::mean`] is one).
+pub fn correlation_with_means(x: &[f64], y: &[f64], xbar: f64, ybar: f64) -> Option<f64> {
     let n = x.len();
     if y.len() != n || n < 2 {
         return None;
     }
     // spec A15: the 3.11 formula (fsum of f64 products), not 3.12's sumprod.
-    let xbar = fsum(x) / n as f64;
-    let ybar = fsum(y) / n as f64;
     // Each sum over a buffer, so `fsum` can take its exact integer path.
     let mut terms: smallvec::SmallVec<[f64; 64]> = smallvec::SmallVec::new();
     let mut sum_of = |it: &mut dyn Iterator<Item = f64>| {
@@ -1421,6 +1521,70 @@ mod tests {
         assert_eq!(median_bucket(&[0.2, 0.1], &[0.15], true), 1);
         assert_eq!(median_bucket(&[0.2, 0.1], &[0.15000000000000002], true), 0);
         assert_eq!(median_bucket(&[0.2, 0.1], &[0.15000000000000002], false), 1);
+    }
+
+    #[test]
+    fn sum_of_sums_equals_fsum_of_all_values() {
+        let mut next = crate::extract::xorshift(0x41C9_7D05_E2B8_163A);
+        let (mut exact, mut gave_up) = (0, 0);
+        for _ in 0..3000 {
+            // Series of IAT-like values, zeros, and now and then values far
+            // apart in scale (the sums may then not fit: the fallback).
+            let parts: Vec<Vec<f64>> = (0..1 + next() % 6)
+                .map(|_| {
+                    (0..next() % 12)
+                        .map(|_| match next() % 10 {
+                            0 => 0.0,
+                            1 if next().is_multiple_of(25) => 1e30 * (next() % 7) as f64,
+                            2 if next().is_multiple_of(25) => 1e-30 * (next() % 7) as f64,
+                            _ => (next() % 100_000) as f64 * 1e-5 + 0.1,
+                        })
+                        .collect()
+                })
+                .collect();
+            let mut total = SumOfSums::default();
+            for p in &parts {
+                total.add(&SpreadSums::of(p));
+            }
+            let all: Vec<f64> = parts.concat();
+            match total.fsum() {
+                Some(s) => {
+                    exact += 1;
+                    assert_eq!(s.to_bits(), fsum(&all).to_bits(), "{parts:?}");
+                }
+                None => gave_up += 1,
+            }
+        }
+        // Both ways were taken.
+        assert!(exact > 1000 && gave_up > 10, "{exact} exact, {gave_up} not");
+        // A series the one pass does not take (non-finite) gives up.
+        let mut total = SumOfSums::default();
+        total.add(&SpreadSums::of(&[1.0, f64::INFINITY]));
+        assert_eq!(total.fsum(), None);
+        assert_eq!(SumOfSums::default().fsum(), Some(0.0));
+    }
+
+    #[test]
+    fn fsum_counts_equals_fsum() {
+        let mut next = crate::extract::xorshift(0x2E6B_11F4_A953_C087);
+        for _ in 0..2000 {
+            let len = (next() % 40) as usize;
+            // Small counts, counts near 2^53 (sums past it round), and now
+            // and then counts past it (the fallback).
+            let xs: Vec<u64> = (0..len)
+                .map(|_| match next() % 8 {
+                    0 => (1 << 53) - next() % 3,
+                    1 if next().is_multiple_of(4) => (1 << 60) + next() % 4096,
+                    _ => next() % 5000,
+                })
+                .collect();
+            let floats: Vec<f64> = xs.iter().map(|&x| x as f64).collect();
+            assert_eq!(
+                fsum_counts(&xs).to_bits(),
+                fsum(&floats).to_bits(),
+                "{xs:?}"
+            );
+        }
     }
 
     #[test]

@@ -10,7 +10,8 @@
 
 use crate::extract::behave::ctx::{Command, SessionCtx, TokenIds, TokenSets};
 use crate::extract::behave::numeric::{
-    correlation, fsum, median, median_bucket, median_mut, py_max, py_min, Spread,
+    correlation_with_means, fsum, fsum_counts, median, median_bucket, median_mut, py_max, py_min,
+    Spread,
 };
 use crate::extract::behave::thresholds::{
     BRANCH_DIVERSITY_LINEAR_MIN, COGNITIVE_LOAD_CHUNKING_REF_CV, COGNITIVE_LOAD_LOW_MAX,
@@ -186,7 +187,13 @@ pub fn feedback_loop_engagement(ctx: &SessionCtx<'_>) -> Option<Observation> {
         return None;
     }
     // Zero denominator: Python raises, the reference reports `unknown`.
-    let Some(r) = correlation(&x, y) else {
+    // The means: x holds counts, and y is every inter-command IAT (both
+    // series are K - 1 long), whose spread the context keeps.
+    let n = x.len() as f64;
+    let xbar = fsum_counts(&ctx.output_per_cmd[..x.len()]) / n;
+    let ybar = ctx.inter_cmd_spread().mean;
+    debug_assert_eq!(y.len(), ctx.inter_cmd_iats.len());
+    let Some(r) = correlation_with_means(&x, y, xbar, ybar) else {
         return Some(unknown());
     };
     // Strict; a negative (or NaN) r is fire_and_forget too.

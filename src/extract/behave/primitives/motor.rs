@@ -6,9 +6,10 @@
 //! observation. Confidence literals are the reference's, hard-coded in each
 //! feature (spec §2.12, bottom list).
 
-use crate::extract::behave::ctx::SessionCtx;
+use crate::extract::behave::ctx::{BurstStats, SessionCtx};
 use crate::extract::behave::numeric::{
     fmean, median, median_below, median_bucket, median_mut, median_of_counts, near, py_min, Spread,
+    SpreadSums, SumOfSums,
 };
 use crate::extract::behave::simhash::{ascii_digraph_index, hex16, simhash64, ASCII_DIGRAPHS};
 use crate::extract::behave::thresholds::{
@@ -67,19 +68,29 @@ fn cv_pop(spread: &Spread<'_>) -> Result<Option<f64>, Raises> {
 }
 
 /// The CVs of the typing bursts with a positive mean, in order (spec §4.4.3
-/// step 2, §4.4.5 step 3). Burst IATs are at most IKI_THINK_MAX_S, so the
-/// `Raises` case cannot occur here; it is mapped to "no CVs".
-/// Computed once per context: two primitives read them.
-fn burst_cvs<'c>(ctx: &'c SessionCtx<'_>) -> &'c [f64] {
-    ctx.burst_cvs.get_or_init(|| {
+/// step 2, §4.4.5 step 3), and the mean of every burst IAT (§4.4.3 step 3).
+/// Burst IATs are at most IKI_THINK_MAX_S, so the `Raises` case cannot
+/// occur here; it is mapped to "no CVs". Computed once per context: two
+/// primitives read them. The one pass over each burst gives its CV and
+/// its exact sum, and the bursts' sums give the mean of all their IATs.
+fn burst_stats<'c>(ctx: &'c SessionCtx<'_>) -> &'c BurstStats {
+    ctx.burst_stats.get_or_init(|| {
         let mut cvs = Vec::with_capacity(ctx.typing_bursts.len());
+        let mut total = SumOfSums::default();
         for b in &ctx.typing_bursts {
-            match cv_pop(&Spread::of(b)) {
+            let sums = SpreadSums::of(b);
+            total.add(&sums);
+            match cv_pop(&Spread::with(b, sums)) {
                 Ok(cv) => cvs.extend(cv),
-                Err(Raises) => return Vec::new(),
+                Err(Raises) => return BurstStats::default(),
             }
         }
-        cvs
+        let all = ctx.typing_bursts.values();
+        let iat_mean = match total.fsum() {
+            Some(sum) => sum / all.len() as f64,
+            None => fmean(all),
+        };
+        BurstStats { cvs, iat_mean }
     })
 }
 
@@ -122,7 +133,7 @@ pub fn keystroke_cadence(ctx: &SessionCtx<'_>) -> Option<Observation> {
     if ctx.inputs.len() < MIN_INPUTS_FOR_CADENCE || ctx.typing_bursts.is_empty() {
         return None;
     }
-    let cvs = burst_cvs(ctx);
+    let BurstStats { cvs, iat_mean } = burst_stats(ctx);
     if cvs.is_empty() {
         return None;
     }
@@ -130,7 +141,7 @@ pub fn keystroke_cadence(ctx: &SessionCtx<'_>) -> Option<Observation> {
     // steady or bursty bound, or none.
     let cv_class = median_bucket(cvs, &[CV_MACHINE_MAX, CV_STEADY_MAX, CV_BURSTY_MAX], false);
     // The mean IAT chains every burst, zero-mean ones included (step 3).
-    let m = fmean(ctx.typing_bursts.values());
+    let m = *iat_mean;
     let (label, conf) = match cv_class {
         0 if m < IKI_MACHINE_MAX_S => ("machine", 0.85),
         0 | 1 => ("steady", 0.70),
@@ -338,7 +349,7 @@ pub fn motor_stability(ctx: &SessionCtx<'_>) -> Option<Observation> {
         ));
     }
     // No CV counts as a median CV of 0.0.
-    let cvs = burst_cvs(ctx);
+    let cvs = &burst_stats(ctx).cvs;
     let (label, conf) = if cvs.is_empty() || median_below(cvs, CV_STEADY_MAX) {
         ("steady", 0.70)
     } else {
