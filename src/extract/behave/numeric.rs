@@ -858,11 +858,7 @@ impl SpreadSums {
     /// The pass of [`Spread::of`] over `xs`.
     pub fn of(xs: &[f64]) -> Self {
         match spread_pass(xs) {
-            Some((mean, ss, (s, e))) => SpreadSums {
-                mean,
-                ss,
-                sum: Some((s, e, xs.len())),
-            },
+            Some(sums) => sums,
             None => SpreadSums {
                 mean: fmean(xs),
                 ss: None,
@@ -1002,10 +998,10 @@ impl<'a> Spread<'a> {
     }
 }
 
-/// The one pass of [`Spread`]: `(fmean, (n * sum(N^2) - sum(N)^2, E))`, or
-/// `None` when a value is not finite or huge, there are 2^20 values or more,
+/// The one pass of [`Spread`]: `fmean`, `(n * sum(N^2) - sum(N)^2, E)` and
+/// the exact sum `(sum(N), E)`, or `None` when a value is not finite or huge, there are 2^20 values or more,
 /// or the values' bits span more than 62 binary orders.
-fn spread_pass(xs: &[f64]) -> Option<(f64, Option<(U256, i32)>, (i128, i32))> {
+fn spread_pass(xs: &[f64]) -> Option<SpreadSums> {
     let n = xs.len() as u64;
     if n == 0 || n >= 1 << 20 {
         return None;
@@ -1013,7 +1009,11 @@ fn spread_pass(xs: &[f64]) -> Option<(f64, Option<(U256, i32)>, (i128, i32))> {
     let (low, top) = exponent_span(xs)?;
     if low == i32::MAX {
         // Zeros only: fsum gives +0.0 and every deviation is 0.
-        return Some((0.0 / n as f64, Some((U256::ZERO, 0)), (0, 0)));
+        return Some(SpreadSums {
+            mean: 0.0 / n as f64,
+            ss: Some((U256::ZERO, 0)),
+            sum: Some((0, 0, xs.len())),
+        });
     }
     // A value of 2^1000 or more (fsum's exact path stops there), or an
     // N_i wider than 62 bits.
@@ -1021,9 +1021,11 @@ fn spread_pass(xs: &[f64]) -> Option<(f64, Option<(U256, i32)>, (i128, i32))> {
         return None;
     }
     let (s, q) = scaled_sums(xs, low);
-    let mean = round_scaled(s, low) / n as f64;
-    let ss = deviation_ss(s, q, n).map(|a| (a, low));
-    Some((mean, ss, (s, low)))
+    Some(SpreadSums {
+        mean: round_scaled(s, low) / n as f64,
+        ss: deviation_ss(s, q, n).map(|a| (a, low)),
+        sum: Some((s, low, xs.len())),
+    })
 }
 
 /// `statistics.pstdev` (population), correctly rounded from exact rationals.
