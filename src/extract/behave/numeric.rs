@@ -1438,6 +1438,25 @@ mod tests {
         }
     }
 
+    /// A random series for the median shortcuts: short or long, with
+    /// zeros of both signs, NaN, the largest floats, and neighbours of 1.25
+    /// (a threshold and an edge of the tests), so a middle pair's mean
+    /// lands on either side of it.
+    fn median_test_series(next: &mut impl FnMut() -> u64) -> Vec<f64> {
+        let len = 1 + (next() % if next().is_multiple_of(2) { 6 } else { 40 }) as usize;
+        (0..len)
+            .map(|_| match next() % 12 {
+                0 => -0.0,
+                1 => 0.0,
+                2 if next().is_multiple_of(4) => f64::NAN,
+                3 if next().is_multiple_of(4) => f64::MAX,
+                4 if next().is_multiple_of(4) => -f64::MAX,
+                5 => 1.25 + f64::EPSILON * (next() % 3) as f64 - f64::EPSILON,
+                _ => (next() % 20) as f64 / 4.0 - 1.0,
+            })
+            .collect()
+    }
+
     #[test]
     fn median_sides_equal_comparing_the_median() {
         let mut next = crate::extract::xorshift(0x5D2B_90C7_1E3A_84F5);
@@ -1455,20 +1474,7 @@ mod tests {
             f64::INFINITY,
         ];
         for _ in 0..4000 {
-            let len = 1 + (next() % if next().is_multiple_of(2) { 6 } else { 40 }) as usize;
-            let xs: Vec<f64> = (0..len)
-                .map(|_| match next() % 12 {
-                    0 => -0.0,
-                    1 => 0.0,
-                    2 if next().is_multiple_of(4) => f64::NAN,
-                    3 if next().is_multiple_of(4) => f64::MAX,
-                    4 if next().is_multiple_of(4) => -f64::MAX,
-                    // Neighbours of a threshold, so the middle pair's mean
-                    // lands on either side of it.
-                    5 => 1.25 + f64::EPSILON * (next() % 3) as f64 - f64::EPSILON,
-                    _ => (next() % 20) as f64 / 4.0 - 1.0,
-                })
-                .collect();
+            let xs = median_test_series(&mut next);
             let m = median(&xs);
             for &x in &xs_of {
                 for x in [x, -x] {
@@ -1492,19 +1498,7 @@ mod tests {
         let mut next = crate::extract::xorshift(0x7A41_C2D9_3E85_0B6D);
         let edges = [0.25, 1.0, 1.25, 2.5];
         for _ in 0..4000 {
-            let len = 1 + (next() % if next().is_multiple_of(2) { 6 } else { 40 }) as usize;
-            let xs: Vec<f64> = (0..len)
-                .map(|_| match next() % 12 {
-                    0 => -0.0,
-                    1 => 0.0,
-                    2 if next().is_multiple_of(4) => f64::NAN,
-                    3 if next().is_multiple_of(4) => f64::MAX,
-                    4 if next().is_multiple_of(4) => -f64::MAX,
-                    // Neighbours of an edge: a middle pair across it.
-                    5 => 1.25 + f64::EPSILON * (next() % 3) as f64 - f64::EPSILON,
-                    _ => (next() % 20) as f64 / 4.0 - 1.0,
-                })
-                .collect();
+            let xs = median_test_series(&mut next);
             let m = median(&xs);
             for upper_closed in [true, false] {
                 let want = edges
