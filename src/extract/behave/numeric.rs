@@ -284,82 +284,38 @@ pub fn median_mut(v: &mut [f64]) -> f64 {
     }
 }
 
-/// `median(xs) < x`, decided in one pass without copying or selecting:
-/// more than half the values below `x` put both middle values below it,
-/// fewer than half put both at or above it, and exactly half (an even
-/// count) makes the middle pair the largest value below `x` and the
-/// smallest one at or above it. Caller guarantees a non-empty slice.
-///
-/// `-0.0` needs no care here (it equals `0.0` under `<`, and so does any
-/// mean of the two); a NaN, which has no place in the sort, and an `x`
-/// beyond `f64::MAX / 4` in magnitude, where the mean of the middle pair
-/// may overflow, take [`median`] itself.
+/// `median(xs) < x`, in one pass without copying or selecting: whether the
+/// median lies in the first of the two buckets `x` cuts the line into
+/// ([`median_bucket`], `x` itself in the upper one). A NaN median lands
+/// past the edge, as `NaN < x` is false.
 pub fn median_below(xs: &[f64], x: f64) -> bool {
-    median_side(xs, x, true).map_or_else(|| median(xs) < x, |m| m < x)
+    median_bucket(xs, &[x], false) == 0
 }
 
-/// `median(xs) > x`, the mirror of [`median_below`].
+/// `median(xs) > x`, the mirror of [`median_below`] (`x` itself in the
+/// lower bucket). A NaN median, and an empty series' nan, would land past
+/// the edge too, where `>` says no, so those are compared directly.
 pub fn median_above(xs: &[f64], x: f64) -> bool {
-    median_side(xs, x, false).map_or_else(|| median(xs) > x, |m| m > x)
+    if x.is_nan() || xs.is_empty() || xs.iter().any(|v| v.is_nan()) {
+        return median(xs) > x;
+    }
+    median_bucket(xs, &[x], true) == 1
 }
 
-/// The pass of [`median_below`] (`below`) and [`median_above`]: a value
-/// that compares with `x` as the median does. With `k` values on the
-/// asked side of `x` (below it, or above it), that is the side's value
-/// nearest `x` when more than half are there, the other values' nearest
-/// when fewer than half, and the mean of the two when exactly half (then
-/// they are the middle pair of the sort). `None` for a NaN or an `x` too
-/// large for the shortcut.
-fn median_side(xs: &[f64], x: f64, below: bool) -> Option<f64> {
-    if x.is_nan() || x.abs() > f64::MAX / 4.0 {
-        return None;
-    }
-    let n = xs.len();
-    let (mut k, mut nan) = (0usize, false);
-    // f64::max and f64::min skip the NaN they start from.
-    let (mut near_on, mut near_off) = (f64::NAN, f64::NAN);
-    for &v in xs {
-        nan |= v.is_nan();
-        let on = if below { v < x } else { v > x };
-        if on {
-            k += 1;
-            near_on = if below {
-                near_on.max(v)
-            } else {
-                near_on.min(v)
-            };
-        } else {
-            near_off = if below {
-                near_off.min(v)
-            } else {
-                near_off.max(v)
-            };
-        }
-    }
-    if nan || n == 0 {
-        return None;
-    }
-    Some(if 2 * k > n {
-        near_on
-    } else if 2 * k < n {
-        near_off
-    } else {
-        (near_on + near_off) / 2.0
-    })
-}
-
-/// The bucket of `median(xs)` among `edges` (ascending, finite, at most
-/// `f64::MAX / 4` in magnitude): the first edge the median is at or below
-/// when `upper_closed` (buckets `(e_i, e_i+1]`), strictly below otherwise
-/// (`[e_i, e_i+1)`), or `edges.len()` past the last; in one pass, without
-/// copying or selecting. Caller guarantees a non-empty slice.
+/// The bucket of `median(xs)` among `edges` (ascending): the first edge
+/// the median is at or below when `upper_closed` (buckets `(e_i, e_i+1]`),
+/// strictly below otherwise (`[e_i, e_i+1)`), or `edges.len()` past the
+/// last; in one pass, without copying or selecting. An empty series has
+/// a nan median, past every edge.
 ///
 /// Each value's bucket is counted, with the least and the greatest value
 /// of each bucket. The middle pair (one value for an odd count) then lies
 /// in known buckets: in one bucket, the median lies in it too (a bucket is
 /// an interval, and so holds the mean of two of its values, rounding
 /// included); across two, they are the greater bucket's least value and
-/// the lesser one's greatest, and their mean is placed. A NaN takes
+/// the lesser one's greatest, and their mean is placed. A NaN, more than
+/// seven edges, or an edge that is not finite or is beyond `f64::MAX / 4`
+/// in magnitude (where the mean of two values may overflow) take
 /// [`median`] itself.
 pub fn median_bucket(xs: &[f64], edges: &[f64], upper_closed: bool) -> usize {
     const MAX_EDGES: usize = 7;
@@ -369,8 +325,8 @@ pub fn median_bucket(xs: &[f64], edges: &[f64], upper_closed: bool) -> usize {
             .position(|&e| if upper_closed { m <= e } else { m < e })
             .unwrap_or(edges.len())
     };
+    debug_assert!(edges.is_sorted(), "edges {edges:?}");
     let tame = edges.len() <= MAX_EDGES && edges.iter().all(|e| e.abs() <= f64::MAX / 4.0);
-    debug_assert!(tame && edges.is_sorted(), "edges {edges:?}");
     if !tame || xs.iter().any(|v| v.is_nan()) {
         return bucket_of(median(xs));
     }
