@@ -69,7 +69,7 @@ pub fn narrow_ascii(s: &[Char], out: &mut Vec<u8>) {
 }
 
 /// The chars a block of [`narrow_strip_pieces`] narrows at most.
-const NARROW_BLOCK: usize = 32;
+const NARROW_BLOCK: usize = 64;
 
 /// How far ahead of the block being narrowed [`narrow_block_avx2`]
 /// prefetches: 1,024 chars, one 4 KiB page. In the engine benchmark,
@@ -97,7 +97,7 @@ pub struct NarrowStripped {
 
 /// The pieces end to end, narrowed to bytes ([`narrow_ascii`]) and
 /// stripped of every ANSI escape ([`strip_ansi`] of the whole, §2.8.1), in
-/// one pass over the chars: each block of up to 32 chars is
+/// one pass over the chars: each block of up to 64 chars is
 /// narrowed straight to where it lands in the stripped text, and at an
 /// ESC the match is taken from the chars (across piece ends when it runs
 /// past one) and the bytes after it move back over it. The narrowed text
@@ -138,12 +138,13 @@ unsafe fn narrow_strip_avx2<P: AsRef<[Char]>>(pieces: &[P]) -> NarrowStripped {
 #[inline(always)]
 fn narrow_strip_with<P: AsRef<[Char]>>(
     pieces: &[P],
-    mut block: impl FnMut(&[Char], usize, &mut [MaybeUninit<u8>; NARROW_BLOCK]) -> (usize, u32),
+    mut block: impl FnMut(&[Char], usize, &mut [MaybeUninit<u8>; NARROW_BLOCK]) -> (usize, u64),
     mut csi_end: impl FnMut(&[Char], usize) -> Option<Option<usize>>,
 ) -> NarrowStripped {
     let total: usize = pieces.iter().map(|p| p.as_ref().len()).sum();
-    // Room for a whole block written at any byte kept, and for the 32
-    // bytes a move over a match reads from as far as the pieces' end (see
+    // Room for a whole block written at any byte kept, and for the block's
+    // worth of bytes a move over a match reads from as far as the pieces'
+    // end (see
     // the bounds at each copy), with a block to spare.
     let mut text = Vec::with_capacity(total + 2 * NARROW_BLOCK);
     let mut starts = Vec::with_capacity(pieces.len() + 1);
@@ -180,8 +181,8 @@ fn narrow_strip_with<P: AsRef<[Char]>>(
                 // A match runs into the block: its chars here are dropped.
                 let skip = (matched_to - g - k).min(n);
                 cur = k + skip;
-                // The source lies in the buffer: o + skip + 32 <= g + k +
-                // n + 32 <= total + 32.
+                // The source lies in the buffer: o + skip + 64 <= g + k +
+                // n + 64 <= total + 64.
                 spare.copy_within(o + skip..o + skip + NARROW_BLOCK, o);
             }
             // Every ESC of the block in turn: how many there are is known
@@ -212,8 +213,8 @@ fn narrow_strip_with<P: AsRef<[Char]>>(
                         // that is rewritten later). Done whether or not the
                         // match ends in the block, so no branch waits on
                         // it: the source lies in the buffer either way
-                        // (o <= g + p, so from + 32 <= end + 32 <= total +
-                        // 32), and what a move from past the block writes
+                        // (o <= g + p, so from + 64 <= end + 64 <= total +
+                        // 64), and what a move from past the block writes
                         // at `o` is rewritten later.
                         let from = o + (cur - p);
                         spare.copy_within(from..from + NARROW_BLOCK, o);
@@ -311,20 +312,23 @@ fn narrow_block_scalar(
     s: &[Char],
     k: usize,
     out: &mut [MaybeUninit<u8>; NARROW_BLOCK],
-) -> (usize, u32) {
+) -> (usize, u64) {
     let chars = &s[k..s.len().min(k + NARROW_BLOCK)];
     let mut escs = 0;
     for (q, (o, &c)) in out.iter_mut().zip(chars).enumerate() {
-        escs |= u32::from(c == ESC) << q;
+        escs |= u64::from(c == ESC) << q;
         o.write(narrow_char(c));
     }
     (chars.len(), escs)
 }
 
-/// One block of [`narrow_strip_with`] with AVX2: 32 chars clamped to
-/// `0xFF`, packed to bytes and every byte with its top bit set made `0xFF`,
-/// as [`narrow_avx2`] does; fewer than 32 left are loaded masked (the
-/// lanes past the piece read as 0, which is no ESC).
+/// One block of [`narrow_strip_with`] with AVX2: up to 64 chars, each 32
+/// clamped to `0xFF`, packed to bytes and every byte with its top bit set
+/// made `0xFF`, as [`narrow_avx2`] does. Two halves a block halve the
+/// bookkeeping per char of the pass over long outputs; a half of fewer
+/// than 32 chars is loaded masked (the lanes past the piece read as 0,
+/// which is no ESC), and a block of 32 chars or fewer (most output
+/// events) narrows one half only.
 ///
 /// # Safety
 /// The CPU must support AVX2; `k < s.len()`.
@@ -335,41 +339,50 @@ unsafe fn narrow_block_avx2(
     s: &[Char],
     k: usize,
     out: &mut [MaybeUninit<u8>; NARROW_BLOCK],
-) -> (usize, u32) {
+) -> (usize, u64) {
     use std::arch::x86_64::*;
     let left = s.len() - k;
     let src = s[k..].as_ptr();
-    // SAFETY (all the loads): a full block reads chars k..k + 32 of `s`;
-    // a short one reads only the lanes below `left`, the chars k..len (a
-    // masked-off lane is not read and cannot fault).
-    let (n, v) = if left >= NARROW_BLOCK {
-        // The chars PREFETCH_CHARS ahead (two cache lines): the decoder
+    let esc = _mm256_set1_epi8(ESC as i8);
+    // The 32 chars from `src + 32 * h` (of which `live` are in the piece)
+    // narrowed into `out[32 * h..]`, and the mask of their ESCs.
+    // SAFETY (all the loads): a full half reads 32 chars of `s` after `k`;
+    // a short one reads only its lanes below `live`, chars before
+    // `s.len()` (a masked-off lane is not read and cannot fault).
+    let half = |out: &mut [MaybeUninit<u8>; NARROW_BLOCK], h: usize, live: usize| {
+        let from = src.wrapping_add(32 * h);
+        let v = if live >= 32 {
+            let from = from.cast::<__m256i>();
+            [0, 1, 2, 3].map(|q| unsafe { _mm256_loadu_si256(from.add(q)) })
+        } else {
+            let lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+            [0, 1, 2, 3].map(|q| {
+                let on = _mm256_cmpgt_epi32(_mm256_set1_epi32(live as i32 - 8 * q as i32), lanes);
+                unsafe { _mm256_maskload_epi32(from.wrapping_add(8 * q).cast(), on) }
+            })
+        };
+        let bytes = narrow_lanes_avx2(v);
+        // SAFETY: `out` holds 64 bytes, and h is 0 or 1.
+        unsafe { _mm256_storeu_si256(out.as_mut_ptr().add(32 * h).cast(), bytes) };
+        _mm256_movemask_epi8(_mm256_cmpeq_epi8(bytes, esc)) as u32 as u64
+    };
+    if left >= NARROW_BLOCK {
+        // The chars PREFETCH_CHARS ahead (four cache lines): the decoder
         // wrote them a whole shard ago, so they come from the outer
         // caches, and the hardware prefetcher does not run ahead across
         // pages. A prefetch past the piece's end is harmless.
         let ahead = src.wrapping_add(PREFETCH_CHARS);
-        _mm_prefetch::<_MM_HINT_T0>(ahead.cast());
-        _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(16).cast());
-        let from = src.cast::<__m256i>();
-        (NARROW_BLOCK, unsafe {
-            [0, 1, 2, 3].map(|q| _mm256_loadu_si256(from.add(q)))
-        })
+        for line in 0..4 {
+            _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(16 * line).cast());
+        }
+        let lo = half(out, 0, 32);
+        (NARROW_BLOCK, lo | half(out, 1, 32) << 32)
+    } else if left > 32 {
+        let lo = half(out, 0, 32);
+        (left, lo | half(out, 1, left - 32) << 32)
     } else {
-        let lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-        (
-            left,
-            [0, 1, 2, 3].map(|q| {
-                let live = _mm256_cmpgt_epi32(_mm256_set1_epi32(left as i32 - 8 * q as i32), lanes);
-                // SAFETY: see above.
-                unsafe { _mm256_maskload_epi32(src.wrapping_add(8 * q).cast(), live) }
-            }),
-        )
-    };
-    let bytes = narrow_lanes_avx2(v);
-    // SAFETY: `out` is 32 bytes.
-    unsafe { _mm256_storeu_si256(out.as_mut_ptr().cast(), bytes) };
-    let escs = _mm256_movemask_epi8(_mm256_cmpeq_epi8(bytes, _mm256_set1_epi8(ESC as i8)));
-    (n, escs as u32)
+        (left, half(out, 0, left))
+    }
 }
 
 /// [`ansi_match_end`] of a CSI escape (`ESC [`, parameter chars
