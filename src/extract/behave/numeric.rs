@@ -686,16 +686,17 @@ impl U256 {
             && (bits == 0 || self.0[limbs] & ((1u64 << bits) - 1) == 0)
     }
 
-    /// `(self / d, self % d)` for `d > 0`.
+    /// `(self / d, self % d)` for `d > 0`: a limb at a time from the
+    /// highest one that is not zero, each step a 128-by-64-bit division
+    /// ([`div_2by1`]).
     fn div_rem_u64(self, d: u64) -> (Self, u64) {
         let mut out = [0u64; 4];
-        let mut rem = 0u128;
-        for k in (0..4).rev() {
-            let cur = (rem << 64) | u128::from(self.0[k]);
-            out[k] = (cur / u128::from(d)) as u64;
-            rem = cur % u128::from(d);
+        let mut rem = 0u64;
+        let top = self.0.iter().rposition(|&l| l != 0).map_or(0, |k| k + 1);
+        for k in (0..top).rev() {
+            (out[k], rem) = div_2by1(rem, self.0[k], d);
         }
-        (U256(out), rem as u64)
+        (U256(out), rem)
     }
 
     fn to_u128(self) -> Option<u128> {
@@ -704,9 +705,54 @@ impl U256 {
     }
 }
 
+/// `(hi * 2^64 + lo) / d` and its remainder, for `hi < d` (so the
+/// quotient fits in 64 bits): one `div` instruction on x86_64, where the
+/// general 128-bit division is a library call.
+#[inline]
+fn div_2by1(hi: u64, lo: u64, d: u64) -> (u64, u64) {
+    debug_assert!(hi < d, "quotient past 64 bits");
+    #[cfg(target_arch = "x86_64")]
+    {
+        let (quot, rem): (u64, u64);
+        // SAFETY: `div` divides rdx:rax by the operand; it faults only on
+        // a zero divisor or a quotient past 64 bits, which `hi < d` rules
+        // out (d > hi >= 0).
+        unsafe {
+            std::arch::asm!(
+                "div {d}",
+                d = in(reg) d,
+                inout("rax") lo => quot,
+                inout("rdx") hi => rem,
+                options(pure, nomem, nostack),
+            );
+        }
+        (quot, rem)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let cur = (u128::from(hi) << 64) | u128::from(lo);
+        ((cur / u128::from(d)) as u64, (cur % u128::from(d)) as u64)
+    }
+}
+
 /// `floor(sqrt(x))`.
 fn isqrt_u128(x: u128) -> u128 {
-    // The f64 root is within a few units; step to the exact floor.
+    // The f64 root is within a few units; step to the exact floor. Below
+    // 2^112 (every root `sqrt_frac_u256` takes) the root fits in 56 bits,
+    // its square in a 64-by-64-bit product, and the conversions are of
+    // 64-bit halves, which the CPU does itself.
+    if x < 1 << 112 {
+        let approx = (x >> 64) as u64 as f64 * 2f64.powi(64) + x as u64 as f64;
+        let mut r = approx.sqrt() as u64;
+        let sq = |r: u64| u128::from(r) * u128::from(r);
+        while sq(r) > x {
+            r -= 1;
+        }
+        while sq(r + 1) <= x {
+            r += 1;
+        }
+        return u128::from(r);
+    }
     let mut r = (x as f64).sqrt() as u128;
     while r.checked_mul(r).is_none_or(|sq| sq > x) {
         r -= 1;
@@ -1286,6 +1332,51 @@ mod tests {
                 "{x}"
             );
         }
+    }
+
+    #[test]
+    fn isqrt_is_the_floor_at_squares_and_at_the_fast_path_edge() {
+        let floor_ok = |x: u128, r: u128| {
+            r.checked_mul(r).is_some_and(|s| s <= x)
+                && (r + 1).checked_mul(r + 1).is_none_or(|s| s > x)
+        };
+        let roots = [
+            1u128,
+            2,
+            3,
+            (1 << 52) + 1,
+            (1 << 56) - 1,
+            1 << 56,
+            (1 << 56) + 1,
+            u128::from(u64::MAX),
+        ];
+        for r in roots {
+            let (sq, next_sq) = (r * r, (r + 1).checked_mul(r + 1).unwrap_or(0));
+            for x in [sq - 1, sq, sq + 1, next_sq.wrapping_sub(1)] {
+                assert!(floor_ok(x, isqrt_u128(x)), "{x}");
+            }
+        }
+        for x in [0, (1u128 << 112) - 1, 1 << 112, (1 << 112) + 1, u128::MAX] {
+            assert!(floor_ok(x, isqrt_u128(x)), "{x}");
+        }
+    }
+
+    #[test]
+    fn div_2by1_equals_the_wide_division() {
+        let mut next = crate::extract::xorshift(0x3C6E_F372_FE94_F82B);
+        for _ in 0..20_000 {
+            let d = (next() >> (next() % 64)).max(1);
+            let hi = next() % d;
+            let lo = next();
+            let cur = (u128::from(hi) << 64) | u128::from(lo);
+            let want = ((cur / u128::from(d)) as u64, (cur % u128::from(d)) as u64);
+            assert_eq!(div_2by1(hi, lo, d), want, "{hi} {lo} {d}");
+        }
+        assert_eq!(
+            div_2by1(u64::MAX - 1, u64::MAX, u64::MAX),
+            (u64::MAX, u64::MAX - 1)
+        );
+        assert_eq!(div_2by1(0, 7, 1), (7, 0));
     }
 
     /// A series for the numeric tests: mostly values of one kind (`round`
