@@ -305,61 +305,62 @@ pub fn median_above(xs: &[f64], x: f64) -> bool {
 /// The bucket of `median(xs)` among `edges` (ascending): the first edge
 /// the median is at or below when `upper_closed` (buckets `(e_i, e_i+1]`),
 /// strictly below otherwise (`[e_i, e_i+1)`), or `edges.len()` past the
-/// last; in one pass, without copying or selecting. An empty series has
-/// a nan median, past every edge.
+/// last; without copying or selecting. An empty series has a nan median,
+/// past every edge.
 ///
-/// Each value's bucket is counted, with the least and the greatest value
-/// of each bucket. The middle pair (one value for an odd count) then lies
-/// in known buckets: in one bucket, the median lies in it too (a bucket is
-/// an interval, and so holds the mean of two of its values, rounding
-/// included); across two, they are the greater bucket's least value and
-/// the lesser one's greatest, and their mean is placed. A NaN, more than
-/// seven edges, or an edge that is not finite or is beyond `f64::MAX / 4`
-/// in magnitude (where the mean of two values may overflow) take
-/// [`median`] itself.
+/// The values at or below each edge (strictly below, when not
+/// `upper_closed`) are counted, which places each sorted position in its
+/// bucket. When the middle pair (one value for an odd count) lies in one
+/// bucket, the median lies in it too (a bucket is an interval, and so
+/// holds the mean of two of its values, rounding included). Across an
+/// edge, the pair is the greatest value on the edge's lower side and the
+/// least on its upper side, found in one more pass, and their mean is
+/// placed. Each pass is a plain count or min/max over the values, with no
+/// state carried through memory from value to value. A NaN, or an edge
+/// that is not finite or is beyond `f64::MAX / 4` in magnitude (where the
+/// mean of two values may overflow), take [`median`] itself.
 pub fn median_bucket(xs: &[f64], edges: &[f64], upper_closed: bool) -> usize {
-    const MAX_EDGES: usize = 7;
+    // `v` lies on the lower side of edge `e` (`v` is not NaN).
+    let below = |v: f64, e: f64| if upper_closed { v <= e } else { v < e };
     let bucket_of = |m: f64| {
         edges
             .iter()
-            .position(|&e| if upper_closed { m <= e } else { m < e })
+            .position(|&e| below(m, e))
             .unwrap_or(edges.len())
     };
     debug_assert!(edges.is_sorted(), "edges {edges:?}");
-    let tame = edges.len() <= MAX_EDGES && edges.iter().all(|e| e.abs() <= f64::MAX / 4.0);
-    if !tame || xs.iter().any(|v| v.is_nan()) {
+    let n = xs.len();
+    let tame = edges.iter().all(|e| e.abs() <= f64::MAX / 4.0);
+    if n == 0 || !tame || xs.iter().any(|v| v.is_nan()) {
         return bucket_of(median(xs));
     }
-    let mut count = [0usize; MAX_EDGES + 1];
-    let mut least = [f64::INFINITY; MAX_EDGES + 1];
-    let mut greatest = [f64::NEG_INFINITY; MAX_EDGES + 1];
-    for &v in xs {
-        let b = bucket_of(v);
-        count[b] += 1;
-        least[b] = least[b].min(v);
-        greatest[b] = greatest[b].max(v);
+    // Sorted position i lies past edge j when i is not below the count
+    // of values below it; the pair is positions (n - 1) / 2 and n / 2.
+    let (i_lo, i_hi) = ((n - 1) / 2, n / 2);
+    let (mut lo, mut hi) = (0, 0);
+    let mut split = f64::NAN;
+    for &e in edges {
+        let count = if upper_closed {
+            xs.iter().filter(|&&v| v <= e).count()
+        } else {
+            xs.iter().filter(|&&v| v < e).count()
+        };
+        lo += usize::from(count <= i_lo);
+        hi += usize::from(count <= i_hi);
+        if count == i_hi && split.is_nan() {
+            split = e; // the first edge between the pair (n is even)
+        }
     }
-    // The buckets of sorted positions i and i + 1.
-    let at = |i: usize| {
-        let mut seen = 0;
-        count
-            .iter()
-            .position(|&c| {
-                seen += c;
-                seen > i
-            })
-            .unwrap_or(edges.len())
-    };
-    let n = xs.len();
-    if n == 0 {
-        return bucket_of(f64::NAN);
-    }
-    let (lo, hi) = (at((n - 1) / 2), at(n / 2));
     if lo == hi {
-        lo
-    } else {
-        bucket_of((greatest[lo] + least[hi]) / 2.0)
+        return lo;
     }
+    let (mut greatest, mut least) = (f64::NEG_INFINITY, f64::INFINITY);
+    for &v in xs {
+        let lower = below(v, split);
+        greatest = if lower && v > greatest { v } else { greatest };
+        least = if !lower && v < least { v } else { least };
+    }
+    bucket_of((greatest + least) / 2.0)
 }
 
 /// `statistics.median` of counts, as f64: for counts below 64, a count of
