@@ -717,12 +717,12 @@ fn scan_marks_by_memmem(text: &[u8]) -> TextMarks {
 }
 
 impl TextMarks {
-    /// Empty, with room for the usual session: a few fingerprints, fewer
-    /// locale keys.
+    /// Empty, with room for the usual session's few fingerprints; most
+    /// sessions show no locale key, so that list allocates on its first.
     fn with_room() -> Self {
         TextMarks {
             fingerprints: Vec::with_capacity(16),
-            locale_keys: Vec::with_capacity(4),
+            locale_keys: Vec::new(),
         }
     }
 

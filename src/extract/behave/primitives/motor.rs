@@ -390,7 +390,8 @@ pub fn error_correction(ctx: &SessionCtx<'_>) -> Option<Observation> {
 /// The per-command CVs of spec §4.4.7 step 2: commands with at least
 /// CHUNKING_MIN_IATS intra-command IATs and a positive mean, in order.
 fn chunking_cvs(ctx: &SessionCtx<'_>) -> Result<Vec<f64>, Raises> {
-    let mut cvs = Vec::new();
+    // At most one a command: one allocation.
+    let mut cvs = Vec::with_capacity(ctx.commands.len());
     for spread in ctx.intra_spreads().flatten() {
         if spread.len() >= CHUNKING_MIN_IATS {
             cvs.extend(cv_pop(&spread)?);
