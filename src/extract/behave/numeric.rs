@@ -340,11 +340,7 @@ pub fn median_bucket(xs: &[f64], edges: &[f64], upper_closed: bool) -> usize {
     let (mut lo, mut hi) = (0, 0);
     let mut split = f64::NAN;
     for &e in edges {
-        let count = if upper_closed {
-            xs.iter().filter(|&&v| v <= e).count()
-        } else {
-            xs.iter().filter(|&&v| v < e).count()
-        };
+        let count = xs.iter().filter(|&&v| below(v, e)).count();
         lo += usize::from(count <= i_lo);
         hi += usize::from(count <= i_hi);
         if count == i_hi && split.is_nan() {
@@ -738,30 +734,21 @@ fn div_2by1(hi: u64, lo: u64, d: u64) -> (u64, u64) {
 
 /// `floor(sqrt(x))`.
 fn isqrt_u128(x: u128) -> u128 {
-    // The f64 root is within a few units; step to the exact floor. Below
-    // 2^112 (every root `sqrt_frac_u256` takes) the root fits in 56 bits,
-    // its square in a 64-by-64-bit product, and the conversions are of
-    // 64-bit halves, which the CPU does itself.
-    if x < 1 << 112 {
-        let approx = (x >> 64) as u64 as f64 * 2f64.powi(64) + x as u64 as f64;
-        let mut r = approx.sqrt() as u64;
-        let sq = |r: u64| u128::from(r) * u128::from(r);
-        while sq(r) > x {
-            r -= 1;
-        }
-        while sq(r + 1) <= x {
-            r += 1;
-        }
-        return u128::from(r);
-    }
-    let mut r = (x as f64).sqrt() as u128;
-    while r.checked_mul(r).is_none_or(|sq| sq > x) {
+    // The f64 root is within a few units; step to the exact floor. The
+    // root fits in 64 bits, so its square is a 64-by-64-bit product, and
+    // the conversion to f64 is of the 64-bit halves, which the CPU does
+    // itself (a u128 conversion is a library call).
+    let approx = (x >> 64) as u64 as f64 * 2f64.powi(64) + x as u64 as f64;
+    // Saturates at u64::MAX, the root of the largest x.
+    let mut r = approx.sqrt() as u64;
+    let sq = |r: u64| u128::from(r) * u128::from(r);
+    while sq(r) > x {
         r -= 1;
     }
-    while (r + 1).checked_mul(r + 1).is_some_and(|sq| sq <= x) {
+    while r < u64::MAX && sq(r + 1) <= x {
         r += 1;
     }
-    r
+    u128::from(r)
 }
 
 /// [`exact_stdev`] in fixed 256-bit integers, for the usual series: at most
@@ -1336,7 +1323,7 @@ mod tests {
     }
 
     #[test]
-    fn isqrt_is_the_floor_at_squares_and_at_the_fast_path_edge() {
+    fn isqrt_is_the_floor_at_squares_and_at_the_extremes() {
         let floor_ok = |x: u128, r: u128| {
             r.checked_mul(r).is_some_and(|s| s <= x)
                 && (r + 1).checked_mul(r + 1).is_none_or(|s| s > x)

@@ -144,8 +144,7 @@ fn narrow_strip_with<P: AsRef<[Char]>>(
     let total: usize = pieces.iter().map(|p| p.as_ref().len()).sum();
     // Room for a whole block written at any byte kept, and for the block's
     // worth of bytes a move over a match reads from as far as the pieces'
-    // end (see
-    // the bounds at each copy), with a block to spare.
+    // end (see the bounds at each copy), with a block to spare.
     let mut text = Vec::with_capacity(total + 2 * NARROW_BLOCK);
     let mut starts = Vec::with_capacity(pieces.len() + 1);
     let mut at = Vec::with_capacity(pieces.len() + 1);
