@@ -832,6 +832,13 @@ pub struct Spread<'a> {
     ss: Option<(U256, i32)>,
 }
 
+/// A series' mean is `+inf`: it holds an infinite value (non-finite event
+/// times), where `statistics.stdev` and `pstdev` raise, or `math.fsum`
+/// overflowed, where `fmean` raises. CPython raises, so the reference
+/// emits nothing for the whole session (the same outcome as spec A7).
+#[derive(Debug, PartialEq)]
+pub struct InfiniteMean;
+
 /// What the pass of [`Spread`] finds, without the series: kept by a
 /// session context for a series that several primitives read, so the pass
 /// runs once ([`Spread::with`]).
@@ -962,6 +969,24 @@ impl<'a> Spread<'a> {
     /// True for an empty series.
     pub fn is_empty(&self) -> bool {
         self.xs.is_empty()
+    }
+
+    /// The coefficient of variation `stdev / fmean` of spec §4.4: `cv_s`
+    /// with the sample stdev when `sample`, `cv_pop` with the population
+    /// one. `Ok(None)` with too few values for that stdev (two, or one) or
+    /// a mean that is not positive, which every caller drops.
+    ///
+    /// # Errors
+    /// [`InfiniteMean`] when the mean is `+inf`, where CPython raises.
+    pub fn cv(&self, sample: bool) -> Result<Option<f64>, InfiniteMean> {
+        if self.len() < 1 + usize::from(sample) {
+            return Ok(None);
+        }
+        let m = self.mean;
+        if m == f64::INFINITY {
+            return Err(InfiniteMean);
+        }
+        Ok((m > 0.0).then(|| self.stdev_of(sample) / m))
     }
 
     /// [`pstdev`] of the series.

@@ -11,7 +11,7 @@
 use crate::extract::behave::ctx::{Command, SessionCtx, TokenIds, TokenSets};
 use crate::extract::behave::numeric::{
     correlation_with_means, fsum, fsum_counts, median, median_bucket, median_mut, py_max, py_min,
-    Spread,
+    InfiniteMean,
 };
 use crate::extract::behave::thresholds::{
     BRANCH_DIVERSITY_LINEAR_MIN, COGNITIVE_LOAD_CHUNKING_REF_CV, COGNITIVE_LOAD_LOW_MAX,
@@ -209,41 +209,19 @@ pub fn feedback_loop_engagement(ctx: &SessionCtx<'_>) -> Option<Observation> {
     ))
 }
 
-/// Marker: CPython raises on this input, so the reference emits nothing for
-/// the whole session (the same outcome as spec A7).
-#[derive(Debug, PartialEq)]
-struct Raises;
-
-/// `cv_s(xs) = stdev(xs) / fmean(xs)` with the **sample** stdev (spec
-/// §4.4.15 step 1), of the series `xs` that `spread` was taken of; `Ok(None)` when `|xs| < 2` or the mean is not positive.
-///
-/// `Err(Raises)` when the mean is `+inf`: an infinite gap (non-finite event
-/// times), where `statistics.stdev` raises, or a `math.fsum` overflow, where
-/// `fmean` raises.
-fn cv_sample(spread: &Spread<'_>) -> Result<Option<f64>, Raises> {
-    if spread.len() < 2 {
-        return Ok(None);
-    }
-    let m = spread.mean;
-    if m == f64::INFINITY {
-        return Err(Raises);
-    }
-    Ok((m > 0.0).then(|| spread.stdev() / m))
-}
-
 /// True when the reference's `inter_command_consistency` raises instead of
-/// returning (see `cv_sample`; only with non-finite or absurd, around 1e308,
+/// returning (see `Spread::cv`; only with non-finite or absurd, around 1e308,
 /// event times). The reference then emits nothing for the whole session, so
 /// the session driver should check this; the primitive itself just skips.
 pub fn inter_command_consistency_raises(ctx: &SessionCtx<'_>) -> bool {
-    cv_sample(&ctx.inter_cmd_spread()).is_err()
+    ctx.inter_cmd_spread().cv(true).is_err()
 }
 
 /// spec §4.4.14: how regular the pauses between commands are.
 pub fn inter_command_consistency(ctx: &SessionCtx<'_>) -> Option<Observation> {
     // spec §2.11: sample stdev here.
     // Where the reference raises, skip (see `inter_command_consistency_raises`).
-    let cv = cv_sample(&ctx.inter_cmd_spread()).ok()??;
+    let cv = ctx.inter_cmd_spread().cv(true).ok()??;
     let label = if cv < PAUSE_CV_METRONOMIC_MAX {
         "metronomic"
     } else if cv >= PAUSE_CV_BIMODAL_MIN {
@@ -266,7 +244,7 @@ fn clip01(x: f64) -> f64 {
 
 /// The `load` score of spec §4.4.15 steps 2–5: the mean of the components
 /// present, summed in the order A, B, C. `Ok(None)` when `K = 0`.
-fn load_score(ctx: &SessionCtx<'_>) -> Result<Option<f64>, Raises> {
+fn load_score(ctx: &SessionCtx<'_>) -> Result<Option<f64>, InfiniteMean> {
     let k = ctx.commands.len();
     if k == 0 {
         return Ok(None);
@@ -274,13 +252,16 @@ fn load_score(ctx: &SessionCtx<'_>) -> Result<Option<f64>, Raises> {
     let mut chunking = Vec::with_capacity(k);
     // Commands with fewer than two IATs have no CV.
     for spread in ctx.intra_spreads().flatten() {
-        chunking.extend(cv_sample(&spread)?);
+        chunking.extend(spread.cv(true)?);
     }
     let a = (!chunking.is_empty())
         .then(|| clip01(median_mut(&mut chunking) / COGNITIVE_LOAD_CHUNKING_REF_CV));
     let errored = ctx.commands.iter().filter(|c| c.errored).count();
     let b = Some(clip01(ratio(errored, k)));
-    let c = cv_sample(&ctx.inter_cmd_spread())?.map(|cv| clip01(cv / COGNITIVE_LOAD_PACE_REF_CV));
+    let c = ctx
+        .inter_cmd_spread()
+        .cv(true)?
+        .map(|cv| clip01(cv / COGNITIVE_LOAD_PACE_REF_CV));
     let present: Vec<f64> = [a, b, c].into_iter().flatten().collect();
     // A plain left-to-right f64 sum, as Python's sum() (spec §4.4.15 step 5).
     let total = present.iter().fold(0.0, |acc, v| acc + v);
@@ -288,7 +269,7 @@ fn load_score(ctx: &SessionCtx<'_>) -> Result<Option<f64>, Raises> {
 }
 
 /// True when the reference's `cognitive_load` raises instead of returning
-/// (see `cv_sample`; only with non-finite or absurd, around 1e308, event
+/// (see `Spread::cv`; only with non-finite or absurd, around 1e308, event
 /// times). The reference then emits nothing for the whole session, so the
 /// session driver should check this; the primitive itself just skips.
 pub fn cognitive_load_raises(ctx: &SessionCtx<'_>) -> bool {

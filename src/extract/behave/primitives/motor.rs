@@ -8,8 +8,8 @@
 
 use crate::extract::behave::ctx::{BurstStats, SessionCtx};
 use crate::extract::behave::numeric::{
-    fmean, median, median_below, median_bucket, median_mut, median_of_counts, near, py_min, Spread,
-    SpreadSums, SumOfSums,
+    fmean, median, median_below, median_bucket, median_mut, median_of_counts, near, py_min,
+    InfiniteMean, Spread, SpreadSums, SumOfSums,
 };
 use crate::extract::behave::simhash::{ascii_digraph_index, hex16, simhash64, ASCII_DIGRAPHS};
 use crate::extract::behave::thresholds::{
@@ -43,30 +43,6 @@ fn ratio(n: usize, d: usize) -> f64 {
     n as f64 / d as f64
 }
 
-/// Marker: CPython raises on this input, so the reference emits nothing for
-/// the whole session (the same outcome as spec A7).
-#[derive(Debug, PartialEq)]
-struct Raises;
-
-/// `cv_pop(b) = pstdev(b) / fmean(b)` (spec §4.4 notation) of the series
-/// `b` that `spread` was taken of, when its mean is positive; `Ok(None)` for the others, which every caller
-/// drops.
-///
-/// `Err(Raises)` when the mean is `+inf`: either the data holds an infinite
-/// IAT (non-finite event times), where `statistics.pstdev` raises, or
-/// `math.fsum` overflowed, where `fmean` raises.
-fn cv_pop(spread: &Spread<'_>) -> Result<Option<f64>, Raises> {
-    if spread.is_empty() {
-        return Ok(None);
-    }
-    let m = spread.mean;
-    if m == f64::INFINITY {
-        return Err(Raises);
-    }
-    // spec §2.11: population stdev for the burst and per-command CVs.
-    Ok((m > 0.0).then(|| spread.pstdev() / m))
-}
-
 /// The CVs of the typing bursts with a positive mean, in order (spec §4.4.3
 /// step 2, §4.4.5 step 3), and the mean of every burst IAT (§4.4.3 step 3).
 /// Burst IATs are at most IKI_THINK_MAX_S, so the `Raises` case cannot
@@ -80,9 +56,10 @@ fn burst_stats<'c>(ctx: &'c SessionCtx<'_>) -> &'c BurstStats {
         for b in &ctx.typing_bursts {
             let sums = SpreadSums::of(b);
             total.add(&sums);
-            match cv_pop(&Spread::with(b, sums)) {
+            // spec §2.11: population stdev for the burst CVs.
+            match Spread::with(b, sums).cv(false) {
                 Ok(cv) => cvs.extend(cv),
-                Err(Raises) => return BurstStats::default(),
+                Err(InfiniteMean) => return BurstStats::default(),
             }
         }
         let all = ctx.typing_bursts.values();
@@ -389,12 +366,13 @@ pub fn error_correction(ctx: &SessionCtx<'_>) -> Option<Observation> {
 
 /// The per-command CVs of spec §4.4.7 step 2: commands with at least
 /// CHUNKING_MIN_IATS intra-command IATs and a positive mean, in order.
-fn chunking_cvs(ctx: &SessionCtx<'_>) -> Result<Vec<f64>, Raises> {
+fn chunking_cvs(ctx: &SessionCtx<'_>) -> Result<Vec<f64>, InfiniteMean> {
     // At most one a command: one allocation.
     let mut cvs = Vec::with_capacity(ctx.commands.len());
     for spread in ctx.intra_spreads().flatten() {
         if spread.len() >= CHUNKING_MIN_IATS {
-            cvs.extend(cv_pop(&spread)?);
+            // spec §2.11: population stdev for the per-command CVs.
+            cvs.extend(spread.cv(false)?);
         }
     }
     Ok(cvs)
