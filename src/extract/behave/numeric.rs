@@ -599,8 +599,23 @@ fn exact_ss_scaled(xs: &[f64]) -> Option<(BigUint, i64)> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct U256([u64; 4]);
 
+impl Ord for U256 {
+    fn cmp(&self, o: &Self) -> Ordering {
+        let [a0, a1, a2, a3] = self.0;
+        let [b0, b1, b2, b3] = o.0;
+        (a3, a2, a1, a0).cmp(&(b3, b2, b1, b0))
+    }
+}
+
+impl PartialOrd for U256 {
+    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
+        Some(self.cmp(o))
+    }
+}
+
 impl U256 {
     const ZERO: U256 = U256([0; 4]);
+    const MAX: U256 = U256([u64::MAX; 4]);
 
     /// `x * x`, which always fits.
     fn square(x: u128) -> Self {
@@ -637,43 +652,48 @@ impl U256 {
     }
 
     fn bits(self) -> u32 {
-        (0..4)
-            .rev()
-            .find(|&k| self.0[k] != 0)
-            .map_or(0, |k| 64 * k as u32 + 64 - self.0[k].leading_zeros())
-    }
-
-    /// `self >> k` for `k < 256`.
-    fn shr(self, k: u32) -> Self {
-        let (limbs, bits) = ((k / 64) as usize, k % 64);
-        let mut out = [0u64; 4];
-        for (i, limb) in out.iter_mut().enumerate().take(4 - limbs) {
-            let lo = self.0[i + limbs] >> bits;
-            let hi = match self.0.get(i + limbs + 1) {
-                Some(&h) if bits > 0 => h << (64 - bits),
-                _ => 0,
-            };
-            *limb = lo | hi;
+        let [a0, a1, a2, a3] = self.0;
+        let top = |k: u32, l: u64| 64 * k + 64 - l.leading_zeros();
+        if a3 != 0 {
+            top(3, a3)
+        } else if a2 != 0 {
+            top(2, a2)
+        } else if a1 != 0 {
+            top(1, a1)
+        } else {
+            top(0, a0)
         }
-        U256(out)
     }
 
-    /// `self << k`, or `None` when bits would be lost.
+    /// `self >> k` for `k < 256`: each limb out is the word at limb
+    /// `i + k / 64` of the number padded with zeros above, shifted down.
+    fn shr(self, k: u32) -> Self {
+        let [a0, a1, a2, a3] = self.0;
+        let padded = [a0, a1, a2, a3, 0, 0, 0, 0];
+        let (limbs, bits) = ((k / 64 % 4) as usize, k % 64);
+        let word = |i: usize| {
+            let pair = (u128::from(padded[i + limbs + 1]) << 64) | u128::from(padded[i + limbs]);
+            (pair >> bits) as u64
+        };
+        U256([word(0), word(1), word(2), word(3)])
+    }
+
+    /// `self << k`, or `None` when bits would be lost: each limb out is
+    /// the word at limb `i - k / 64` of the number padded with zeros
+    /// below, shifted up.
     fn checked_shl(self, k: u32) -> Option<Self> {
-        if self.bits() + k > 256 {
+        if self.bits().saturating_add(k) > 256 {
             return None;
         }
-        let (limbs, bits) = ((k / 64) as usize, k % 64);
-        let mut out = [0u64; 4];
-        for (i, limb) in out.iter_mut().enumerate().skip(limbs) {
-            let lo = self.0[i - limbs] << bits;
-            let hi = match i.checked_sub(limbs + 1) {
-                Some(j) if bits > 0 => self.0[j] >> (64 - bits),
-                _ => 0,
-            };
-            *limb = lo | hi;
-        }
-        Some(U256(out))
+        let [a0, a1, a2, a3] = self.0;
+        let padded = [0, 0, 0, 0, a0, a1, a2, a3];
+        let (limbs, bits) = ((k / 64 % 4) as usize, k % 64);
+        let word = |i: usize| {
+            let pair =
+                (u128::from(padded[4 + i - limbs]) << 64) | u128::from(padded[3 + i - limbs]);
+            ((pair << bits) >> 64) as u64
+        };
+        Some(U256([word(0), word(1), word(2), word(3)]))
     }
 
     /// True when the low `k` bits (`k < 256`) are all zero.
@@ -780,6 +800,71 @@ fn sqrt_frac_u256(a: U256, d: u64, shift: i64) -> Option<f64> {
     if a == U256::ZERO {
         return Some(0.0);
     }
+    sqrt_frac_checked(a, d, shift).or_else(|| sqrt_frac_divided(a, d, shift))
+}
+
+/// [`sqrt_frac_u256`] from the float root of the quotient's leading bits,
+/// proven by products: the candidate `c` is the correctly rounded root
+/// when the true root lies strictly between the midpoints to `c`'s
+/// neighbours, which squared and times `d` compare with `a` exactly. A
+/// failed side steps `c` one unit that way. `None` (the caller divides)
+/// for a root exactly at a midpoint, where ties go to even, for a result
+/// that is not a normal float, and after a few steps without proof.
+fn sqrt_frac_checked(a: U256, d: u64, shift: i64) -> Option<f64> {
+    // a = A * 2^t + (lower bits) with A < 2^64 and t even, so the root of
+    // a / d is about sqrt(A / d) * 2^(t/2).
+    let t = (a.bits().saturating_sub(64) + 1) & !1;
+    let lead = a.shr(t).0[0];
+    settle_root((lead as f64 / d as f64).sqrt(), a, d, t, shift)
+}
+
+/// The proof and steps of [`sqrt_frac_checked`] from the candidate `c`
+/// for the root of `a / (d * 2^t)`, `t` even.
+fn settle_root(mut c: f64, a: U256, d: u64, t: u32, shift: i64) -> Option<f64> {
+    for _ in 0..4 {
+        let bits = c.to_bits();
+        let m = (bits & ((1 << 52) - 1)) | (1 << 52);
+        // c = m * 2^e; the midpoints are (4m - 2 or, at a binade's
+        // bottom, 4m - 1) and 4m + 2 times 2^(e - 2).
+        let e = ((bits >> 52) & 0x7ff) as i64 - 1075;
+        let below = 4 * u128::from(m) - if m == 1 << 52 { 1 } else { 2 };
+        let above = 4 * u128::from(m) + 2;
+        // midpoint^2 * 2^(2e - 4) against a / (d * 2^t).
+        let k = 2 * e - 4 + i64::from(t);
+        // p * 2^k against a is p against a / 2^k: for k >= 0 its floor,
+        // where a tie is a tie only when a's low k bits are zero; for k < 0
+        // the exact a * 2^-k, or past 2^256 above every p.
+        let (scaled, tie) = match u32::try_from(k) {
+            Ok(k) if k < 256 => (a.shr(k), a.low_bits_zero(k)),
+            Ok(_) => (U256::ZERO, false),
+            Err(_) => u32::try_from(-k)
+                .ok()
+                .and_then(|k| a.checked_shl(k))
+                .map_or((U256::MAX, false), |x| (x, true)),
+        };
+        let tie = if tie { Ordering::Equal } else { Ordering::Less };
+        let side = |mid: u128| {
+            let p = U256::square(mid).checked_mul_u64(d)?;
+            Some(p.cmp(&scaled).then(tie))
+        };
+        match (side(below)?, side(above)?) {
+            (Ordering::Less, Ordering::Greater) => {
+                let exp = ((bits >> 52) & 0x7ff) as i64 + i64::from(t / 2) + shift;
+                return (1..=2046)
+                    .contains(&exp)
+                    .then(|| f64::from_bits((bits & !(0x7ff << 52)) | ((exp as u64) << 52)));
+            }
+            (Ordering::Greater, _) => c = c.next_down(),
+            (_, Ordering::Less) => c = c.next_up(),
+            _ => return None,
+        }
+    }
+    None
+}
+
+/// [`sqrt_frac_u256`] by the integer root of a quotient of 109 to 112
+/// bits, rounded once with a sticky bit.
+fn sqrt_frac_divided(a: U256, d: u64, shift: i64) -> Option<f64> {
     let q = (i64::from(a.bits()) - i64::from(64 - d.leading_zeros()) - 109).div_euclid(2);
     // floor(a / (d * 2^2q)) is floor(floor(a / 2^2q) / d), and the division
     // is exact when both steps are.
@@ -1372,6 +1457,87 @@ mod tests {
         for x in [0, (1u128 << 112) - 1, 1 << 112, (1 << 112) + 1, u128::MAX] {
             assert!(floor_ok(x, isqrt_u128(x)), "{x}");
         }
+    }
+
+    #[test]
+    fn checked_root_equals_the_divided_root() {
+        let mut next = crate::extract::xorshift(0xBB67_AE85_84CA_A73B);
+        let (mut proven, mut cases) = (0, 0);
+        let mut check = |a: U256, d: u64, shift: i64| {
+            let want = sqrt_frac_divided(a, d, shift);
+            if let Some(got) = sqrt_frac_checked(a, d, shift) {
+                assert_eq!(
+                    Some(got.to_bits()),
+                    want.map(f64::to_bits),
+                    "{a:?} {d} {shift}"
+                );
+                proven += 1;
+            }
+            cases += 1;
+        };
+        for _ in 0..20_000 {
+            // Sums of squares like the engine's: up to 180 bits over d up to 2^40.
+            let x = (u128::from(next()) << 64 | u128::from(next())) >> (next() % 128);
+            let a = U256::square(x).shr((next() % 80) as u32);
+            if a == U256::ZERO {
+                continue;
+            }
+            let n = (next() % (1 << 20)).max(2);
+            let d = if next() & 1 == 0 { n * n } else { n * (n - 1) };
+            check(a, d, (next() % 200) as i64 - 100);
+            check(a, (next() >> (next() % 64)).max(1), 0);
+        }
+        // Exact roots, and roots exactly at a midpoint (ties to even): the
+        // square of a 54-bit odd m over 4, as (m^2, 4), and at the bottom
+        // and top of a binade.
+        for m in [
+            (1u128 << 53) + 1,
+            (1 << 53) + 3,
+            (1 << 54) - 1,
+            (1 << 53) | u128::from(next() >> 12) | 1,
+            1 << 52,
+            (1 << 53) - 1,
+        ] {
+            for (r, d) in [(1, 1), (2, 4), (3, 9), (4, 16)] {
+                let a = U256::square(m * r);
+                check(a, d, 0);
+                check(a, d, -1074 + 60);
+                let up = a.checked_mul_u64(2).unwrap();
+                check(up, d * 2, 0);
+            }
+        }
+        // Just either side of a midpoint, from candidates up to two units
+        // off: the midpoints 2^54 - 1 (at the bottom of the binade of 2^54,
+        // a quarter of its unit below it) and odd 54-bit ones.
+        let mids = [
+            (1u128 << 54) - 1,
+            (1 << 54) - 3,
+            (1 << 53) + 1,
+            (1 << 53) | u128::from(next() >> 11) | 1,
+        ];
+        for mid in mids {
+            for delta in [1u128, 2, 1 << 20, 1 << 52] {
+                for x in [mid * mid - delta, mid * mid + delta] {
+                    let a = U256([x as u64, (x >> 64) as u64, 0, 0]);
+                    let want = sqrt_frac_divided(a, 1, 0).unwrap();
+                    let off = [
+                        want.next_down().next_down(),
+                        want.next_down(),
+                        want,
+                        want.next_up(),
+                        want.next_up().next_up(),
+                    ];
+                    for c in off {
+                        let got = settle_root(c, a, 1, 0, 0);
+                        assert_eq!(got.map(f64::to_bits), Some(want.to_bits()), "{x} from {c}");
+                    }
+                }
+            }
+        }
+        // Results near the subnormal and overflow edges go to the division.
+        assert_eq!(sqrt_frac_checked(U256::square(3), 1, -1074), None);
+        assert_eq!(sqrt_frac_checked(U256::square(3), 1, 1100), None);
+        assert!(proven * 10 > cases * 9, "{proven} of {cases} proven");
     }
 
     #[test]
