@@ -6,10 +6,11 @@
 
 use super::numeric::{py_max, Spread, SpreadSums};
 use super::pychar::is_py_space;
+use super::spare::Spare;
 use super::text::{
     find_prompt_lines_bytes, fingerprint_within, has_error_fingerprint_bytes, narrow_ascii,
-    narrow_strip_pieces, position_by_lanes, scan_marks, stripped, NarrowStripped, StrippedText,
-    TextMarks,
+    narrow_strip_pieces_into, position_by_lanes, scan_marks_into, stripped, NarrowStripped,
+    StrippedText, TextMarks,
 };
 use super::thresholds::{
     CLEANUP, DESTRUCTIVE, EXFIL, GRACEFUL_EXIT, HELP_FAMILY, IKI_THINK_MAX_S, LANDING_RITUAL,
@@ -246,6 +247,20 @@ impl Series {
         self.ends.push(self.values.len());
     }
 
+    /// Empty, in buffers kept from an earlier session.
+    fn from_spare(spare: &mut Spare) -> Self {
+        Series {
+            values: spare.f64s.take(),
+            ends: spare.usizes.take(),
+        }
+    }
+
+    /// Gives the buffers back for the next session.
+    fn recycle(self, spare: &mut Spare) {
+        spare.f64s.put(self.values);
+        spare.usizes.put(self.ends);
+    }
+
     /// Where the values after the last series begin.
     fn tail_start(&self) -> usize {
         self.ends.last().copied().unwrap_or(0)
@@ -344,19 +359,41 @@ pub struct OutputText {
 }
 
 impl OutputText {
-    fn new(outputs: &[Event<'_>]) -> Self {
+    fn new(outputs: &[Event<'_>], spare: &mut Spare) -> Self {
+        let buffers = NarrowStripped {
+            starts: spare.usizes.take(),
+            control_escapes: spare.pairs.take(),
+            stripped: StrippedText {
+                text: spare.bytes.take(),
+                at: spare.landings.take(),
+            },
+        };
         let NarrowStripped {
             starts,
             control_escapes,
             stripped,
-        } = narrow_strip_pieces(outputs);
-        let marks = scan_marks(&stripped.text);
+        } = narrow_strip_pieces_into(outputs, buffers);
+        let buffers = TextMarks {
+            fingerprints: spare.pairs.take(),
+            locale_keys: spare.usizes.take(),
+        };
+        let marks = scan_marks_into(&stripped.text, buffers);
         OutputText {
             starts,
             control_escapes,
             stripped,
             marks,
         }
+    }
+
+    /// Gives the buffers back for the next session.
+    fn recycle(self, spare: &mut Spare) {
+        spare.usizes.put(self.starts);
+        spare.pairs.put(self.control_escapes);
+        spare.bytes.put(self.stripped.text);
+        spare.landings.put(self.stripped.at);
+        spare.pairs.put(self.marks.fingerprints);
+        spare.usizes.put(self.marks.locale_keys);
     }
 
     /// How many chars the output events hold in all.
@@ -401,7 +438,26 @@ impl SessionCtx<'_> {
     /// The output narrowed to bytes; built once, on first use.
     pub fn output_text(&self) -> &OutputText {
         self.output_text
-            .get_or_init(|| OutputText::new(&self.outputs))
+            .get_or_init(|| OutputText::new(&self.outputs, &mut Spare::default()))
+    }
+
+    /// Ends the context: its buffers are kept for the next session on this
+    /// thread ([`Spare`]), which [`build`] takes them from.
+    pub fn recycle(self) {
+        let mut spare = Spare::take();
+        spare.put_events(self.inputs);
+        spare.put_events(self.outputs);
+        spare.f64s.put(self.iats);
+        self.typing_bursts.recycle(&mut spare);
+        spare.f64s.put(self.backspace_iats);
+        spare.commands.put(self.commands);
+        spare.f64s.put(self.inter_cmd_iats);
+        self.intra_command_iats.recycle(&mut spare);
+        spare.prompt_lines.put(self.prompt_lines);
+        if let Some(text) = self.output_text.into_inner() {
+            text.recycle(&mut spare);
+        }
+        spare.keep();
     }
 }
 
@@ -410,17 +466,37 @@ impl SessionCtx<'_> {
 /// The input-side steps (§2.2–2.7 and §2.10) share one walk over the input
 /// events; the output windows (§2.8) and the per-command series (§2.9) follow
 /// once the commands are known. Scratch buffers are reused across events and
-/// windows, so the hot loops do not allocate per event.
+/// windows, so the hot loops do not allocate per event, and the context's
+/// buffers come from the sessions before on this thread ([`Spare`]; see
+/// [`SessionCtx::recycle`]).
 ///
 /// # Errors
 /// [`super::ExtractError::FirstTokenNotUtf8`] when a first token cannot be
 /// encoded (spec §1.9, A7).
 pub fn build<'a>(events: &[Event<'a>]) -> Result<SessionCtx<'a>, super::ExtractError> {
+    let mut spare = Spare::take();
+    let ctx = build_from(events, &mut spare);
+    spare.keep();
+    ctx
+}
+
+/// [`build`] with the buffers of `spare`.
+fn build_from<'a>(
+    events: &[Event<'a>],
+    spare: &mut Spare,
+) -> Result<SessionCtx<'a>, super::ExtractError> {
     // §2.1 partition and timeline. parity A3: t_start is the first event's t,
     // t_end the running max from 0.0 (Python `if t > t_end`), outputs included.
     let mut ctx = SessionCtx {
         t_start: events.first().map_or(0.0, |e| e.t),
         t_end: 0.0,
+        inputs: spare.events(),
+        outputs: spare.events(),
+        iats: spare.f64s.take(),
+        backspace_iats: spare.f64s.take(),
+        commands: spare.commands.take(),
+        inter_cmd_iats: spare.f64s.take(),
+        prompt_lines: spare.prompt_lines.take(),
         ..SessionCtx::default()
     };
     let n_in = events.iter().filter(|e| e.ch == Channel::Input).count();
@@ -443,14 +519,11 @@ pub fn build<'a>(events: &[Event<'a>]) -> Result<SessionCtx<'a>, super::ExtractE
     ctx.duration_s = py_max(0.0, ctx.t_end - ctx.t_start);
 
     // §2.2 iats over every input event, pastes included.
-    ctx.iats = ctx
-        .inputs
-        .windows(2)
-        .map(|w| py_max(0.0, w[1].t - w[0].t))
-        .collect();
+    ctx.iats
+        .extend(ctx.inputs.windows(2).map(|w| py_max(0.0, w[1].t - w[0].t)));
 
     // §2.4 typing bursts: split at gaps > IKI_THINK_MAX_S (the gap is dropped).
-    ctx.typing_bursts = typing_bursts(&ctx.iats);
+    ctx.typing_bursts = typing_bursts(&ctx.iats, Series::from_spare(spare));
 
     // §2.3, §2.5, §2.7 and §2.10 in one walk over the input events.
     let mut seg = Segmenter::new();
@@ -502,14 +575,14 @@ pub fn build<'a>(events: &[Event<'a>]) -> Result<SessionCtx<'a>, super::ExtractE
     typed.finish(&mut ctx);
 
     // §2.8 output windows [end_i, start_{i+1}), the last one open to +inf.
-    output_windows(&mut ctx);
+    output_windows(&mut ctx, spare);
 
     // §2.9 per-command series.
     let cmds = &ctx.commands;
-    ctx.inter_cmd_iats = cmds
-        .windows(2)
-        .map(|w| py_max(0.0, w[1].start_ts - w[0].end_ts))
-        .collect();
+    ctx.inter_cmd_iats.extend(
+        cmds.windows(2)
+            .map(|w| py_max(0.0, w[1].start_ts - w[0].end_ts)),
+    );
     ctx.output_per_cmd = cmds
         .iter()
         .take(cmds.len().saturating_sub(1))
@@ -517,9 +590,10 @@ pub fn build<'a>(events: &[Event<'a>]) -> Result<SessionCtx<'a>, super::ExtractE
         .collect();
     // parity A14: selected by time range over all inputs, not by command bytes.
     // A NaN input time is kept in every tuple (see TimeIndex::select_intra).
-    let input_times = TimeIndex::new(ctx.inputs.iter().map(|e| e.t));
-    let mut sel = Vec::with_capacity(ctx.inputs.len());
-    let mut intra = Series::default();
+    let input_times = TimeIndex::new(ctx.inputs.iter().map(|e| e.t), spare.f64s.take());
+    let mut sel = spare.usizes.take();
+    sel.reserve(ctx.inputs.len());
+    let mut intra = Series::from_spare(spare);
     intra.ends.reserve_exact(cmds.len());
     // Usually no more IATs than inputs: commands rarely overlap in time.
     intra.values.reserve(ctx.inputs.len());
@@ -531,14 +605,17 @@ pub fn build<'a>(events: &[Event<'a>]) -> Result<SessionCtx<'a>, super::ExtractE
         );
     }
     ctx.intra_command_iats = intra;
+    spare.f64s.put(input_times.times);
+    spare.usizes.put(sel);
 
     Ok(ctx)
 }
 
 /// §2.4: segments of `iats` between values `> IKI_THINK_MAX_S`, kept when
 /// they hold at least 3 values.
-fn typing_bursts(iats: &[f64]) -> Series {
-    let mut bursts = Series::default();
+fn typing_bursts(iats: &[f64], mut bursts: Series) -> Series {
+    bursts.values.clear();
+    bursts.ends.clear();
     bursts.values.reserve(iats.len());
     // The current segment is built in place after the last kept burst.
     for &x in iats {
@@ -1039,8 +1116,11 @@ fn first_not_below(times: &[f64], from: usize, bound: f64) -> usize {
 }
 
 impl TimeIndex {
-    fn new(times: impl Iterator<Item = f64>) -> Self {
-        let times: Vec<f64> = times.collect();
+    /// The index of `times`, held in `buffer` (emptied first).
+    fn new(times: impl Iterator<Item = f64>, mut buffer: Vec<f64>) -> Self {
+        buffer.clear();
+        buffer.extend(times);
+        let times = buffer;
         // Both checks visit every time without an early exit (the usual
         // list is sorted and has no NaN), so they are vectorised.
         let any_nan = times.iter().fold(false, |any, t| any | t.is_nan());
@@ -1123,14 +1203,15 @@ impl TimeIndex {
 ///
 /// Each window is scanned in the narrowed byte view; chars are gathered only
 /// for a prompt candidate that is not plain ASCII.
-fn output_windows(ctx: &mut SessionCtx<'_>) {
-    let times = TimeIndex::new(ctx.outputs.iter().map(|e| e.t));
+fn output_windows(ctx: &mut SessionCtx<'_>, spare: &mut Spare) {
+    let times = TimeIndex::new(ctx.outputs.iter().map(|e| e.t), spare.f64s.take());
     // Taken out of `ctx` for the loop, which writes other fields of it.
     let cell = std::mem::take(&mut ctx.output_text);
-    let ot = cell.get_or_init(|| OutputText::new(&ctx.outputs));
-    let mut sel = Vec::with_capacity(ctx.outputs.len());
-    let mut joined: Vec<u8> = Vec::new();
-    let mut stripped_buf: Vec<u8> = Vec::new();
+    let ot = cell.get_or_init(|| OutputText::new(&ctx.outputs, spare));
+    let mut sel = spare.usizes.take();
+    sel.reserve(ctx.outputs.len());
+    let mut joined = spare.bytes.take();
+    let mut stripped_buf = spare.bytes.take();
     let k = ctx.commands.len();
     // A window usually ends at one prompt line.
     ctx.prompt_lines.reserve(k);
@@ -1188,6 +1269,10 @@ fn output_windows(ctx: &mut SessionCtx<'_>) {
         c.followed_by_prompt = ctx.prompt_lines.len() > before;
     }
     ctx.output_text = cell;
+    spare.f64s.put(times.times);
+    spare.usizes.put(sel);
+    spare.bytes.put(joined);
+    spare.bytes.put(stripped_buf);
 }
 
 #[cfg(test)]
@@ -1269,7 +1354,7 @@ mod tests {
         for _ in 0..3000 {
             let mut times: Vec<f64> = (0..(next() % 40)).map(|_| (next() % 30) as f64).collect();
             times.sort_by(f64::total_cmp);
-            let index = TimeIndex::new(times.iter().copied());
+            let index = TimeIndex::new(times.iter().copied(), Vec::new());
             // Windows mostly moving forward, sometimes back.
             for _ in 0..10 {
                 let lo = (next() % 32) as f64 - 1.0;
@@ -1652,15 +1737,20 @@ mod tests {
 
     #[test]
     fn typing_bursts_split_on_think_gaps() {
-        let b = typing_bursts(&[
-            0.1, 0.2, 0.3, 1.5, 1.6, 0.1, 0.1, 2.0, 3.0, 0.1, 0.2, 0.3, 0.4,
-        ]);
+        // Into buffers that held bursts before, as a context's do.
+        let held = typing_bursts(&[0.7; 5], Series::default());
+        let b = typing_bursts(
+            &[
+                0.1, 0.2, 0.3, 1.5, 1.6, 0.1, 0.1, 2.0, 3.0, 0.1, 0.2, 0.3, 0.4,
+            ],
+            held,
+        );
         // 1.5 is not > 1.5, so it stays in the first burst; [0.1, 0.1] is too short.
         let want = [vec![0.1, 0.2, 0.3, 1.5], vec![0.1, 0.2, 0.3, 0.4]];
         assert_eq!(b, want.iter().collect());
         assert_eq!(b.iter().collect::<Vec<_>>(), want);
         assert_eq!(b.iter().next_back(), Some(&want[1][..]));
-        assert!(typing_bursts(&[]).is_empty());
+        assert!(typing_bursts(&[], Series::default()).is_empty());
     }
 
     #[test]
@@ -1676,7 +1766,7 @@ mod tests {
                 .split(|&x| x > IKI_THINK_MAX_S)
                 .filter(|b| b.len() >= 3)
                 .collect();
-            let got = typing_bursts(&iats);
+            let got = typing_bursts(&iats, Series::default());
             assert_eq!(got.iter().collect::<Vec<_>>(), want, "{iats:?}");
             assert_eq!(
                 got.values().len(),

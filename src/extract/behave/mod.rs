@@ -10,6 +10,7 @@ pub mod numeric;
 pub mod primitives;
 pub mod pychar;
 pub mod simhash;
+pub mod spare;
 pub mod text;
 pub mod thresholds;
 
@@ -167,16 +168,19 @@ fn reference_raises(events: &[Event<'_>], ctx: &SessionCtx<'_>) -> Option<Primit
 pub fn extract_session(events: &[Event<'_>]) -> Result<Extraction, ExtractError> {
     let ctx = ctx::build(events)?;
     if let Some(primitive) = reference_raises(events, &ctx) {
+        ctx.recycle();
         return Err(ExtractError::NonFiniteArithmetic { primitive });
     }
     let mut observations = Vec::with_capacity(FEATURES.len());
     observations.extend(FEATURES.iter().filter_map(|f| f(&ctx)));
-    Ok(Extraction {
+    let extraction = Extraction {
         observations,
         t_start: ctx.t_start,
         t_end: ctx.t_end,
         commands: ctx.commands.len(),
-    })
+    };
+    ctx.recycle();
+    Ok(extraction)
 }
 
 #[cfg(test)]

@@ -103,13 +103,22 @@ pub struct NarrowStripped {
 /// past one) and the bytes after it move back over it. The narrowed text
 /// before stripping is never built.
 pub fn narrow_strip_pieces<P: AsRef<[Char]>>(pieces: &[P]) -> NarrowStripped {
+    narrow_strip_pieces_into(pieces, NarrowStripped::default())
+}
+
+/// [`narrow_strip_pieces`] into the buffers of `into` (emptied first), so
+/// a caller can reuse them.
+pub fn narrow_strip_pieces_into<P: AsRef<[Char]>>(
+    pieces: &[P],
+    into: NarrowStripped,
+) -> NarrowStripped {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: AVX2 is present (checked just above).
-        return unsafe { narrow_strip_avx2(pieces) };
+        return unsafe { narrow_strip_avx2(pieces, into) };
     }
     // Every CSI is taken by the general matcher.
-    narrow_strip_with(pieces, narrow_block_scalar, |_, _| None)
+    narrow_strip_with(pieces, into, narrow_block_scalar, |_, _| None)
 }
 
 /// [`narrow_strip_pieces`] with AVX2 blocks and CSI matches.
@@ -118,9 +127,13 @@ pub fn narrow_strip_pieces<P: AsRef<[Char]>>(pieces: &[P]) -> NarrowStripped {
 /// The CPU must support AVX2.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn narrow_strip_avx2<P: AsRef<[Char]>>(pieces: &[P]) -> NarrowStripped {
+unsafe fn narrow_strip_avx2<P: AsRef<[Char]>>(
+    pieces: &[P],
+    into: NarrowStripped,
+) -> NarrowStripped {
     narrow_strip_with(
         pieces,
+        into,
         // SAFETY: AVX2 is present (this function's contract).
         |s, k, out| unsafe { narrow_block_avx2(s, k, out) },
         // SAFETY: as above.
@@ -138,6 +151,7 @@ unsafe fn narrow_strip_avx2<P: AsRef<[Char]>>(pieces: &[P]) -> NarrowStripped {
 #[inline(always)]
 fn narrow_strip_with<P: AsRef<[Char]>>(
     pieces: &[P],
+    into: NarrowStripped,
     mut block: impl FnMut(&[Char], usize, &mut [MaybeUninit<u8>; NARROW_BLOCK]) -> (usize, u64),
     mut csi_end: impl FnMut(&[Char], usize) -> Option<Option<usize>>,
 ) -> NarrowStripped {
@@ -145,12 +159,21 @@ fn narrow_strip_with<P: AsRef<[Char]>>(
     // Room for a whole block written at any byte kept, and for the block's
     // worth of bytes a move over a match reads from as far as the pieces'
     // end (see the bounds at each copy), with a block to spare.
-    let mut text = Vec::with_capacity(total + 2 * NARROW_BLOCK);
-    let mut starts = Vec::with_capacity(pieces.len() + 1);
-    let mut at = Vec::with_capacity(pieces.len() + 1);
+    let NarrowStripped {
+        mut starts,
+        mut control_escapes,
+        stripped: StrippedText { mut text, mut at },
+    } = into;
+    text.clear();
+    text.reserve(total + 2 * NARROW_BLOCK);
+    starts.clear();
+    starts.reserve(pieces.len() + 1);
+    at.clear();
+    at.reserve(pieces.len() + 1);
     // A prompt's and a command's bracketed-paste switches (`ESC [?2004h`,
     // `l`) are about one every two output events; fewer reallocations.
-    let mut control_escapes = Vec::with_capacity(pieces.len() / 2);
+    control_escapes.clear();
+    control_escapes.reserve(pieces.len() / 2);
     let spare = text.spare_capacity_mut();
     // Bytes kept; the piece's offset in the pieces end to end; the end of
     // the last match. `o <= g + k` throughout: stripping only deletes.
@@ -672,13 +695,19 @@ const LOCALE_KEY_PREFIXES: [&str; 2] = ["LANG=", "LC_"];
 /// fingerprint (a test checks), so one leftmost non-overlapping search for
 /// all eight still finds every occurrence of each.
 pub fn scan_marks(text: &[u8]) -> TextMarks {
+    scan_marks_into(text, TextMarks::default())
+}
+
+/// [`scan_marks`] into the buffers of `into` (emptied first), so a caller
+/// can reuse them.
+pub fn scan_marks_into(text: &[u8], into: TextMarks) -> TextMarks {
     use std::sync::LazyLock;
     static TEDDY: LazyLock<Option<aho_corasick::packed::Searcher>> =
         LazyLock::new(|| aho_corasick::packed::Searcher::new(MARK_PATTERNS));
+    let mut marks = into.emptied();
     let Some(teddy) = TEDDY.as_ref() else {
-        return scan_marks_by_memmem(text);
+        return scan_marks_by_memmem(text, marks);
     };
-    let mut marks = TextMarks::with_room();
     for m in teddy.find_iter(text) {
         marks.add(m.pattern().as_usize(), m.start(), m.end());
     }
@@ -698,12 +727,11 @@ const MARK_PATTERNS: [&str; 8] = [
 ];
 
 /// [`scan_marks`] without Teddy: one `memmem` pass per pattern.
-fn scan_marks_by_memmem(text: &[u8]) -> TextMarks {
+fn scan_marks_by_memmem(text: &[u8], mut marks: TextMarks) -> TextMarks {
     use memchr::memmem::Finder;
     use std::sync::LazyLock;
     static FINDERS: LazyLock<Vec<Finder<'static>>> =
         LazyLock::new(|| MARK_PATTERNS.iter().map(Finder::new).collect());
-    let mut marks = TextMarks::with_room();
     for (k, f) in FINDERS.iter().enumerate() {
         let len = f.needle().len();
         for p in f.find_iter(text) {
@@ -716,13 +744,13 @@ fn scan_marks_by_memmem(text: &[u8]) -> TextMarks {
 }
 
 impl TextMarks {
-    /// Empty, with room for the usual session's few fingerprints; most
-    /// sessions show no locale key, so that list allocates on its first.
-    fn with_room() -> Self {
-        TextMarks {
-            fingerprints: Vec::with_capacity(16),
-            locale_keys: Vec::new(),
-        }
+    /// Emptied, with room for the usual session's few fingerprints; most
+    /// sessions show no locale key, so that list is left as it is.
+    fn emptied(mut self) -> Self {
+        self.fingerprints.clear();
+        self.fingerprints.reserve(16);
+        self.locale_keys.clear();
+        self
     }
 
     /// An occurrence of [`MARK_PATTERNS`]`[pattern]` at `start..end`.
@@ -1276,6 +1304,8 @@ mod tests {
         ];
         let mut next = crate::extract::xorshift(0x51_7CC1_B727_220A);
         let (mut cut, mut passed, mut control) = (0, 0, 0);
+        // Buffers reused from the round before, as a context's are.
+        let mut reused = NarrowStripped::default();
         for round in 0..6000 {
             let n = (next() % 8) as usize;
             let pieces: Vec<Vec<Char>> = (0..n)
@@ -1297,7 +1327,14 @@ mod tests {
             let want = narrow_strip_reference(&pieces);
             let what = || format!("{pieces:?}");
             assert_narrow_stripped(&narrow_strip_pieces(&pieces), &want, &what);
-            let scalar = narrow_strip_with(&pieces, narrow_block_scalar, |_, _| None);
+            reused = narrow_strip_pieces_into(&pieces, reused);
+            assert_narrow_stripped(&reused, &want, &what);
+            let scalar = narrow_strip_with(
+                &pieces,
+                NarrowStripped::default(),
+                narrow_block_scalar,
+                |_, _| None,
+            );
             assert_narrow_stripped(&scalar, &want, &what);
             let at = &want.stripped.at;
             control += want.control_escapes.len();
@@ -1458,13 +1495,18 @@ mod tests {
             "\r\n",
         ];
         let mut next = crate::extract::xorshift(0x1F83_D9AB_FB41_BD6B);
+        // Buffers reused from the text before, as a context's are.
+        let (mut reused, mut reused_memmem) = (TextMarks::default(), TextMarks::default());
         for _ in 0..2000 {
             let text: Vec<u8> = (0..(next() % 60))
                 .flat_map(|_| PIECES[(next() % 12) as usize].bytes())
                 .collect();
             let marks = scan_marks(&text);
+            reused = scan_marks_into(&text, reused);
+            assert_eq!(reused, marks);
             // The fallback without Teddy finds the same.
-            assert_eq!(scan_marks_by_memmem(&text), marks);
+            reused_memmem = scan_marks_by_memmem(&text, reused_memmem.emptied());
+            assert_eq!(reused_memmem, marks);
             // One search per fingerprint finds the same spans.
             let mut each: Vec<(usize, usize)> = ERROR_FINGERPRINTS
                 .iter()
