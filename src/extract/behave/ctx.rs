@@ -19,7 +19,7 @@ use super::thresholds::{
 };
 use super::ExtractError;
 use crate::model::event::{Channel, Char, Event};
-use std::cell::OnceCell;
+use std::cell::{OnceCell, RefCell};
 
 /// Token-set membership of a command's first token (spec §4.3), as bit flags.
 /// Computed from the token text at segmentation time, so the primitives never
@@ -162,6 +162,9 @@ pub struct SessionCtx<'a> {
     /// The pass of the inter-command IATs, on first use
     /// ([`SessionCtx::inter_cmd_spread`]).
     pub inter_cmd_sums: OnceCell<SpreadSums>,
+    /// Buffers for the primitives' own series, from the sessions before
+    /// on this thread ([`SessionCtx::spare`]).
+    pub(crate) spare: RefCell<Spare>,
 }
 
 /// What the keystroke primitives read of the typing bursts, from one pass
@@ -190,15 +193,18 @@ pub struct TokenIds {
 impl TokenIds {
     /// Number the first tokens of `commands`.
     pub fn of(commands: &[Command]) -> Self {
+        Self::of_into(commands, Vec::new())
+    }
+
+    /// [`TokenIds::of`] into `ids` (emptied first).
+    fn of_into(commands: &[Command], mut ids: Vec<u32>) -> Self {
         let mut seen: rustc_hash::FxHashMap<&[u8; 32], u32> = rustc_hash::FxHashMap::default();
         seen.reserve(commands.len());
-        let ids = commands
-            .iter()
-            .map(|c| {
-                let next = seen.len() as u32;
-                *seen.entry(&c.first_token_hash).or_insert(next)
-            })
-            .collect();
+        ids.clear();
+        ids.extend(commands.iter().map(|c| {
+            let next = seen.len() as u32;
+            *seen.entry(&c.first_token_hash).or_insert(next)
+        }));
         TokenIds {
             ids,
             distinct: seen.len(),
@@ -338,7 +344,7 @@ impl<V: AsRef<[f64]>> FromIterator<V> for Series {
 
 /// All output events end to end, narrowed to bytes by
 /// [`narrow_ascii`] and ANSI-stripped, in one
-/// pass ([`narrow_strip_pieces`]), with each event's offset and where it
+/// pass ([`narrow_strip_pieces_into`]), with each event's offset and where it
 /// lands in the stripped text. The ASCII-only scans (error fingerprints,
 /// prompt lines, locale) run over the stripped bytes with SIMD search
 /// instead of over the chars.
@@ -405,7 +411,10 @@ impl OutputText {
 impl SessionCtx<'_> {
     /// The commands' first-token ids; numbered once, on first use.
     pub fn token_ids(&self) -> &TokenIds {
-        self.token_ids.get_or_init(|| TokenIds::of(&self.commands))
+        self.token_ids.get_or_init(|| {
+            let ids = self.spare.borrow_mut().u32s.take();
+            TokenIds::of_into(&self.commands, ids)
+        })
     }
 
     /// The spread of each command's intra-command IATs, in command order,
@@ -414,10 +423,13 @@ impl SessionCtx<'_> {
     /// §4.4.7), so each series' pass runs once, on first use.
     pub fn intra_spreads(&self) -> impl Iterator<Item = Option<Spread<'_>>> + '_ {
         let sums = self.intra_sums.get_or_init(|| {
-            self.intra_command_iats
-                .iter()
-                .map(|x| (x.len() >= 2).then(|| SpreadSums::of(x)))
-                .collect()
+            let mut sums = self.spare.borrow_mut().sums.take();
+            sums.extend(
+                self.intra_command_iats
+                    .iter()
+                    .map(|x| (x.len() >= 2).then(|| SpreadSums::of(x))),
+            );
+            sums
         });
         self.intra_command_iats
             .iter()
@@ -441,10 +453,22 @@ impl SessionCtx<'_> {
             .get_or_init(|| OutputText::new(&self.outputs, &mut Spare::default()))
     }
 
+    /// An empty buffer for a primitive's own series, kept from the
+    /// sessions before on this thread (see [`Spare`]); give it back with
+    /// [`SessionCtx::put_f64s`].
+    pub(crate) fn take_f64s(&self) -> Vec<f64> {
+        self.spare.borrow_mut().f64s.take()
+    }
+
+    /// Keeps a buffer from [`SessionCtx::take_f64s`] for the next use.
+    pub(crate) fn put_f64s(&self, v: Vec<f64>) {
+        self.spare.borrow_mut().f64s.put(v);
+    }
+
     /// Ends the context: its buffers are kept for the next session on this
     /// thread ([`Spare`]), which [`build`] takes them from.
     pub fn recycle(self) {
-        let mut spare = Spare::take();
+        let mut spare = self.spare.into_inner();
         spare.put_events(self.inputs);
         spare.put_events(self.outputs);
         spare.f64s.put(self.iats);
@@ -456,6 +480,12 @@ impl SessionCtx<'_> {
         spare.prompt_lines.put(self.prompt_lines);
         if let Some(text) = self.output_text.into_inner() {
             text.recycle(&mut spare);
+        }
+        if let Some(ids) = self.token_ids.into_inner() {
+            spare.u32s.put(ids.ids);
+        }
+        if let Some(sums) = self.intra_sums.into_inner() {
+            spare.sums.put(sums);
         }
         spare.keep();
     }
@@ -475,9 +505,17 @@ impl SessionCtx<'_> {
 /// encoded (spec §1.9, A7).
 pub fn build<'a>(events: &[Event<'a>]) -> Result<SessionCtx<'a>, super::ExtractError> {
     let mut spare = Spare::take();
-    let ctx = build_from(events, &mut spare);
-    spare.keep();
-    ctx
+    match build_from(events, &mut spare) {
+        Ok(mut ctx) => {
+            // What build did not use, for the primitives.
+            *ctx.spare.get_mut() = spare;
+            Ok(ctx)
+        }
+        Err(e) => {
+            spare.keep();
+            Err(e)
+        }
+    }
 }
 
 /// [`build`] with the buffers of `spare`.

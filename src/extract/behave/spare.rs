@@ -1,26 +1,29 @@
 //! Buffers a session's context leaves to the next session on its thread.
 //!
 //! A context holds some twenty buffers of a few KB each: its events, gaps,
-//! commands, time indexes and windows, and the output text. From the
-//! allocator each of them is a search of its free lists (most are past the
-//! small sizes glibc keeps per thread) and a free at the session's end.
-//! Kept here instead, the next session on the thread clears and refills
-//! them. A buffer past [`KEEP_BYTES`] is freed, so one huge session does
-//! not hold its memory afterwards.
+//! commands, time indexes and windows, and the output text; the primitives
+//! add their own (the IATs of a session's halves, say). From the allocator
+//! each of them is a search of its free lists (most are past the small
+//! sizes glibc keeps per thread) and a free at the session's end. Kept here
+//! instead, the next session on the thread clears and refills them. A
+//! buffer past [`KEEP_BYTES`] is freed, so one huge session does not hold
+//! its memory afterwards. What a buffer held before never shows: each is
+//! emptied when kept.
 
 use std::cell::RefCell;
 
 use super::ctx::{Command, PromptLine};
+use super::numeric::SpreadSums;
 use crate::model::event::Event;
 
 /// The largest buffer kept, in bytes.
-const KEEP_BYTES: usize = 256 << 10;
+pub const KEEP_BYTES: usize = 256 << 10;
 
 /// The most buffers of one element type kept: as many as a context uses.
-const KEEP_COUNT: usize = 8;
+pub const KEEP_COUNT: usize = 8;
 
 /// Emptied buffers of one element type.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Pool<T>(Vec<Vec<T>>);
 
 impl<T> Default for Pool<T> {
@@ -48,7 +51,7 @@ impl<T> Pool<T> {
 }
 
 /// A thread's kept buffers, by element type.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Spare {
     /// Gaps, times and series values.
     pub f64s: Pool<f64>,
@@ -66,6 +69,10 @@ pub struct Spare {
     pub pairs: Pool<(usize, usize)>,
     /// Where boundaries land in a stripped text.
     pub landings: Pool<Option<usize>>,
+    /// Per-series sums.
+    pub sums: Pool<Option<SpreadSums>>,
+    /// Token ids.
+    pub u32s: Pool<u32>,
 }
 
 thread_local! {

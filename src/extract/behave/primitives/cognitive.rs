@@ -249,23 +249,27 @@ fn load_score(ctx: &SessionCtx<'_>) -> Result<Option<f64>, InfiniteMean> {
     if k == 0 {
         return Ok(None);
     }
-    let mut chunking = Vec::with_capacity(k);
+    let mut chunking = ctx.take_f64s();
+    chunking.reserve(k);
     // Commands with fewer than two IATs have no CV.
     for spread in ctx.intra_spreads().flatten() {
         chunking.extend(spread.cv(true)?);
     }
     let a = (!chunking.is_empty())
         .then(|| clip01(median_mut(&mut chunking) / COGNITIVE_LOAD_CHUNKING_REF_CV));
+    ctx.put_f64s(chunking);
     let errored = ctx.commands.iter().filter(|c| c.errored).count();
     let b = Some(clip01(ratio(errored, k)));
     let c = ctx
         .inter_cmd_spread()
         .cv(true)?
         .map(|cv| clip01(cv / COGNITIVE_LOAD_PACE_REF_CV));
-    let present: Vec<f64> = [a, b, c].into_iter().flatten().collect();
     // A plain left-to-right f64 sum, as Python's sum() (spec §4.4.15 step 5).
-    let total = present.iter().fold(0.0, |acc, v| acc + v);
-    Ok(Some(total / present.len() as f64))
+    let (total, present) = [a, b, c]
+        .into_iter()
+        .flatten()
+        .fold((0.0, 0), |(acc, n), v| (acc + v, n + 1));
+    Ok(Some(total / f64::from(present)))
 }
 
 /// True when the reference's `cognitive_load` raises instead of returning
@@ -435,7 +439,9 @@ pub fn frustration_typing(ctx: &SessionCtx<'_>) -> Option<Observation> {
     if sides != (true, true) {
         return None;
     }
-    let (mut post_err, mut post_ok) = (Vec::with_capacity(k), Vec::with_capacity(k));
+    let (mut post_err, mut post_ok) = (ctx.take_f64s(), ctx.take_f64s());
+    post_err.reserve(k);
+    post_ok.reserve(k);
     for (iats, prev) in after() {
         let m = median(iats);
         if prev.errored {
@@ -446,6 +452,9 @@ pub fn frustration_typing(ctx: &SessionCtx<'_>) -> Option<Observation> {
     }
     let a = median_mut(&mut post_err);
     let b = median_mut(&mut post_ok);
+    let errored = post_err.len();
+    ctx.put_f64s(post_err);
+    ctx.put_f64s(post_ok);
     if b <= 0.0 {
         return None;
     }
@@ -457,7 +466,7 @@ pub fn frustration_typing(ctx: &SessionCtx<'_>) -> Option<Observation> {
     } else {
         "high"
     };
-    let conf = by_count(post_err.len(), 0.40, 0.60);
+    let conf = by_count(errored, 0.40, 0.60);
     Some(Observation::label(
         Primitive::FrustrationTyping,
         label,

@@ -86,9 +86,11 @@ pub fn stress_response(ctx: &SessionCtx<'_>) -> Option<Observation> {
     if ctx.commands.is_empty() {
         return None;
     }
-    // Each side holds at most every IAT: one allocation each.
+    // Each side holds at most every IAT: room for that, in kept buffers.
     let n = ctx.intra_command_iats.values().len();
-    let (mut post, mut base) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    let (mut post, mut base) = (ctx.take_f64s(), ctx.take_f64s());
+    post.reserve(n);
+    base.reserve(n);
     let mut q = 0usize;
     for (i, iats) in ctx
         .intra_command_iats
@@ -122,6 +124,8 @@ pub fn stress_response(ctx: &SessionCtx<'_>) -> Option<Observation> {
             }
         }
     };
+    ctx.put_f64s(post);
+    ctx.put_f64s(base);
     let conf = if q >= STRESS_MIN_ERRORED_WITH_IATS {
         0.50
     } else {

@@ -367,8 +367,9 @@ pub fn error_correction(ctx: &SessionCtx<'_>) -> Option<Observation> {
 /// The per-command CVs of spec §4.4.7 step 2: commands with at least
 /// CHUNKING_MIN_IATS intra-command IATs and a positive mean, in order.
 fn chunking_cvs(ctx: &SessionCtx<'_>) -> Result<Vec<f64>, InfiniteMean> {
-    // At most one a command: one allocation.
-    let mut cvs = Vec::with_capacity(ctx.commands.len());
+    // At most one a command: room for that, in a kept buffer.
+    let mut cvs = ctx.take_f64s();
+    cvs.reserve(ctx.commands.len());
     for spread in ctx.intra_spreads().flatten() {
         if spread.len() >= CHUNKING_MIN_IATS {
             // spec §2.11: population stdev for the per-command CVs.
@@ -399,10 +400,9 @@ pub fn command_chunking(ctx: &SessionCtx<'_>) -> Option<Observation> {
         _ => {
             // Where the reference raises, skip (see `command_chunking_raises`).
             let cvs = chunking_cvs(ctx).ok()?;
-            if cvs.is_empty() {
-                return None;
-            }
-            let (label, conf) = if median_below(&cvs, CMD_CHUNKING_FLUENT_CV_MAX) {
+            let fluent = (!cvs.is_empty()).then(|| median_below(&cvs, CMD_CHUNKING_FLUENT_CV_MAX));
+            ctx.put_f64s(cvs);
+            let (label, conf) = if fluent? {
                 ("fluent", 0.65)
             } else {
                 ("fragmented", 0.60)

@@ -119,9 +119,11 @@ pub fn multi_actor_indicators(ctx: &SessionCtx<'_>) -> Option<Observation> {
     }
     // parity A3: the midpoint uses t_end, which trailing output can move.
     let mid = ctx.t_start + ctx.duration_s / 2.0;
-    // Each half holds at most every IAT: one allocation each.
+    // Each half holds at most every IAT: room for that, in kept buffers.
     let n = ctx.intra_command_iats.values().len();
-    let (mut iats_a, mut iats_b) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    let (mut iats_a, mut iats_b) = (ctx.take_f64s(), ctx.take_f64s());
+    iats_a.reserve(n);
+    iats_b.reserve(n);
     let (mut n_a, mut n_b) = (0usize, 0usize);
     for (c, iats) in ctx.commands.iter().zip(&ctx.intra_command_iats) {
         if c.start_ts < mid {
@@ -141,6 +143,8 @@ pub fn multi_actor_indicators(ctx: &SessionCtx<'_>) -> Option<Observation> {
             let d = py_max(a, b);
             d > 0.0 && (a - b).abs() / d > MULTI_ACTOR_HANDOFF_DELTA
         };
+    ctx.put_f64s(iats_a);
+    ctx.put_f64s(iats_b);
     let label = if handoff { "handoff_detected" } else { "solo" };
     let conf = if n_a >= 8 && n_b >= 8 { 0.55 } else { 0.40 };
     Some(Observation::label(
