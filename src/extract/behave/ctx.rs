@@ -525,11 +525,31 @@ fn build_from<'a>(
 ) -> Result<SessionCtx<'a>, super::ExtractError> {
     // §2.1 partition and timeline. parity A3: t_start is the first event's t,
     // t_end the running max from 0.0 (Python `if t > t_end`), outputs included.
+    // The partition fills local buffers, which stay in registers through
+    // the loop, where the context's fields would be stored each event.
+    let n_in = events.iter().filter(|e| e.ch == Channel::Input).count();
+    let (mut inputs, mut outputs) = (spare.events(), spare.events());
+    inputs.reserve_exact(n_in);
+    outputs.reserve_exact(events.len() - n_in);
+    // Input events that end a line: about one command each (a multi-line
+    // paste makes more), so the commands are mostly placed once.
+    let mut line_ends = 0;
+    let mut t_end = 0.0;
+    for e in events {
+        t_end = py_max(t_end, e.t);
+        match e.ch {
+            Channel::Input => {
+                line_ends += usize::from(matches!(e.data.last(), Some(0x0A | 0x0D)));
+                inputs.push(*e);
+            }
+            Channel::Output => outputs.push(*e),
+        }
+    }
     let mut ctx = SessionCtx {
         t_start: events.first().map_or(0.0, |e| e.t),
-        t_end: 0.0,
-        inputs: spare.events(),
-        outputs: spare.events(),
+        t_end,
+        inputs,
+        outputs,
         iats: spare.f64s.take(),
         backspace_iats: spare.f64s.take(),
         commands: spare.commands.take(),
@@ -537,22 +557,6 @@ fn build_from<'a>(
         prompt_lines: spare.prompt_lines.take(),
         ..SessionCtx::default()
     };
-    let n_in = events.iter().filter(|e| e.ch == Channel::Input).count();
-    ctx.inputs.reserve_exact(n_in);
-    ctx.outputs.reserve_exact(events.len() - n_in);
-    // Input events that end a line: about one command each (a multi-line
-    // paste makes more), so the commands are mostly placed once.
-    let mut line_ends = 0;
-    for e in events {
-        ctx.t_end = py_max(ctx.t_end, e.t);
-        match e.ch {
-            Channel::Input => {
-                line_ends += usize::from(matches!(e.data.last(), Some(0x0A | 0x0D)));
-                ctx.inputs.push(*e);
-            }
-            Channel::Output => ctx.outputs.push(*e),
-        }
-    }
     ctx.commands.reserve(line_ends);
     ctx.duration_s = py_max(0.0, ctx.t_end - ctx.t_start);
 
