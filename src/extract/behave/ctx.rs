@@ -163,7 +163,7 @@ pub struct SessionCtx<'a> {
     /// ([`SessionCtx::inter_cmd_spread`]).
     pub inter_cmd_sums: OnceCell<SpreadSums>,
     /// Buffers for the primitives' own series, from the sessions before
-    /// on this thread ([`SessionCtx::spare`]).
+    /// on this thread ([`SessionCtx::take_f64s`]).
     pub(crate) spare: RefCell<Spare>,
 }
 
