@@ -166,6 +166,32 @@ proptest! {
     }
 
     #[test]
+    fn results_do_not_depend_on_the_sessions_before_on_the_thread(
+        session in any_session(),
+        before in any_session(),
+    ) {
+        // A thread keeps a finished session's buffers for the next one
+        // (`extract::behave::spare`): extracting after another session must
+        // give what a fresh thread, with no kept buffers, gives.
+        let key = |r: &Result<Extraction, driftlake::extract::behave::ExtractError>| match r {
+            Ok(x) => Ok((
+                x.observations.iter().map(|o| (o.primitive, o.value.as_str().to_string(), o.confidence.to_bits())).collect::<Vec<_>>(),
+                x.t_start.to_bits(),
+                x.t_end.to_bits(),
+                x.commands,
+            )),
+            Err(e) => Err(e.as_str()),
+        };
+        let owned = session.clone();
+        let fresh = std::thread::spawn(move || key(&extract_session(&events_of(&owned))))
+            .join()
+            .expect("the extraction thread does not panic");
+        let _ = extract_session(&events_of(&before));
+        let after = key(&extract_session(&events_of(&session)));
+        prop_assert_eq!(fresh, after);
+    }
+
+    #[test]
     fn surrogates_in_output_never_cause_a7(session in any_session()) {
         // Only input chars reach first tokens (§2.7): with surrogates scrubbed
         // from the inputs, A7 cannot happen.
