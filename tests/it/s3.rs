@@ -441,8 +441,8 @@ fn transient_store_faults_are_retried_and_a_permanent_one_fails_the_run_cleanly(
         .args(["run", job.to_str().unwrap(), "-q"])
         .output()
         .unwrap();
-    assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(
         err.contains("cannot write s3://decnet/broken/_manifest/observations.json")
             && err.contains("500"),
