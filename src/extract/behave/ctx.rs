@@ -453,11 +453,13 @@ impl SessionCtx<'_> {
             .get_or_init(|| OutputText::new(&self.outputs, &mut Spare::default()))
     }
 
-    /// An empty buffer for a primitive's own series, kept from the
-    /// sessions before on this thread (see [`Spare`]); give it back with
-    /// [`SessionCtx::put_f64s`].
-    pub(crate) fn take_f64s(&self) -> Vec<f64> {
-        self.spare.borrow_mut().f64s.take()
+    /// An empty buffer with room for `room` values, for a primitive's own
+    /// series, kept from the sessions before on this thread (see
+    /// [`Spare`]); give it back with [`SessionCtx::put_f64s`].
+    pub(crate) fn take_f64s(&self, room: usize) -> Vec<f64> {
+        let mut v = self.spare.borrow_mut().f64s.take();
+        v.reserve(room);
+        v
     }
 
     /// Keeps a buffer from [`SessionCtx::take_f64s`] for the next use.

@@ -823,10 +823,11 @@ fn sqrt_frac_checked(a: U256, d: u64, shift: i64) -> Option<f64> {
 fn settle_root(mut c: f64, a: U256, d: u64, t: u32, shift: i64) -> Option<f64> {
     for _ in 0..4 {
         let bits = c.to_bits();
+        let biased = ((bits >> 52) & 0x7ff) as i64;
         let m = (bits & ((1 << 52) - 1)) | (1 << 52);
         // c = m * 2^e; the midpoints are (4m - 2 or, at a binade's
         // bottom, 4m - 1) and 4m + 2 times 2^(e - 2).
-        let e = ((bits >> 52) & 0x7ff) as i64 - 1075;
+        let e = biased - 1075;
         let below = 4 * u128::from(m) - if m == 1 << 52 { 1 } else { 2 };
         let above = 4 * u128::from(m) + 2;
         // midpoint^2 * 2^(2e - 4) against a / (d * 2^t).
@@ -849,7 +850,7 @@ fn settle_root(mut c: f64, a: U256, d: u64, t: u32, shift: i64) -> Option<f64> {
         };
         match (side(below)?, side(above)?) {
             (Ordering::Less, Ordering::Greater) => {
-                let exp = ((bits >> 52) & 0x7ff) as i64 + i64::from(t / 2) + shift;
+                let exp = biased + i64::from(t / 2) + shift;
                 return (1..=2046)
                     .contains(&exp)
                     .then(|| f64::from_bits((bits & !(0x7ff << 52)) | ((exp as u64) << 52)));

@@ -249,8 +249,7 @@ fn load_score(ctx: &SessionCtx<'_>) -> Result<Option<f64>, InfiniteMean> {
     if k == 0 {
         return Ok(None);
     }
-    let mut chunking = ctx.take_f64s();
-    chunking.reserve(k);
+    let mut chunking = ctx.take_f64s(k);
     // Commands with fewer than two IATs have no CV.
     for spread in ctx.intra_spreads().flatten() {
         chunking.extend(spread.cv(true)?);
@@ -439,9 +438,7 @@ pub fn frustration_typing(ctx: &SessionCtx<'_>) -> Option<Observation> {
     if sides != (true, true) {
         return None;
     }
-    let (mut post_err, mut post_ok) = (ctx.take_f64s(), ctx.take_f64s());
-    post_err.reserve(k);
-    post_ok.reserve(k);
+    let (mut post_err, mut post_ok) = (ctx.take_f64s(k), ctx.take_f64s(k));
     for (iats, prev) in after() {
         let m = median(iats);
         if prev.errored {

@@ -88,9 +88,7 @@ pub fn stress_response(ctx: &SessionCtx<'_>) -> Option<Observation> {
     }
     // Each side holds at most every IAT: room for that, in kept buffers.
     let n = ctx.intra_command_iats.values().len();
-    let (mut post, mut base) = (ctx.take_f64s(), ctx.take_f64s());
-    post.reserve(n);
-    base.reserve(n);
+    let (mut post, mut base) = (ctx.take_f64s(n), ctx.take_f64s(n));
     let mut q = 0usize;
     for (i, iats) in ctx
         .intra_command_iats

@@ -368,8 +368,7 @@ pub fn error_correction(ctx: &SessionCtx<'_>) -> Option<Observation> {
 /// CHUNKING_MIN_IATS intra-command IATs and a positive mean, in order.
 fn chunking_cvs(ctx: &SessionCtx<'_>) -> Result<Vec<f64>, InfiniteMean> {
     // At most one a command: room for that, in a kept buffer.
-    let mut cvs = ctx.take_f64s();
-    cvs.reserve(ctx.commands.len());
+    let mut cvs = ctx.take_f64s(ctx.commands.len());
     for spread in ctx.intra_spreads().flatten() {
         if spread.len() >= CHUNKING_MIN_IATS {
             // spec §2.11: population stdev for the per-command CVs.

@@ -121,9 +121,7 @@ pub fn multi_actor_indicators(ctx: &SessionCtx<'_>) -> Option<Observation> {
     let mid = ctx.t_start + ctx.duration_s / 2.0;
     // Each half holds at most every IAT: room for that, in kept buffers.
     let n = ctx.intra_command_iats.values().len();
-    let (mut iats_a, mut iats_b) = (ctx.take_f64s(), ctx.take_f64s());
-    iats_a.reserve(n);
-    iats_b.reserve(n);
+    let (mut iats_a, mut iats_b) = (ctx.take_f64s(n), ctx.take_f64s(n));
     let (mut n_a, mut n_b) = (0usize, 0usize);
     for (c, iats) in ctx.commands.iter().zip(&ctx.intra_command_iats) {
         if c.start_ts < mid {
